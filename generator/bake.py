@@ -1,0 +1,32 @@
+"""What the post-generation hook does to a freshly rendered cluster repo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def finish_bake(cluster_dir: Path, answers_json: str) -> int:
+    answers = json.loads(answers_json)
+    try:
+        from generator.pki import PkiSettings, ensure_pki
+    except ImportError as err:  # cryptography is not a cookiecutter dependency
+        print(
+            f"ERROR: {err}; install the template's requirements first: "
+            "pip install cryptography (or `make venv` in the template checkout)",
+            file=sys.stderr,
+        )
+        return 1
+    settings = PkiSettings(
+        rsa_bits=int(answers["rsa_bits"]),
+        ca_days=int(answers["ca_days"]),
+        cert_days=int(answers["cert_days"]),
+    )
+    created = ensure_pki(cluster_dir / "pki", settings)
+    kept = "" if created else " (kept the existing CA and admin keys)"
+    print(f"Cluster repo ready: {cluster_dir}{kept}")
+    for name in created:
+        print(f"  created pki/{name}")
+    print(f"Next: cd {cluster_dir} && make help")
+    return 0
