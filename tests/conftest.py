@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -7,6 +9,22 @@ from typing import Any
 import pytest
 
 from tests.baking import bake, copy_cluster
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cookiecutter_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep cookiecutter's replay files and clones out of the user's home directory."""
+    home = tmp_path_factory.mktemp("cookiecutter-home")
+    config = home / "config.yaml"
+    config.write_text(f"cookiecutters_dir: {home / 'clones'}\nreplay_dir: {home / 'replay'}\n")
+    os.environ["COOKIECUTTER_CONFIG"] = str(config)
+    return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_tools_on_path() -> None:
+    """shellcheck, yamllint and k8s-do live beside this interpreter, activated or not."""
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,63 @@
+# cookiecutter-kubernetes-digitalocean: bake, test and benchmark the template.
+# `make demo` and `make test` each set up what they need (virtualenv, pip, apt).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+OUT := out
+CLUSTER := $(OUT)/do-cluster
+# Debian packages: what the demo's rehearsal needs, and what the real-program tests add.
+DEMO_PACKAGES := jq openssl
+TEST_PACKAGES := $(DEMO_PACKAGES) etcd-server etcd-client
+
+.PHONY: help venv demo test bench lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed ## Create .venv with the template's Python requirements
+
+# apt-get only what is missing; kubectl from kubernetes-client only where no kubectl exists
+# (it conflicts with the kubectl package some machines already have).
+define install_debian
+	missing=(); \
+	for pkg in $(1); do dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$$pkg"); done; \
+	if [[ "$(2)" == kubectl ]] && ! command -v kubectl >/dev/null; then missing+=(kubernetes-client); fi; \
+	if (( $${#missing[@]} )); then \
+	  sudo=""; if (( EUID != 0 )); then sudo=sudo; fi; \
+	  echo "Installing Debian packages: $${missing[*]}"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null; \
+	fi
+endef
+
+demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply offline
+	@$(call install_debian,$(DEMO_PACKAGES),)
+	rm -rf $(OUT)
+	$(BIN)/cookiecutter --no-input -o $(OUT) .
+	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
+	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
+
+test: venv ## Run the whole test suite (template, apply, audit, real etcd/openssl/kubectl/systemd)
+	@$(call install_debian,$(TEST_PACKAGES),kubectl)
+	$(BIN)/ruff check generator tests
+	$(BIN)/pytest
+
+bench: venv ## Bake time, apply time against the stand-in, audit time
+	@$(call install_debian,$(DEMO_PACKAGES),)
+	$(BIN)/python tests/bench/bake.py
+	@for bench in tests/bench/apply.py tests/bench/audit.py; do [[ -f $$bench ]] && $(BIN)/python $$bench; done; true
+
+lint: venv ## ruff on Python, shellcheck on the shell the template ships
+	$(BIN)/ruff check generator tests
+	$(BIN)/shellcheck -x .ci/run
+
+clean: ## Remove the virtualenv and baked output
+	rm -rf $(VENV) $(OUT)
