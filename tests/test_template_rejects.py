@@ -91,3 +91,21 @@ def test_rejected_bake_leaves_no_directory(
     assert left == []
     stderr = capfd.readouterr().err
     assert f"{field}: " in stderr and hint in stderr
+
+
+def test_an_undefined_variable_fails_the_bake_and_leaves_nothing(tmp_path: Path) -> None:
+    """StrictUndefined: a typo in a template is an error, not an empty string in user data."""
+    import shutil
+
+    from cookiecutter.exceptions import UndefinedVariableInTemplate
+    from cookiecutter.main import cookiecutter
+
+    from generator import TEMPLATE_ROOT
+
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE_ROOT, template, ignore=shutil.ignore_patterns(".venv", ".git", "out"))
+    typo = template / "{{cookiecutter.cluster_name}}" / "cloud-config" / "etcd.yaml"
+    typo.write_text(typo.read_text() + "# {{ cookiecutter.regoin }}\n")
+    with pytest.raises(UndefinedVariableInTemplate):
+        cookiecutter(str(template), no_input=True, output_dir=str(tmp_path / "out"))
+    assert list((tmp_path / "out").iterdir()) == []
