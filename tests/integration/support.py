@@ -1,0 +1,303 @@
+"""Helpers for the integration tests: user data as the apply and coreos-cloudinit see it,
+server processes on free loopback ports, TLS endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+LOOPBACK = "127.0.0.1"
+
+# The apply scripts' substitution, verbatim (tutorial step 3: `sed -e "s|ETCD_PEER|...`).
+APPLY_SED = (
+    'sed -e "s|ETCD_PEER|${ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP}|g;" "$1"'
+)
+
+
+def require_program(name: str, package: str) -> str:
+    """The program's path; if it is missing, fail under CI=true, else skip, naming the package."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"`{name}` is not installed: apt-get install {package} (Debian package {package})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at 127.0.0.1 (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def settings(cluster: Path) -> dict[str, str]:
+    """settings.env as bash reads it (KEY=value lines, quotes removed)."""
+    out = subprocess.run(
+        ["bash", "-c", "set -a; . ./settings.env; set +a; env -0"],
+        cwd=cluster, env={"PATH": os.environ["PATH"]}, capture_output=True, check=True,
+    ).stdout.decode()
+    return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+
+
+def applied_user_data(cluster: Path, relpath: str, etcd_peer: str, controller_ip: str) -> str:
+    """A cloud-config as the apply scripts upload it: their sed run by bash on the baked file."""
+    env = {"PATH": os.environ["PATH"], "ETCD_PEER": etcd_peer,
+           "CONTROLLER_PUBLIC_IP": controller_ip}
+    return subprocess.run(
+        ["bash", "-c", APPLY_SED, "apply-sed", relpath],
+        cwd=cluster, env=env, capture_output=True, text=True, check=True,
+    ).stdout
+
+
+def cloudinit_config(user_data: str, private_ipv4: str = LOOPBACK,
+                     public_ipv4: str = LOOPBACK) -> dict[str, Any]:
+    """The cloud-config as coreos-cloudinit reads it: $private_ipv4/$public_ipv4 replaced in
+    the text, then parsed with every scalar a string (Go decodes `proxy: on` as "on")."""
+    assert user_data.startswith("#cloud-config\n"), "coreos-cloudinit needs the #cloud-config line"
+    text = user_data.replace("$private_ipv4", private_ipv4).replace("$public_ipv4", public_ipv4)
+    config = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader builds no objects)
+    assert isinstance(config, dict)
+    return config
+
+
+def etcd2_environment(config: dict[str, Any]) -> dict[str, str]:
+    """coreos.etcd2 as coreos-cloudinit hands it to etcd2.service: ETCD_<KEY>, '-' -> '_'."""
+    return {f"ETCD_{key.replace('-', '_').upper()}": value
+            for key, value in config["coreos"]["etcd2"].items()}
+
+
+_URL = re.compile(r"(?P<head>https?://(?P<host>[^:/,\s\"']+)):(?P<port>\d+)")
+
+
+def remap_ports(text: str, template_ports: set[str],
+                mapping: dict[tuple[str, str], int]) -> str:
+    """Give every (host, template port) in the URLs of text its own free port, hosts as written
+    ($private_ipv4 and 127.0.0.1 stay distinct endpoints once both are 127.0.0.1). mapping is
+    shared between the member and its proxies so a URL means the same endpoint in both."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["port"] not in template_ports:
+            return match[0]
+        key = (match["host"], match["port"])
+        if key not in mapping:
+            mapping[key] = free_port()
+        return f"{match['head']}:{mapping[key]}"
+
+    return _URL.sub(replace, text)
+
+
+def etcd_process_env(cloud_env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    """etcd 3.4's whole environment: the cloud-config's variables plus a scratch data dir.
+    (The v2 API is on in etcd2, the program the cloud-config was written for.)"""
+    env = {"PATH": os.environ["PATH"], "ETCD_DATA_DIR": str(data_dir), "ETCD_ENABLE_V2": "true",
+           **cloud_env}
+    machine = os.uname().machine
+    if machine not in ("x86_64", "amd64"):
+        env["ETCD_UNSUPPORTED_ARCH"] = {"aarch64": "arm64"}.get(machine, machine)
+    return env
+
+
+def first_url(value: str) -> str:
+    return value.split(",")[0].strip()
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> bytes:
+    """GET url once the server answers 200; fail with its log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (http on lo)
+                return bytes(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{url} never answered:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | None:
+    """The exit status if the process ends within timeout, else None (still running)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- TLS ----------------------------------------------------------------------------------
+
+
+def server_context(cert: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
+    """The apiserver's TLS side: its cert, and client certs required, signed by client_ca."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(client_ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """A client trusting ca only, checking the server's name, presenting cert."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED on
+    ctx.load_verify_locations(ca)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def peer_cn(sock: ssl.SSLSocket) -> str:
+    cert = sock.getpeercert() or {}
+    return next((v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"), "")
+
+
+def tls_exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
+                 server_hostname: str) -> dict[str, Any]:
+    """One mutual-TLS connection to a server on 127.0.0.1 that replies with the client's CN.
+    Returns the client's reply or error and the server's error, if any."""
+    result: dict[str, Any] = {"server_error": None, "client_error": None, "reply": None}
+    listener = socket.create_server((LOOPBACK, 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(f"hello {peer_cn(tls)}\n".encode())
+        except (ssl.SSLError, OSError) as error:
+            result["server_error"] = error
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=5) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname=server_hostname) as tls:
+            result["reply"] = tls.recv(100).decode()  # TLS 1.3: a refused client learns here
+            if not result["reply"]:
+                raise ConnectionResetError("server closed the connection")
+    except (ssl.SSLError, OSError) as error:
+        result["client_error"] = error
+    thread.join(5)
+    listener.close()
+    return result
+
+
+# --- a stand-in for the apiserver's HTTPS side, for kubectl ---------------------------------
+
+
+def _api_objects(version: str, port: int) -> dict[str, Any]:
+    major, minor = version.split(".")[:2]
+    return {
+        "/version": {"major": major, "minor": minor, "gitVersion": f"v{version}",
+                     "gitCommit": "stub", "gitTreeState": "clean",
+                     "buildDate": "2015-11-20T00:00:00Z", "goVersion": "go1.4.2",
+                     "compiler": "gc", "platform": "linux/amd64"},
+        "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{LOOPBACK}:{port}"}]},
+        "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+        "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            {"name": "namespaces", "singularName": "namespace", "namespaced": False,
+             "kind": "Namespace", "verbs": ["create", "delete", "get", "list", "watch"],
+             "shortNames": ["ns"]}]},
+        "/api/v1/namespaces": {"kind": "NamespaceList", "apiVersion": "v1",
+                               "metadata": {"resourceVersion": "1"}, "items": [
+            {"metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1",
+                          "creationTimestamp": "2015-11-20T00:00:00Z"},
+             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            for name in ("default", "kube-system")]},
+    }
+
+
+class StubApiServer:
+    """HTTPS on 127.0.0.1:<free port> with the apiserver's cert, client certs required:
+    answers discovery, /version and /api/v1/namespaces, logs (path, client CN)."""
+
+    def __init__(self, ctx: ssl.SSLContext, version: str) -> None:
+        self.requests: list[tuple[str, str]] = []
+        self.handshake_errors: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                path = self.path.split("?")[0]
+                assert isinstance(self.connection, ssl.SSLSocket)
+                stub.requests.append((path, peer_cn(self.connection)))
+                body = stub.objects.get(path)
+                status = 200 if body is not None else 404
+                if body is None:
+                    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                            "reason": "NotFound", "code": 404}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[socket.socket, Any]:
+                conn, addr = self.socket.accept()
+                try:
+                    return ctx.wrap_socket(conn, server_side=True), addr
+                except (ssl.SSLError, OSError) as error:
+                    stub.handshake_errors.append(str(error))
+                    conn.close()
+                    raise
+
+        self.server = Server((LOOPBACK, 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.url = f"https://{LOOPBACK}:{self.port}"
+        self.objects = _api_objects(version, self.port)
+
+    @contextmanager
+    def running(self) -> Iterator[StubApiServer]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+            thread.join(5)
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a program, capture text output, never raise on its status."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                          **kwargs)
+
+
+Spawn = Callable[[str, list[str], dict[str, str]], tuple[subprocess.Popen[bytes], Path]]
