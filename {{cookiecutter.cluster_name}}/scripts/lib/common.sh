@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# Shared library of the apply scripts (scripts/<target>.sh): settings, logging with step
+# durations, preflight, doctl/jq helpers, droplet state, ssh/scp wrappers.
+#
+# Sourcing it moves to the cluster repo root and loads settings.env. The API token is only
+# ever read from the environment; nothing here writes or prints it.
+# shellcheck source-path=SCRIPTDIR/../..
+
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$CLUSTER_DIR" || exit 1
+
+# shellcheck source=settings.env
+source settings.env
+# shellcheck source=scripts/lib/pki.sh
+source scripts/lib/pki.sh
+
+STATE_DIR=state
+DROPLET_STATE_DIR=$STATE_DIR/droplets
+BUILD_DIR=build
+USER_DATA_DIR=$BUILD_DIR/user-data
+# shellcheck disable=SC2034 # used by the scripts that source this library
+LOG_DIR=$BUILD_DIR/logs
+KNOWN_HOSTS=$CLUSTER_DIR/$STATE_DIR/known_hosts
+KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
+
+# Bounded waits (seconds), overridable from the environment.
+APPLY_TIMEOUT_SECONDS=${APPLY_TIMEOUT_SECONDS:-600}
+APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-5}
+SSH_TIMEOUT_SECONDS=${SSH_TIMEOUT_SECONDS:-$APPLY_TIMEOUT_SECONDS}
+# The ssh key lookup is cached this long (the API allows 10 key listings a minute).
+SSH_KEY_CACHE_SECONDS=${SSH_KEY_CACHE_SECONDS:-600}
+
+SSH_OPTS=(
+  -o "UserKnownHostsFile=$KNOWN_HOSTS"
+  -o StrictHostKeyChecking=accept-new
+  -o BatchMode=yes
+  -o ConnectTimeout=10
+)
+
+# ---------------------------------------------------------------- logging and timing
+
+_now_ms() {
+  if [[ -n "${EPOCHREALTIME:-}" ]]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t / 1000))
+  else
+    echo $((SECONDS * 1000))
+  fi
+}
+
+# fmt_ms MILLISECONDS -> "12.3s"
+fmt_ms() {
+  printf '%d.%ds' $(($1 / 1000)) $((($1 % 1000) / 100))
+}
+
+_RUN_START_MS=$(_now_ms)
+_STEP_NAME=""
+_STEP_START_MS=0
+
+log() {
+  printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+warn() {
+  log "WARNING: $*"
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# step DESCRIPTION: announce what is created or waited for; step_done closes it with its duration.
+step() {
+  _STEP_NAME=$*
+  _STEP_START_MS=$(_now_ms)
+  log "==> $*"
+}
+
+step_done() {
+  local detail=${1:-}
+  log "    done in $(fmt_ms $(($(_now_ms) - _STEP_START_MS)))${detail:+: $detail}"
+}
+
+# indent < text: show command output under the current step.
+indent() {
+  sed 's/^/    /' >&2
+}
+
+run_elapsed() {
+  fmt_ms $(($(_now_ms) - _RUN_START_MS))
+}
+
+# summary TITLE LINE...: the closing block of every target.
+summary() {
+  local title=$1
+  shift
+  {
+    echo
+    echo "---- $title ($(run_elapsed)) ----"
+    local line
+    for line in "$@"; do
+      echo "  $line"
+    done
+  } >&2
+}
+
+# ---------------------------------------------------------------- preflight
+
+# require_tools TOOL...: every tool must be on PATH.
+require_tools() {
+  local tool missing=()
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  if ((${#missing[@]})); then
+    die "missing tool(s): ${missing[*]} (needs bash, make, doctl v1, jq, openssl, ssh/scp, kubectl)"
+  fi
+}
+
+# require_token: DIGITALOCEAN_ACCESS_TOKEN, or the tutorial's DIGITALOCEAN_API_KEY, in the
+# environment only (exported for doctl in this process; never written, never echoed).
+require_token() {
+  if [[ -z "${DIGITALOCEAN_ACCESS_TOKEN:-}" ]]; then
+    if [[ -n "${DIGITALOCEAN_API_KEY:-}" ]]; then
+      DIGITALOCEAN_ACCESS_TOKEN=$DIGITALOCEAN_API_KEY
+      export DIGITALOCEAN_ACCESS_TOKEN
+    else
+      die "no API token: export DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_API_KEY, as in the tutorial)"
+    fi
+  fi
+}
+
+# preflight [--no-key]: tools and token, then the ssh key registration (cached lookup).
+preflight() {
+  require_tools doctl jq openssl ssh scp sed
+  require_token
+  mkdir -p "$DROPLET_STATE_DIR" "$BUILD_DIR"
+  if [[ "${1:-}" != "--no-key" ]]; then
+    SSH_KEY_FINGERPRINT=$(ssh_key_fingerprint)
+  fi
+}
+
+# ---------------------------------------------------------------- doctl helpers
+
+# do_json WHAT DOCTL-ARGS...: run doctl with -o json, print its JSON; on failure log doctl's
+# own error with WHAT and return its status (callers assign under errexit, so it stops).
+do_json() {
+  local what=$1
+  shift
+  local err out rc=0
+  err=$(mktemp)
+  out=$(doctl "$@" -o json 2>"$err") || rc=$?
+  if ((rc != 0)); then
+    log "ERROR: $what failed (doctl exit $rc): $(tr '\n' ' ' <"$err" | sed 's/  */ /g')"
+    rm -f "$err"
+    return "$rc"
+  fi
+  rm -f "$err"
+  printf '%s\n' "${out:-[]}"
+}
+
+# ssh_key_fingerprint: fingerprint of SSH_KEY_NAME at DigitalOcean (doctl --ssh-keys wants
+# IDs or fingerprints, not names). One listing per SSH_KEY_CACHE_SECONDS, cached in state/.
+ssh_key_fingerprint() {
+  local cache=$STATE_DIR/ssh-key.json now keys fp
+  now=$(date +%s)
+  if [[ -s "$cache" ]]; then
+    fp=$(jq -r --arg n "$SSH_KEY_NAME" --argjson now "$now" --argjson ttl "$SSH_KEY_CACHE_SECONDS" \
+      'select(.name == $n and ($now - .checked_at) < $ttl) | .fingerprint' "$cache" 2>/dev/null || true)
+    if [[ -n "$fp" ]]; then
+      echo "$fp"
+      return 0
+    fi
+  fi
+  keys=$(do_json "listing the ssh keys" compute ssh-key list)
+  fp=$(jq -r --arg n "$SSH_KEY_NAME" '[.[] | select(.name == $n)][0].fingerprint // empty' <<<"$keys")
+  if [[ -z "$fp" ]]; then
+    die "the ssh key '$SSH_KEY_NAME' is not registered at DigitalOcean; register it with" \
+      "'doctl compute ssh-key import $SSH_KEY_NAME --public-key-file ~/.ssh/<key>.pub'"
+  fi
+  jq -n --arg n "$SSH_KEY_NAME" --arg f "$fp" --argjson now "$now" \
+    '{name: $n, fingerprint: $f, checked_at: $now}' >"$cache"
+  log "ssh key '$SSH_KEY_NAME' is registered ($fp)"
+  echo "$fp"
+}
+
+forget_ssh_key() {
+  rm -f "$STATE_DIR/ssh-key.json"
+}
+
+# JQ_RECORD: a droplet (doctl JSON) reduced to what the scripts use.
+# shellcheck disable=SC2016 # jq program, not a shell expansion
+JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []),
+  public_ip: ([(.networks.v4 // [])[] | select(.type == "public") | .ip_address][0] // ""),
+  private_ip: ([(.networks.v4 // [])[] | select(.type == "private") | .ip_address][0] // "")}'
+
+# cluster_droplets: the cluster's droplets (tag CLUSTER_NAME) as one JSON array of records.
+cluster_droplets() {
+  local raw
+  raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" \
+    compute droplet list --tag-name "$CLUSTER_NAME")
+  jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw"
+}
+
+# record_of LIST NAME: the record named NAME in LIST (empty if none); dies on duplicates.
+record_of() {
+  local list=$1 name=$2 count
+  count=$(jq --arg n "$name" '[.[] | select(.name == $n)] | length' <<<"$list")
+  if ((count > 1)); then
+    die "$count droplets are named $name (ids: $(jq -r --arg n "$name" \
+      '[.[] | select(.name == $n) | .id] | join(", ")' <<<"$list")); delete the extra ones" \
+      "(doctl compute droplet delete ID) and re-run"
+  fi
+  jq -c --arg n "$name" '.[] | select(.name == $n)' <<<"$list"
+}
+
+# field RECORD KEY
+field() {
+  jq -r --arg k "$2" '.[$k] // ""' <<<"$1"
+}
+
+# ---------------------------------------------------------------- state (a cache; the API is the truth)
+
+state_file() {
+  echo "$DROPLET_STATE_DIR/$1.json"
+}
+
+# save_record RECORD: state/droplets/<name>.json; keeps the extra keys (tls, user_data) of the
+# same droplet id, drops them when the droplet was re-created.
+save_record() {
+  local rec=$1 name file old merged
+  name=$(field "$rec" name)
+  file=$(state_file "$name")
+  old='{}'
+  [[ -s "$file" ]] && old=$(cat "$file")
+  merged=$(jq -c --argjson old "$old" \
+    'if $old.id == .id then ($old + .) else . end' <<<"$rec")
+  if [[ "$merged" != "$old" ]]; then
+    printf '%s\n' "$merged" >"$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  if [[ "$(jq -r '.id // ""' <<<"$old")" != "$(field "$rec" id)" ]]; then
+    forget_host "$(field "$rec" public_ip)"
+    [[ "$old" == '{}' ]] || forget_host "$(jq -r '.public_ip // ""' <<<"$old")"
+  fi
+}
+
+# state_get NAME KEY: a value from state/droplets/NAME.json (empty if none)
+state_get() {
+  local file
+  file=$(state_file "$1")
+  [[ -s "$file" ]] || return 0
+  jq -r --arg k "$2" '.[$k] // ""' "$file"
+}
+
+# state_set NAME KEY VALUE
+state_set() {
+  local file
+  file=$(state_file "$1")
+  jq -c --arg k "$2" --arg v "$3" '.[$k] = $v' "$file" >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# write_if_changed FILE < content: replace FILE only when the content differs (re-runs
+# leave files untouched). Prints "created", "updated" or "unchanged".
+write_if_changed() {
+  local file=$1 tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    echo unchanged
+  elif [[ -f "$file" ]]; then
+    chmod 0644 "$tmp"
+    mv "$tmp" "$file"
+    echo updated
+  else
+    chmod 0644 "$tmp"
+    mv "$tmp" "$file"
+    echo created
+  fi
+}
+
+# ---------------------------------------------------------------- user data
+
+# render_user_data TEMPLATE NAME: build/user-data/NAME.yaml from cloud-config/TEMPLATE with the
+# tutorial's sed (ETCD_PEER, CONTROLLER_PUBLIC_IP from the environment). An existing droplet's
+# file is its audit record and is kept; a difference is reported.
+render_user_data() {
+  local template=$1 name=$2 exists=${3:-no}
+  local out=$USER_DATA_DIR/$name.yaml rendered
+  mkdir -p "$USER_DATA_DIR"
+  rendered=$(sed -e "s|ETCD_PEER|${ETCD_PEER:-ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP:-CONTROLLER_PUBLIC_IP}|g;" \
+    "cloud-config/$template")
+  if grep -qE '\b(ETCD_PEER|CONTROLLER_PUBLIC_IP)\b' <<<"$rendered"; then
+    die "cloud-config/$template: a placeholder is left unsubstituted for $name"
+  fi
+  if grep -q 'PRIVATE KEY' <<<"$rendered"; then
+    die "cloud-config/$template holds a private key: refusing to send it as user data"
+  fi
+  if [[ "$exists" == yes && -f "$out" ]]; then
+    if [[ "$rendered" != "$(cat "$out")" ]]; then
+      warn "$name exists with other user data than cloud-config/$template renders now" \
+        "(kept $out); user data cannot change: destroy and re-create $name to apply it"
+    fi
+    return 0
+  fi
+  printf '%s\n' "$rendered" | write_if_changed "$out" >/dev/null
+}
+
+# ---------------------------------------------------------------- droplets
+
+# ensure_droplets ROLE SIZE USER_DATA_FILE NAME...: create the missing NAMEs in ONE doctl call
+# (tags CLUSTER_NAME and CLUSTER_NAME-ROLE), then wait until every NAME has its public and
+# private IP. Existing droplets are reused. Sets CLUSTER_LIST (all records of the cluster).
+ensure_droplets() {
+  local role=$1 size=$2 user_data=$3
+  shift 3
+  local names=("$@") missing=() name rec
+  for name in "${names[@]}"; do
+    rec=$(record_of "$CLUSTER_LIST" "$name")
+    if [[ -n "$rec" ]]; then
+      log "reusing $name (id $(field "$rec" id))"
+    else
+      missing+=("$name")
+    fi
+  done
+  if ((${#missing[@]})); then
+    step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
+    local created rc=0
+    created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
+      --image "$IMAGE" --size "$size" --region "$REGION" \
+      --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
+      --enable-private-networking --tag-names "$CLUSTER_NAME,$CLUSTER_NAME-$role" \
+      --wait) || rc=$?
+    if ((rc != 0)); then
+      forget_ssh_key
+      die "creating ${missing[*]} did not complete; droplets created so far are kept" \
+        "and reused: re-run 'make $role' to continue"
+    fi
+    CLUSTER_LIST=$(jq -c --argjson new "$created" \
+      '. + [($new // [])[] | '"$JQ_RECORD"'] | unique_by(.id)' <<<"$CLUSTER_LIST")
+    step_done "${#missing[*]} active"
+  fi
+  wait_for_ips "${names[@]}"
+  local sha
+  sha=$(sha256_of "$user_data")
+  for name in "${names[@]}"; do
+    save_record "$(record_of "$CLUSTER_LIST" "$name")"
+    if [[ " ${missing[*]-} " == *" $name "* ]]; then
+      state_set "$name" user_data_sha256 "$sha"
+    fi
+  done
+}
+
+# wait_for_ips NAME...: one droplet listing per poll for all NAMEs (not per droplet).
+wait_for_ips() {
+  local names_json pending
+  names_json=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
+  pending=$(_pending_ips "$names_json")
+  [[ -z "$pending" ]] && return 0
+  step "waiting for the public and private IPs of: $pending"
+  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  while [[ -n "$pending" ]]; do
+    if ((SECONDS >= deadline)); then
+      die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for the IPs of: $pending" \
+        "(APPLY_TIMEOUT_SECONDS); check them with 'doctl compute droplet list --tag-name $CLUSTER_NAME'," \
+        "then re-run: existing droplets are reused"
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+    CLUSTER_LIST=$(cluster_droplets)
+    pending=$(_pending_ips "$names_json")
+  done
+  step_done
+}
+
+_pending_ips() {
+  jq -r --argjson names "$1" \
+    '[$names[] as $n | (map(select(.name == $n))[0] // {name: $n})
+      | select((.public_ip // "") == "" or (.private_ip // "") == "") | .name] | join(" ")' \
+    <<<"$CLUSTER_LIST"
+}
+
+# need_droplet NAME WHAT: the record of NAME from CLUSTER_LIST, or stop with the make target.
+need_droplet() {
+  local rec
+  rec=$(record_of "$CLUSTER_LIST" "$1")
+  [[ -n "$rec" ]] || die "$1 does not exist: run 'make $2' first"
+  [[ -n "$(field "$rec" private_ip)" ]] || die "$1 has no private IP yet: re-run 'make $2'"
+  echo "$rec"
+}
+
+sha256_of() {
+  openssl dgst -sha256 -r "$@" | cut -d' ' -f1 | tr -d '\n'
+}
+
+# ---------------------------------------------------------------- ssh / scp
+
+# forget_host IP: drop IP from the repo's known_hosts (a re-created droplet has a new host key).
+forget_host() {
+  local ip=$1
+  [[ -n "$ip" && -f "$KNOWN_HOSTS" ]] || return 0
+  if grep -qE "^(\[?$ip\]?[ ,])" "$KNOWN_HOSTS"; then
+    grep -vE "^(\[?$ip\]?[ ,])" "$KNOWN_HOSTS" >"$KNOWN_HOSTS.tmp" || true
+    mv "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
+  fi
+}
+
+remote() {
+  local ip=$1
+  shift
+  # shellcheck disable=SC2029 # the command is meant to run on the droplet
+  ssh "${SSH_OPTS[@]}" "$SSH_USER@$ip" "$@"
+}
+
+copy_to() {
+  local ip=$1
+  shift
+  scp -q "${SSH_OPTS[@]}" "$@" "$SSH_USER@$ip:~"
+}
+
+# wait_ssh NAME IP: bounded wait until sshd answers (droplets boot after they are "active").
+wait_ssh() {
+  local name=$1 ip=$2 deadline=$((SECONDS + SSH_TIMEOUT_SECONDS)) rc err
+  err=$(mktemp)
+  while true; do
+    rc=0
+    remote "$ip" true 2>"$err" || rc=$?
+    if ((rc == 0)); then
+      rm -f "$err"
+      return 0
+    fi
+    if ((rc != 255)); then
+      log "ERROR: ssh to $name ($ip) failed: $(tr '\n' ' ' <"$err")"
+      rm -f "$err"
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
+        "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
+      rm -f "$err"
+      return 1
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+}
+
+# install_tls NAME IP CERT KEY [LINK_NAME]: the tutorial's scp to ~core, then over ssh: mkdir,
+# mv into SSL_DIR, chown root:root, chmod 600 the keys, and (workers) the generic symlinks
+# LINK_NAME.pem and LINK_NAME-key.pem. Skipped when these very files are already installed.
+install_tls() {
+  local name=$1 ip=$2 cert=$3 key=$4 link=${5:-} sha
+  local certf keyf
+  certf=$(basename "$cert")
+  keyf=$(basename "$key")
+  sha=$(sha256_of "$cert" "$PKI_DIR/ca.pem" | sha256_of /dev/stdin)
+  if [[ "$(state_get "$name" tls_sha256)" == "$sha" ]]; then
+    log "$name: TLS assets already installed ($certf)"
+    return 0
+  fi
+  wait_ssh "$name" "$ip" || return 1
+  log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~"
+  copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || {
+    log "ERROR: scp to $name ($ip) failed"
+    return 1
+  }
+  local script="sudo mkdir -p $SSL_DIR && sudo mv $keyf $certf ca.pem $SSL_DIR/"
+  script+=" && sudo chown root:root $SSL_DIR/$certf $SSL_DIR/$keyf $SSL_DIR/ca.pem"
+  script+=" && sudo chmod 600 $SSL_DIR/$keyf"
+  if [[ -n "$link" ]]; then
+    script+=" && sudo ln -sf $SSL_DIR/$certf $SSL_DIR/$link.pem"
+    script+=" && sudo ln -sf $SSL_DIR/$keyf $SSL_DIR/$link-key.pem"
+  fi
+  log "$name: installing into $SSL_DIR (root:root, keys 0600)"
+  remote "$ip" "$script" || {
+    log "ERROR: installing the TLS assets on $name ($ip) failed"
+    return 1
+  }
+  state_set "$name" tls_sha256 "$sha"
+}
+
+# ---------------------------------------------------------------- certificates
+
+# ensure_cert_ips CERT_NAME EXPECTED_IP...: delete pki/CERT_NAME.pem when its IP SANs are not
+# exactly EXPECTED_IP... (the droplet was re-created); the key stays, the cert is re-issued.
+ensure_cert_ips() {
+  local name=$1 cert have want
+  shift
+  cert=$PKI_DIR/$name.pem
+  [[ -s "$cert" ]] || return 0
+  have=$(pki_cert_ips "$cert" | tr '\n' ' ')
+  want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+  if [[ "$have" != "$want" ]]; then
+    log "pki/$name.pem is for ${have% } but the droplet has ${want% }: re-issuing it"
+    rm -f "$cert"
+  fi
+}
+
+# ---------------------------------------------------------------- kubectl
+
+kube() {
+  kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"
+}
+
+need_kubeconfig() {
+  [[ -s "$KUBECONFIG_FILE" ]] || die "no ./kubeconfig: run 'make controller' first"
+}
+
+# wait_apiserver: bounded wait until the apiserver answers (it starts minutes after boot).
+wait_apiserver() {
+  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) err
+  err=$(mktemp)
+  step "waiting for the apiserver ($(grep -m1 'server:' "$KUBECONFIG_FILE" | awk '{print $2}'))"
+  until kube version >/dev/null 2>"$err"; do
+    if ((SECONDS >= deadline)); then
+      log "ERROR: $(tr '\n' ' ' <"$err")"
+      rm -f "$err"
+      die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for the apiserver (APPLY_TIMEOUT_SECONDS);" \
+        "check 'make status' and journalctl on the controller"
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+  rm -f "$err"
+  step_done
+}
+
+# worker_name NN -> <cluster>-worker-NN
+worker_name() {
+  printf '%s-%02d' "$WORKER_PREFIX" "$((10#$1))"
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make smoke: busybox resolves kubernetes.default through kube-dns (step 11); the pod inspector
+# answers on its NodePort on every worker (step 12).
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+# wait_pod NAME: bounded wait until the pod is Running.
+wait_pod() {
+  local name=$1 phase="" deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  step "waiting for pod $name to be Running"
+  while true; do
+    phase=$(kube get pods "$name" -o 'jsonpath={.status.phase}' 2>/dev/null || true)
+    [[ "$phase" == Running ]] && break
+    if ((SECONDS >= deadline)); then
+      die "timed out after ${APPLY_TIMEOUT_SECONDS}s: pod $name is '${phase:-absent}' (APPLY_TIMEOUT_SECONDS);" \
+        "see kubectl --kubeconfig kubeconfig describe pod $name"
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+  step_done
+}
+
+main() {
+  require_tools kubectl
+  need_kubeconfig
+  wait_apiserver
+  local failures=0 out
+
+  step "kubectl apply -f manifests/smoke/busybox.yaml"
+  kube apply -f manifests/smoke/busybox.yaml >&2
+  step_done
+  wait_pod busybox
+  step "kubectl exec busybox -- nslookup kubernetes.default"
+  out=$(kube exec busybox -- nslookup kubernetes.default 2>&1) || true
+  indent <<<"$out"
+  if grep -q "Address.*\b${APISERVER_SERVICE_IP//./\\.}\b" <<<"$out"; then
+    step_done "kubernetes.default is $APISERVER_SERVICE_IP: DNS OK"
+  else
+    log "FAILED: kubernetes.default did not resolve to $APISERVER_SERVICE_IP (is kube-dns running? make addons)"
+    failures=$((failures + 1))
+  fi
+
+  step "kubectl apply -f manifests/smoke/inspector.yaml"
+  kube apply -f manifests/smoke/inspector.yaml >&2
+  step_done
+  local port
+  port=$(kube get services inspector -o 'jsonpath={.spec.ports[0].nodePort}')
+  [[ "$port" == "$INSPECTOR_NODE_PORT" ]] || {
+    log "FAILED: the inspector service has NodePort '${port}', expected $INSPECTOR_NODE_PORT"
+    failures=$((failures + 1))
+  }
+  wait_pod_label app=inspector
+
+  local checked=0 ip deadline
+  if ! command -v curl >/dev/null 2>&1; then
+    warn "curl is not installed: the NodePort check is skipped"
+  else
+    require_token
+    CLUSTER_LIST=$(cluster_droplets)
+    for ip in $(jq -r --arg p "$WORKER_PREFIX-" '.[] | select(.name | startswith($p)) | .public_ip | select(. != "")' <<<"$CLUSTER_LIST"); do
+      step "curl http://$ip:$INSPECTOR_NODE_PORT/env"
+      deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+      until curl -fsS --max-time 10 -o /dev/null "http://$ip:$INSPECTOR_NODE_PORT/env"; do
+        if ((SECONDS >= deadline)); then
+          log "FAILED: no answer from http://$ip:$INSPECTOR_NODE_PORT/env"
+          failures=$((failures + 1))
+          continue 2
+        fi
+        sleep "$APPLY_POLL_SECONDS"
+      done
+      checked=$((checked + 1))
+      step_done "inspector answers"
+    done
+  fi
+  ((failures == 0)) || die "$failures smoke check(s) failed (see above)"
+  summary "smoke tests passed" \
+    "DNS: kubernetes.default -> $APISERVER_SERVICE_IP" \
+    "inspector: NodePort $INSPECTOR_NODE_PORT answered on $checked worker(s)" \
+    "next: make status"
+}
+
+# wait_pod_label SELECTOR: bounded wait until a pod with SELECTOR is Running.
+wait_pod_label() {
+  local selector=$1 phases="" deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  step "waiting for a pod $selector to be Running"
+  while true; do
+    phases=$(kube get pods -l "$selector" -o 'jsonpath={.items[*].status.phase}' 2>/dev/null || true)
+    [[ " $phases " == *" Running "* ]] && break
+    if ((SECONDS >= deadline)); then
+      die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for a pod $selector (APPLY_TIMEOUT_SECONDS)"
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+  step_done
+}
+
+main "$@"

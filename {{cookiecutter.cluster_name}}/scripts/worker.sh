@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# make worker [WORKERS=N]: the missing workers in one doctl call, then per worker (in parallel)
+# its own certificate (WORKER_IP = private IP) installed with the generic worker.pem and
+# worker-key.pem symlinks (tutorial step 10).
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  local count=${WORKERS:-$WORKER_COUNT}
+  if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > 99)); then
+    die "WORKERS=$count: expected a number of workers from 1 to 99"
+  fi
+  count=$((10#$count))
+  preflight
+  CLUSTER_LIST=$(cluster_droplets)
+
+  local etcd controller
+  etcd=$(need_droplet "$ETCD_NAME" etcd)
+  controller=$(need_droplet "$CONTROLLER_NAME" controller)
+  ETCD_PEER="http://$(field "$etcd" private_ip):$ETCD_PEER_PORT"
+  CONTROLLER_PUBLIC_IP=$(field "$controller" public_ip)
+  export ETCD_PEER CONTROLLER_PUBLIC_IP
+  log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
+
+  local names=() nn name first_missing="" exists
+  for ((nn = 1; nn <= count; nn++)); do
+    name=$(worker_name "$nn")
+    names+=("$name")
+    exists=no
+    if [[ -n "$(record_of "$CLUSTER_LIST" "$name")" ]]; then
+      exists=yes
+    elif [[ -z "$first_missing" ]]; then
+      first_missing=$name
+    fi
+    render_user_data worker.yaml "$name" "$exists"
+  done
+  ensure_droplets worker "$WORKER_SIZE" "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
+
+  local extra
+  extra=$(jq -r --arg p "$WORKER_PREFIX-" --argjson n "$count" \
+    '[.[] | select(.name | startswith($p)) | select((.name | ltrimstr($p) | tonumber? // 0) > $n) | .name] | join(" ")' \
+    <<<"$CLUSTER_LIST")
+  [[ -z "$extra" ]] || warn "WORKERS=$count, so these workers are left as they are: $extra"
+
+  step "worker certificates for ${#names[@]} worker(s) (WORKER_IP = private IP)"
+  local pids=() rec private
+  for ((nn = 1; nn <= count; nn++)); do
+    pki_new_key "$PKI_DIR/worker-$(printf '%02d' "$nn")-key.pem" &
+    pids+=($!)
+  done
+  for nn in "${pids[@]}"; do wait "$nn"; done
+  for ((nn = 1; nn <= count; nn++)); do
+    name=${names[nn - 1]}
+    rec=$(record_of "$CLUSTER_LIST" "$name")
+    private=$(field "$rec" private_ip)
+    ensure_cert_ips "worker-$(printf '%02d' "$nn")" "$private"
+    pki_issue_worker "$(printf '%02d' "$nn")" "$private"
+  done
+  step_done "pki/worker-NN.pem"
+
+  step "TLS assets on ${#names[@]} worker(s), in parallel (logs: $LOG_DIR/<worker>.log)"
+  mkdir -p "$LOG_DIR"
+  local jobs=() public NN
+  for ((nn = 1; nn <= count; nn++)); do
+    name=${names[nn - 1]}
+    NN=$(printf '%02d' "$nn")
+    rec=$(record_of "$CLUSTER_LIST" "$name")
+    public=$(field "$rec" public_ip)
+    install_tls "$name" "$public" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" worker \
+      >"$LOG_DIR/$name.log" 2>&1 &
+    jobs+=("$!:$name")
+  done
+  local job failed=()
+  for job in "${jobs[@]}"; do
+    if ! wait "${job%%:*}"; then
+      failed+=("${job#*:}")
+      log "${job#*:} failed; its log ($LOG_DIR/${job#*:}.log):"
+      indent <"$LOG_DIR/${job#*:}.log"
+    fi
+  done
+  ((${#failed[@]} == 0)) ||
+    die "the TLS assets are not installed on: ${failed[*]}; fix the cause above and re-run 'make worker' (done workers are skipped)"
+  step_done
+
+  local lines=()
+  for name in "${names[@]}"; do
+    rec=$(record_of "$CLUSTER_LIST" "$name")
+    lines+=("$name  id $(field "$rec" id)  public $(field "$rec" public_ip)  private $(field "$rec" private_ip)")
+  done
+  summary "${#names[@]} worker(s) ready" "${lines[@]}" \
+    "the kubelets register with https://$CONTROLLER_PUBLIC_IP within minutes: kubectl --kubeconfig kubeconfig get nodes" \
+    "next: make addons"
+}
+
+main "$@"
