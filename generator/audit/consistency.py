@@ -1,0 +1,300 @@
+"""Rule 5: one fact, one value. Each fact in settings.env must read the same everywhere."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any
+
+from generator import facts
+from generator.audit.cluster import CloudConfig, Cluster, Manifest
+from generator.audit.lint import cluster_files
+from generator.audit.opensslcnf import parse as parse_cnf
+from generator.audit.report import ERROR, Finding
+from generator.audit.systemd import Directive
+from generator.audit.yamlnodes import at_path
+
+REQUIRED = ("SERVICE_CIDR", "APISERVER_SERVICE_IP", "DNS_SERVICE_IP", "POD_NETWORK",
+            "CLUSTER_DOMAIN", "KUBERNETES_VERSION", "CONTROLLER_NAME", "SSL_DIR")
+# What the apply installs into SSL_DIR on each role (workers also get worker-NN*.pem,
+# symlinked as worker.pem and worker-key.pem).
+INSTALLED_TLS = {
+    "controller": {"ca.pem", "apiserver.pem", "apiserver-key.pem"},
+    "worker": {"ca.pem", "worker.pem", "worker-key.pem"},
+    "etcd": set(),
+}
+WORKER_CERT = re.compile(r"^worker-[0-9]+(-key)?\.pem$")
+# Images built from the release the nodes download (tag = the Kubernetes version).
+RELEASE_IMAGES = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy",
+                  "hyperkube"}
+RELEASE_URL = re.compile(re.escape(facts.RELEASE_BUCKET) + r"/v([0-9][^/\s\"']*)/")
+SCRIPT_TAG = re.compile(r"^tag=([0-9][^\s]*)$")
+FLAG = re.compile(r"^(--?[\w-]+)=(.*)$")
+TLS_WAIT = re.compile(r"ls -1 (\S+)/\{([^}]*)\}\.pem .*-eq ([0-9]+)")
+FLANNEL_CONFIG = re.compile(r"/coreos\.com/network/config '([^']*)'")
+
+
+def _flags(values: list[str]) -> dict[str, str]:
+    return {m[1]: m[2] for v in values if (m := FLAG.match(v.strip('"')))}
+
+
+def _kubelets(config: CloudConfig) -> Iterator[Directive]:
+    for unit in config.units:
+        for part in unit.all_parts():
+            for d in part.values("ExecStart"):
+                if PurePosixPath(d.value.lstrip("-@+!:").split()[0]).name == "kubelet":
+                    yield d
+
+
+def _containers(m: Manifest) -> Iterator[tuple[list[str | int], dict[str, Any]]]:
+    data = m.data if isinstance(m.data, dict) else {}
+    base: list[str | int] = ["spec"] if m.kind == "Pod" else ["spec", "template", "spec"]
+    spec: Any = data
+    for step in base:
+        spec = spec.get(step) if isinstance(spec, dict) else None
+    for i, container in enumerate((spec or {}).get("containers") or []):
+        if isinstance(container, dict):
+            yield [*base, "containers", i], container
+
+
+def _args(container: dict[str, Any]) -> list[str]:
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+
+
+def _arg_line(m: Manifest, path: list[str | int], container: dict, needle: str) -> int:
+    for key in ("command", "args"):
+        for j, arg in enumerate(container.get(key) or []):
+            if needle in str(arg):
+                return m.line_of(at_path(m.node, [*path, key, j]))
+    return m.line_of(at_path(m.node, path))
+
+
+def _image_name(container: dict[str, Any]) -> tuple[str, str]:
+    image = str(container.get("image", ""))
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    return name.rsplit("/", 1)[-1], tag
+
+
+class Facts:
+    def __init__(self, cluster: Cluster) -> None:
+        self.c = cluster
+        self.s = {k: v.value for k, v in cluster.settings.items()}
+
+    def at_setting(self, key: str, rule: str, message: str) -> Finding:
+        found = self.c.settings.get(key)
+        return Finding("settings.env", found.line if found else 1, ERROR, rule, message)
+
+    def containers(self, image: str) -> Iterator[tuple[Manifest, list[str | int], dict]]:
+        for m in self.c.api_objects():
+            for path, container in _containers(m):
+                if image in str(container.get("image", "")):
+                    yield m, path, container
+
+    def ranges(self) -> Iterator[Finding]:
+        nets = {}
+        for key in ("SERVICE_CIDR", "POD_NETWORK"):
+            try:
+                nets[key] = ipaddress.ip_network(self.s[key], strict=True)
+            except ValueError as err:
+                yield self.at_setting(key, "facts.ranges", f"{key}: {err}")
+        if len(nets) == 2 and nets["SERVICE_CIDR"].overlaps(nets["POD_NETWORK"]):
+            yield self.at_setting("SERVICE_CIDR", "facts.ranges",
+                                  f"service range {nets['SERVICE_CIDR']} overlaps the pod "
+                                  f"network {nets['POD_NETWORK']}")
+
+    def service_range(self) -> Iterator[Finding]:
+        cidr, first = self.s["SERVICE_CIDR"], self.s["APISERVER_SERVICE_IP"]
+        service_net = ipaddress.ip_network(cidr)
+        if facts.apiserver_service_ip(cidr) != first:
+            yield self.at_setting("APISERVER_SERVICE_IP", "facts.service-range",
+                                  f"{first} is not the first address of {cidr}")
+        for m, path, container in self.containers("kube-apiserver"):
+            flag = _flags(_args(container)).get("--service-cluster-ip-range")
+            if flag != cidr:
+                yield Finding(m.rel, _arg_line(m, path, container, "--service-cluster-ip-range"),
+                              ERROR, "facts.service-range",
+                              f"apiserver --service-cluster-ip-range is {flag}, settings {cidr}")
+        cnf_path = self.c.root / "openssl" / "apiserver.cnf"
+        if cnf_path.is_file():
+            cnf = parse_cnf(cnf_path, "openssl/apiserver.cnf")
+            for section in cnf.sections.values():
+                if "IP.1" in section and section["IP.1"][0] != first:
+                    yield Finding(cnf.rel, section["IP.1"][1], ERROR, "facts.service-range",
+                                  f"IP.1 is {section['IP.1'][0]}; the apiserver's service IP "
+                                  f"is {first} (first address of {cidr})")
+        for m in self.c.api_objects():
+            ip = m.data.get("spec", {}).get("clusterIP") if m.kind == "Service" else None
+            if ip and ip != "None" and ipaddress.ip_address(ip) not in service_net:
+                yield Finding(m.rel, m.line_of(at_path(m.node, ["spec", "clusterIP"])), ERROR,
+                              "facts.service-range", f"clusterIP {ip} is outside {cidr}")
+
+    def dns_ip(self) -> Iterator[Finding]:
+        dns = self.s["DNS_SERVICE_IP"]
+        if ipaddress.ip_address(dns) not in ipaddress.ip_network(self.s["SERVICE_CIDR"]):
+            yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
+                                  f"{dns} is outside SERVICE_CIDR {self.s['SERVICE_CIDR']}")
+        for config in self.c.cloud_configs:
+            for d in _kubelets(config):
+                value = _flags(d.value.split()).get("--cluster-dns")
+                if value != dns:
+                    yield Finding(config.rel, d.line_of("--cluster-dns"), ERROR, "facts.dns-ip",
+                                  f"kubelet --cluster-dns is {value}, the DNS service IP {dns}")
+        services = [m for m in self.c.api_objects()
+                    if m.kind == "Service" and m.data["metadata"].get("name") == "kube-dns"]
+        for m in services:
+            ip = m.data.get("spec", {}).get("clusterIP")
+            if ip != dns:
+                yield Finding(m.rel, m.line_of(at_path(m.node, ["spec", "clusterIP"])), ERROR,
+                              "facts.dns-ip", f"kube-dns clusterIP is {ip}, kubelets use {dns}")
+        if not services:
+            yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
+                                  "no kube-dns Service manifest carries the DNS service IP")
+
+    def pod_network(self) -> Iterator[Finding]:
+        published = [
+            (config, d, m[1])
+            for config in self.c.cloud_configs for unit in config.units
+            for part in unit.all_parts() for d in part.directives
+            if (m := FLANNEL_CONFIG.search(d.value))
+        ]
+        for config, d, raw in published:
+            try:
+                network = json.loads(raw).get("Network")
+            except ValueError as err:
+                yield Finding(config.rel, d.line, ERROR, "facts.pod-network",
+                              f"the flannel config is not JSON: {err}")
+                continue
+            if network != self.s["POD_NETWORK"]:
+                yield Finding(config.rel, d.line, ERROR, "facts.pod-network",
+                              f"flannel Network is {network}, POD_NETWORK "
+                              f"{self.s['POD_NETWORK']}")
+        if not published:
+            yield self.at_setting("POD_NETWORK", "facts.pod-network",
+                                  "no cloud-config publishes the flannel network config")
+
+    def domain(self) -> Iterator[Finding]:
+        domain = self.s["CLUSTER_DOMAIN"]
+        for config in self.c.cloud_configs:
+            for d in _kubelets(config):
+                value = _flags(d.value.split()).get("--cluster-domain")
+                if value != domain:
+                    yield Finding(config.rel, d.line_of("--cluster-domain"), ERROR,
+                                  "facts.domain", f"kubelet --cluster-domain is {value}, "
+                                  f"CLUSTER_DOMAIN {domain}")
+        # kube2sky takes the domain as is, skydns wants the trailing dot.
+        for image, expected in (("kube2sky", {domain, domain + "."}), ("skydns", {domain + "."})):
+            for m, path, container in self.containers(image):
+                value = _flags(_args(container)).get("-domain")
+                if value not in expected:
+                    yield Finding(m.rel, _arg_line(m, path, container, "-domain"), ERROR,
+                                  "facts.domain", f"{image} -domain is {value}, expected "
+                                  f"{' or '.join(sorted(expected))}")
+        for m, path, container in self.containers("exechealthz"):
+            cmd = _flags(_args(container)).get("-cmd", "")
+            names = [w for w in cmd.split() if ".svc." in w]
+            if not names or any(not w.rstrip(".").endswith(f".svc.{domain}") for w in names):
+                yield Finding(m.rel, _arg_line(m, path, container, "-cmd"), ERROR, "facts.domain",
+                              f"healthz looks up {names or 'no service name'}, "
+                              f"not a name in .svc.{domain}")
+
+    def podmaster(self) -> Iterator[Finding]:
+        for m, path, container in self.containers("podmaster"):
+            config = m.cloud_config
+            if config is None:  # the standalone copy; embed.copy ties it to the embedded one
+                continue
+            volumes = {v.get("name"): (v.get("hostPath") or {}).get("path")
+                       for v in m.data["spec"].get("volumes") or []}
+            mounts = [(mt.get("mountPath", ""), volumes.get(mt.get("name")))
+                      for mt in container.get("volumeMounts") or []]
+            flags = _flags(_args(container))
+            kubelet_dirs = {
+                _flags(d.value.split()).get("--config") for d in _kubelets(config)
+            }
+            written = {wf.path for wf in config.files}
+            for flag in ("--source-file", "--dest-file"):
+                inside = flags.get(flag, "")
+                host = next((str(PurePosixPath(h) / PurePosixPath(inside).relative_to(mp))
+                             for mp, h in mounts
+                             if h and mp and PurePosixPath(inside).is_relative_to(mp)), None)
+                line = _arg_line(m, path, container, flag)
+                if host is None:
+                    yield Finding(m.rel, line, ERROR, "facts.podmaster",
+                                  f"{flag}={inside} is on no hostPath volume mount")
+                elif flag == "--source-file" and host not in written:
+                    yield Finding(m.rel, line, ERROR, "facts.podmaster",
+                                  f"{flag} reads {host} on the host; {config.rel} writes no "
+                                  "such file")
+                elif flag == "--dest-file" and str(PurePosixPath(host).parent) not in kubelet_dirs:
+                    yield Finding(m.rel, line, ERROR, "facts.podmaster",
+                                  f"{flag} writes {host}; the kubelet's --config is "
+                                  f"{', '.join(sorted(map(str, kubelet_dirs)))}")
+
+    def tls_files(self) -> Iterator[Finding]:
+        ssl = self.s["SSL_DIR"]
+        ref = re.compile(re.escape(ssl) + r"/([\w.-]+\.pem)")
+        for config in self.c.cloud_configs:
+            installed = INSTALLED_TLS.get(config.role)
+            if installed is None:
+                continue
+            for number, text in enumerate(config.text.splitlines(), 1):
+                for name in ref.findall(text):
+                    if name not in installed and not (
+                        config.role == "worker" and WORKER_CERT.match(name)
+                    ):
+                        yield Finding(config.rel, number, ERROR, "facts.tls-files",
+                                      f"{ssl}/{name} is not among the files the apply installs "
+                                      f"on a {config.role} ({', '.join(sorted(installed))})")
+            for d in (d for u in config.units if u.name == "tls-ready.service"
+                      for p in u.all_parts() for d in p.values("ExecStart")):
+                if not (wait := TLS_WAIT.search(d.value)):
+                    continue
+                listed = [f"{n}.pem" for n in wait[2].split(",")]
+                if wait[1] != ssl or int(wait[3]) != len(listed):
+                    yield Finding(config.rel, d.line, ERROR, "facts.tls-files",
+                                  f"tls-ready waits for {wait[3]} file(s) in {wait[1]} but "
+                                  f"lists {len(listed)} in {ssl}")
+                if missing := set(listed) - installed:
+                    yield Finding(config.rel, d.line, ERROR, "facts.tls-files",
+                                  f"tls-ready waits for {', '.join(sorted(missing))}, which the "
+                                  f"apply never installs on a {config.role}")
+
+    def k8s_version(self) -> Iterator[Finding]:
+        version = self.s["KUBERNETES_VERSION"]
+        for m in self.c.api_objects():
+            for path, container in _containers(m):
+                name, tag = _image_name(container)
+                if name in RELEASE_IMAGES and tag != version:
+                    yield Finding(m.rel, m.line_of(at_path(m.node, [*path, "image"])), ERROR,
+                                  "facts.k8s-version",
+                                  f"image {container['image']} is not tagged {version}")
+        texts = [(self.c.rel(p), p.read_text(errors="replace")) for p in cluster_files(self.c)
+                 if p.suffix in (".yaml", ".sh", ".env", ".md", ".cnf")]
+        for rel, text in texts:
+            for number, raw in enumerate(text.splitlines(), 1):
+                found = RELEASE_URL.findall(raw)
+                tag = SCRIPT_TAG.match(raw.strip())
+                for value in found + ([tag[1]] if tag else []):
+                    if value != version:
+                        yield Finding(rel, number, ERROR, "facts.k8s-version",
+                                      f"release {value} here, KUBERNETES_VERSION {version}")
+
+    def run(self) -> Iterator[Finding]:
+        missing = [key for key in REQUIRED if key not in self.s]
+        if missing:
+            yield self.at_setting(missing[0], "facts.settings",
+                                  f"settings.env lacks {', '.join(missing)}")
+            return
+        findings = list(self.ranges())
+        yield from findings
+        if findings:  # the other facts are read against these ranges
+            return
+        for check in (self.service_range, self.dns_ip, self.pod_network, self.domain,
+                      self.podmaster, self.tls_files, self.k8s_version):
+            yield from check()
+
+
+def check(cluster: Cluster) -> Iterator[Finding]:
+    yield from Facts(cluster).run()

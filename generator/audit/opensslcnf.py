@@ -1,0 +1,108 @@
+"""Rule 6: the openssl request configs the apply signs node certificates with."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.audit.cluster import Cluster
+from generator.audit.report import ERROR, Finding
+
+SECTION = re.compile(r"^\[\s*([^\]]+?)\s*\]$")
+
+
+@dataclass
+class Cnf:
+    rel: str
+    sections: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    section_lines: dict[str, int] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> tuple[str, int] | None:
+        return self.sections.get(section, {}).get(key)
+
+
+def parse(path: Path, rel: str) -> Cnf:
+    cnf = Cnf(rel)
+    current = ""  # openssl's default section
+    cnf.sections[current] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        text = raw.split("#", 1)[0].strip()
+        if match := SECTION.match(text):
+            current = match[1]
+            cnf.sections.setdefault(current, {})
+            cnf.section_lines[current] = number
+        elif "=" in text:
+            key, value = text.split("=", 1)
+            cnf.sections[current][key.strip()] = (value.strip(), number)
+    return cnf
+
+
+def _sans(cnf: Cnf, section: str) -> set[str]:
+    return {f"{key.split('.')[0]}:{value}" for key, (value, _) in cnf.sections[section].items()}
+
+
+# The SAN entries each request must carry (the apply sets the $ENV:: variables; see
+# scripts/lib/pki.sh). The first service IP is checked by facts.service-range.
+def _apiserver(cluster: Cluster) -> set[str]:
+    return {
+        f"DNS:{cluster.setting('CONTROLLER_NAME')}",
+        "IP:$ENV::CONTROLLER_PUBLIC_IP",
+        "IP:$ENV::CONTROLLER_PRIVATE_IP",
+    }
+
+
+def _worker(cluster: Cluster) -> set[str]:
+    return {"IP:$ENV::WORKER_IP"}
+
+
+EXPECTED_SANS: dict[str, Callable[[Cluster], set[str]]] = {
+    "apiserver.cnf": _apiserver,
+    "worker.cnf": _worker,
+}
+
+
+def check_cnf(cnf: Cnf, expected: set[str]) -> Iterator[Finding]:
+    def err(line: int, rule: str, message: str) -> Finding:
+        return Finding(cnf.rel, line, ERROR, rule, message)
+
+    if "req" not in cnf.sections:
+        yield err(1, "openssl.section", "no [req] section")
+        return
+    refs = {}
+    for key in ("req_extensions", "distinguished_name"):
+        ref = cnf.get("req", key)
+        if ref is None:
+            yield err(cnf.section_lines["req"], "openssl.section", f"[req] has no {key}")
+        elif ref[0] not in cnf.sections:
+            yield err(ref[1], "openssl.section", f"{key} = {ref[0]}: no such section")
+        else:
+            refs[key] = ref[0]
+    ext = refs.get("req_extensions")
+    if ext is None:
+        return
+    ext_line = cnf.section_lines[ext]
+    constraints = cnf.get(ext, "basicConstraints")
+    if constraints is None or "CA:FALSE" not in constraints[0].replace(" ", "").upper():
+        yield err(constraints[1] if constraints else ext_line, "openssl.ca",
+                  f"[{ext}] must set basicConstraints = CA:FALSE (a node cert is no CA)")
+    san = cnf.get(ext, "subjectAltName")
+    if san is None or not san[0].startswith("@") or san[0][1:] not in cnf.sections:
+        yield err(san[1] if san else ext_line, "openssl.section",
+                  f"[{ext}] needs subjectAltName = @<section> naming an existing section")
+        return
+    section = san[0][1:]
+    for entry in sorted(expected - _sans(cnf, section)):
+        yield err(cnf.section_lines[section], "openssl.san",
+                  f"[{section}] lacks {entry.replace(':', ' = ', 1)}")
+
+
+def check(cluster: Cluster) -> Iterator[Finding]:
+    for name, expected in EXPECTED_SANS.items():
+        path = cluster.root / "openssl" / name
+        rel = f"openssl/{name}"
+        if not path.is_file():
+            yield Finding(rel, 1, ERROR, "openssl.section", f"{rel} is missing")
+            continue
+        yield from check_cnf(parse(path, rel), expected(cluster))

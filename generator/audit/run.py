@@ -1,0 +1,42 @@
+"""Run every rule family over a cluster repo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from generator.audit import (
+    cloudconfig,
+    consistency,
+    embed,
+    lint,
+    manifests,
+    opensslcnf,
+    pki,
+    secrets,
+    units,
+)
+from generator.audit.cluster import Cluster
+from generator.audit.report import Finding, Report
+
+RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
+    cloudconfig.check,  # 1
+    units.check,  # 2
+    embed.check,  # 3
+    manifests.check,  # 4 (and embedded manifests, 3)
+    consistency.check,  # 5
+    opensslcnf.check,  # 6
+    pki.check,  # 7
+    secrets.check,  # 8
+    lint.check,  # 9 (and embedded scripts, 3)
+)
+
+
+def audit(cluster_dir: Path) -> Report:
+    root = cluster_dir.resolve()
+    cluster = Cluster(root)
+    report = Report(str(cluster_dir))
+    report.extend(cluster.findings)
+    for rule in RULES:
+        report.extend(rule(cluster))
+    return report

@@ -1,0 +1,73 @@
+"""Rule 8: nothing secret in a file that leaves the machine (git, or user data sent to
+DigitalOcean, which any process on the droplet can read from the metadata service)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from generator.audit.cluster import USER_DATA_DIR, Cluster
+from generator.audit.lint import cluster_files
+from generator.audit.report import ERROR, Finding
+
+PRIVATE_KEY = re.compile(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----")
+# Token shapes: DigitalOcean (dop_v1_, doo_v1_, legacy 64-hex), GitHub, AWS, bearer
+# tokens, and a literal value assigned to a token/password variable or kubeconfig field.
+TOKENS = {
+    "DigitalOcean token": re.compile(r"\bdo[por]_v1_[a-f0-9]{64}\b"),
+    "64-hex API token": re.compile(r"\b[a-f0-9]{64}\b"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    "bearer token": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}"),
+    "token or password value": re.compile(
+        r"(?i)\b[\w-]*(?:token|password|passwd|secret)[\w-]*\s*[:=]\s*['\"]?"
+        r"(?![$<{])[A-Za-z0-9._~+/=-]{8,}"
+    ),
+}
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    ignored = False
+    for raw in patterns:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        pattern = line.lstrip("!").strip("/")
+        parts = Path(rel).parts
+        prefixes = ["/".join(parts[: k + 1]) for k in range(len(parts))]
+        if any(fnmatch.fnmatch(p, pattern) for p in prefixes) or fnmatch.fnmatch(
+            Path(rel).name, pattern
+        ):
+            ignored = not line.startswith("!")
+    return ignored
+
+
+def leaving_files(cluster: Cluster) -> Iterator[Path]:
+    """Files git would commit, and the user data the apply submits."""
+    gitignore = cluster.root / ".gitignore"
+    patterns = gitignore.read_text().splitlines() if gitignore.is_file() else []
+    for path in cluster_files(cluster):
+        rel = cluster.rel(path)
+        if rel.startswith(USER_DATA_DIR + "/") or not _ignored(rel, patterns):
+            yield path
+
+
+def check(cluster: Cluster) -> Iterator[Finding]:
+    for path in leaving_files(cluster):
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        rel = cluster.rel(path)
+        for number, line in enumerate(text.splitlines(), 1):
+            if match := PRIVATE_KEY.search(line):
+                yield Finding(rel, number, ERROR, "secrets.private-key",
+                              f"a PEM {match[1]} in a file that leaves this machine")
+            for what, pattern in TOKENS.items():
+                if pattern.search(line):
+                    yield Finding(rel, number, ERROR, "secrets.token",
+                                  f"looks like a {what}; keep secrets out of the repo and "
+                                  "user data (use the environment)")
+                    break
