@@ -152,7 +152,11 @@ do_json() {
   err=$(mktemp)
   out=$(doctl "$@" -o json 2>"$err") || rc=$?
   if ((rc != 0)); then
-    log "ERROR: $what failed (doctl exit $rc): $(tr '\n' ' ' <"$err" | sed 's/  */ /g')"
+    # with -o json doctl reports API errors on stdout as {"errors":[{"detail":...}]}
+    local detail
+    detail=$(jq -r '.errors[]?.detail' <<<"$out" 2>/dev/null || printf '%s' "$out")
+    log "ERROR: $what failed (doctl exit $rc): $(printf '%s %s' "$detail" "$(cat "$err")" |
+      tr '\n' ' ' | sed 's/  */ /g')"
     rm -f "$err"
     return "$rc"
   fi
@@ -312,12 +316,15 @@ render_user_data() {
 # ---------------------------------------------------------------- droplets
 
 # ensure_droplets ROLE SIZE USER_DATA_FILE NAME...: create the missing NAMEs in ONE doctl call
-# (tags CLUSTER_NAME and CLUSTER_NAME-ROLE), then wait until every NAME has its public and
-# private IP. Existing droplets are reused. Sets CLUSTER_LIST (all records of the cluster).
+# (doctl sends the creates concurrently; tags CLUSTER_NAME and CLUSTER_NAME-ROLE), then wait
+# until every NAME has its public and private IP. Existing droplets are reused. Without
+# DOCTL_WAIT=1 doctl returns at once: its --wait polls each droplet's create action (one API
+# request per droplet per poll), where wait_for_ips lists them all in one request per poll.
+# Sets CLUSTER_LIST (all records of the cluster).
 ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
-  local names=("$@") missing=() name rec
+  local names=("$@") missing=() name rec CREATE_START_MS=""
   for name in "${names[@]}"; do
     rec=$(record_of "$CLUSTER_LIST" "$name")
     if [[ -n "$rec" ]]; then
@@ -328,12 +335,14 @@ ensure_droplets() {
   done
   if ((${#missing[@]})); then
     step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
-    local created rc=0
+    local created rc=0 wait=()
+    [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)
+    CREATE_START_MS=$(_now_ms)
     created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
       --image "$IMAGE" --size "$size" --region "$REGION" \
       --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
       --enable-private-networking --tag-names "$CLUSTER_NAME,$CLUSTER_NAME-$role" \
-      --wait) || rc=$?
+      "${wait[@]}") || rc=$?
     if ((rc != 0)); then
       forget_ssh_key
       die "creating ${missing[*]} did not complete; droplets created so far are kept" \
@@ -341,7 +350,7 @@ ensure_droplets() {
     fi
     CLUSTER_LIST=$(jq -c --argjson new "$created" \
       '. + [($new // [])[] | '"$JQ_RECORD"'] | unique_by(.id)' <<<"$CLUSTER_LIST")
-    step_done "${#missing[*]} active"
+    step_done "${#missing[*]} requested"
   fi
   wait_for_ips "${names[@]}"
   local sha
@@ -354,25 +363,59 @@ ensure_droplets() {
   done
 }
 
-# wait_for_ips NAME...: one droplet listing per poll for all NAMEs (not per droplet).
+# wait_for_ips NAME...: poll until every NAME has its public and private IP, with ONE droplet
+# listing per poll for all of them (not one request per droplet, as doctl --wait does). The
+# first poll comes after the boot time measured on this account before (state/boot_ms), then
+# every 0.5 s doubling up to APPLY_POLL_SECONDS; bounded by APPLY_TIMEOUT_SECONDS.
 wait_for_ips() {
   local names_json pending
   names_json=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
   pending=$(_pending_ips "$names_json")
   [[ -z "$pending" ]] && return 0
   step "waiting for the public and private IPs of: $pending"
-  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  local start_ms now_ms deadline_ms max_ms next_ms=500 sleep_ms estimate
+  local last_miss_ms=""
+  start_ms=${CREATE_START_MS:-$(_now_ms)}
+  deadline_ms=$(($(_now_ms) + APPLY_TIMEOUT_SECONDS * 1000))
+  max_ms=$(_ms_of "$APPLY_POLL_SECONDS")
+  estimate=$(cat "$STATE_DIR/boot_ms" 2>/dev/null || echo 0)
+  [[ "$estimate" =~ ^[0-9]+$ ]] || estimate=0
+  sleep_ms=$((start_ms + estimate - $(_now_ms)))
+  ((sleep_ms > 0)) || sleep_ms=$next_ms
   while [[ -n "$pending" ]]; do
-    if ((SECONDS >= deadline)); then
+    now_ms=$(_now_ms)
+    if ((now_ms >= deadline_ms)); then
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for the IPs of: $pending" \
-        "(APPLY_TIMEOUT_SECONDS); check them with 'doctl compute droplet list --tag-name $CLUSTER_NAME'," \
+        "(APPLY_TIMEOUT_SECONDS); look with 'doctl compute droplet list --tag-name $CLUSTER_NAME'," \
         "then re-run: existing droplets are reused"
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    ((sleep_ms > max_ms)) && sleep_ms=$max_ms
+    ((now_ms + sleep_ms > deadline_ms)) && sleep_ms=$((deadline_ms - now_ms))
+    sleep "$(_s_of "$sleep_ms")"
     CLUSTER_LIST=$(cluster_droplets)
     pending=$(_pending_ips "$names_json")
+    [[ -z "$pending" ]] || last_miss_ms=$(_now_ms)
+    sleep_ms=$next_ms
+    next_ms=$((next_ms * 2))
   done
+  if [[ -n "${CREATE_START_MS:-}" ]]; then
+    # boot time estimate for the next wait: between the last miss and this hit
+    now_ms=$(_now_ms)
+    echo $(((${last_miss_ms:-$now_ms} + now_ms) / 2 - CREATE_START_MS)) >"$STATE_DIR/boot_ms"
+  fi
   step_done
+}
+
+# _ms_of SECONDS (may have a fraction) -> milliseconds; _s_of MILLISECONDS -> "S.mmm"
+_ms_of() {
+  local int=${1%%.*} frac=0
+  [[ "$1" == *.* ]] && frac=${1#*.}
+  frac=${frac}000
+  echo $((10#${int:-0} * 1000 + 10#${frac:0:3}))
+}
+
+_s_of() {
+  printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
 
 _pending_ips() {

@@ -1,0 +1,564 @@
+"""A strict, stateful kubectl (and curl) stand-in for the apply scripts' tests and rehearsal.
+
+Nothing here opens a socket. The "cluster" is a JSON file (``FAKE_KUBECTL_STATE``, default
+``<kubeconfig dir>/state/fake-kubectl.json``). When ``DOSIM_STATE`` names the DigitalOcean
+stand-in's account, the apiserver is reachable only if the controller droplet at the
+kubeconfig's server address has ``/etc/kubernetes/ssl/apiserver.pem`` installed with that
+address among its SANs, and the nodes are the workers whose ``worker.pem`` is installed
+(named by public IP, as the tutorial's ``--hostname-override=$public_ipv4`` does).
+
+Accepted: ``--kubeconfig F``, ``--namespace``/``-n``, ``version [--client]``, ``cluster-info``,
+``create -f F...``, ``apply -f F...``, ``get KIND [NAME] [-l SEL] [-o jsonpath=...|json|name]``,
+``exec POD -- nslookup NAME``. Output follows today's kubectl (``service/kube-dns created``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+CLIENT_VERSION = "v1.30.2"
+SERVER_VERSION = "v1.1.2"
+DOC_NETS = [ipaddress.ip_network(n) for n in ("203.0.113.0/24", "198.51.100.0/24")]
+
+KINDS: dict[str, tuple[str, str]] = {
+    # alias -> (Kind, resource name used in messages)
+    "pod": ("Pod", "pod"), "pods": ("Pod", "pod"), "po": ("Pod", "pod"),
+    "service": ("Service", "service"), "services": ("Service", "service"),
+    "svc": ("Service", "service"),
+    "replicationcontroller": ("ReplicationController", "replicationcontroller"),
+    "replicationcontrollers": ("ReplicationController", "replicationcontroller"),
+    "rc": ("ReplicationController", "replicationcontroller"),
+    "node": ("Node", "node"), "nodes": ("Node", "node"), "no": ("Node", "node"),
+}
+PLURAL = {"Pod": "pods", "Service": "services", "ReplicationController": "replicationcontrollers",
+          "Node": "nodes"}
+NAMESPACED = {"Pod", "Service", "ReplicationController"}
+
+
+class KubectlError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------- state
+
+
+def _state_path(kubeconfig: Path | None) -> Path:
+    raw = os.environ.get("FAKE_KUBECTL_STATE", "")
+    if raw:
+        return Path(raw)
+    if kubeconfig is None:
+        raise KubectlError("error: fake kubectl: set FAKE_KUBECTL_STATE or pass --kubeconfig")
+    return kubeconfig.parent / "state" / "fake-kubectl.json"
+
+
+@contextmanager
+def cluster_state(path: Path, write: bool = True) -> Iterator[dict[str, Any]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(path) + ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data.setdefault("objects", {})
+        data.setdefault("calls", [])
+        yield data
+        if write:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+
+
+def _key(kind: str, namespace: str, name: str) -> str:
+    return f"{kind}/{namespace}/{name}"
+
+
+# ---------------------------------------------------------------- kubeconfig and "network"
+
+
+def load_kubeconfig(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise KubectlError(f'error: stat {path}: no such file or directory')
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise KubectlError(f"error: error loading config file \"{path}\": {exc}") from None
+    if not isinstance(cfg, dict) or cfg.get("kind") != "Config":
+        raise KubectlError(f'error: error loading config file "{path}": not a kubeconfig')
+    ctx_name = cfg.get("current-context")
+    contexts = {c["name"]: c["context"] for c in cfg.get("contexts") or []}
+    if ctx_name not in contexts:
+        raise KubectlError(f'error: current-context "{ctx_name}" does not exist in {path}')
+    ctx = contexts[ctx_name]
+    clusters = {c["name"]: c["cluster"] for c in cfg.get("clusters") or []}
+    users = {u["name"]: u["user"] for u in cfg.get("users") or []}
+    if ctx.get("cluster") not in clusters or ctx.get("user") not in users:
+        raise KubectlError(f"error: context {ctx_name} names a missing cluster or user")
+    cluster, user = clusters[ctx["cluster"]], users[ctx["user"]]
+    for owner, field in ((cluster, "certificate-authority"), (user, "client-certificate"),
+                         (user, "client-key")):
+        ref = owner.get(field)
+        if not ref:
+            raise KubectlError(f"error: kubeconfig {path}: {field} is not set")
+        file = Path(ref) if Path(ref).is_absolute() else path.parent / ref
+        if not file.is_file():
+            raise KubectlError(f"error: unable to read {field} {file}: no such file or directory")
+    return {"server": cluster.get("server", ""), "dir": path.parent}
+
+
+def _server_host(server: str) -> str:
+    parsed = urlparse(server)
+    if parsed.scheme != "https" or not parsed.hostname:
+        raise KubectlError(f"error: kubeconfig server {server!r} is not an https:// URL")
+    return parsed.hostname
+
+
+def _refuse_unless_documentation(host: str, port: int) -> None:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise KubectlError("Unable to connect to the server: fake kubectl resolves no names "
+                           f"({host})") from None
+    if not any(ip in net for net in DOC_NETS):
+        raise KubectlError(f"Unable to connect to the server: dial tcp {host}:{port}: fake kubectl "
+                           "only talks to documentation addresses (tests never leave loopback)")
+
+
+def _dosim() -> dict[str, Any] | None:
+    raw = os.environ.get("DOSIM_STATE", "")
+    if not raw or not Path(raw).exists():
+        return None
+    return json.loads(Path(raw).read_text())
+
+
+def _installed(root: Path, path: str) -> Path | None:
+    """Host path of droplet path ``path`` with symlinks followed inside ``root``."""
+    current = root / path.lstrip("/")
+    for _ in range(10):
+        if current.is_symlink():
+            target = os.readlink(current)
+            absolute = target.startswith("/")
+            current = root / target.lstrip("/") if absolute else current.parent / target
+            continue
+        return current if current.is_file() else None
+    return None
+
+
+def connect(server: str) -> None:
+    """Raise like kubectl when the apiserver at ``server`` would not answer."""
+    host = _server_host(server)
+    port = urlparse(server).port or 443
+    _refuse_unless_documentation(host, port)
+    account = _dosim()
+    if account is None:
+        return
+    for rec in account.get("droplets", {}).values():
+        sim = rec.get("sim", {})
+        if sim.get("public_ip") != host:
+            continue
+        cert = _installed(Path(sim["root"]), "/etc/kubernetes/ssl/apiserver.pem")
+        if cert is None:
+            break
+        ips = [t.strip()[len("IP Address:"):] for t in _san_tokens(cert)]
+        if host not in ips:
+            raise KubectlError("Unable to connect to the server: tls: failed to verify "
+                               f"certificate: x509: certificate is valid for "
+                               f"{', '.join(ips)}, not {host}")
+        return
+    raise KubectlError(f"The connection to the server {host}:{port} was refused - did you specify "
+                       "the right host or port?")
+
+
+def _san_tokens(cert: Path) -> list[str]:
+    out = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-ext", "subjectAltName"],
+                         capture_output=True, text=True, check=False).stdout
+    return [t.strip() for line in out.splitlines()[1:] for t in line.split(",")
+            if t.strip().startswith("IP Address:")]
+
+
+def nodes() -> list[dict[str, Any]]:
+    account = _dosim()
+    if account is None:
+        return []
+    found = []
+    for rec in sorted(account.get("droplets", {}).values(), key=lambda d: d["name"]):
+        if not any(t.endswith("-worker") for t in rec.get("tags", [])):
+            continue
+        sim = rec["sim"]
+        if _installed(Path(sim["root"]), "/etc/kubernetes/ssl/worker.pem") is None:
+            continue
+        if _installed(Path(sim["root"]), "/etc/kubernetes/ssl/worker-key.pem") is None:
+            continue
+        name = sim["public_ip"]
+        found.append({"apiVersion": "v1", "kind": "Node",
+                      "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+                      "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                                 "addresses": [{"type": "InternalIP", "address": sim["private_ip"]},
+                                               {"type": "ExternalIP", "address": name}]}})
+    return found
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def load_manifests(file: str) -> list[dict[str, Any]]:
+    path = Path(file)
+    if not path.is_file():
+        raise KubectlError(f'error: the path "{file}" does not exist')
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except yaml.YAMLError as exc:
+        raise KubectlError(f'error: error parsing {file}: {exc}') from None
+    if not docs:
+        raise KubectlError(f"error: no objects passed to apply ({file})")
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise KubectlError(f"error: error parsing {file}: object is not a mapping")
+        for field in ("apiVersion", "kind"):
+            if not doc.get(field):
+                raise KubectlError(f'error: error validating "{file}": {field} not set')
+        if not (doc.get("metadata") or {}).get("name"):
+            raise KubectlError(f'error: error validating "{file}": metadata.name not set')
+        if doc["kind"] not in NAMESPACED:
+            raise KubectlError(f'error: resource mapping not found for kind "{doc["kind"]}" '
+                               f"(fake kubectl knows {sorted(NAMESPACED)})")
+    return docs
+
+
+def _suffix() -> str:
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+
+
+def _store(data: dict[str, Any], doc: dict[str, Any], namespace: str) -> None:
+    kind, name = doc["kind"], doc["metadata"]["name"]
+    ns = doc["metadata"].get("namespace") or namespace
+    obj = json.loads(json.dumps(doc))
+    obj["metadata"]["namespace"] = ns
+    if kind == "Pod":
+        obj["status"] = {"phase": "Running"}
+    if kind == "Service":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("clusterIP", "10.3.0." + str(20 + len(data["objects"])))
+    data["objects"][_key(kind, ns, name)] = obj
+    if kind == "ReplicationController":
+        template = doc.get("spec", {}).get("template", {})
+        for _ in range(int(doc.get("spec", {}).get("replicas", 1))):
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": f"{name}-{_suffix()}", "namespace": ns,
+                                "labels": dict(template.get("metadata", {}).get("labels", {}))},
+                   "spec": template.get("spec", {}), "status": {"phase": "Running"}}
+            data["objects"][_key("Pod", ns, pod["metadata"]["name"])] = pod
+
+
+def _same(old: dict[str, Any], doc: dict[str, Any]) -> bool:
+    return all(old.get(k) == doc.get(k) for k in doc if k not in ("metadata", "status")) and \
+        old["metadata"].get("labels") == doc["metadata"].get("labels")
+
+
+def cmd_create_apply(verb: str, files: list[str], namespace: str, data: dict[str, Any]) -> str:
+    if not files:
+        raise KubectlError("error: must specify one of -f and -k")
+    out = []
+    for file in files:
+        for doc in load_manifests(file):
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            ns = doc["metadata"].get("namespace") or namespace
+            key = _key(kind, ns, name)
+            label = f"{kind.lower()}/{name}"
+            if key in data["objects"]:
+                if verb == "create":
+                    raise KubectlError(f'Error from server (AlreadyExists): error when creating '
+                                       f'"{file}": {PLURAL[kind]} "{name}" already exists')
+                if _same(data["objects"][key], doc):
+                    out.append(f"{label} unchanged")
+                    continue
+                _store(data, doc, namespace)
+                out.append(f"{label} configured")
+                continue
+            _store(data, doc, namespace)
+            out.append(f"{label} created")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- get
+
+
+def _match(labels: dict[str, str], selector: str) -> bool:
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+def jsonpath(obj: Any, expr: str) -> str:
+    expr = expr.strip()
+    if not (expr.startswith("{") and expr.endswith("}")):
+        raise KubectlError(f"error: error parsing jsonpath {expr}, unclosed or missing braces")
+    path = expr[1:-1]
+    if not path.startswith("."):
+        raise KubectlError(f"error: error parsing jsonpath {expr}")
+    values: list[Any] = [obj]
+    for raw in path[1:].split("."):
+        name, _, index = raw.partition("[")
+        nxt: list[Any] = []
+        for v in values:
+            if name:
+                v = v.get(name) if isinstance(v, dict) else None
+            if v is None:
+                continue
+            if index:
+                idx = index.rstrip("]")
+                if not isinstance(v, list):
+                    continue
+                if idx == "*":
+                    nxt.extend(v)
+                elif int(idx) < len(v):
+                    nxt.append(v[int(idx)])
+            else:
+                nxt.append(v)
+        values = nxt
+    return " ".join(str(v) for v in values)
+
+
+def _table(kind: str, items: list[dict[str, Any]]) -> str:
+    if kind == "Pod":
+        rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"]] + [
+            [i["metadata"]["name"], "1/1", i["status"]["phase"], "0", "1m"] for i in items]
+    elif kind == "Service":
+        rows = [["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]] + [
+            [i["metadata"]["name"], i["spec"].get("type", "ClusterIP"), i["spec"]["clusterIP"],
+             "<none>", ",".join(
+                 f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/"
+                 f"{p.get('protocol', 'TCP')}" for p in i["spec"].get("ports", [])), "1m"]
+            for i in items]
+    elif kind == "ReplicationController":
+        rows = [["NAME", "DESIRED", "CURRENT", "READY", "AGE"]] + [
+            [i["metadata"]["name"], *[str(i["spec"].get("replicas", 1))] * 3, "1m"] for i in items]
+    else:
+        rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"]] + [
+            [i["metadata"]["name"], "Ready", "<none>", "1m", SERVER_VERSION] for i in items]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
+                   for r in rows)
+
+
+def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    if not args:
+        raise KubectlError("error: You must specify the type of resource to get.")
+    if args[0] not in KINDS:
+        raise KubectlError(f'error: the server doesn\'t have a resource type "{args[0]}"')
+    kind, resource = KINDS[args[0]]
+    name = args[1] if len(args) > 1 else None
+    if len(args) > 2:
+        raise KubectlError("error: fake kubectl: one name at most")
+    ns = opts["namespace"]
+    if kind == "Node":
+        items = nodes()
+    else:
+        items = [o for o in data["objects"].values()
+                 if o["kind"] == kind and o["metadata"]["namespace"] == ns]
+    if opts["selector"]:
+        items = [i for i in items if _match(i["metadata"].get("labels") or {}, opts["selector"])]
+    items.sort(key=lambda i: i["metadata"]["name"])
+    if name is not None:
+        items = [i for i in items if i["metadata"]["name"] == name]
+        if not items:
+            raise KubectlError(f'Error from server (NotFound): {PLURAL[kind]} "{name}" not found')
+    output = opts["output"]
+    single = name is not None
+    if output.startswith("jsonpath="):
+        target = items[0] if single else {"apiVersion": "v1", "kind": "List", "items": items}
+        return jsonpath(target, output[len("jsonpath="):])
+    if output == "json":
+        return json.dumps(items[0] if single else {"kind": "List", "items": items}, indent=4) + "\n"
+    if output == "name":
+        return "".join(f"{resource}/{i['metadata']['name']}\n" for i in items)
+    if output:
+        raise KubectlError(f"error: unable to match a printer suitable for the output format "
+                           f'"{output}" (fake kubectl: jsonpath=, json, name)')
+    if not items:
+        return "" if kind == "Node" else f"No resources found in {ns} namespace.\n"
+    return _table(kind, items)
+
+
+def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    if "--" not in args:
+        raise KubectlError("error: exec [POD] [COMMAND] is not supported anymore. "
+                           "Use exec [POD] -- [COMMAND] instead")
+    split = args.index("--")
+    pod_args, command = args[:split], args[split + 1:]
+    if len(pod_args) != 1 or not command:
+        raise KubectlError("error: fake kubectl: exec POD -- nslookup NAME")
+    pod = data["objects"].get(_key("Pod", opts["namespace"], pod_args[0]))
+    if pod is None:
+        raise KubectlError(f'Error from server (NotFound): pods "{pod_args[0]}" not found')
+    if command[0] != "nslookup" or len(command) != 2:
+        raise KubectlError(f'error: fake kubectl: only "nslookup NAME" runs in pods, not {command}')
+    dns = data["objects"].get(_key("Service", "kube-system", "kube-dns"))
+    dns_pods = [o for o in data["objects"].values() if o["kind"] == "Pod"
+                and o["metadata"]["namespace"] == "kube-system"
+                and (o["metadata"].get("labels") or {}).get("k8s-app") == "kube-dns"]
+    if dns is None or not dns_pods:
+        raise KubectlError("Server:    (null)\nnslookup: can't resolve 'kubernetes.default'\n"
+                           "command terminated with exit code 1")
+    server = dns["spec"]["clusterIP"]
+    target = command[1]
+    if target not in ("kubernetes.default", "kubernetes"):
+        raise KubectlError(f"Server:    {server}\nAddress 1: {server}\n\n"
+                           f"nslookup: can't resolve '{target}'\n"
+                           "command terminated with exit code 1")
+    first = str(next(ipaddress.ip_network(server + "/24", strict=False).hosts()))
+    return (f"Server:    {server}\nAddress 1: {server}\n\n"
+            f"Name:      {target}\nAddress 1: {first}\n")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
+    opts: dict[str, Any] = {"kubeconfig": None, "namespace": "default", "files": [],
+                            "selector": "", "output": "", "client": False}
+    args: list[str] = []
+    verb = ""
+    i = 0
+    valued = {"--kubeconfig": "kubeconfig", "--namespace": "namespace", "-n": "namespace",
+              "-f": "files", "--filename": "files", "-l": "selector", "--selector": "selector",
+              "-o": "output", "--output": "output"}
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            args.append("--")
+            args.extend(argv[i:])
+            break
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in valued:
+            if not eq:
+                if i >= len(argv):
+                    raise KubectlError(f"error: flag needs an argument: {name}")
+                value = argv[i]
+                i += 1
+            key = valued[name]
+            if key == "files":
+                opts["files"].append(value)
+            else:
+                opts[key] = value
+            continue
+        if arg == "--client":
+            opts["client"] = True
+            continue
+        if arg.startswith("-"):
+            raise KubectlError(f"error: unknown flag: {arg}\nSee 'kubectl --help' for usage.")
+        if not verb:
+            verb = arg
+        else:
+            args.append(arg)
+    return verb, args, opts
+
+
+def kubectl(argv: list[str]) -> tuple[int, str, str]:
+    try:
+        verb, args, opts = parse(argv)
+        if verb not in ("version", "cluster-info", "create", "apply", "get", "exec"):
+            raise KubectlError(f'error: unknown command "{verb}" for "kubectl" (fake kubectl)')
+        if verb in ("create", "apply") and args:
+            raise KubectlError(f"error: Unexpected args: {args}")
+        if verb == "version" and opts["client"]:
+            return 0, f"Client Version: {CLIENT_VERSION}\n", ""
+        kubeconfig = Path(opts["kubeconfig"] or os.environ.get("KUBECONFIG", "") or
+                          Path.home() / ".kube" / "config")
+        if opts["kubeconfig"] is None:
+            raise KubectlError("error: fake kubectl: pass --kubeconfig (the scripts never use "
+                               "~/.kube/config)")
+        cfg = load_kubeconfig(kubeconfig)
+        connect(cfg["server"])
+        with cluster_state(_state_path(kubeconfig)) as data:
+            data["calls"].append(" ".join(argv))
+            if verb == "version":
+                return 0, (f"Client Version: {CLIENT_VERSION}\nKustomize Version: v5.0.4\n"
+                           f"Server Version: {SERVER_VERSION}\n"), ""
+            if verb == "cluster-info":
+                return 0, f"Kubernetes control plane is running at {cfg['server']}\n", ""
+            if verb in ("create", "apply"):
+                return 0, cmd_create_apply(verb, opts["files"], opts["namespace"], data), ""
+            if verb == "get":
+                return 0, cmd_get(args, opts, data), ""
+            return 0, cmd_exec(args, opts, data), ""
+    except KubectlError as exc:
+        return exc.code, "", str(exc) + "\n"
+
+
+def curl(argv: list[str]) -> tuple[int, str, str]:
+    """``curl [-fsS] [--max-time N] [-o FILE] URL``: a NodePort answers when a Running pod
+    backs the service and the address is a node's."""
+    url = ""
+    out_file = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg in ("-f", "-s", "-S", "-fsS", "-sS", "-fs", "-sf"):
+            continue
+        if arg in ("--max-time", "-m", "-o"):
+            if i >= len(argv):
+                return 2, "", f"curl: option {arg}: requires parameter\n"
+            if arg == "-o":
+                out_file = argv[i]
+            i += 1
+            continue
+        if arg.startswith("-"):
+            return 2, "", f"curl: option {arg}: is unknown (fake curl)\n"
+        url = arg
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "", parsed.port or 80
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return 6, "", f"curl: (6) Could not resolve host: {host} (fake curl resolves nothing)\n"
+    if not any(ip in net for net in DOC_NETS):
+        return 7, "", (f"curl: (7) Failed to connect to {host} port {port}: fake curl only "
+                       "answers for documentation addresses (tests never leave loopback)\n")
+    if host not in {n["metadata"]["name"] for n in nodes()}:
+        return 7, "", f"curl: (7) Failed to connect to {host} port {port}: Connection refused\n"
+    if not os.environ.get("FAKE_KUBECTL_STATE"):
+        return 2, "", "curl: fake curl needs FAKE_KUBECTL_STATE (the fake cluster's state)\n"
+    path = Path(os.environ["FAKE_KUBECTL_STATE"])
+    data = json.loads(path.read_text()) if path.is_file() else {"objects": {}}
+    for svc in data["objects"].values():
+        if svc["kind"] != "Service":
+            continue
+        if not any(p.get("nodePort") == port for p in svc["spec"].get("ports", [])):
+            continue
+        selector = svc["spec"].get("selector") or {}
+        backed = [o for o in data["objects"].values() if o["kind"] == "Pod"
+                  and o["metadata"]["namespace"] == svc["metadata"]["namespace"]
+                  and all((o["metadata"].get("labels") or {}).get(k) == v
+                          for k, v in selector.items())]
+        if backed:
+            body = json.dumps({"pod": backed[0]["metadata"]["name"], "path": parsed.path}) + "\n"
+            if out_file and out_file != "-":
+                Path(out_file).write_text(body)
+                return 0, "", ""
+            return 0, body, ""
+    return 7, "", f"curl: (7) Failed to connect to {host} port {port}: Connection refused\n"
+
+
+def main(tool: str) -> None:
+    code, out, err = (curl if tool == "curl" else kubectl)(sys.argv[1:])
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    sys.exit(code)
