@@ -93,17 +93,21 @@ class Facts:
                 if image in str(container.get("image", "")):
                     yield m, path, container
 
-    def ranges(self) -> Iterator[Finding]:
-        nets = {}
-        for key in ("SERVICE_CIDR", "POD_NETWORK"):
+    def unparsable(self) -> Iterator[Finding]:
+        for key, parse in (("SERVICE_CIDR", ipaddress.ip_network), ("POD_NETWORK",
+                           ipaddress.ip_network), ("APISERVER_SERVICE_IP", ipaddress.ip_address),
+                           ("DNS_SERVICE_IP", ipaddress.ip_address)):
             try:
-                nets[key] = ipaddress.ip_network(self.s[key], strict=True)
+                parse(self.s[key])
             except ValueError as err:
                 yield self.at_setting(key, "facts.ranges", f"{key}: {err}")
-        if len(nets) == 2 and nets["SERVICE_CIDR"].overlaps(nets["POD_NETWORK"]):
+
+    def ranges(self) -> Iterator[Finding]:
+        services = ipaddress.ip_network(self.s["SERVICE_CIDR"])
+        pods = ipaddress.ip_network(self.s["POD_NETWORK"])
+        if services.overlaps(pods):
             yield self.at_setting("SERVICE_CIDR", "facts.ranges",
-                                  f"service range {nets['SERVICE_CIDR']} overlaps the pod "
-                                  f"network {nets['POD_NETWORK']}")
+                                  f"service range {services} overlaps the pod network {pods}")
 
     def service_range(self) -> Iterator[Finding]:
         cidr, first = self.s["SERVICE_CIDR"], self.s["APISERVER_SERVICE_IP"]
@@ -287,11 +291,11 @@ class Facts:
             yield self.at_setting(missing[0], "facts.settings",
                                   f"settings.env lacks {', '.join(missing)}")
             return
-        findings = list(self.ranges())
-        yield from findings
-        if findings:  # the other facts are read against these ranges
+        unparsable = list(self.unparsable())
+        yield from unparsable
+        if unparsable:  # every other fact is read against these addresses
             return
-        for check in (self.service_range, self.dns_ip, self.pod_network, self.domain,
+        for check in (self.ranges, self.service_range, self.dns_ip, self.pod_network, self.domain,
                       self.podmaster, self.tls_files, self.k8s_version):
             yield from check()
 

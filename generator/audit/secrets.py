@@ -21,9 +21,11 @@ TOKENS = {
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     "bearer token": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}"),
+    # A literal (not $VAR or <placeholder>) of 12+ characters mixing letters and digits,
+    # so names like `require_token: DIGITALOCEAN_ACCESS_TOKEN` are not taken for secrets.
     "token or password value": re.compile(
         r"(?i)\b[\w-]*(?:token|password|passwd|secret)[\w-]*\s*[:=]\s*['\"]?"
-        r"(?![$<{])[A-Za-z0-9._~+/=-]{8,}"
+        r"(?=[A-Za-z._~+/=-]*[0-9])(?=[0-9._~+/=-]*[A-Za-z])[A-Za-z0-9._~+/=-]{12,}"
     ),
 }
 
