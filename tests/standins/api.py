@@ -1,0 +1,114 @@
+"""The simulated v2 API: every request is counted, may be faulted, and is retried like godo.
+
+godo (>= 1.10x, as doctl builds it) retries 429 and 5xx answers except 501 through
+go-retryablehttp, ``--http-retry-max`` times (doctl default 5); each attempt is a separate
+request that the API sees and this module counts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import state as st
+
+BASE_URL = "https://api.digitalocean.com/"
+NOT_FOUND = "The resource you were accessing could not be found."
+
+Handler = Callable[[dict[str, Any], float], tuple[int, Any]]
+
+
+class HttpError(Exception):
+    """Raised by handlers: the API answers ``status`` with an error body."""
+
+    def __init__(self, status: int, message: str, ident: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.ident = ident or {404: "not_found", 422: "unprocessable_entity"}.get(status, "error")
+
+
+@dataclass
+class ApiError(Exception):
+    """A failed request as godo's ``ErrorResponse`` reports it (the text doctl prints)."""
+
+    method: str
+    url: str
+    status: int
+    request_id: str
+    message: str
+    attempts: int = 0
+
+    def __str__(self) -> str:
+        suffix = f"; giving up after {self.attempts} attempt(s)" if self.attempts else ""
+        return (f'{self.method} {self.url}: {self.status} (request "{self.request_id}") '
+                f"{self.message}{suffix}")
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or (status >= 500 and status != 501)
+
+
+@dataclass
+class Client:
+    """One doctl process's API client."""
+
+    retry_max: int = 5
+    retry_wait: float = 0.01  # scaled stand-in for retryablehttp's 1 s .. 30 s backoff
+    calls_made: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls, retry_max: int) -> Client:
+        wait = float(os.environ.get("DOSIM_RETRY_WAIT_SECONDS", "0.01") or 0.01)
+        return cls(retry_max=retry_max, retry_wait=wait)
+
+    def request(self, method: str, path: str, kind: str, handler: Handler) -> Any:
+        """Send one logical request; ``kind`` is the counter key, e.g. ``GET /v2/droplets/{id}``."""
+        attempt = 0
+        while True:
+            attempt += 1
+            status, body, request_id = _one_attempt(method, path, kind, handler, attempt)
+            self.calls_made.append(kind)
+            if status < 300:
+                return body
+            if not (self.retry_max > 0 and _retryable(status)):
+                raise ApiError(method, BASE_URL + path, status, request_id, body["message"])
+            if attempt > self.retry_max:
+                raise ApiError(method, BASE_URL + path, status, request_id, body["message"],
+                               attempts=attempt)
+            time.sleep(min(self.retry_wait * 2 ** (attempt - 1), self.retry_wait * 30))
+
+
+def _one_attempt(
+    method: str, path: str, kind: str, handler: Handler, attempt: int
+) -> tuple[int, Any, str]:
+    request_id = str(uuid.uuid4())
+    with st.locked() as data:
+        if attempt > 1:
+            data["api_retries"] = data.get("api_retries", 0) + 1
+        calls = data["api_calls"]
+        calls["total"] = calls.get("total", 0) + 1
+        calls[kind] = calls.get(kind, 0) + 1
+        number = calls["total"]
+        now = time.time()
+        fail = st.knob(data, "fail_on_call", frozenset(), st.parse_call_set)
+        limit = st.knob(data, "rate_limit_on_call", frozenset(), st.parse_call_set)
+        if number in fail:
+            status, body = 500, {"id": "server_error", "message": "Unexpected server-side error"}
+        elif number in limit:
+            status, body = 429, {"id": "too_many_requests", "message": "API Rate limit exceeded."}
+        else:
+            try:
+                status, body = handler(data, now)
+            except HttpError as err:
+                status, body = err.status, {"id": err.ident, "message": err.message}
+        if status >= 300:
+            errors = data.setdefault("api_errors", {})
+            errors[str(status)] = errors.get(str(status), 0) + 1
+        data["api_log"].append({"n": number, "t": round(now, 3), "call": kind, "path": path,
+                                "status": status, "pid": os.getpid()})
+    return status, body, request_id
