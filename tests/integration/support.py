@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -22,19 +23,26 @@ from typing import Any
 import pytest
 import yaml
 
-LOOPBACK = "127.0.0.1"
+from generator import TEMPLATE_ROOT
 
-# The apply scripts' substitution, verbatim (tutorial step 3: `sed -e "s|ETCD_PEER|...`).
-APPLY_SED = (
-    'sed -e "s|ETCD_PEER|${ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP}|g;" "$1"'
+LOOPBACK = "127.0.0.1"
+STANDINS = TEMPLATE_ROOT / "tests"  # fakes of doctl, kubectl... live here: never "the real one"
+
+# The apply's own rendering (scripts/lib/common.sh: the tutorial's sed for ETCD_PEER and
+# CONTROLLER_PUBLIC_IP, refusing leftovers), writing into a scratch USER_DATA_DIR.
+RENDER_USER_DATA = (
+    'set -euo pipefail; source scripts/lib/common.sh; USER_DATA_DIR=$1; '
+    'render_user_data "$2" node; cat "$USER_DATA_DIR/node.yaml"'
 )
 
 
 def require_program(name: str, package: str) -> str:
-    """The program's path; if it is missing, fail under CI=true, else skip, naming the package."""
-    path = shutil.which(name)
-    if path:
-        return path
+    """The real program's path (never a stand-in under tests/); if it is missing, fail under
+    CI=true, else skip, naming the Debian package."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        path = shutil.which(name, path=directory) if directory else None
+        if path and not Path(path).resolve().is_relative_to(STANDINS):
+            return path
     message = f"`{name}` is not installed: apt-get install {package} (Debian package {package})"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
@@ -57,14 +65,15 @@ def settings(cluster: Path) -> dict[str, str]:
     return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
 
 
-def applied_user_data(cluster: Path, relpath: str, etcd_peer: str, controller_ip: str) -> str:
-    """A cloud-config as the apply scripts upload it: their sed run by bash on the baked file."""
+def applied_user_data(cluster: Path, template: str, etcd_peer: str, controller_ip: str) -> str:
+    """cloud-config/TEMPLATE as the apply uploads it: its render_user_data, run by bash."""
     env = {"PATH": os.environ["PATH"], "ETCD_PEER": etcd_peer,
            "CONTROLLER_PUBLIC_IP": controller_ip}
-    return subprocess.run(
-        ["bash", "-c", APPLY_SED, "apply-sed", relpath],
-        cwd=cluster, env=env, capture_output=True, text=True, check=True,
-    ).stdout
+    with tempfile.TemporaryDirectory() as scratch:
+        return subprocess.run(
+            ["bash", "-c", RENDER_USER_DATA, "render", scratch, template],
+            cwd=cluster, env=env, capture_output=True, text=True, check=True,
+        ).stdout
 
 
 def cloudinit_config(user_data: str, private_ipv4: str = LOOPBACK,

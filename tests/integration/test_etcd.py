@@ -119,7 +119,7 @@ def test_flannel_network_config_through_etcd_proxies(
     proxies: dict[str, str] = {}
     configs: dict[str, dict[str, Any]] = {}
     for role in ("controller", "worker"):
-        user_data = applied_user_data(cluster, f"cloud-config/{role}.yaml", etcd_peer,
+        user_data = applied_user_data(cluster, f"{role}.yaml", etcd_peer,
                                       CONTROLLER_PUBLIC_IP)
         configs[role] = cloudinit_config(user_data)
         env = etcd_env(cluster, user_data, ports)

@@ -77,7 +77,7 @@ def worker_kubeconfig(cluster: Path, ssl_dir: Path, server: str) -> tuple[Path, 
     /etc/kubernetes/ssl paths moved to ssl_dir (ca.pem, worker.pem, worker-key.pem as the
     apply installs them), and the kubelet's --api-servers from the worker's unit (the
     kubeconfig has no server: the kubelet gets it as a flag; kubectl gets --server)."""
-    user_data = applied_user_data(cluster, "cloud-config/worker.yaml", "http://unused:2380",
+    user_data = applied_user_data(cluster, "worker.yaml", "http://unused:2380",
                                   server)
     config = cloudinit_config(user_data)
     conf = settings(cluster)

@@ -95,7 +95,7 @@ def verify(systemd_analyze_bin: str, root: Path, names: list[str]) -> tuple[int,
 
 def user_data(cluster: Path, role: str) -> dict[str, Any]:
     """The role's cloud-config as the droplet reads it (apply's sed, then cloudinit's)."""
-    text = applied_user_data(cluster, f"cloud-config/{role}.yaml", "http://10.0.0.2:2380",
+    text = applied_user_data(cluster, f"{role}.yaml", "http://10.0.0.2:2380",
                              CONTROLLER_PUBLIC_IP)
     return cloudinit_config(text, private_ipv4="10.0.0.3", public_ipv4="192.0.2.3")
 
