@@ -19,7 +19,8 @@ main() {
   repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   cluster=$(cd "$1" && pwd)
   sim=$cluster/state/rehearsal
-  rm -rf "$sim"
+  # A new simulated account: drop the caches of any earlier apply (the API is the truth).
+  rm -rf "$sim" "$cluster/state/droplets" "$cluster/state/ssh-key.json" "$cluster/state/boot_ms"
   mkdir -p "$sim"
 
   export PATH="$repo/tests/standins/bin:$repo/tests/fake_kubectl:$PATH"
@@ -40,6 +41,7 @@ main() {
   key_name=$(sed -n "s/^SSH_KEY_NAME=//p" "$cluster/settings.env" | tr -d "'\"")
   ssh-keygen -q -t ed25519 -N '' -C rehearsal -f "$sim/id_rehearsal"
   doctl compute ssh-key import "$key_name" --public-key-file "$sim/id_rehearsal.pub" >/dev/null
+  export SSH_IDENTITY_FILE=$sim/id_rehearsal
   local seed_calls start
   seed_calls=$(jq '.api_calls.total' "$DOSIM_STATE")
 

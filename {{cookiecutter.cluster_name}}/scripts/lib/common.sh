@@ -27,15 +27,21 @@ KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
 APPLY_TIMEOUT_SECONDS=${APPLY_TIMEOUT_SECONDS:-600}
 APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-5}
 SSH_TIMEOUT_SECONDS=${SSH_TIMEOUT_SECONDS:-$APPLY_TIMEOUT_SECONDS}
-# The ssh key lookup is cached this long (the API allows 10 key listings a minute).
-SSH_KEY_CACHE_SECONDS=${SSH_KEY_CACHE_SECONDS:-600}
 
+# ssh/scp as SSH_USER with the repo's own known_hosts (plain host names, so the entry of a
+# deleted droplet's IP can be dropped). The key comes from your ssh-agent, or from
+# SSH_IDENTITY_FILE when set.
 SSH_OPTS=(
   -o "UserKnownHostsFile=$KNOWN_HOSTS"
   -o StrictHostKeyChecking=accept-new
+  -o HashKnownHosts=no
+  -o LogLevel=ERROR
   -o BatchMode=yes
   -o ConnectTimeout=10
 )
+if [[ -n "${SSH_IDENTITY_FILE:-}" ]]; then
+  SSH_OPTS+=(-i "$SSH_IDENTITY_FILE" -o IdentitiesOnly=yes)
+fi
 
 # ---------------------------------------------------------------- logging and timing
 
@@ -165,13 +171,14 @@ do_json() {
 }
 
 # ssh_key_fingerprint: fingerprint of SSH_KEY_NAME at DigitalOcean (doctl --ssh-keys wants
-# IDs or fingerprints, not names). One listing per SSH_KEY_CACHE_SECONDS, cached in state/.
+# IDs or fingerprints, not names). Looked up once per run: `make etcd controller worker`
+# shares one listing through APPLY_RUN_ID (set by the Makefile); the API allows 10 key
+# listings a minute.
 ssh_key_fingerprint() {
-  local cache=$STATE_DIR/ssh-key.json now keys fp
-  now=$(date +%s)
-  if [[ -s "$cache" ]]; then
-    fp=$(jq -r --arg n "$SSH_KEY_NAME" --argjson now "$now" --argjson ttl "$SSH_KEY_CACHE_SECONDS" \
-      'select(.name == $n and ($now - .checked_at) < $ttl) | .fingerprint' "$cache" 2>/dev/null || true)
+  local cache=$STATE_DIR/ssh-key.json keys fp run=${APPLY_RUN_ID:-}
+  if [[ -n "$run" && -s "$cache" ]]; then
+    fp=$(jq -r --arg n "$SSH_KEY_NAME" --arg run "$run" \
+      'select(.name == $n and .run == $run) | .fingerprint' "$cache" 2>/dev/null || true)
     if [[ -n "$fp" ]]; then
       echo "$fp"
       return 0
@@ -183,8 +190,8 @@ ssh_key_fingerprint() {
     die "the ssh key '$SSH_KEY_NAME' is not registered at DigitalOcean; register it with" \
       "'doctl compute ssh-key import $SSH_KEY_NAME --public-key-file ~/.ssh/<key>.pub'"
   fi
-  jq -n --arg n "$SSH_KEY_NAME" --arg f "$fp" --argjson now "$now" \
-    '{name: $n, fingerprint: $f, checked_at: $now}' >"$cache"
+  jq -n --arg n "$SSH_KEY_NAME" --arg f "$fp" --arg run "$run" \
+    '{name: $n, fingerprint: $f, run: $run}' >"$cache"
   log "ssh key '$SSH_KEY_NAME' is registered ($fp)"
   echo "$fp"
 }
