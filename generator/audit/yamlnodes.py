@@ -72,19 +72,23 @@ def duplicate_keys(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
 
 
 def at_path(node: yaml.Node, path: list[str | int]) -> yaml.Node:
-    """The deepest node along path (a JSON-schema error path); node itself if none."""
+    """The node a JSON-schema error path points at (the deepest one that exists). A block
+    mapping or list starts on its first item's line, so for those the key is returned."""
+    key: yaml.Node | None = None
     for step in path:
         if isinstance(node, yaml.MappingNode):
-            found = get(node, str(step))
+            found = next(((k, v) for k, v in node.value if k.value == str(step)), None)
             if found is None:
-                return node
-            node = found
+                break
+            key, node = found
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
             if step >= len(node.value):
-                return node
-            node = node.value[step]
+                break
+            key, node = None, node.value[step]
         else:
-            return node
+            break
+    if key is not None and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        return key
     return node
 
 

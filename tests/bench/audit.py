@@ -1,0 +1,102 @@
+"""Bench: audit time of a cluster with 100 workers' certificates in pki/.
+
+    .venv/bin/python -m tests.bench.audit [--workers 100] [--runs 7]
+
+Bakes the defaults, issues apiserver and worker-NN certificates signed by the bake's CA
+(as scripts/lib/pki.sh would after the apply), then reports the median of the audit runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from generator.audit import audit
+from tests.baking import bake
+
+TARGET_SECONDS = 2.0
+
+
+def issue_cert(
+    pki_dir: Path, name: str, cn: str, ips: list[str], dns: tuple[str, ...] = (),
+    days: int = 365, bits: int = 2048, signer: str | None = "ca",
+) -> None:
+    """pki/NAME.pem and pki/NAME-key.pem (0600), signed by pki/SIGNER (None: self-signed)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    if signer:
+        ca_cert = x509.load_pem_x509_certificate((pki_dir / f"{signer}.pem").read_bytes())
+        ca_key = serialization.load_pem_private_key(
+            (pki_dir / f"{signer}-key.pem").read_bytes(), password=None
+        )
+        issuer = ca_cert.subject
+    else:
+        ca_key, issuer = key, subject
+    now = dt.datetime.now(dt.UTC)
+    sans = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    sans += [x509.DNSName(name) for name in dns]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1) if days > 0 else now + dt.timedelta(days))
+        .not_valid_after(now + dt.timedelta(days=days) if days > 0 else now - dt.timedelta(1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    key_path = pki_dir / f"{name}-key.pem"
+    key_path.unlink(missing_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+    (pki_dir / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def applied_cluster(root: Path, workers: int) -> Path:
+    """A default bake with the node certificates an apply of `workers` workers issues."""
+    cluster = bake(root)
+    pki = cluster / "pki"
+    issue_cert(pki, "apiserver", "kube-apiserver", ["10.3.0.1", "203.0.113.10", "10.133.0.2"],
+               ("do-cluster-controller-01",))
+    for n in range(1, workers + 1):
+        issue_cert(pki, f"worker-{n:02d}", f"kube-worker-{n:02d}", [f"10.133.1.{n}"])
+    return cluster
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--workers", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
+        cluster = applied_cluster(Path(tmp), args.workers)
+        timings = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            report = audit(cluster)
+            timings.append(time.perf_counter() - start)
+        median = statistics.median(timings)
+        print(f"audit, {args.workers} workers' certs: median {median:.3f}s over {args.runs} runs "
+              f"(min {min(timings):.3f}s, max {max(timings):.3f}s; target <= "
+              f"{TARGET_SECONDS:.1f}s); {report.errors} error(s), {report.warnings} warning(s)")
+        return 0 if median <= TARGET_SECONDS and not report.errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
