@@ -9,6 +9,7 @@ import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ def start_member(cluster: Path, user_data: str, spawn: Spawn, etcd_bin: str,
     return env
 
 
-def etcdctl_v2(etcdctl_bin: str, endpoint: str, *args: str) -> Any:
+def etcdctl_v2(etcdctl_bin: str, endpoint: str, *args: str) -> CompletedProcess[str]:
     """etcdctl speaking the v2 API (etcd2's, and flannel's of the time) to endpoint."""
     env = {"ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": endpoint}
     return run([etcdctl_bin, *args], env=env)
