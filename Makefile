@@ -10,7 +10,7 @@ OUT := out
 CLUSTER := $(OUT)/do-cluster
 # Debian packages: what the demo's rehearsal needs, and what the real-program tests add.
 DEMO_PACKAGES := jq openssl
-TEST_PACKAGES := $(DEMO_PACKAGES) etcd-server etcd-client
+TEST_PACKAGES := $(DEMO_PACKAGES) etcd-server etcd-client systemd
 
 .PHONY: help venv demo test bench lint clean
 
