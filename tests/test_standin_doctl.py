@@ -353,3 +353,18 @@ def test_concurrent_invocations_share_the_account_safely(sim: Sim) -> None:
 def test_without_state_file_setting_it_refuses(sim: Sim) -> None:
     proc = sim.doctl("compute", "droplet", "list", env=sim.env(DOSIM_STATE=None))
     assert proc.returncode == 70 and "DOSIM_STATE" in proc.stderr
+
+
+def test_template_account_and_droplet_limit(sim: Sim) -> None:
+    droplet = sim.doctl_json(*CREATE, "a", *FLAGS)[0]
+    ip = sim.public_ip("a")
+    shown = sim.doctl("compute", "droplet", "get", "a", "--template", "{{.ID}} {{.PublicIPv4}}")
+    assert shown.stdout == f"{droplet['id']} {ip}"
+    unknown = sim.doctl("compute", "droplet", "get", "a", "--template", "{{range .Tags}}")
+    assert unknown.returncode == 1 and "not simulated" in unknown.stderr
+    account = sim.doctl_json("account", "get")
+    assert isinstance(account, dict) and account["droplet_limit"] == 25
+    env = sim.env(DOSIM_DROPLET_LIMIT="2")
+    over = sim.doctl(*CREATE, "b", "c", *FLAGS, env=env)
+    assert over.returncode == 1 and "exceed your droplet limit" in over.stderr
+    assert sorted(d["name"] for d in sim.state()["droplets"].values()) == ["a", "b"]

@@ -109,6 +109,10 @@ def _one_attempt(
         if status >= 300:
             errors = data.setdefault("api_errors", {})
             errors[str(status)] = errors.get(str(status), 0) + 1
-        data["api_log"].append({"n": number, "t": round(now, 3), "call": kind, "path": path,
-                                "status": status, "pid": os.getpid()})
+        log = data["api_log"]
+        log.append({"n": number, "t": round(now, 3), "call": kind, "path": path,
+                    "status": status, "pid": os.getpid()})
+        keep = st.knob(data, "api_log_max", 1000, int)
+        if len(log) > keep:  # the whole file is rewritten per call: keep it small
+            del log[: len(log) - keep]
     return status, body, request_id

@@ -455,11 +455,11 @@ def run_account_get(ctx: Ctx) -> int:
     acct = acct["account"]
     ctx.display(Displayable(
         [acct], ["Email", "DropletLimit", "EmailVerified", "UUID", "Status"],
-        {"Email": "User Email", "DropletLimit": "Droplet Limit",
-         "EmailVerified": "Email Verified", "UUID": "User UUID", "Status": "Status"},
+        {"Email": "Email", "DropletLimit": "Droplet Limit", "EmailVerified": "Email Verified",
+         "UUID": "UUID", "Status": "Status"},
         lambda a: {"Email": a["email"], "DropletLimit": a["droplet_limit"],
                    "EmailVerified": a["email_verified"], "UUID": a["uuid"],
-                   "Status": a["status"]}))
+                   "Status": a["status"]}, single=True))
     return 0
 
 

@@ -23,6 +23,7 @@ class Displayable:
     cols: list[str]
     headers: dict[str, str]
     kv: Callable[[dict[str, Any]], dict[str, Any]]
+    single: bool = False  # the JSON is the one item itself (account get), not an array
 
 
 def _cell(value: Any) -> str:
@@ -56,7 +57,7 @@ class DisplayError(Exception):
 def render(d: Displayable, output: str, columns: str, no_header: bool) -> str:
     if output == "json":
         # doctl writes the indented JSON without a trailing newline.
-        return go_json(d.items, indent=True)
+        return go_json(d.items[0] if d.single else d.items, indent=True)
     if output != "text":
         raise DisplayError("unknown output type")
     cols = [c for c in "".join(columns.split()).split(",") if c] or d.cols

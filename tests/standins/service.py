@@ -82,7 +82,8 @@ def create_droplet(req: dict[str, Any], state_file: Path) -> Handler:
             raise HttpError(422, f"(dosim) vpc_uuid {vpc!r} is not a UUID") from None
         limit = st.knob(data, "droplet_limit", 25, int)
         if len(data["droplets"]) >= limit:
-            raise HttpError(422, "creating this/these droplet(s) will exceed your droplet limit")
+            raise HttpError(422, "creating this/these droplet(s) will exceed your droplet limit"
+                                 f" (dosim: limit {limit}, set DOSIM_DROPLET_LIMIT)")
         for tag in req["tags"]:
             _ensure_tag(data, tag)
         public_ip = model.allocate_public_ip(data)
