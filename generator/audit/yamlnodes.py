@@ -12,9 +12,6 @@ from typing import Any
 
 import yaml
 
-BOOL = "tag:yaml.org,2002:bool"
-INT = "tag:yaml.org,2002:int"
-FLOAT = "tag:yaml.org,2002:float"
 NULL = "tag:yaml.org,2002:null"
 
 
@@ -47,13 +44,6 @@ def construct(node: yaml.Node) -> Any:
 def items(node: yaml.Node) -> Iterator[tuple[yaml.ScalarNode, yaml.Node]]:
     if isinstance(node, yaml.MappingNode):
         yield from node.value
-
-
-def get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    for k, v in items(node) if node is not None else ():
-        if k.value == key:
-            return v
-    return None
 
 
 def duplicate_keys(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
