@@ -472,7 +472,8 @@ copy_to() {
 
 # wait_ssh NAME IP: bounded wait until sshd answers (droplets boot after they are "active").
 wait_ssh() {
-  local name=$1 ip=$2 deadline=$((SECONDS + SSH_TIMEOUT_SECONDS)) rc err
+  local name=$1 ip=$2 deadline rc err
+  deadline=$(($(_now_ms) + SSH_TIMEOUT_SECONDS * 1000))
   err=$(mktemp)
   while true; do
     rc=0
@@ -486,7 +487,7 @@ wait_ssh() {
       rm -f "$err"
       return 1
     fi
-    if ((SECONDS >= deadline)); then
+    if (($(_now_ms) >= deadline)); then
       log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
         "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
       rm -f "$err"

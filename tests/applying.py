@@ -1,0 +1,153 @@
+"""Run a baked cluster's make targets against the DigitalOcean stand-in and the fake kubectl.
+
+Nothing leaves loopback: doctl/ssh/scp are tests/standins/bin, kubectl/curl are
+tests/fake_kubectl, and the simulated droplets have documentation addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.standins import dropletfs
+
+REPO = Path(__file__).resolve().parents[1]
+STANDIN_BIN = REPO / "tests" / "standins" / "bin"
+FAKE_BIN = REPO / "tests" / "fake_kubectl"
+# A recognisable dummy: the tests assert it is written nowhere and printed never.
+TOKEN = "dummy-do-token-4f1c9e"
+
+
+@dataclass
+class Apply:
+    """One cluster copy wired to one simulated account."""
+
+    cluster: Path
+    sim: Path
+    env: dict[str, str] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, cluster: Path, sim: Path, key_name: str = "k8s-key") -> Apply:
+        sim.mkdir(parents=True, exist_ok=True)
+        home = sim / "home"
+        home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("DOSIM_", "DIGITALOCEAN_", "KUBECONFIG", "SSH_AUTH_SOCK"))}
+        env.update({
+            "PATH": f"{STANDIN_BIN}{os.pathsep}{FAKE_BIN}{os.pathsep}{env['PATH']}",
+            "HOME": str(home),
+            "DOSIM_STATE": str(sim / "account.json"),
+            "DOSIM_ROOT": str(sim / "droplets"),
+            "DOSIM_BOOT_SECONDS": "0",
+            "DOSIM_POLL_SECONDS": "0.05",
+            "FAKE_KUBECTL_STATE": str(sim / "kubernetes.json"),
+            "DIGITALOCEAN_ACCESS_TOKEN": TOKEN,
+            "APPLY_POLL_SECONDS": "0.2",
+            "APPLY_TIMEOUT_SECONDS": "20",
+            "SSH_IDENTITY_FILE": str(sim / "id_test"),
+        })
+        apply = cls(cluster, sim, env)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(sim / "id_test")],
+                       check=True)
+        if key_name:
+            apply.doctl("compute", "ssh-key", "import", key_name,
+                        "--public-key-file", str(sim / "id_test.pub"))
+        return apply
+
+    # -- running ---------------------------------------------------------------------------
+    def make(self, *targets: str, check: bool = True, stdin: str | None = None,
+             **env: str) -> subprocess.CompletedProcess[str]:
+        run_env = {**self.env, **env}
+        proc = subprocess.run(
+            ["make", "--no-print-directory", *targets], cwd=self.cluster, env=run_env,
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=300, check=False)
+        self.outputs.append(proc.stdout + proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"make {' '.join(targets)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def doctl(self, *args: str) -> str:
+        proc = subprocess.run(["doctl", *args], env=self.env, capture_output=True, text=True,
+                              check=True)
+        return proc.stdout
+
+    # -- the simulated account -------------------------------------------------------------
+    def account(self) -> dict[str, Any]:
+        return json.loads((self.sim / "account.json").read_text())
+
+    def droplets(self) -> dict[str, dict[str, Any]]:
+        """Live droplets by name (a duplicate name fails the test)."""
+        out: dict[str, dict[str, Any]] = {}
+        for rec in self.account()["droplets"].values():
+            assert rec["name"] not in out, f"duplicate droplet {rec['name']}"
+            out[rec["name"]] = rec
+        return out
+
+    def calls(self, kind: str = "total") -> int:
+        return int(self.account()["api_calls"].get(kind, 0))
+
+    def root(self, name: str) -> Path:
+        return Path(self.droplets()[name]["sim"]["root"])
+
+    def owner(self, name: str, path: str) -> str:
+        """user:group the stand-in recorded for a droplet path (symlinks followed)."""
+        return dropletfs.owner_of(self.root(name), path)
+
+    def mode(self, name: str, path: str) -> int:
+        return stat.S_IMODE((self.root(name) / path.lstrip("/")).stat().st_mode)
+
+    def kube(self) -> dict[str, Any]:
+        path = self.sim / "kubernetes.json"
+        return json.loads(path.read_text()) if path.exists() else {"objects": {}, "calls": []}
+
+    def settings(self) -> dict[str, str]:
+        out = {}
+        for line in (self.cluster / "settings.env").read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                out[key] = value.strip("'\"")
+        return out
+
+
+def cert_text(path: Path) -> str:
+    return subprocess.run(["openssl", "x509", "-in", str(path), "-noout", "-text"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def cert_sans(path: Path) -> set[str]:
+    out = subprocess.run(["openssl", "x509", "-in", str(path), "-noout", "-ext",
+                          "subjectAltName"], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()[1:]
+    return {t.strip() for line in lines for t in line.split(",") if t.strip()}
+
+
+def snapshot(*dirs: Path) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of every file below dirs (symlinks not followed)."""
+    out: dict[str, tuple[int, int]] = {}
+    for base in dirs:
+        for path in sorted(base.rglob("*")):
+            if path.is_file() or path.is_symlink():
+                st = path.lstat()
+                out[str(path)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def files_containing(needle: str, *dirs: Path) -> list[Path]:
+    hits = []
+    for base in dirs:
+        for path in base.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                try:
+                    if needle.encode() in path.read_bytes():
+                        hits.append(path)
+                except OSError:
+                    continue
+    return hits
