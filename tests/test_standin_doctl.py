@@ -368,3 +368,13 @@ def test_template_account_and_droplet_limit(sim: Sim) -> None:
     over = sim.doctl(*CREATE, "b", "c", *FLAGS, env=env)
     assert over.returncode == 1 and "exceed your droplet limit" in over.stderr
     assert sorted(d["name"] for d in sim.state()["droplets"].values()) == ["a", "b"]
+
+
+def test_wrapper_runs_with_plain_python3_from_any_directory(sim: Sim, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = sim.env(DOSIM_PYTHON=None, PYTHONPATH=None)
+    proc = subprocess.run(["bash", "-c", "cd / && doctl version && doctl compute droplet list"],
+                          env=env, capture_output=True, text=True, cwd=elsewhere, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("doctl version ") and "ID    Name" in proc.stdout

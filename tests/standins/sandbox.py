@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PRELUDE = r"""
 set -f
-_dosim_op() { "$DOSIM_PY" -m tests.standins.rops "$@"; }
+_dosim_op() { "$DOSIM_PY" -S -m tests.standins.rops "$@"; }  # stdlib only: skip site
 _dosim_unsupported() {
   printf 'dosim-ssh: %s: not simulated on droplet %s\n' "$1" "$DOSIM_DROPLET_NAME" >&2
   printf '%s\n' "$1" >> "$DOSIM_UNSUPPORTED_FILE"

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class Sim:
             "DIGITALOCEAN_ACCESS_TOKEN": TOKEN,
             "DOSIM_POLL_SECONDS": "0.05",
             "DOSIM_RETRY_WAIT_SECONDS": "0.001",
+            # the interpreter itself, not a version-manager shim on PATH: startup dominates
+            "DOSIM_PYTHON": sys.executable,
         })
         env.update(self.extra_env)
         for key, value in overrides.items():
