@@ -23,18 +23,19 @@ main() {
   export ETCD_PEER CONTROLLER_PUBLIC_IP
   log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
 
-  local names=() nn name first_missing="" exists
+  local names=() nn name first_missing="" exists id
   for ((nn = 1; nn <= count; nn++)); do
-    name=$(worker_name "$nn")
-    names+=("$name")
+    names+=("$(worker_name "$nn")")
+  done
+  while IFS=$'\t' read -r name id _; do
     exists=no
-    if [[ -n "$(record_of "$CLUSTER_LIST" "$name")" ]]; then
+    if [[ -n "$id" ]]; then
       exists=yes
     elif [[ -z "$first_missing" ]]; then
       first_missing=$name
     fi
     render_user_data worker.yaml "$name" "$exists"
-  done
+  done < <(records_tsv "${names[@]}")
   ensure_droplets worker "$WORKER_SIZE" "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
 
   local extra
@@ -43,32 +44,35 @@ main() {
     <<<"$CLUSTER_LIST")
   [[ -z "$extra" ]] || warn "WORKERS=$count, so these workers are left as they are: $extra"
 
+  local publics=() privates=() ids=() id public private
+  while IFS=$'\t' read -r name id public private; do
+    ids+=("$id")
+    publics+=("$public")
+    privates+=("$private")
+  done < <(records_tsv "${names[@]}")
+
   step "worker certificates for ${#names[@]} worker(s) (WORKER_IP = private IP)"
-  local pids=() rec private
+  local pids=() NN
   for ((nn = 1; nn <= count; nn++)); do
     pki_new_key "$PKI_DIR/worker-$(printf '%02d' "$nn")-key.pem" &
     pids+=($!)
   done
   for nn in "${pids[@]}"; do wait "$nn"; done
   for ((nn = 1; nn <= count; nn++)); do
-    name=${names[nn - 1]}
-    rec=$(record_of "$CLUSTER_LIST" "$name")
-    private=$(field "$rec" private_ip)
-    ensure_cert_ips "worker-$(printf '%02d' "$nn")" "$private"
-    pki_issue_worker "$(printf '%02d' "$nn")" "$private"
+    NN=$(printf '%02d' "$nn")
+    ensure_cert_ips "worker-$NN" "${privates[nn - 1]}"
+    pki_issue_worker "$NN" "${privates[nn - 1]}"
   done
   step_done "pki/worker-NN.pem"
 
   step "TLS assets on ${#names[@]} worker(s), in parallel (logs: $LOG_DIR/<worker>.log)"
   mkdir -p "$LOG_DIR"
-  local jobs=() public NN
+  local jobs=()
   for ((nn = 1; nn <= count; nn++)); do
     name=${names[nn - 1]}
     NN=$(printf '%02d' "$nn")
-    rec=$(record_of "$CLUSTER_LIST" "$name")
-    public=$(field "$rec" public_ip)
-    install_tls "$name" "$public" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" worker \
-      >"$LOG_DIR/$name.log" 2>&1 &
+    install_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" \
+      worker >"$LOG_DIR/$name.log" 2>&1 &
     jobs+=("$!:$name")
   done
   local job failed=()
@@ -84,9 +88,8 @@ main() {
   step_done
 
   local lines=()
-  for name in "${names[@]}"; do
-    rec=$(record_of "$CLUSTER_LIST" "$name")
-    lines+=("$name  id $(field "$rec" id)  public $(field "$rec" public_ip)  private $(field "$rec" private_ip)")
+  for ((nn = 0; nn < count; nn++)); do
+    lines+=("${names[nn]}  id ${ids[nn]}  public ${publics[nn]}  private ${privates[nn]}")
   done
   summary "${#names[@]} worker(s) ready" "${lines[@]}" \
     "the kubelets register with https://$CONTROLLER_PUBLIC_IP within minutes: kubectl --kubeconfig kubeconfig get nodes" \

@@ -206,24 +206,32 @@ JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []),
   public_ip: ([(.networks.v4 // [])[] | select(.type == "public") | .ip_address][0] // ""),
   private_ip: ([(.networks.v4 // [])[] | select(.type == "private") | .ip_address][0] // "")}'
 
-# cluster_droplets: the cluster's droplets (tag CLUSTER_NAME) as one JSON array of records.
+# cluster_droplets: the cluster's droplets (tag CLUSTER_NAME) as one JSON array of records;
+# stops when two droplets share a name (never guess which one is ours).
 cluster_droplets() {
-  local raw
+  local raw list dupes
   raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" \
     compute droplet list --tag-name "$CLUSTER_NAME")
-  jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw"
+  list=$(jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw")
+  dupes=$(jq -r 'group_by(.name)[] | select(length > 1)
+    | "\(length) droplets are named \(.[0].name) (ids: \(map(.id | tostring) | join(", ")))"' <<<"$list")
+  if [[ -n "$dupes" ]]; then
+    die "$dupes; delete the extra ones (doctl compute droplet delete ID) and re-run"
+  fi
+  printf '%s\n' "$list"
 }
 
-# record_of LIST NAME: the record named NAME in LIST (empty if none); dies on duplicates.
+# record_of LIST NAME: the record named NAME in LIST (empty if none).
 record_of() {
-  local list=$1 name=$2 count
-  count=$(jq --arg n "$name" '[.[] | select(.name == $n)] | length' <<<"$list")
-  if ((count > 1)); then
-    die "$count droplets are named $name (ids: $(jq -r --arg n "$name" \
-      '[.[] | select(.name == $n) | .id] | join(", ")' <<<"$list")); delete the extra ones" \
-      "(doctl compute droplet delete ID) and re-run"
-  fi
-  jq -c --arg n "$name" '.[] | select(.name == $n)' <<<"$list"
+  jq -c --arg n "$2" '.[] | select(.name == $n)' <<<"$1"
+}
+
+# records_tsv NAME...: one line per NAME, in order: name, id, public IP, private IP
+# (empty fields for a droplet that does not exist). One jq run for any number of names.
+records_tsv() {
+  printf '%s\n' "$@" | jq -R . | jq -sr --argjson list "$CLUSTER_LIST" \
+    '.[] as $n | ($list | map(select(.name == $n))[0] // {name: $n})
+     | [.name, (.id // "" | tostring), (.public_ip // ""), (.private_ip // "")] | @tsv'
 }
 
 # field RECORD KEY
@@ -237,23 +245,31 @@ state_file() {
   echo "$DROPLET_STATE_DIR/$1.json"
 }
 
-# save_record RECORD: state/droplets/<name>.json; keeps the extra keys (tls, user_data) of the
-# same droplet id, drops them when the droplet was re-created.
+# save_record NAME [KEY VALUE]: state/droplets/NAME.json from CLUSTER_LIST; keeps the extra
+# keys (tls_sha256, user_data_sha256) of the same droplet id, drops them when the droplet was
+# re-created (and forgets the old and new IPs' host keys). Rewrites only what changed.
 save_record() {
-  local rec=$1 name file old merged
-  name=$(field "$rec" name)
+  local name=$1 key=${2:-} value=${3:-} file old out old_id merged
   file=$(state_file "$name")
   old='{}'
-  [[ -s "$file" ]] && old=$(cat "$file")
-  merged=$(jq -c --argjson old "$old" \
-    'if $old.id == .id then ($old + .) else . end' <<<"$rec")
+  [[ -s "$file" ]] && old=$(<"$file")
+  out=$(jq -c --argjson old "$old" --arg n "$name" --arg k "$key" --arg v "$value" '
+    (.[] | select(.name == $n)) as $rec
+    | ($old.id // "" | tostring),
+      (if $old.id == $rec.id then ($old + $rec) else $rec end
+       | if $k != "" then .[$k] = $v else . end),
+      ($old.public_ip // ""), $rec.public_ip' <<<"$CLUSTER_LIST")
+  local lines=()
+  while IFS= read -r line; do lines+=("$line"); done <<<"$out"
+  old_id=${lines[0]//\"/}
+  merged=${lines[1]}
   if [[ "$merged" != "$old" ]]; then
     printf '%s\n' "$merged" >"$file.tmp"
     mv "$file.tmp" "$file"
   fi
-  if [[ "$(jq -r '.id // ""' <<<"$old")" != "$(field "$rec" id)" ]]; then
-    forget_host "$(field "$rec" public_ip)"
-    [[ "$old" == '{}' ]] || forget_host "$(jq -r '.public_ip // ""' <<<"$old")"
+  if [[ "$old_id" != "$(jq -r .id <<<"$merged")" ]]; then
+    forget_host "${lines[3]//\"/}"
+    forget_host "${lines[2]//\"/}"
   fi
 }
 
@@ -331,15 +347,14 @@ render_user_data() {
 ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
-  local names=("$@") missing=() name rec CREATE_START_MS=""
-  for name in "${names[@]}"; do
-    rec=$(record_of "$CLUSTER_LIST" "$name")
-    if [[ -n "$rec" ]]; then
-      log "reusing $name (id $(field "$rec" id))"
+  local names=("$@") missing=() name id rest CREATE_START_MS=""
+  while IFS=$'\t' read -r name id rest; do
+    if [[ -n "$id" ]]; then
+      log "reusing $name (id $id)"
     else
       missing+=("$name")
     fi
-  done
+  done < <(records_tsv "${names[@]}")
   if ((${#missing[@]})); then
     step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
     local created rc=0 wait=()
@@ -363,9 +378,10 @@ ensure_droplets() {
   local sha
   sha=$(sha256_of "$user_data")
   for name in "${names[@]}"; do
-    save_record "$(record_of "$CLUSTER_LIST" "$name")"
     if [[ " ${missing[*]-} " == *" $name "* ]]; then
-      state_set "$name" user_data_sha256 "$sha"
+      save_record "$name" user_data_sha256 "$sha"
+    else
+      save_record "$name"
     fi
   done
 }
@@ -470,20 +486,22 @@ copy_to() {
   scp -q "${SSH_OPTS[@]}" "$@" "$SSH_USER@$ip:~"
 }
 
-# wait_ssh NAME IP: bounded wait until sshd answers (droplets boot after they are "active").
-wait_ssh() {
+# ssh_retry NAME IP COMMAND...: run COMMAND (remote or copy_to), retrying while ssh cannot
+# connect (exit 255: sshd starts after the droplet is "active"), bounded by SSH_TIMEOUT_SECONDS.
+ssh_retry() {
   local name=$1 ip=$2 deadline rc err
+  shift 2
   deadline=$(($(_now_ms) + SSH_TIMEOUT_SECONDS * 1000))
   err=$(mktemp)
   while true; do
     rc=0
-    remote "$ip" true 2>"$err" || rc=$?
+    "$@" 2>"$err" || rc=$?
     if ((rc == 0)); then
       rm -f "$err"
       return 0
     fi
     if ((rc != 255)); then
-      log "ERROR: ssh to $name ($ip) failed: $(tr '\n' ' ' <"$err")"
+      log "ERROR: $1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
       rm -f "$err"
       return 1
     fi
@@ -493,7 +511,7 @@ wait_ssh() {
       rm -f "$err"
       return 1
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    sleep 0.5
   done
 }
 
@@ -505,17 +523,13 @@ install_tls() {
   local certf keyf
   certf=$(basename "$cert")
   keyf=$(basename "$key")
-  sha=$(sha256_of "$cert" "$PKI_DIR/ca.pem" | sha256_of /dev/stdin)
+  sha=$(cat "$cert" "$PKI_DIR/ca.pem" | sha256_of)
   if [[ "$(state_get "$name" tls_sha256)" == "$sha" ]]; then
     log "$name: TLS assets already installed ($certf)"
     return 0
   fi
-  wait_ssh "$name" "$ip" || return 1
   log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~"
-  copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || {
-    log "ERROR: scp to $name ($ip) failed"
-    return 1
-  }
+  ssh_retry "$name" "$ip" copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || return 1
   local script="sudo mkdir -p $SSL_DIR && sudo mv $keyf $certf ca.pem $SSL_DIR/"
   script+=" && sudo chown root:root $SSL_DIR/$certf $SSL_DIR/$keyf $SSL_DIR/ca.pem"
   script+=" && sudo chmod 600 $SSL_DIR/$keyf"
@@ -524,10 +538,7 @@ install_tls() {
     script+=" && sudo ln -sf $SSL_DIR/$keyf $SSL_DIR/$link-key.pem"
   fi
   log "$name: installing into $SSL_DIR (root:root, keys 0600)"
-  remote "$ip" "$script" || {
-    log "ERROR: installing the TLS assets on $name ($ip) failed"
-    return 1
-  }
+  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
   state_set "$name" tls_sha256 "$sha"
 }
 
