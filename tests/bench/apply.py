@@ -46,7 +46,15 @@ install_tls "$name" "$public" "pki/worker-$nn.pem" "pki/worker-$nn-key.pem" work
 
 
 def fresh(base: Path, boot: str) -> Apply:
-    cluster = bake(base / "bake")
+    # the bake hook prints its report on fd 1: keep the table alone on stdout
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        cluster = bake(base / "bake")
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
     apply = Apply.create(cluster, base / "sim")
     apply.env.update({"DOSIM_BOOT_SECONDS": boot, "DOSIM_POLL_SECONDS": "0.2",
                       "APPLY_POLL_SECONDS": "5", "APPLY_TIMEOUT_SECONDS": "300"})

@@ -6,6 +6,18 @@ set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
+KEYGEN_PIDS=""
+KEYGEN_COUNT=0
+
+# start_keygen: the workers' private keys (pki/worker-NN-key.pem, never replaced), in parallel.
+start_keygen() {
+  local nn
+  for ((nn = 1; nn <= KEYGEN_COUNT; nn++)); do
+    pki_new_key "$PKI_DIR/worker-$(printf '%02d' "$nn")-key.pem" &
+    KEYGEN_PIDS+=" $!"
+  done
+}
+
 main() {
   local count=${WORKERS:-$WORKER_COUNT}
   if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > 99)); then
@@ -36,7 +48,11 @@ main() {
     fi
     render_user_data worker.yaml "$name" "$exists"
   done < <(records_tsv "${names[@]}")
-  ensure_droplets worker "$WORKER_SIZE" "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
+  # The keys need no IP: generate them in the background while the droplets boot.
+  KEYGEN_COUNT=$count
+  AFTER_CREATE=start_keygen ensure_droplets worker "$WORKER_SIZE" \
+    "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
+  [[ -n "$KEYGEN_PIDS" ]] || start_keygen
 
   local extra
   extra=$(jq -r --arg p "$WORKER_PREFIX-" --argjson n "$count" \
@@ -51,26 +67,19 @@ main() {
     privates+=("$private")
   done < <(records_tsv "${names[@]}")
 
-  step "worker certificates for ${#names[@]} worker(s) (WORKER_IP = private IP)"
-  local pids=() NN
-  for ((nn = 1; nn <= count; nn++)); do
-    pki_new_key "$PKI_DIR/worker-$(printf '%02d' "$nn")-key.pem" &
-    pids+=($!)
+  step "worker certificates and TLS assets for ${#names[@]} worker(s): each installed as soon as" \
+    "it is signed, in parallel (logs: $LOG_DIR/<worker>.log)"
+  local pid
+  for pid in $KEYGEN_PIDS; do
+    wait "$pid" || die "generating the worker keys in $PKI_DIR failed (openssl genrsa)"
   done
-  for nn in "${pids[@]}"; do wait "$nn"; done
-  for ((nn = 1; nn <= count; nn++)); do
-    NN=$(printf '%02d' "$nn")
-    ensure_cert_ips "worker-$NN" "${privates[nn - 1]}"
-    pki_issue_worker "$NN" "${privates[nn - 1]}"
-  done
-  step_done "pki/worker-NN.pem"
-
-  step "TLS assets on ${#names[@]} worker(s), in parallel (logs: $LOG_DIR/<worker>.log)"
   mkdir -p "$LOG_DIR"
-  local jobs=()
+  local jobs=() NN
   for ((nn = 1; nn <= count; nn++)); do
     name=${names[nn - 1]}
     NN=$(printf '%02d' "$nn")
+    ensure_cert_ips "worker-$NN" "${privates[nn - 1]}"
+    pki_issue_worker "$NN" "${privates[nn - 1]}"
     install_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" \
       worker >"$LOG_DIR/$name.log" 2>&1 &
     jobs+=("$!:$name")

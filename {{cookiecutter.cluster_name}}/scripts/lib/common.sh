@@ -370,6 +370,9 @@ ensure_droplets() {
       die "creating ${missing[*]} did not complete; droplets created so far are kept" \
         "and reused: re-run 'make $role' to continue"
     fi
+    if [[ -n "${AFTER_CREATE:-}" ]]; then
+      "$AFTER_CREATE"
+    fi
     CLUSTER_LIST=$(jq -c --argjson new "$created" \
       '. + [($new // [])[] | '"$JQ_RECORD"'] | unique_by(.id)' <<<"$CLUSTER_LIST")
     step_done "${#missing[*]} requested"
@@ -389,14 +392,14 @@ ensure_droplets() {
 # wait_for_ips NAME...: poll until every NAME has its public and private IP, with ONE droplet
 # listing per poll for all of them (not one request per droplet, as doctl --wait does). The
 # first poll comes after the boot time measured on this account before (state/boot_ms), then
-# every 0.5 s doubling up to APPLY_POLL_SECONDS; bounded by APPLY_TIMEOUT_SECONDS.
+# after 1 s, doubling up to APPLY_POLL_SECONDS; bounded by APPLY_TIMEOUT_SECONDS.
 wait_for_ips() {
   local names_json pending
   names_json=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
   pending=$(_pending_ips "$names_json")
   [[ -z "$pending" ]] && return 0
   step "waiting for the public and private IPs of: $pending"
-  local start_ms now_ms deadline_ms max_ms next_ms=500 sleep_ms estimate
+  local start_ms now_ms deadline_ms max_ms next_ms=1000 sleep_ms estimate
   local last_miss_ms=""
   start_ms=${CREATE_START_MS:-$(_now_ms)}
   deadline_ms=$(($(_now_ms) + APPLY_TIMEOUT_SECONDS * 1000))
@@ -422,9 +425,10 @@ wait_for_ips() {
     next_ms=$((next_ms * 2))
   done
   if [[ -n "${CREATE_START_MS:-}" ]]; then
-    # boot time estimate for the next wait: between the last miss and this hit
+    # boot time estimate for the next wait: between the last miss and this hit (nearer the hit)
     now_ms=$(_now_ms)
-    echo $(((${last_miss_ms:-$now_ms} + now_ms) / 2 - CREATE_START_MS)) >"$STATE_DIR/boot_ms"
+    last_miss_ms=${last_miss_ms:-$now_ms}
+    echo $((last_miss_ms + (now_ms - last_miss_ms) * 3 / 4 - CREATE_START_MS)) >"$STATE_DIR/boot_ms"
   fi
   step_done
 }

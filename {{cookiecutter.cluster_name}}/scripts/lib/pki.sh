@@ -13,7 +13,8 @@ pki_new_key() {
   if [[ -e "$key" ]]; then
     return 0
   fi
-  (umask 077 && openssl genrsa -out "$key" "$RSA_BITS" 2>/dev/null)
+  # written aside and renamed: an interrupted run never leaves a truncated key behind
+  (umask 077 && openssl genrsa -out "$key.tmp.$$" "$RSA_BITS" 2>/dev/null && mv "$key.tmp.$$" "$key")
 }
 
 # pki_sign NAME CN CONFIG: pki/NAME.pem from pki/NAME-key.pem, with the v3_req
