@@ -258,7 +258,7 @@ save_record() {
     | ($old.id // "" | tostring),
       (if $old.id == $rec.id then ($old + $rec) else $rec end
        | if $k != "" then .[$k] = $v else . end),
-      ($old.public_ip // ""), $rec.public_ip' <<<"$CLUSTER_LIST")
+      ($old.public_ip // ""), $rec.public_ip, ($rec.id | tostring)' <<<"$CLUSTER_LIST")
   local lines=()
   while IFS= read -r line; do lines+=("$line"); done <<<"$out"
   old_id=${lines[0]//\"/}
@@ -267,7 +267,7 @@ save_record() {
     printf '%s\n' "$merged" >"$file.tmp"
     mv "$file.tmp" "$file"
   fi
-  if [[ "$old_id" != "$(jq -r .id <<<"$merged")" ]]; then
+  if [[ "$old_id" != "${lines[4]//\"/}" ]]; then
     forget_host "${lines[3]//\"/}"
     forget_host "${lines[2]//\"/}"
   fi
@@ -311,29 +311,35 @@ write_if_changed() {
 
 # ---------------------------------------------------------------- user data
 
-# render_user_data TEMPLATE NAME: build/user-data/NAME.yaml from cloud-config/TEMPLATE with the
-# tutorial's sed (ETCD_PEER, CONTROLLER_PUBLIC_IP from the environment). An existing droplet's
-# file is its audit record and is kept; a difference is reported.
+# render_user_data TEMPLATE NAME [EXISTS]: build/user-data/NAME.yaml from cloud-config/TEMPLATE
+# with the tutorial's sed (ETCD_PEER, CONTROLLER_PUBLIC_IP from the environment). An existing
+# droplet's file (EXISTS=yes) is its audit record and is kept; a difference is reported.
+# The rendering of a template is done once per run (workers share theirs).
 render_user_data() {
   local template=$1 name=$2 exists=${3:-no}
-  local out=$USER_DATA_DIR/$name.yaml rendered
+  local out=$USER_DATA_DIR/$name.yaml
   mkdir -p "$USER_DATA_DIR"
-  rendered=$(sed -e "s|ETCD_PEER|${ETCD_PEER:-ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP:-CONTROLLER_PUBLIC_IP}|g;" \
-    "cloud-config/$template")
-  if grep -qE '\b(ETCD_PEER|CONTROLLER_PUBLIC_IP)\b' <<<"$rendered"; then
-    die "cloud-config/$template: a placeholder is left unsubstituted for $name"
-  fi
-  if grep -q 'PRIVATE KEY' <<<"$rendered"; then
-    die "cloud-config/$template holds a private key: refusing to send it as user data"
-  fi
-  if [[ "$exists" == yes && -f "$out" ]]; then
-    if [[ "$rendered" != "$(cat "$out")" ]]; then
-      warn "$name exists with other user data than cloud-config/$template renders now" \
-        "(kept $out); user data cannot change: destroy and re-create $name to apply it"
+  if [[ "${_RENDERED_FOR:-}" != "$template|${ETCD_PEER:-}|${CONTROLLER_PUBLIC_IP:-}" ]]; then
+    _RENDERED=$(sed -e "s|ETCD_PEER|${ETCD_PEER:-ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP:-CONTROLLER_PUBLIC_IP}|g;" \
+      "cloud-config/$template")
+    if grep -qE '\b(ETCD_PEER|CONTROLLER_PUBLIC_IP)\b' <<<"$_RENDERED"; then
+      die "cloud-config/$template: a placeholder is left unsubstituted for $name"
     fi
+    if grep -q 'PRIVATE KEY' <<<"$_RENDERED"; then
+      die "cloud-config/$template holds a private key: refusing to send it as user data"
+    fi
+    _RENDERED_FOR="$template|${ETCD_PEER:-}|${CONTROLLER_PUBLIC_IP:-}"
+  fi
+  if [[ -f "$out" ]] && [[ "$(<"$out")" == "$_RENDERED" ]]; then
     return 0
   fi
-  printf '%s\n' "$rendered" | write_if_changed "$out" >/dev/null
+  if [[ "$exists" == yes && -f "$out" ]]; then
+    warn "$name exists with other user data than cloud-config/$template renders now" \
+      "(kept $out); user data cannot change: destroy and re-create $name to apply it"
+    return 0
+  fi
+  printf '%s\n' "$_RENDERED" >"$out.tmp"
+  mv "$out.tmp" "$out"
 }
 
 # ---------------------------------------------------------------- droplets
