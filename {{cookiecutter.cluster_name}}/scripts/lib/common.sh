@@ -18,7 +18,6 @@ STATE_DIR=state
 DROPLET_STATE_DIR=$STATE_DIR/droplets
 BUILD_DIR=build
 USER_DATA_DIR=$BUILD_DIR/user-data
-# shellcheck disable=SC2034 # used by the scripts that source this library
 LOG_DIR=$BUILD_DIR/logs
 KNOWN_HOSTS=$CLUSTER_DIR/$STATE_DIR/known_hosts
 KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
@@ -64,7 +63,7 @@ _STEP_NAME=""
 _STEP_START_MS=0
 
 log() {
-  printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
+  printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2
 }
 
 warn() {
@@ -502,23 +501,21 @@ ssh_retry() {
   local name=$1 ip=$2 deadline rc err
   shift 2
   deadline=$(($(_now_ms) + SSH_TIMEOUT_SECONDS * 1000))
-  err=$(mktemp)
+  mkdir -p "$LOG_DIR"
+  err=$LOG_DIR/$name.ssh-error
   while true; do
     rc=0
     "$@" 2>"$err" || rc=$?
     if ((rc == 0)); then
-      rm -f "$err"
       return 0
     fi
     if ((rc != 255)); then
       log "ERROR: $1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
-      rm -f "$err"
       return 1
     fi
     if (($(_now_ms) >= deadline)); then
       log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
         "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
-      rm -f "$err"
       return 1
     fi
     sleep 0.5
