@@ -40,17 +40,26 @@ class Session:
     user: str
     as_root: bool
     cwd: str
+    session_id: str = ""
 
     @classmethod
     def from_env(cls) -> Session:
-        root = Path(os.environ["DOSIM_DROPLET_ROOT"])
-        user = os.environ.get("DOSIM_REMOTE_USER", "core")
-        as_root = user == "root" or os.environ.get("DOSIM_AS_ROOT") == "1"
+        return cls.at(
+            Path(os.environ["DOSIM_DROPLET_ROOT"]),
+            os.environ.get("DOSIM_REMOTE_USER", "core"),
+            os.environ.get("DOSIM_AS_ROOT") == "1",
+            Path(os.getcwd()),
+            os.environ.get("DOSIM_SESSION", ""),
+        )
+
+    @classmethod
+    def at(cls, root: Path, user: str, sudo: bool, host_cwd: Path, session_id: str) -> Session:
+        """The session of one command: run by user (as root under sudo) in host_cwd."""
         try:
-            cwd = fs.droplet_path(root, Path(os.getcwd()))
+            cwd = fs.droplet_path(root, host_cwd)
         except ValueError:
             cwd = home_of(user)
-        return cls(root, user, as_root, cwd)
+        return cls(root, user, user == "root" or sudo, cwd, session_id)
 
     # -- paths ---------------------------------------------------------------------------
     def dpath(self, arg: str) -> str:
@@ -99,32 +108,25 @@ class Session:
         with fs.meta(self.root) as data:
             data["owners"][key] = owner
 
-    def can_write_dir(self, dpath: str) -> bool:
+    def _permits(self, dpath: str, owner_bit: int, other_bit: int) -> bool:
+        """Owner or other permission bits, as the droplet's kernel would check them."""
         if self.as_root:
             return True
-        host = self.host(dpath)
-        if not host.is_dir():
-            return False
-        mode = host.stat().st_mode
+        mode = self.host(dpath).stat().st_mode
         if self.owner(dpath).split(":")[0] == self.user:
-            return bool(mode & stat.S_IWUSR)
-        return bool(mode & stat.S_IWOTH)
+            return bool(mode & owner_bit)
+        return bool(mode & other_bit)
+
+    def can_write_dir(self, dpath: str) -> bool:
+        if not self.as_root and not self.host(dpath).is_dir():
+            return False
+        return self._permits(dpath, stat.S_IWUSR, stat.S_IWOTH)
 
     def can_read(self, dpath: str) -> bool:
-        if self.as_root:
-            return True
-        mode = self.host(dpath).stat().st_mode
-        if self.owner(dpath).split(":")[0] == self.user:
-            return bool(mode & stat.S_IRUSR)
-        return bool(mode & stat.S_IROTH)
+        return self._permits(dpath, stat.S_IRUSR, stat.S_IROTH)
 
     def can_write_file(self, dpath: str) -> bool:
-        if self.as_root:
-            return True
-        mode = self.host(dpath).stat().st_mode
-        if self.owner(dpath).split(":")[0] == self.user:
-            return bool(mode & stat.S_IWUSR)
-        return bool(mode & stat.S_IWOTH)
+        return self._permits(dpath, stat.S_IWUSR, stat.S_IWOTH)
 
     def owns(self, dpath: str) -> bool:
         return self.as_root or self.owner(dpath).split(":")[0] == self.user
@@ -803,11 +805,15 @@ def _err(cmd: str, err: Exception) -> None:
 
 
 def main(argv: list[str]) -> int:
+    return run(Session.from_env(), argv)
+
+
+def run(s: Session, argv: list[str]) -> int:
+    """One file command in session s (also called in-process by the ssh stand-in's op server)."""
     if not argv or argv[0] not in COMMANDS:
         sys.stderr.write(f"dosim-ssh: unknown stand-in operation {argv[:1]}\n")
         return 127
     name, args = argv[0], argv[1:]
-    s = Session.from_env()
     try:
         rc = COMMANDS[name](s, args)
     except Unsupported as exc:
@@ -820,7 +826,7 @@ def main(argv: list[str]) -> int:
         logged = args[1:] if name == "noop" else args
         fs.log(s.root, {"kind": "op", "cmd": args[0] if name == "noop" else name, "args": logged,
                         "user": s.user, "sudo": s.as_root, "cwd": s.cwd, "rc": rc,
-                        "session": os.environ.get("DOSIM_SESSION", "")})
+                        "session": s.session_id})
     return rc
 
 

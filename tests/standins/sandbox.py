@@ -9,16 +9,21 @@ front rather than run.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from . import dropletfs as fs
+from . import rops
 
 SIMULATED = ("mkdir", "mv", "cp", "chown", "chmod", "ln", "rm", "cat", "ls", "install", "tee",
              "touch", "test")
@@ -26,7 +31,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 PRELUDE = r"""
 set -f
-_dosim_op() { "$DOSIM_PY" -S -m tests.standins.rops "$@"; }  # stdlib only: skip site
+# A command that reads stdin (tee, cat without files) runs as its own process; every other one
+# is served in-process by the session's op server over loopback (see OpServer), which spares
+# the ~40 ms a Python start costs, so many droplets installed at once stay cheap to simulate.
+_dosim_op_process() { "$DOSIM_PY" -S -m tests.standins.rops "$@"; }  # stdlib only: skip site
+_dosim_op() {
+  case "$1 ${*:2} " in
+    "tee "* | "cat  " | "cat "*" - "*) _dosim_op_process "$@"; return ;;
+  esac
+  local LC_ALL=C fd rc outlen errlen out="" err=""
+  exec {fd}<>"/dev/tcp/127.0.0.1/$DOSIM_OP_PORT" || return 70
+  printf '%s\0' "$#" "$PWD" "${DOSIM_AS_ROOT:-}" "$@" >&"$fd"
+  read -r rc outlen errlen <&"$fd"
+  if ((outlen > 0)); then IFS= read -r -d '' -N "$outlen" out <&"$fd"; fi
+  if ((errlen > 0)); then IFS= read -r -d '' -N "$errlen" err <&"$fd"; fi
+  exec {fd}>&-
+  printf '%s' "$out"
+  printf '%s' "$err" >&2
+  return "$rc"
+}
 _dosim_unsupported() {
   printf 'dosim-ssh: %s: not simulated on droplet %s\n' "$1" "$DOSIM_DROPLET_NAME" >&2
   printf '%s\n' "$1" >> "$DOSIM_UNSUPPORTED_FILE"
@@ -71,6 +94,65 @@ def refuse_reason(script: str) -> str | None:
     return None
 
 
+class OpServer:
+    """Serves the file commands of one ssh session on 127.0.0.1 (an ephemeral port, closed
+    with the session). A request is NUL-separated: argc, bash's $PWD, the sudo flag, argv;
+    the answer is "rc outlen errlen\n" followed by the command's stdout and stderr."""
+
+    def __init__(self, root: Path, user: str, session_id: str) -> None:
+        self.root, self.user, self.session_id = root, user, session_id
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        # One command at a time: rops writes to sys.stdout/sys.stderr, which are per process.
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        # shutdown, unlike close, wakes the accept() blocked in the serving thread
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed: the session is over
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            fields = _read_request(conn)
+            if fields is None:
+                return
+            cwd, sudo, argv = fields[0], fields[1] == "1", fields[2:]
+            session = rops.Session.at(self.root, self.user, sudo, Path(cwd), self.session_id)
+            out, err = io.BytesIO(), io.BytesIO()
+            stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+            stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+            with self.lock, redirect_stdout(stdout), redirect_stderr(stderr):
+                rc = rops.run(session, argv)
+            data_out, data_err = out.getvalue(), err.getvalue()
+            if b"\0" in data_out:  # bash's read drops NUL bytes: fail rather than corrupt
+                data_out, rc = b"", 2
+                data_err += f"{argv[0]}: binary output is not simulated over ssh\n".encode()
+            conn.sendall(f"{rc} {len(data_out)} {len(data_err)}\n".encode() + data_out + data_err)
+
+
+def _read_request(conn: socket.socket) -> list[str] | None:
+    buffer = b""
+    while True:
+        parts = buffer.split(b"\0")
+        if len(parts) > 1 and parts[0].isdigit() and len(parts) - 1 >= int(parts[0]) + 2:
+            return [part.decode() for part in parts[1 : int(parts[0]) + 3]]
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+
+
 def run(root: Path, user: str, name: str, script: str, *, script_on_stdin: bool) -> int:
     reason = refuse_reason(script)
     if reason:
@@ -101,8 +183,13 @@ def run(root: Path, user: str, name: str, script: str, *, script_on_stdin: bool)
         if user == "root":
             env["DOSIM_AS_ROOT"] = "1"
         stdin = subprocess.DEVNULL if script_on_stdin else None
-        proc = subprocess.run([bash, "--noprofile", "--norc", str(program)], cwd=home, env=env,
-                              stdin=stdin, check=False)
+        server = OpServer(root, user, session)
+        env["DOSIM_OP_PORT"] = str(server.port)
+        try:
+            proc = subprocess.run([bash, "--noprofile", "--norc", str(program)], cwd=home,
+                                  env=env, stdin=stdin, check=False)
+        finally:
+            server.close()
         missing = [line for line in unsupported.read_text().splitlines() if line]
     rc = proc.returncode
     if missing and rc == 0:
