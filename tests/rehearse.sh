@@ -28,6 +28,8 @@ main() {
   export FAKE_KUBECTL_STATE=$sim/kubernetes.json
   export DOSIM_BOOT_SECONDS=${DOSIM_BOOT_SECONDS:-1}
   export APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-1}
+  # the scripts' first-poll prior, matched to the simulated boot (20 s is for real droplets)
+  export APPLY_BOOT_SECONDS=${APPLY_BOOT_SECONDS:-$DOSIM_BOOT_SECONDS}
   # A dummy token: the stand-in wants one; nothing real is ever sent anywhere.
   export DIGITALOCEAN_ACCESS_TOKEN=rehearsal-dummy-token
   unset DIGITALOCEAN_API_KEY KUBECONFIG

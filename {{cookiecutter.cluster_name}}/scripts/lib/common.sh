@@ -25,6 +25,9 @@ KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
 # Bounded waits (seconds), overridable from the environment.
 APPLY_TIMEOUT_SECONDS=${APPLY_TIMEOUT_SECONDS:-600}
 APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-5}
+# Before any boot was measured on this account, the first poll waits this long: a droplet is
+# rarely active with its IPs sooner, and earlier polls only spend API requests.
+APPLY_BOOT_SECONDS=${APPLY_BOOT_SECONDS:-20}
 SSH_TIMEOUT_SECONDS=${SSH_TIMEOUT_SECONDS:-$APPLY_TIMEOUT_SECONDS}
 
 # ssh/scp as SSH_USER with the repo's own known_hosts (plain host names, so the entry of a
@@ -396,8 +399,9 @@ ensure_droplets() {
 
 # wait_for_ips NAME...: poll until every NAME has its public and private IP, with ONE droplet
 # listing per poll for all of them (not one request per droplet, as doctl --wait does). The
-# first poll comes after the boot time measured on this account before (state/boot_ms), then
-# after 1 s, doubling up to APPLY_POLL_SECONDS; bounded by APPLY_TIMEOUT_SECONDS.
+# first poll comes after the boot time measured on this account before (state/boot_ms, else
+# APPLY_BOOT_SECONDS), then after 1 s, doubling up to APPLY_POLL_SECONDS; bounded by
+# APPLY_TIMEOUT_SECONDS.
 wait_for_ips() {
   local names_json pending
   names_json=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
@@ -409,10 +413,11 @@ wait_for_ips() {
   start_ms=${CREATE_START_MS:-$(_now_ms)}
   deadline_ms=$(($(_now_ms) + APPLY_TIMEOUT_SECONDS * 1000))
   max_ms=$(_ms_of "$APPLY_POLL_SECONDS")
-  estimate=$(cat "$STATE_DIR/boot_ms" 2>/dev/null || echo 0)
+  estimate=$(cat "$STATE_DIR/boot_ms" 2>/dev/null || _ms_of "$APPLY_BOOT_SECONDS")
   [[ "$estimate" =~ ^[0-9]+$ ]] || estimate=0
+  # the first sleep is the boot estimate (not capped: it replaces polls), later ones back off
   sleep_ms=$((start_ms + estimate - $(_now_ms)))
-  ((sleep_ms > 0)) || sleep_ms=$next_ms
+  ((sleep_ms > 0)) || sleep_ms=$((next_ms < max_ms ? next_ms : max_ms))
   while [[ -n "$pending" ]]; do
     now_ms=$(_now_ms)
     if ((now_ms >= deadline_ms)); then
@@ -420,13 +425,12 @@ wait_for_ips() {
         "(APPLY_TIMEOUT_SECONDS); look with 'doctl compute droplet list --tag-name $CLUSTER_NAME'," \
         "then re-run: existing droplets are reused"
     fi
-    ((sleep_ms > max_ms)) && sleep_ms=$max_ms
     ((now_ms + sleep_ms > deadline_ms)) && sleep_ms=$((deadline_ms - now_ms))
     sleep "$(_s_of "$sleep_ms")"
     CLUSTER_LIST=$(cluster_droplets)
     pending=$(_pending_ips "$names_json")
     [[ -z "$pending" ]] || last_miss_ms=$(_now_ms)
-    sleep_ms=$next_ms
+    sleep_ms=$((next_ms < max_ms ? next_ms : max_ms))
     next_ms=$((next_ms * 2))
   done
   if [[ -n "${CREATE_START_MS:-}" ]]; then
