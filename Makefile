@@ -52,8 +52,9 @@ test: venv ## Run the whole test suite (template, apply, audit, real etcd/openss
 
 bench: venv ## Bake time, apply time against the stand-in, audit time
 	@$(call install_debian,$(DEMO_PACKAGES),)
-	$(BIN)/python tests/bench/bake.py
-	@for bench in tests/bench/apply.py tests/bench/audit.py; do [[ -f $$bench ]] && $(BIN)/python $$bench; done; true
+	$(BIN)/python -m tests.bench.bake
+	$(BIN)/python -m tests.bench.audit
+	$(BIN)/python -m tests.bench.apply
 
 lint: venv ## ruff on Python, shellcheck on the shell the template ships
 	$(BIN)/ruff check generator tests

@@ -1,16 +1,16 @@
-"""Bake time of the default cluster: median of 5 bakes (render, PKI, post-gen checks)."""
+"""Bake time of the default cluster: median of 5 bakes (render, PKI, post-gen audit).
+
+    .venv/bin/python -m tests.bench.bake
+"""
 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.baking import bake  # noqa: E402
+from tests.baking import bake
 
 RUNS = 5
 
