@@ -265,18 +265,27 @@ def _target(s: Session, cmd: str, operands: list[str], no_target_dir: bool) -> t
     return sources, dest_dp, into
 
 
+def _moves(s: Session, cmd: str, operands: list[str], no_target_dir: bool) -> list[
+    tuple[str, str, str]
+]:
+    """(operand, its droplet path, where it goes) for each source of mv or cp."""
+    sources, dest, into = _target(s, cmd, operands, no_target_dir)
+    return [
+        (src, s.dpath(src), dest + "/" + PurePosixPath(s.dpath(src)).name if into else dest)
+        for src in sources
+    ]
+
+
 def op_mv(s: Session, args: list[str]) -> int:
     flags, _, operands = split_opts(args)
     _check_flags(flags, "fvT", ("force", "verbose", "no-target-directory"))
     try:
-        sources, dest, into = _target(s, "mv", operands, "T" in flags)
+        moves = _moves(s, "mv", operands, "T" in flags)
     except OpError as err:
         _err("mv", err)
         return 1
     rc = 0
-    for src in sources:
-        sdp = s.dpath(src)
-        target = dest + "/" + PurePosixPath(sdp).name if into else dest
+    for src, sdp, target in moves:
         try:
             shost = s.host(sdp, follow=False)
             if not os.path.lexists(shost):
@@ -302,14 +311,12 @@ def op_cp(s: Session, args: list[str]) -> int:
     recursive = bool(flags & {"r", "R", "a", "recursive", "archive"})
     preserve = bool(flags & {"a", "p", "archive", "preserve"})
     try:
-        sources, dest, into = _target(s, "cp", operands, "T" in flags)
+        moves = _moves(s, "cp", operands, "T" in flags)
     except OpError as err:
         _err("cp", err)
         return 1
     rc = 0
-    for src in sources:
-        sdp = s.dpath(src)
-        target = dest + "/" + PurePosixPath(sdp).name if into else dest
+    for src, sdp, target in moves:
         try:
             shost = s.host(sdp)
             if not shost.exists():
