@@ -68,3 +68,38 @@ def test_pki_not_git_ignored(cluster_copy: Path) -> None:
     # Keys that git would now commit are secrets leaving the machine.
     assert any(f.rule == "secrets.private-key" and f.file == "pki/ca-key.pem"
                for f in audit(cluster_copy).findings)
+
+
+def record_droplet(cluster: Path, name: str, public: str, private: str) -> None:
+    """What the apply writes for a droplet in state/droplets/ (scripts/lib/common.sh)."""
+    state = cluster / "state" / "droplets"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / f"{name}.json").write_text(
+        f'{{"id":1,"name":"{name}","public_ip":"{public}","private_ip":"{private}"}}'
+    )
+
+
+def test_node_certs_match_the_recorded_droplet_ips(cluster_copy: Path) -> None:
+    pki = cluster_copy / "pki"
+    record_droplet(cluster_copy, CONTROLLER[0], "203.0.113.10", "10.133.0.2")
+    record_droplet(cluster_copy, "do-cluster-worker-01", "203.0.113.11", "10.133.0.3")
+    issue_cert(pki, "apiserver", "kube-apiserver", APISERVER_IPS, CONTROLLER)
+    issue_cert(pki, "worker-01", "kube-worker-01", ["10.133.0.3"])
+    assert pki_findings(cluster_copy) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "cn", "ips", "dns"),
+    [
+        ("apiserver", "kube-apiserver", ["10.3.0.1", "203.0.113.99", "10.133.0.2"], CONTROLLER),
+        ("worker-01", "kube-worker-01", ["10.133.0.99"], ()),
+    ],
+    ids=["apiserver-for-an-old-public-ip", "worker-for-an-old-private-ip"],
+)
+def test_node_cert_of_a_recreated_droplet(cluster_copy: Path, name: str, cn: str,
+                                          ips: list[str], dns: tuple[str, ...]) -> None:
+    """A droplet re-created with new addresses invalidates the certificate issued for it."""
+    record_droplet(cluster_copy, CONTROLLER[0], "203.0.113.10", "10.133.0.2")
+    record_droplet(cluster_copy, "do-cluster-worker-01", "203.0.113.11", "10.133.0.3")
+    issue_cert(cluster_copy / "pki", name, cn, ips, dns)
+    assert (f"pki/{name}.pem", "pki.san", "error") in pki_findings(cluster_copy)

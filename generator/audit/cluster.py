@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +33,8 @@ SETTING = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 LOCAL_DIRS = ("pki", "state", ".git")
 # Cloud-configs as the apply submits them (placeholders substituted).
 USER_DATA_DIR = "build/user-data"
+# Where the apply records each droplet (id, public_ip, private_ip): scripts/lib/common.sh.
+DROPLET_STATE_DIR = "state/droplets"
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,17 @@ class Cluster:
     def setting(self, key: str) -> str | None:
         found = self.settings.get(key)
         return found.value if found else None
+
+    def recorded_ips(self, droplet: str) -> tuple[str, str] | None:
+        """(public, private) IP the apply recorded for a droplet, if it recorded any."""
+        try:
+            record = json.loads((self.root / DROPLET_STATE_DIR / f"{droplet}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict):
+            return None
+        public, private = record.get("public_ip"), record.get("private_ip")
+        return (public, private) if isinstance(public, str) and isinstance(private, str) else None
 
     def _settings(self) -> dict[str, Setting]:
         path = self.root / "settings.env"

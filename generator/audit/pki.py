@@ -34,19 +34,36 @@ class Profile:
 
     pattern: re.Pattern[str]
     common_name: Callable[[re.Match[str]], str]
-    sans: Callable[[Cluster, list[str], list[str]], str | None] | None = None
+    sans: Callable[[Cluster, re.Match[str], list[str], list[str]], str | None] | None = None
 
 
-def _apiserver_sans(cluster: Cluster, ips: list[str], names: list[str]) -> str | None:
+def _apiserver_sans(
+    cluster: Cluster, _: re.Match[str], ips: list[str], names: list[str]
+) -> str | None:
     first, name = cluster.setting("APISERVER_SERVICE_IP"), cluster.setting("CONTROLLER_NAME")
-    # The first service IP, the droplet's public and private IP, the droplet name.
+    # The first service IP, the droplet's public and private IP, the droplet name; the
+    # droplet's IPs are known once the apply recorded them.
+    recorded = cluster.recorded_ips(name or "")
+    if recorded:
+        want = sorted({first or "", *recorded})
+        if sorted(ips) != want or name not in names:
+            return (f"needs IP {want} (service IP, then {name}'s public and private IP as "
+                    f"recorded in state/droplets/) and DNS {name}; has IP {ips}, DNS {names}")
+        return None
     if first not in ips or name not in names or len(ips) < 3:
         return (f"needs IP {first}, the public and private IPs and DNS {name}; "
                 f"has IP {ips}, DNS {names}")
     return None
 
 
-def _worker_sans(cluster: Cluster, ips: list[str], names: list[str]) -> str | None:
+def _worker_sans(
+    cluster: Cluster, match: re.Match[str], ips: list[str], _: list[str]
+) -> str | None:
+    droplet = f"{cluster.setting('WORKER_PREFIX')}-{match[1]}"
+    recorded = cluster.recorded_ips(droplet)
+    if recorded and ips != [recorded[1]]:
+        return (f"needs exactly {droplet}'s private IP {recorded[1]} (state/droplets/); "
+                f"has IP {ips}")
     return None if len(ips) == 1 else f"needs exactly the worker's IP; has IP {ips}"
 
 
@@ -140,7 +157,7 @@ class PkiChecker:
             names = san.get_values_for_type(x509.DNSName)
         except x509.ExtensionNotFound:
             ips, names = [], []
-        if problem := profile.sans(self.cluster, ips, names):
+        if problem := profile.sans(self.cluster, match, ips, names):
             yield self.finding(path, "pki.san", problem)
 
     def gitignored(self) -> Iterator[Finding]:
