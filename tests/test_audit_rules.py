@@ -184,3 +184,22 @@ def test_dependency_cycle_is_reported(cluster_copy: Path) -> None:
     got = findings(cluster_copy, "unit.cycle")
     assert got and all(f.file == WORKER and f.line in lines for f in got)
     assert "kube-kubelet.service" in got[0].message and "tls-ready.service" in got[0].message
+
+
+def test_rendered_user_data_with_a_leftover_placeholder(cluster_copy: Path) -> None:
+    """build/user-data/ holds what a droplet receives: every placeholder must be filled."""
+    rendered = cluster_copy / "build" / "user-data"
+    rendered.mkdir(parents=True)
+    template = (cluster_copy / WORKER).read_text()
+    filled = template.replace("ETCD_PEER", "http://10.133.0.2:2380")
+    (rendered / "do-cluster-worker-01.yaml").write_text(
+        filled.replace("CONTROLLER_PUBLIC_IP", "203.0.113.10")
+    )
+    assert findings(cluster_copy, "cloud-config.placeholder") == []
+    (rendered / "do-cluster-worker-02.yaml").write_text(filled)
+    found = findings(cluster_copy, "cloud-config.placeholder")
+    lines = [n for n, text in enumerate(filled.splitlines(), 1) if "CONTROLLER_PUBLIC_IP" in text]
+    assert len(lines) == 2
+    assert [(f.file, f.line) for f in found] == [
+        ("build/user-data/do-cluster-worker-02.yaml", n) for n in lines
+    ]

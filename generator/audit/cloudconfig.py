@@ -81,6 +81,21 @@ def _size(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
         )
 
 
+def _leftover_placeholders(config: CloudConfig) -> Iterator[Finding]:
+    """User data the apply rendered must have every placeholder filled: a droplet that boots
+    with `ETCD_PEER` in it never joins etcd, and its user data cannot be changed."""
+    if not config.rel.startswith(USER_DATA_DIR):
+        return
+    for number, text in enumerate(config.text.splitlines(), start=1):
+        for placeholder in PLACEHOLDERS:
+            if re.search(rf"\b{placeholder}\b", text):
+                yield Finding(
+                    config.rel, number, ERROR, "cloud-config.placeholder",
+                    f"{placeholder} was not substituted; delete this file and re-run the make "
+                    "target that renders it (before the droplet is created)",
+                )
+
+
 def check_config(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
     if config.text.split("\n", 1)[0].rstrip("\r") != HEADER:
         yield Finding(
@@ -98,6 +113,7 @@ def check_config(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
             yield Finding(config.rel, wf.line, ERROR, "cloud-config.path",
                           f"{wf.path} is under /usr, read-only on CoreOS; use /opt or /etc")
     yield from _size(config, cluster)
+    yield from _leftover_placeholders(config)
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:
