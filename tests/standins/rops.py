@@ -14,9 +14,10 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from . import dropletfs as fs
 
@@ -24,6 +25,7 @@ KNOWN_USERS = ("root", "core", "etcd", "nobody")
 KNOWN_GROUPS = (*KNOWN_USERS, "docker", "wheel", "sudo", "adm", "systemd-journal")
 UMASK = 0o022
 GLOB_CHARS = "*?["
+T = TypeVar("T")
 
 
 class OpError(Exception):
@@ -215,6 +217,19 @@ def _check_flags(flags: set[str], allowed: str, long_allowed: tuple[str, ...] = 
 
 # --- commands -----------------------------------------------------------------------------
 
+def _each(cmd: str, operands: Iterable[T], act: Callable[[T], None]) -> int:
+    """Act on every operand as coreutils do: a failing one is reported and the rest go on;
+    the command exits 1 if any failed."""
+    rc = 0
+    for operand in operands:
+        try:
+            act(operand)
+        except OpError as err:
+            _err(cmd, err)
+            rc = 1
+    return rc
+
+
 def op_mkdir(s: Session, args: list[str]) -> int:
     flags, values, operands = split_opts(args, "m")
     _check_flags(flags, "pv", ("parents", "verbose"))
@@ -222,33 +237,30 @@ def op_mkdir(s: Session, args: list[str]) -> int:
     mode = parse_mode(values.get("m") or values.get("mode") or "", 0o777 & ~UMASK, True)
     if not operands:
         raise Unsupported("missing operand")
-    rc = 0
-    for arg in operands:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            if s.host(dp).exists():
-                if parents and s.host(dp).is_dir():
-                    continue
-                raise OpError(f"cannot create directory '{s.show(arg)}': File exists")
-            chain = []
-            cur = dp
-            while not s.host(cur).exists():
-                chain.append(cur)
-                cur = parent(cur)
-            if len(chain) > 1 and not parents:
-                raise OpError(f"cannot create directory '{s.show(arg)}': No such file or directory")
-            for d in reversed(chain):
-                if not s.host(parent(d)).is_dir():
-                    raise OpError(f"cannot create directory '{s.show(arg)}': Not a directory")
-                if not s.can_write_dir(parent(d)):
-                    raise OpError(f"cannot create directory '{s.show(arg)}': Permission denied")
-                s.host(d).mkdir()
-                s.host(d).chmod(mode if d == dp else 0o755)
-                s.set_owner(d, s.actor())
-        except OpError as err:
-            _err("mkdir", err)
-            rc = 1
-    return rc
+        if s.host(dp).exists():
+            if parents and s.host(dp).is_dir():
+                return
+            raise OpError(f"cannot create directory '{s.show(arg)}': File exists")
+        chain = []
+        cur = dp
+        while not s.host(cur).exists():
+            chain.append(cur)
+            cur = parent(cur)
+        if len(chain) > 1 and not parents:
+            raise OpError(f"cannot create directory '{s.show(arg)}': No such file or directory")
+        for d in reversed(chain):
+            if not s.host(parent(d)).is_dir():
+                raise OpError(f"cannot create directory '{s.show(arg)}': Not a directory")
+            if not s.can_write_dir(parent(d)):
+                raise OpError(f"cannot create directory '{s.show(arg)}': Permission denied")
+            s.host(d).mkdir()
+            s.host(d).chmod(mode if d == dp else 0o755)
+            s.set_owner(d, s.actor())
+
+    return _each("mkdir", operands, one)
 
 
 def _target(s: Session, cmd: str, operands: list[str], no_target_dir: bool) -> tuple[list[str], str,
@@ -284,25 +296,23 @@ def op_mv(s: Session, args: list[str]) -> int:
     except OpError as err:
         _err("mv", err)
         return 1
-    rc = 0
-    for src, sdp, target in moves:
-        try:
-            shost = s.host(sdp, follow=False)
-            if not os.path.lexists(shost):
-                raise OpError(f"cannot stat '{s.show(src)}': No such file or directory")
-            if not (s.can_write_dir(parent(sdp)) and s.can_write_dir(parent(target))):
-                raise OpError(f"cannot move '{s.show(src)}' to '{target}': Permission denied")
-            thost = s.host(target, follow=False)
-            if thost.is_dir() and not thost.is_symlink() and not shost.is_dir():
-                raise OpError(f"cannot overwrite directory '{target}' with non-directory")
-            owners = s.subtree_owners(sdp)
-            s.forget_owners(sdp)
-            os.replace(shost, thost)
-            s.put_owners(target, owners)
-        except OpError as err:
-            _err("mv", err)
-            rc = 1
-    return rc
+
+    def one(move: tuple[str, str, str]) -> None:
+        src, sdp, target = move
+        shost = s.host(sdp, follow=False)
+        if not os.path.lexists(shost):
+            raise OpError(f"cannot stat '{s.show(src)}': No such file or directory")
+        if not (s.can_write_dir(parent(sdp)) and s.can_write_dir(parent(target))):
+            raise OpError(f"cannot move '{s.show(src)}' to '{target}': Permission denied")
+        thost = s.host(target, follow=False)
+        if thost.is_dir() and not thost.is_symlink() and not shost.is_dir():
+            raise OpError(f"cannot overwrite directory '{target}' with non-directory")
+        owners = s.subtree_owners(sdp)
+        s.forget_owners(sdp)
+        os.replace(shost, thost)
+        s.put_owners(target, owners)
+
+    return _each("mv", moves, one)
 
 
 def op_cp(s: Session, args: list[str]) -> int:
@@ -315,34 +325,32 @@ def op_cp(s: Session, args: list[str]) -> int:
     except OpError as err:
         _err("cp", err)
         return 1
-    rc = 0
-    for src, sdp, target in moves:
-        try:
-            shost = s.host(sdp)
-            if not shost.exists():
-                raise OpError(f"cannot stat '{s.show(src)}': No such file or directory")
-            if shost.is_dir() and not recursive:
-                raise OpError(f"-r not specified; omitting directory '{s.show(src)}'")
-            if not s.can_read(sdp):
-                raise OpError(f"cannot open '{s.show(src)}' for reading: Permission denied")
-            if not s.can_write_dir(parent(target)):
-                raise OpError(f"cannot create regular file '{target}': Permission denied")
-            owners = s.subtree_owners(sdp)
-            thost = s.host(target)
-            if shost.is_dir():
-                shutil.copytree(shost, thost, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copyfile(shost, thost)
-                mode = stat.S_IMODE(shost.stat().st_mode)
-                thost.chmod(mode if preserve else mode & ~UMASK)
-            if preserve and s.as_root:
-                s.put_owners(target, owners)
-            else:
-                s.put_owners(target, {rel: s.actor() for rel in owners})
-        except OpError as err:
-            _err("cp", err)
-            rc = 1
-    return rc
+
+    def one(move: tuple[str, str, str]) -> None:
+        src, sdp, target = move
+        shost = s.host(sdp)
+        if not shost.exists():
+            raise OpError(f"cannot stat '{s.show(src)}': No such file or directory")
+        if shost.is_dir() and not recursive:
+            raise OpError(f"-r not specified; omitting directory '{s.show(src)}'")
+        if not s.can_read(sdp):
+            raise OpError(f"cannot open '{s.show(src)}' for reading: Permission denied")
+        if not s.can_write_dir(parent(target)):
+            raise OpError(f"cannot create regular file '{target}': Permission denied")
+        owners = s.subtree_owners(sdp)
+        thost = s.host(target)
+        if shost.is_dir():
+            shutil.copytree(shost, thost, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(shost, thost)
+            mode = stat.S_IMODE(shost.stat().st_mode)
+            thost.chmod(mode if preserve else mode & ~UMASK)
+        if preserve and s.as_root:
+            s.put_owners(target, owners)
+        else:
+            s.put_owners(target, {rel: s.actor() for rel in owners})
+
+    return _each("cp", moves, one)
 
 
 def parse_owner(spec: str) -> tuple[str | None, str | None]:
@@ -380,22 +388,19 @@ def op_chown(s: Session, args: list[str]) -> int:
     except OpError as err:
         _err("chown", err)
         return 1
-    rc = 0
-    for arg in [x for a in paths for x in s.expand(a)]:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            if not s.host(dp).exists():
-                raise OpError(f"cannot access '{s.show(arg)}': No such file or directory")
-            if not s.as_root:
-                raise OpError(f"changing ownership of '{s.show(arg)}': Operation not permitted")
-            targets = _walk(s, dp) if flags & {"R", "recursive"} else [dp]
-            for t in targets:
-                old_user, old_group = s.owner(t).split(":")
-                s.set_owner(t, f"{user or old_user}:{group or old_group}")
-        except OpError as err:
-            _err("chown", err)
-            rc = 1
-    return rc
+        if not s.host(dp).exists():
+            raise OpError(f"cannot access '{s.show(arg)}': No such file or directory")
+        if not s.as_root:
+            raise OpError(f"changing ownership of '{s.show(arg)}': Operation not permitted")
+        targets = _walk(s, dp) if flags & {"R", "recursive"} else [dp]
+        for t in targets:
+            old_user, old_group = s.owner(t).split(":")
+            s.set_owner(t, f"{user or old_user}:{group or old_group}")
+
+    return _each("chown", [x for a in paths for x in s.expand(a)], one)
 
 
 def parse_mode(spec: str, old: int, is_dir: bool) -> int:
@@ -449,23 +454,20 @@ def op_chmod(s: Session, args: list[str]) -> int:
     if len(rest) < 2:
         raise Unsupported("missing operand")
     spec, *paths = rest
-    rc = 0
-    for arg in [x for a in paths for x in s.expand(a)]:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            if not s.host(dp).exists():
-                raise OpError(f"cannot access '{s.show(arg)}': No such file or directory")
-            if not s.owns(dp):
-                raise OpError(f"changing permissions of '{s.show(arg)}': Operation not permitted")
-            targets = _walk(s, dp) if {"-R", "--recursive"} & set(opts) else [dp]
-            for t in targets:
-                host = s.host(t)
-                old = stat.S_IMODE(host.stat().st_mode)
-                host.chmod(parse_mode(spec, old, host.is_dir()))
-        except OpError as err:
-            _err("chmod", err)
-            rc = 1
-    return rc
+        if not s.host(dp).exists():
+            raise OpError(f"cannot access '{s.show(arg)}': No such file or directory")
+        if not s.owns(dp):
+            raise OpError(f"changing permissions of '{s.show(arg)}': Operation not permitted")
+        targets = _walk(s, dp) if {"-R", "--recursive"} & set(opts) else [dp]
+        for t in targets:
+            host = s.host(t)
+            old = stat.S_IMODE(host.stat().st_mode)
+            host.chmod(parse_mode(spec, old, host.is_dir()))
+
+    return _each("chmod", [x for a in paths for x in s.expand(a)], one)
 
 
 def op_ln(s: Session, args: list[str]) -> int:
@@ -516,30 +518,27 @@ def op_rm(s: Session, args: list[str]) -> int:
     _check_flags(flags, "frRvd", ("force", "recursive", "verbose", "dir"))
     force = bool(flags & {"f", "force"})
     recursive = bool(flags & {"r", "R", "recursive"})
-    rc = 0
-    for arg in [x for a in operands for x in s.expand(a)]:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            if dp == "/" and recursive:
-                raise OpError("it is dangerous to operate recursively on '/'")
-            host = s.host(dp, follow=False)
-            if not os.path.lexists(host):
-                if force:
-                    continue
-                raise OpError(f"cannot remove '{s.show(arg)}': No such file or directory")
-            if not s.can_write_dir(parent(dp)):
-                raise OpError(f"cannot remove '{s.show(arg)}': Permission denied")
-            s.forget_owners(dp)
-            if host.is_dir() and not host.is_symlink():
-                if not recursive and not (flags & {"d", "dir"} and not any(host.iterdir())):
-                    raise OpError(f"cannot remove '{s.show(arg)}': Is a directory")
-                shutil.rmtree(host)
-            else:
-                host.unlink()
-        except OpError as err:
-            _err("rm", err)
-            rc = 1
-    return rc
+        if dp == "/" and recursive:
+            raise OpError("it is dangerous to operate recursively on '/'")
+        host = s.host(dp, follow=False)
+        if not os.path.lexists(host):
+            if force:
+                return
+            raise OpError(f"cannot remove '{s.show(arg)}': No such file or directory")
+        if not s.can_write_dir(parent(dp)):
+            raise OpError(f"cannot remove '{s.show(arg)}': Permission denied")
+        s.forget_owners(dp)
+        if host.is_dir() and not host.is_symlink():
+            if not recursive and not (flags & {"d", "dir"} and not any(host.iterdir())):
+                raise OpError(f"cannot remove '{s.show(arg)}': Is a directory")
+            shutil.rmtree(host)
+        else:
+            host.unlink()
+
+    return _each("rm", [x for a in operands for x in s.expand(a)], one)
 
 
 def _file_test(s: Session, op: str, arg: str) -> bool:
@@ -738,48 +737,42 @@ def op_tee(s: Session, args: list[str]) -> int:
     data = sys.stdin.buffer.read()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
-    rc = 0
-    for arg in operands:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            if not _writable_target(s, dp):
-                raise OpError(f"{s.show(arg)}: Permission denied")
-            host = s.host(dp)
-            existed = host.exists()
-            with open(host, "ab" if flags & {"a", "append"} else "wb") as fh:
-                fh.write(data)
-            if not existed:
-                host.chmod(0o666 & ~UMASK)
-                s.set_owner(dp, s.actor())
-        except OpError as err:
-            _err("tee", err)
-            rc = 1
-    return rc
+        if not _writable_target(s, dp):
+            raise OpError(f"{s.show(arg)}: Permission denied")
+        host = s.host(dp)
+        existed = host.exists()
+        with open(host, "ab" if flags & {"a", "append"} else "wb") as fh:
+            fh.write(data)
+        if not existed:
+            host.chmod(0o666 & ~UMASK)
+            s.set_owner(dp, s.actor())
+
+    return _each("tee", operands, one)
 
 
 def op_touch(s: Session, args: list[str]) -> int:
     flags, _, operands = split_opts(args)
     _check_flags(flags, "c")
-    rc = 0
-    for arg in [x for a in operands for x in s.expand(a)]:
+
+    def one(arg: str) -> None:
         dp = s.dpath(arg)
-        try:
-            host = s.host(dp)
-            if host.exists():
-                if not s.owns(dp) and not s.can_write_file(dp):
-                    raise OpError(f"cannot touch '{s.show(arg)}': Permission denied")
-                os.utime(host)
-                continue
-            if "c" in flags:
-                continue
-            if not _writable_target(s, dp):
+        host = s.host(dp)
+        if host.exists():
+            if not s.owns(dp) and not s.can_write_file(dp):
                 raise OpError(f"cannot touch '{s.show(arg)}': Permission denied")
-            host.touch(mode=0o666 & ~UMASK)
-            s.set_owner(dp, s.actor())
-        except OpError as err:
-            _err("touch", err)
-            rc = 1
-    return rc
+            os.utime(host)
+            return
+        if "c" in flags:
+            return
+        if not _writable_target(s, dp):
+            raise OpError(f"cannot touch '{s.show(arg)}': Permission denied")
+        host.touch(mode=0o666 & ~UMASK)
+        s.set_owner(dp, s.actor())
+
+    return _each("touch", [x for a in operands for x in s.expand(a)], one)
 
 
 def op_mappath(s: Session, args: list[str]) -> int:
