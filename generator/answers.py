@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from generator.facts import apiserver_service_ip
+
 # DigitalOcean droplet names allow [A-Za-z0-9.-]; tags allow [A-Za-z0-9_:-]. The cluster
 # name goes into both (droplet names and the cluster tag), so only the intersection is safe.
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
@@ -157,7 +159,7 @@ def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Ne
         return [AnswerError("dns_service_ip", f"{value!r} is not an IPv4 address, e.g. 10.3.0.10")]
     reserved = {
         services.network_address: "the network address",
-        services.network_address + 1: "the apiserver's service IP",
+        ipaddress.ip_address(apiserver_service_ip(str(services))): "the apiserver's service IP",
         services.broadcast_address: "the broadcast address",
     }
     if dns_ip not in services:

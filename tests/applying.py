@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.audit.cluster import read_settings
 from tests.standins import dropletfs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,17 +114,7 @@ class Apply:
         return json.loads(path.read_text()) if path.exists() else {"objects": {}, "calls": []}
 
     def settings(self) -> dict[str, str]:
-        out = {}
-        for line in (self.cluster / "settings.env").read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                out[key] = value.strip("'\"")
-        return out
-
-
-def cert_text(path: Path) -> str:
-    return subprocess.run(["openssl", "x509", "-in", str(path), "-noout", "-text"],
-                          capture_output=True, text=True, check=True).stdout
+        return {key: s.value for key, s in read_settings(self.cluster / "settings.env").items()}
 
 
 def cert_sans(path: Path) -> set[str]:
