@@ -52,3 +52,18 @@ pki_cert_ips() {
   openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null |
     grep -o 'IP Address:[0-9.]*' | cut -d: -f2 | sort
 }
+
+# ensure_cert_ips CERT_NAME EXPECTED_IP...: delete pki/CERT_NAME.pem when its IP SANs are not
+# exactly EXPECTED_IP... (the droplet was re-created); the key stays, the cert is re-issued.
+ensure_cert_ips() {
+  local name=$1 cert have want
+  shift
+  cert=$PKI_DIR/$name.pem
+  [[ -s "$cert" ]] || return 0
+  have=$(pki_cert_ips "$cert" | tr '\n' ' ')
+  want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+  if [[ "$have" != "$want" ]]; then
+    log "pki/$name.pem is for ${have% } but the droplet has ${want% }: re-issuing it"
+    rm -f "$cert"
+  fi
+}

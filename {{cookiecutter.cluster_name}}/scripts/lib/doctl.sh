@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# doctl and jq: API calls with doctl's own errors, the ssh key, the cluster's droplet listing.
+
+# do_json WHAT DOCTL-ARGS...: run doctl with -o json, print its JSON; on failure log doctl's
+# own error with WHAT and return its status (callers assign under errexit, so it stops).
+do_json() {
+  local what=$1
+  shift
+  local err out rc=0
+  err=$(mktemp)
+  out=$(doctl "$@" -o json 2>"$err") || rc=$?
+  if ((rc != 0)); then
+    # with -o json doctl reports API errors on stdout as {"errors":[{"detail":...}]}
+    local detail
+    detail=$(jq -r '.errors[]?.detail' <<<"$out" 2>/dev/null || printf '%s' "$out")
+    log "ERROR: $what failed (doctl exit $rc): $(printf '%s %s' "$detail" "$(cat "$err")" |
+      tr '\n' ' ' | sed 's/  */ /g')"
+    rm -f "$err"
+    return "$rc"
+  fi
+  rm -f "$err"
+  printf '%s\n' "${out:-[]}"
+}
+
+# ssh_key_fingerprint: fingerprint of SSH_KEY_NAME at DigitalOcean (doctl --ssh-keys wants
+# IDs or fingerprints, not names). Looked up once per run: `make etcd controller worker`
+# shares one listing through APPLY_RUN_ID (set by the Makefile); the API allows 10 key
+# listings a minute.
+ssh_key_fingerprint() {
+  local cache=$STATE_DIR/ssh-key.json keys fp run=${APPLY_RUN_ID:-}
+  if [[ -n "$run" && -s "$cache" ]]; then
+    fp=$(jq -r --arg n "$SSH_KEY_NAME" --arg run "$run" \
+      'select(.name == $n and .run == $run) | .fingerprint' "$cache" 2>/dev/null || true)
+    if [[ -n "$fp" ]]; then
+      echo "$fp"
+      return 0
+    fi
+  fi
+  keys=$(do_json "listing the ssh keys" compute ssh-key list)
+  fp=$(jq -r --arg n "$SSH_KEY_NAME" '[.[] | select(.name == $n)][0].fingerprint // empty' <<<"$keys")
+  if [[ -z "$fp" ]]; then
+    die "the ssh key '$SSH_KEY_NAME' is not registered at DigitalOcean; register it with" \
+      "'doctl compute ssh-key import $SSH_KEY_NAME --public-key-file ~/.ssh/<key>.pub'"
+  fi
+  jq -n --arg n "$SSH_KEY_NAME" --arg f "$fp" --arg run "$run" \
+    '{name: $n, fingerprint: $f, run: $run}' >"$cache"
+  log "ssh key '$SSH_KEY_NAME' is registered ($fp)"
+  echo "$fp"
+}
+
+forget_ssh_key() {
+  rm -f "$STATE_DIR/ssh-key.json"
+}
+
+# JQ_RECORD: a droplet (doctl JSON) reduced to what the scripts use.
+# shellcheck disable=SC2016 # jq program, not a shell expansion
+JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []),
+  public_ip: ([(.networks.v4 // [])[] | select(.type == "public") | .ip_address][0] // ""),
+  private_ip: ([(.networks.v4 // [])[] | select(.type == "private") | .ip_address][0] // "")}'
+
+# cluster_droplets: the cluster's droplets (tag CLUSTER_NAME) as one JSON array of records;
+# stops when two droplets share a name (never guess which one is ours).
+cluster_droplets() {
+  local raw list dupes
+  raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" \
+    compute droplet list --tag-name "$CLUSTER_NAME")
+  list=$(jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw")
+  dupes=$(jq -r 'group_by(.name)[] | select(length > 1)
+    | "\(length) droplets are named \(.[0].name) (ids: \(map(.id | tostring) | join(", ")))"' <<<"$list")
+  if [[ -n "$dupes" ]]; then
+    die "$dupes; delete the extra ones (doctl compute droplet delete ID) and re-run"
+  fi
+  printf '%s\n' "$list"
+}
+
+# record_of LIST NAME: the record named NAME in LIST (empty if none).
+record_of() {
+  jq -c --arg n "$2" '.[] | select(.name == $n)' <<<"$1"
+}
+
+# records_tsv NAME...: one line per NAME, in order: name, id, public IP, private IP
+# (empty fields for a droplet that does not exist). One jq run for any number of names.
+records_tsv() {
+  printf '%s\n' "$@" | jq -R . | jq -sr --argjson list "$CLUSTER_LIST" \
+    '.[] as $n | ($list | map(select(.name == $n))[0] // {name: $n})
+     | [.name, (.id // "" | tostring), (.public_ip // ""), (.private_ip // "")] | @tsv'
+}
+
+# field RECORD KEY
+field() {
+  jq -r --arg k "$2" '.[$k] // ""' <<<"$1"
+}

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Logging with timestamps, steps that report their duration, the closing summary.
+
+_now_ms() {
+  if [[ -n "${EPOCHREALTIME:-}" ]]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t / 1000))
+  else
+    echo $((SECONDS * 1000))
+  fi
+}
+
+# fmt_ms MILLISECONDS -> "12.3s"
+fmt_ms() {
+  printf '%d.%ds' $(($1 / 1000)) $((($1 % 1000) / 100))
+}
+
+_RUN_START_MS=$(_now_ms)
+_STEP_NAME=""
+_STEP_START_MS=0
+
+log() {
+  printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2
+}
+
+warn() {
+  log "WARNING: $*"
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# step DESCRIPTION: announce what is created or waited for; step_done closes it with its duration.
+step() {
+  _STEP_NAME=$*
+  _STEP_START_MS=$(_now_ms)
+  log "==> $*"
+}
+
+step_done() {
+  local detail=${1:-}
+  log "    done in $(fmt_ms $(($(_now_ms) - _STEP_START_MS)))${detail:+: $detail}"
+}
+
+# indent < text: show command output under the current step.
+indent() {
+  sed 's/^/    /' >&2
+}
+
+run_elapsed() {
+  fmt_ms $(($(_now_ms) - _RUN_START_MS))
+}
+
+# summary TITLE LINE...: the closing block of every target.
+summary() {
+  local title=$1
+  shift
+  {
+    echo
+    echo "---- $title ($(run_elapsed)) ----"
+    local line
+    for line in "$@"; do
+      echo "  $line"
+    done
+  } >&2
+}

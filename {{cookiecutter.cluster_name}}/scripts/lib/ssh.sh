@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# ssh/scp to the droplets and the tutorial's TLS install.
+
+# forget_host IP: drop IP from the repo's known_hosts (a re-created droplet has a new host key).
+forget_host() {
+  local ip=$1
+  [[ -n "$ip" && -f "$KNOWN_HOSTS" ]] || return 0
+  if grep -qE "^(\[?$ip\]?[ ,])" "$KNOWN_HOSTS"; then
+    grep -vE "^(\[?$ip\]?[ ,])" "$KNOWN_HOSTS" >"$KNOWN_HOSTS.tmp" || true
+    mv "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
+  fi
+}
+
+remote() {
+  local ip=$1
+  shift
+  # shellcheck disable=SC2029 # the command is meant to run on the droplet
+  ssh "${SSH_OPTS[@]}" "$SSH_USER@$ip" "$@"
+}
+
+copy_to() {
+  local ip=$1
+  shift
+  scp -q "${SSH_OPTS[@]}" "$@" "$SSH_USER@$ip:~"
+}
+
+# ssh_retry NAME IP COMMAND...: run COMMAND (remote or copy_to), retrying while ssh cannot
+# connect (exit 255: sshd starts after the droplet is "active"), bounded by SSH_TIMEOUT_SECONDS.
+ssh_retry() {
+  local name=$1 ip=$2 deadline rc err
+  shift 2
+  deadline=$(($(_now_ms) + SSH_TIMEOUT_SECONDS * 1000))
+  mkdir -p "$LOG_DIR"
+  err=$LOG_DIR/$name.ssh-error
+  while true; do
+    rc=0
+    "$@" 2>"$err" || rc=$?
+    if ((rc == 0)); then
+      return 0
+    fi
+    if ((rc != 255)); then
+      log "ERROR: $1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
+      return 1
+    fi
+    if (($(_now_ms) >= deadline)); then
+      log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
+        "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# install_tls NAME IP CERT KEY [LINK_NAME]: the tutorial's scp to ~core, then over ssh: mkdir,
+# mv into SSL_DIR, chown root:root, chmod 600 the keys, and (workers) the generic symlinks
+# LINK_NAME.pem and LINK_NAME-key.pem. Skipped when these very files are already installed.
+install_tls() {
+  local name=$1 ip=$2 cert=$3 key=$4 link=${5:-} sha
+  local certf keyf
+  certf=$(basename "$cert")
+  keyf=$(basename "$key")
+  sha=$(cat "$cert" "$PKI_DIR/ca.pem" | sha256_of)
+  if [[ "$(state_get "$name" tls_sha256)" == "$sha" ]]; then
+    log "$name: TLS assets already installed ($certf)"
+    return 0
+  fi
+  log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~"
+  ssh_retry "$name" "$ip" copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || return 1
+  local script="sudo mkdir -p $SSL_DIR && sudo mv $keyf $certf ca.pem $SSL_DIR/"
+  script+=" && sudo chown root:root $SSL_DIR/$certf $SSL_DIR/$keyf $SSL_DIR/ca.pem"
+  script+=" && sudo chmod 600 $SSL_DIR/$keyf"
+  if [[ -n "$link" ]]; then
+    script+=" && sudo ln -sf $SSL_DIR/$certf $SSL_DIR/$link.pem"
+    script+=" && sudo ln -sf $SSL_DIR/$keyf $SSL_DIR/$link-key.pem"
+  fi
+  log "$name: installing into $SSL_DIR (root:root, keys 0600)"
+  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
+  state_set "$name" tls_sha256 "$sha"
+}

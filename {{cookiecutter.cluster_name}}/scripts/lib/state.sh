@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# Apply state under state/: a cache of what the API said (the API is the truth).
+
+state_file() {
+  echo "$DROPLET_STATE_DIR/$1.json"
+}
+
+# save_record NAME [KEY VALUE]: state/droplets/NAME.json from CLUSTER_LIST; keeps the extra
+# keys (tls_sha256, user_data_sha256) of the same droplet id, drops them when the droplet was
+# re-created (and forgets the old and new IPs' host keys). Rewrites only what changed.
+save_record() {
+  local name=$1 key=${2:-} value=${3:-} file old out old_id merged
+  file=$(state_file "$name")
+  old='{}'
+  [[ -s "$file" ]] && old=$(<"$file")
+  out=$(jq -c --argjson old "$old" --arg n "$name" --arg k "$key" --arg v "$value" '
+    (.[] | select(.name == $n)) as $rec
+    | ($old.id // "" | tostring),
+      (if $old.id == $rec.id then ($old + $rec) else $rec end
+       | if $k != "" then .[$k] = $v else . end),
+      ($old.public_ip // ""), $rec.public_ip, ($rec.id | tostring)' <<<"$CLUSTER_LIST")
+  local lines=()
+  while IFS= read -r line; do lines+=("$line"); done <<<"$out"
+  old_id=${lines[0]//\"/}
+  merged=${lines[1]}
+  if [[ "$merged" != "$old" ]]; then
+    printf '%s\n' "$merged" >"$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  if [[ "$old_id" != "${lines[4]//\"/}" ]]; then
+    forget_host "${lines[3]//\"/}"
+    forget_host "${lines[2]//\"/}"
+  fi
+}
+
+# state_get NAME KEY: a value from state/droplets/NAME.json (empty if none)
+state_get() {
+  local file
+  file=$(state_file "$1")
+  [[ -s "$file" ]] || return 0
+  jq -r --arg k "$2" '.[$k] // ""' "$file"
+}
+
+# state_set NAME KEY VALUE
+state_set() {
+  local file
+  file=$(state_file "$1")
+  jq -c --arg k "$2" --arg v "$3" '.[$k] = $v' "$file" >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# write_if_changed FILE < content: replace FILE only when the content differs (re-runs
+# leave files untouched). Prints "created", "updated" or "unchanged".
+write_if_changed() {
+  local file=$1 tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    echo unchanged
+  elif [[ -f "$file" ]]; then
+    chmod 0644 "$tmp"
+    mv "$tmp" "$file"
+    echo updated
+  else
+    chmod 0644 "$tmp"
+    mv "$tmp" "$file"
+    echo created
+  fi
+}
