@@ -15,7 +15,7 @@ def test_rehearsal_runs_every_target_and_reruns_clean(cluster_copy: Path) -> Non
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     for text in ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
-                 "service/kube-dns created", "replicationcontroller/kube-dns-v9 created",
+                 'service "kube-dns" created', 'replicationcontroller "kube-dns-v9" created',
                  "kubernetes.default -> 10.3.0.1", "answered on 1 worker(s)",
                  "status of do-cluster:", "apiserver: OK", "nodes: 1 Ready",
                  "re-run: 0 droplets created", "== Rehearsal summary"):

@@ -8,8 +8,14 @@ address among its SANs, and the nodes are the workers whose ``worker.pem`` is in
 (named by public IP, as the tutorial's ``--hostname-override=$public_ipv4`` does).
 
 Accepted: ``--kubeconfig F``, ``--namespace``/``-n``, ``version [--client]``, ``cluster-info``,
-``create -f F...``, ``apply -f F...``, ``get KIND [NAME] [-l SEL] [-o jsonpath=...|json|name]``,
-``exec POD -- nslookup NAME``. Output follows today's kubectl (``service/kube-dns created``).
+``create -f F...``, ``apply -f F...``, ``get -f F... [-o name]``,
+``get KIND [NAME] [-l SEL] [-o jsonpath=...|json|name]``, ``exec POD -- nslookup NAME``.
+
+It is kubectl 1.1.2, the client the tutorial installs, and says what that binary says (its texts
+were taken from the real 1.1.2 binary against a 1.1.2 apiserver, ../shared/k8s-1.1.2): ``create``
+refuses an existing object (a Service with a fixed clusterIP: "provided IP is already
+allocated"), ``apply`` only patches objects that exist and always says "configured", ``get -f``
+fails unless every object of the files exists, and it has no ``--save-config``.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-CLIENT_VERSION = "v1.30.2"
-SERVER_VERSION = "v1.1.2"
+VERSION_INFO = ('version.Info{Major:"1", Minor:"1", GitVersion:"v1.1.2", '
+                'GitCommit:"3085895b8a70a3d985e9320a098e74f545546171", GitTreeState:"clean"}')
 DOC_NETS = [ipaddress.ip_network(n) for n in ("203.0.113.0/24", "198.51.100.0/24")]
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -44,8 +50,15 @@ KINDS: dict[str, tuple[str, str]] = {
     "rc": ("ReplicationController", "replicationcontroller"),
     "node": ("Node", "node"), "nodes": ("Node", "node"), "no": ("Node", "node"),
 }
-PLURAL = {"Pod": "pods", "Service": "services", "ReplicationController": "replicationcontrollers",
+# 1.1.2 names resources in its errors like this ("replicationControllers").
+PLURAL = {"Pod": "pods", "Service": "services", "ReplicationController": "replicationControllers",
           "Node": "nodes"}
+NODEPORT_NOTICE = (
+    "You have exposed your service on an external port on all nodes in your\n"
+    "cluster.  If you want to expose this service to the external internet, you may\n"
+    "need to set up firewall rules for the service port(s) ({ports}) to serve traffic.\n\n"
+    "See http://releases.k8s.io/release-1.1/docs/user-guide/services-firewalls.md for more "
+    "details.\n")
 NAMESPACED = {"Pod", "Service", "ReplicationController"}
 
 
@@ -268,29 +281,57 @@ def _same(old: dict[str, Any], doc: dict[str, Any]) -> bool:
         old["metadata"].get("labels") == doc["metadata"].get("labels")
 
 
-def cmd_create_apply(verb: str, files: list[str], namespace: str, data: dict[str, Any]) -> str:
+def _not_found(kind: str, name: str) -> str:
+    return f'{PLURAL[kind]} "{name}" not found'
+
+
+def cmd_create_apply(verb: str, files: list[str], namespace: str,
+                     data: dict[str, Any]) -> tuple[str, str]:
+    """Each object in turn, as 1.1.2 does: (stdout, errors); any error makes the exit 1."""
     if not files:
         raise KubectlError("error: must specify one of -f and -k")
-    out = []
+    out, errors = [], []
     for file in files:
         for doc in load_manifests(file):
             kind, name = doc["kind"], doc["metadata"]["name"]
             ns = doc["metadata"].get("namespace") or namespace
             key = _key(kind, ns, name)
-            label = f"{kind.lower()}/{name}"
-            if key in data["objects"]:
-                if verb == "create":
-                    raise KubectlError(f'Error from server (AlreadyExists): error when creating '
-                                       f'"{file}": {PLURAL[kind]} "{name}" already exists')
-                if _same(data["objects"][key], doc):
-                    out.append(f"{label} unchanged")
-                    continue
-                _store(data, doc, namespace)
-                out.append(f"{label} configured")
+            label = f'{kind.lower()} "{name}"'
+            exists = key in data["objects"]
+            if verb == "create" and exists:
+                ip = (doc.get("spec") or {}).get("clusterIP")
+                reason = (f"Service \"{name}\" is invalid: spec.clusterIP: invalid value '{ip}', "
+                          "Details: provided IP is already allocated" if kind == "Service" and ip
+                          else f'{PLURAL[kind]} "{name}" already exists')
+                errors.append(f'Error from server: error when creating "{file}": {reason}')
+                continue
+            if verb == "apply" and not exists:
+                errors.append("Error from server: error when retrieving current configuration "
+                              f"of:\n&{{{ns} {name} {file}}}\nfrom server for: \"{file}\": "
+                              + _not_found(kind, name))
                 continue
             _store(data, doc, namespace)
-            out.append(f"{label} created")
-    return "\n".join(out) + "\n"
+            ports = [f"tcp:{p['nodePort']}" for p in (doc.get("spec") or {}).get("ports", [])
+                     if kind == "Service" and p.get("nodePort")]
+            if verb == "create" and ports:
+                out.append(NODEPORT_NOTICE.format(ports=",".join(ports)).rstrip("\n"))
+            out.append(f"{label} {'created' if verb == 'create' else 'configured'}")
+    return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+
+
+def cmd_get_files(files: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    """``get -f F...``: every object of the files, or an error for the first one missing."""
+    if opts["output"] not in ("", "name"):
+        raise KubectlError("error: fake kubectl: get -f supports -o name only")
+    lines = []
+    for file in files:
+        for doc in load_manifests(file):
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            ns = doc["metadata"].get("namespace") or opts["namespace"]
+            if _key(kind, ns, name) not in data["objects"]:
+                raise KubectlError("Error from server: " + _not_found(kind, name))
+            lines.append(f"{kind.lower()}/{name}" if opts["output"] else f"{kind} {name}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 # ---------------------------------------------------------------- get
@@ -334,23 +375,33 @@ def jsonpath(obj: Any, expr: str) -> str:
     return " ".join(str(v) for v in values)
 
 
+def _selector(selector: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
 def _table(kind: str, items: list[dict[str, Any]]) -> str:
+    """The columns kubectl 1.1.2 prints (seen against a 1.1.2 apiserver)."""
     if kind == "Pod":
         rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"]] + [
             [i["metadata"]["name"], "1/1", i["status"]["phase"], "0", "1m"] for i in items]
     elif kind == "Service":
-        rows = [["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]] + [
-            [i["metadata"]["name"], i["spec"].get("type", "ClusterIP"), i["spec"]["clusterIP"],
-             "<none>", ",".join(
-                 f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/"
-                 f"{p.get('protocol', 'TCP')}" for p in i["spec"].get("ports", [])), "1m"]
+        rows = [["NAME", "CLUSTER_IP", "EXTERNAL_IP", "PORT(S)", "SELECTOR", "AGE"]] + [
+            [i["metadata"]["name"], i["spec"]["clusterIP"], "<none>", ",".join(
+                f"{p['port']}/{p.get('protocol', 'TCP')}" for p in i["spec"].get("ports", [])),
+             _selector(i["spec"].get("selector") or {}), "1m"]
             for i in items]
     elif kind == "ReplicationController":
-        rows = [["NAME", "DESIRED", "CURRENT", "READY", "AGE"]] + [
-            [i["metadata"]["name"], *[str(i["spec"].get("replicas", 1))] * 3, "1m"] for i in items]
+        rows = [["CONTROLLER", "CONTAINER(S)", "IMAGE(S)", "SELECTOR", "REPLICAS", "AGE"]]
+        for i in items:
+            containers = i["spec"]["template"]["spec"]["containers"]
+            rows.append([i["metadata"]["name"], containers[0]["name"], containers[0]["image"],
+                         _selector(i["spec"].get("selector") or {}),
+                         str(i["spec"].get("replicas", 1)), "1m"])
+            rows += [["", c["name"], c["image"], "", "", ""] for c in containers[1:]]
     else:
-        rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"]] + [
-            [i["metadata"]["name"], "Ready", "<none>", "1m", SERVER_VERSION] for i in items]
+        rows = [["NAME", "LABELS", "STATUS", "AGE"]] + [
+            [i["metadata"]["name"], _selector(i["metadata"].get("labels") or {}), "Ready", "1m"]
+            for i in items]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
                    for r in rows)
@@ -377,7 +428,7 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     if name is not None:
         items = [i for i in items if i["metadata"]["name"] == name]
         if not items:
-            raise KubectlError(f'Error from server (NotFound): {PLURAL[kind]} "{name}" not found')
+            raise KubectlError("Error from server: " + _not_found(kind, name))
     output = opts["output"]
     single = name is not None
     if output.startswith("jsonpath="):
@@ -391,7 +442,7 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
         raise KubectlError(f"error: unable to match a printer suitable for the output format "
                            f'"{output}" (fake kubectl: jsonpath=, json, name)')
     if not items:
-        return "" if kind == "Node" else f"No resources found in {ns} namespace.\n"
+        return _table(kind, [])  # 1.1.2 prints the header alone
     return _table(kind, items)
 
 
@@ -405,7 +456,7 @@ def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str
         raise KubectlError("error: fake kubectl: exec POD -- nslookup NAME")
     pod = data["objects"].get(_key("Pod", opts["namespace"], pod_args[0]))
     if pod is None:
-        raise KubectlError(f'Error from server (NotFound): pods "{pod_args[0]}" not found')
+        raise KubectlError("Error from server: " + _not_found("Pod", pod_args[0]))
     if command[0] != "nslookup" or len(command) != 2:
         raise KubectlError(f'error: fake kubectl: only "nslookup NAME" runs in pods, not {command}')
     dns = data["objects"].get(_key("Service", "kube-system", "kube-dns"))
@@ -478,7 +529,7 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         if verb in ("create", "apply") and args:
             raise KubectlError(f"error: Unexpected args: {args}")
         if verb == "version" and opts["client"]:
-            return 0, f"Client Version: {CLIENT_VERSION}\n", ""
+            return 0, f"Client Version: {VERSION_INFO}\n", ""
         kubeconfig = Path(opts["kubeconfig"] or os.environ.get("KUBECONFIG", "") or
                           Path.home() / ".kube" / "config")
         if opts["kubeconfig"] is None:
@@ -489,12 +540,15 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         with cluster_state(_state_path(kubeconfig)) as data:
             data["calls"].append(" ".join(argv))
             if verb == "version":
-                return 0, (f"Client Version: {CLIENT_VERSION}\nKustomize Version: v5.0.4\n"
-                           f"Server Version: {SERVER_VERSION}\n"), ""
+                return 0, (f"Client Version: {VERSION_INFO}\n"
+                           f"Server Version: {VERSION_INFO}\n"), ""
             if verb == "cluster-info":
                 return 0, f"Kubernetes control plane is running at {cfg['server']}\n", ""
             if verb in ("create", "apply"):
-                return 0, cmd_create_apply(verb, opts["files"], opts["namespace"], data), ""
+                out, errors = cmd_create_apply(verb, opts["files"], opts["namespace"], data)
+                return (1 if errors else 0), out, errors
+            if verb == "get" and opts["files"]:
+                return 0, cmd_get_files(opts["files"], opts, data), ""
             if verb == "get":
                 return 0, cmd_get(args, opts, data), ""
             return 0, cmd_exec(args, opts, data), ""

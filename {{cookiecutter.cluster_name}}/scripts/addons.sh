@@ -5,13 +5,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
-  require_tools kubectl
+  require_kubectl
   need_kubeconfig
   wait_apiserver
   local manifest
   for manifest in manifests/addons/kube-dns-svc.yaml manifests/addons/kube-dns-rc.yaml; do
-    step "kubectl apply -f $manifest"
-    kube apply -f "$manifest" >&2
+    step "create or update $manifest"
+    kube_apply "$manifest" || die "$manifest was not applied (see above); fix it and re-run 'make addons'"
     step_done
   done
   kube get pods --namespace=kube-system -l k8s-app=kube-dns >&2 || true

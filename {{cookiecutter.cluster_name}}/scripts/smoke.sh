@@ -22,13 +22,13 @@ wait_pod() {
 }
 
 main() {
-  require_tools kubectl
+  require_kubectl
   need_kubeconfig
   wait_apiserver
   local failures=0 out
 
-  step "kubectl apply -f manifests/smoke/busybox.yaml"
-  kube apply -f manifests/smoke/busybox.yaml >&2
+  step "create or update manifests/smoke/busybox.yaml"
+  kube_apply manifests/smoke/busybox.yaml || die "manifests/smoke/busybox.yaml was not applied (see above)"
   step_done
   wait_pod busybox
   step "kubectl exec busybox -- nslookup kubernetes.default"
@@ -41,8 +41,8 @@ main() {
     failures=$((failures + 1))
   fi
 
-  step "kubectl apply -f manifests/smoke/inspector.yaml"
-  kube apply -f manifests/smoke/inspector.yaml >&2
+  step "create or update manifests/smoke/inspector.yaml"
+  kube_apply manifests/smoke/inspector.yaml || die "manifests/smoke/inspector.yaml was not applied (see above)"
   step_done
   local port
   port=$(kube get services inspector -o 'jsonpath={.spec.ports[0].nodePort}')
