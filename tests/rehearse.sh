@@ -1,31 +1,109 @@
 #!/usr/bin/env bash
 # Rehearse the whole apply of a baked cluster repo offline:
 #   make etcd controller worker addons smoke status, then a re-run that must create nothing.
-# doctl, ssh and scp are the DigitalOcean stand-in (tests/standins/bin), kubectl and curl the
-# fake cluster (tests/fake_kubectl); simulated droplets have documentation addresses and
-# nothing leaves loopback. The simulated account lives in CLUSTER_DIR/state/rehearsal.
+# doctl, ssh and scp are the DigitalOcean stand-in (tests/standins/bin); simulated droplets have
+# documentation addresses. The simulated account lives in CLUSTER_DIR/state/rehearsal.
 #
-# usage: tests/rehearse.sh CLUSTER_DIR      (env: WORKERS, DOSIM_BOOT_SECONDS, ...)
+# Kubernetes: when the 1.1.2 binaries are at hand (../shared/k8s-1.1.2, tests/k8s) and a
+# network namespace can be made, the REAL apiserver, scheduler and controller-manager run from
+# the controller's user data and TLS assets as the apply installed them, listening on the
+# controller's simulated public IP inside a namespace of their own (nothing leaves it), and
+# the real kubectl 1.1.2 drives them; only the node runtime (containers) is stood in
+# (tests/k8s/runtime.py, answers.py). Otherwise the kubectl stand-in (tests/fake_kubectl)
+# plays the cluster, and the rehearsal says so.
+#
+# usage: tests/rehearse.sh CLUSTER_DIR      (env: WORKERS, DOSIM_BOOT_SECONDS, REHEARSE_KUBE=fake)
 set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Public addresses the DigitalOcean stand-in hands out (documentation ranges, RFC 5737).
+DOC_RANGES=(203.0.113.1/24 198.51.100.1/24)
 
 usage() {
   echo "usage: $0 CLUSTER_DIR" >&2
   exit 2
 }
 
+setting() {
+  sed -n "s/^$1=//p" "$CLUSTER/settings.env" | tr -d "'\""
+}
+
+# real_kube_reason: empty when the real control plane can run here, else why not.
+real_kube_reason() {
+  [[ "${REHEARSE_KUBE:-}" != fake ]] || { echo "REHEARSE_KUBE=fake"; return; }
+  command -v etcd >/dev/null || { echo "no etcd (Debian package etcd-server)"; return; }
+  command -v ip >/dev/null || { echo "no ip (Debian package iproute2)"; return; }
+  local out
+  out=$(cd "$REPO" && python3 -c 'from tests.k8s import binaries; binaries.bin_dir()' 2>&1) ||
+    { echo "no Kubernetes 1.1.2 binaries: ${out##*$'\n'}"; return; }
+  unshare_cmd true 2>/dev/null || echo "cannot make a network namespace (unshare)"
+}
+
+# UNSHARE: a network, mount and PID namespace of its own (as root, or mapped to root).
+UNSHARE=(unshare --net --mount --pid --fork --kill-child)
+((EUID == 0)) || UNSHARE+=(--user --map-root-user)
+
+unshare_cmd() {
+  "${UNSHARE[@]}" "$@"
+}
+
+# start_control_plane: the controller's control plane from what its droplet received, plus the
+# node runtime stand-in; stopped by the EXIT trap.
+start_control_plane() {
+  local name root work public private
+  name=$(setting CONTROLLER_NAME)
+  read -r root public private < <(jq -r --arg n "$name" \
+    '.droplets[] | select(.name == $n) | .sim | "\(.root) \(.public_ip) \(.private_ip)"' "$DOSIM_STATE")
+  work=$SIM/controlplane
+  mkdir -p "$work"
+  echo "== Real Kubernetes 1.1.2 control plane for $name ($public): logs in $work/logs"
+  (cd "$REPO" && exec python3 -m tests.k8s.controlplane "$root/var/lib/dosim/user-data" \
+    "$root$(setting SSL_DIR)" "$(setting SSL_DIR)" "$work" "$public" "$private" \
+    "$(setting ETCD_CLIENT_PORT)" "$DOSIM_STATE" "$(setting SSL_DIR)" "$(setting POD_NETWORK)") &
+  CONTROL_PLANE_PID=$!
+  local deadline=$((SECONDS + 120))
+  until [[ -s "$work/ready" ]]; do
+    kill -0 "$CONTROL_PLANE_PID" 2>/dev/null || { echo "rehearse: the control plane did not start" >&2; exit 1; }
+    ((SECONDS < deadline)) || { echo "rehearse: the control plane did not answer in 120 s" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "   rewritten for this machine: $(jq -r '[.rewrites[] | .[0] | sub("=.*"; "")] | unique | join(" ")' "$work/ready")"
+}
+
+stop_control_plane() {
+  if [[ -n "${CONTROL_PLANE_PID:-}" ]]; then
+    kill "$CONTROL_PLANE_PID" 2>/dev/null || true
+    wait "$CONTROL_PLANE_PID" 2>/dev/null || true
+  fi
+}
+
 main() {
   [[ $# -eq 1 && -f "$1/settings.env" ]] || usage
-  local repo cluster sim
-  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  cluster=$(cd "$1" && pwd)
-  sim=$cluster/state/rehearsal
+  CLUSTER=$(cd "$1" && pwd)
+  SIM=$CLUSTER/state/rehearsal
+  local kube_mode=fake reason=""
+  if [[ -n "${REHEARSE_IN_NETNS:-}" ]]; then
+    kube_mode=real
+    ip link set lo up
+    local range
+    for range in "${DOC_RANGES[@]}"; do ip addr add "$range" dev lo; done
+  else
+    reason=$(real_kube_reason)
+    if [[ -z "$reason" ]]; then
+      REHEARSE_IN_NETNS=1 exec "${UNSHARE[@]}" bash "${BASH_SOURCE[0]}" "$@"
+    fi
+  fi
   # A new simulated account: drop the caches of any earlier apply (the API is the truth).
-  rm -rf "$sim" "$cluster/state/droplets" "$cluster/state/ssh-key.json" "$cluster/state/boot_ms"
-  mkdir -p "$sim"
+  rm -rf "$SIM" "$CLUSTER/state/droplets" "$CLUSTER/state/ssh-key.json" "$CLUSTER/state/boot_ms"
+  mkdir -p "$SIM"
 
-  export PATH="$repo/tests/standins/bin:$repo/tests/fake_kubectl:$PATH"
-  export DOSIM_STATE=$sim/account.json DOSIM_ROOT=$sim/droplets
-  export FAKE_KUBECTL_STATE=$sim/kubernetes.json
+  export PATH="$REPO/tests/standins/bin:$PATH"
+  if [[ "$kube_mode" == real ]]; then
+    export PATH="$REPO/tests/k8s/bin:$PATH" K8S_RUNTIME_KUBECONFIG=$CLUSTER/kubeconfig
+  else
+    export PATH="$REPO/tests/fake_kubectl:$PATH" FAKE_KUBECTL_STATE=$SIM/kubernetes.json
+  fi
+  export DOSIM_STATE=$SIM/account.json DOSIM_ROOT=$SIM/droplets
   export DOSIM_BOOT_SECONDS=${DOSIM_BOOT_SECONDS:-1}
   export APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-1}
   # the scripts' first-poll prior, matched to the simulated boot (20 s is for real droplets)
@@ -35,30 +113,37 @@ main() {
   unset DIGITALOCEAN_API_KEY KUBECONFIG
   local doctl_path
   doctl_path=$(command -v doctl)
-  [[ "$doctl_path" == "$repo/tests/standins/bin/doctl" ]] ||
+  [[ "$doctl_path" == "$REPO/tests/standins/bin/doctl" ]] ||
     { echo "rehearse: doctl resolves to $doctl_path, not the stand-in" >&2; exit 1; }
 
   # The account's ssh key: a throw-away key pair registered under the settings' key name.
-  local key_name
-  key_name=$(sed -n "s/^SSH_KEY_NAME=//p" "$cluster/settings.env" | tr -d "'\"")
-  ssh-keygen -q -t ed25519 -N '' -C rehearsal -f "$sim/id_rehearsal"
-  doctl compute ssh-key import "$key_name" --public-key-file "$sim/id_rehearsal.pub" >/dev/null
-  export SSH_IDENTITY_FILE=$sim/id_rehearsal
+  ssh-keygen -q -t ed25519 -N '' -C rehearsal -f "$SIM/id_rehearsal"
+  doctl compute ssh-key import "$(setting SSH_KEY_NAME)" --public-key-file "$SIM/id_rehearsal.pub" >/dev/null
+  export SSH_IDENTITY_FILE=$SIM/id_rehearsal
   local seed_calls start
   seed_calls=$(jq '.api_calls.total' "$DOSIM_STATE")
 
-  echo "== Rehearsal of $cluster against the DigitalOcean stand-in (boot ${DOSIM_BOOT_SECONDS}s)"
+  echo "== Rehearsal of $CLUSTER against the DigitalOcean stand-in (boot ${DOSIM_BOOT_SECONDS}s)"
+  if [[ "$kube_mode" == real ]]; then
+    echo "== Kubernetes: the real 1.1.2 apiserver, scheduler, controller-manager and kubectl;" \
+      "containers stood in (tests/k8s/runtime.py)"
+  else
+    echo "== Kubernetes: the kubectl stand-in (tests/fake_kubectl), because: $reason"
+  fi
   start=$SECONDS
-  make -C "$cluster" --no-print-directory etcd controller worker addons smoke status
+  trap stop_control_plane EXIT
+  make -C "$CLUSTER" --no-print-directory etcd controller
+  [[ "$kube_mode" == fake ]] || start_control_plane
+  make -C "$CLUSTER" --no-print-directory worker addons smoke status
   local apply_seconds=$((SECONDS - start)) calls droplets
   calls=$(($(jq '.api_calls.total' "$DOSIM_STATE") - seed_calls))
   droplets=$(jq '.droplets | length' "$DOSIM_STATE")
 
   echo
-  echo "== Re-run: make etcd controller worker (must reuse every droplet)"
+  echo "== Re-run: make etcd controller worker addons (must reuse every droplet and object)"
   local before_posts after_posts
   before_posts=$(jq '.api_calls["POST /v2/droplets"] // 0' "$DOSIM_STATE")
-  make -C "$cluster" --no-print-directory etcd controller worker
+  make -C "$CLUSTER" --no-print-directory etcd controller worker addons
   after_posts=$(jq '.api_calls["POST /v2/droplets"] // 0' "$DOSIM_STATE")
   if ((after_posts != before_posts)); then
     echo "rehearse: the re-run created $((after_posts - before_posts)) droplet(s)" >&2
@@ -70,11 +155,16 @@ main() {
   echo "  apply (etcd controller worker addons smoke status): ${apply_seconds}s," \
     "$droplets droplets, $calls API calls ($(awk -v c="$calls" -v d="$droplets" 'BEGIN { printf "%.1f", c / d }') per droplet)"
   echo "  re-run: 0 droplets created"
-  doctl compute droplet list --tag-name "$(sed -n 's/^CLUSTER_NAME=//p' "$cluster/settings.env")" \
+  if [[ "$kube_mode" == real ]]; then
+    echo "  Kubernetes: real 1.1.2 control plane (logs: $SIM/controlplane/logs)"
+  else
+    echo "  Kubernetes: stand-in ($reason)"
+  fi
+  doctl compute droplet list --tag-name "$(setting CLUSTER_NAME)" \
     --format Name,PublicIPv4,PrivateIPv4,Status,Tags | sed 's/^/  /'
-  echo "  user data sent: $cluster/build/user-data/"
+  echo "  user data sent: $CLUSTER/build/user-data/"
   echo "  simulated account: $DOSIM_STATE; droplet file systems: $DOSIM_ROOT"
-  echo "  kubeconfig: $cluster/kubeconfig (points at a documentation address)"
+  echo "  kubeconfig: $CLUSTER/kubeconfig (points at a documentation address)"
 }
 
 main "$@"
