@@ -8,9 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT := out
 CLUSTER := $(OUT)/do-cluster
-# Debian packages: what the demo's rehearsal needs, and what the real-program tests add.
-DEMO_PACKAGES := jq openssl
-TEST_PACKAGES := $(DEMO_PACKAGES) etcd-server etcd-client systemd
+# Debian packages: what the demo's rehearsal needs (etcd, curl and iproute2 for the real
+# Kubernetes 1.1.2 control plane in a network namespace), and what the real-program tests add.
+DEMO_PACKAGES := jq openssl curl iproute2 etcd-server
+TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd
 
 .PHONY: help venv demo test bench lint clean
 

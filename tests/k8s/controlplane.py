@@ -44,6 +44,29 @@ def cloudinit_text(user_data: str, public_ip: str, private_ip: str) -> dict[str,
     return config
 
 
+def unit_commands(content: str, key: str) -> list[tuple[bool, list[str]]]:
+    """A unit's KEY= commands as systemd reads them (continuation lines joined), each with
+    whether a failure is ignored (systemd's "-" prefix)."""
+    joined = re.sub(r"\\\n\s*", " ", content)
+    commands = []
+    for line in joined.splitlines():
+        if line.startswith(f"{key}="):
+            command = line.split("=", 1)[1]
+            commands.append((command.startswith("-"), shlex.split(command.lstrip("-"))))
+    return commands
+
+
+def unit_exec_start(content: str) -> list[str]:
+    return unit_commands(content, "ExecStart")[0][1]
+
+
+def unit_content(config: dict[str, Any], name: str) -> str:
+    units = {u["name"]: u for u in config["coreos"]["units"]}
+    if name not in units:
+        raise ValueError(f"the user data has no {name} unit")
+    return str(units[name]["content"])
+
+
 @dataclass
 class Probe:
     path: str
@@ -88,12 +111,9 @@ class ControllerSpec:
         ports = {p["name"]: int(p["containerPort"]) for p in api["ports"]}
         sched = container("kube-scheduler", "kube-scheduler")
         cm = container("kube-controller-manager", "kube-controller-manager")
-        units = {u["name"]: u for u in config["coreos"]["units"]}
-        ns_unit = units["create-kube-system-ns.service"]["content"]
-        exec_start = next(line.split("=", 1)[1] for line in ns_unit.splitlines()
-                          if line.startswith("ExecStart="))
         return cls(api["command"], sched["command"], cm["command"], ports["https"],
-                   ports["local"], probe(sched), probe(cm), shlex.split(exec_start))
+                   ports["local"], probe(sched), probe(cm),
+                   unit_exec_start(unit_content(config, "create-kube-system-ns.service")))
 
 
 _LOCAL_URL = re.compile(r"(?P<scheme>https?)://(?P<host>127\.0\.0\.1|localhost|0\.0\.0\.0)"
@@ -245,8 +265,8 @@ class ControlPlane:
         proc = self.processes.start(name, command)
         wait_http(ready_url, lambda: proc.poll() is None, lambda: self.processes.log(name))
 
-    def start(self) -> None:
-        """Everything, in the order the controller's units bring it up."""
+    def start_apiserver(self) -> None:
+        """etcd (the node's proxy), the apiserver, and the unit that makes kube-system."""
         self.start_etcd()
         spec, rw = self.spec, self.rewriter
         # 1.1's insecure port is a default (8080 on 127.0.0.1): a remapped port must be said
@@ -255,6 +275,11 @@ class ControlPlane:
         self.start_component("kube-apiserver", spec.apiserver, f"{self.local_url}/healthz",
                              insecure)
         self.create_kube_system()
+
+    def start(self) -> None:
+        """Everything, in the order the controller's units bring it up."""
+        self.start_apiserver()
+        spec, rw = self.spec, self.rewriter
         for name, argv, probe in (
                 ("kube-scheduler", spec.scheduler, spec.scheduler_probe),
                 ("kube-controller-manager", spec.controller_manager,

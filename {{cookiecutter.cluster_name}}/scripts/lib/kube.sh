@@ -3,8 +3,8 @@
 # manifests, the wait for the apiserver.
 #
 # Supported clients: kubectl within one minor version of the cluster (KUBERNETES_VERSION), the
-# Kubernetes version-skew policy. For 1.1.2 that is 1.0 to 1.2; a current kubectl cannot even
-# map a 1.1 apiserver's resources ("no matches for kind Service in version v1").
+# Kubernetes version-skew policy. A current kubectl cannot even map a 1.1 apiserver's
+# resources ("no matches for kind Service in version v1").
 
 kube() {
   kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"
@@ -14,8 +14,8 @@ need_kubeconfig() {
   [[ -s "$KUBECONFIG_FILE" ]] || die "no ./kubeconfig: run 'make controller' first"
 }
 
-# kubectl_minor: the local kubectl's minor version (its "Client Version" line: v1.1.2 prints
-# version.Info{... GitVersion:"v1.1.2" ...}, later ones print v1.32.4).
+# kubectl_minor: the local kubectl's minor version, from its "Client Version" line (1.1 prints
+# version.Info{... GitVersion:"v1.1.x" ...}, later releases print v1.NN.x).
 kubectl_minor() {
   local out version
   out=$(kubectl version --client 2>/dev/null) || return 1
