@@ -33,7 +33,7 @@ load_settings_rules() {
 # inert characters only, so `include` (make) and `source` (bash) read the same plain values
 # and neither can run anything. Prints the problems; returns 1 if any.
 check_settings_text() {
-  local LC_ALL=C file=${1:-$SETTINGS_FILE} n=0 line problems=()
+  local LC_ALL=C file=${1:-$SETTINGS_FILE} n=0 line key value problems=()
   load_settings_rules
   local inert=${_CONST[INERT_VALUE]}
   while IFS= read -r line || [[ -n "$line" ]]; do
@@ -44,8 +44,9 @@ check_settings_text() {
       [[ "$line" != *\\ ]] ||
         problems+=("$file:$n: a comment ending in '\\' swallows the next line in make; remove the '\\'")
     elif [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]]; then
-      [[ "${BASH_REMATCH[2]}" =~ $inert ]] ||
-        problems+=("${BASH_REMATCH[1]} ($file:$n): ${BASH_REMATCH[2]@Q} may only hold ${_CONST[INERT_CHARS]} (make and bash read it unquoted); correct it or re-bake")
+      key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+      [[ "$value" =~ $inert ]] ||
+        problems+=("$key ($file:$n): ${value@Q} may only hold ${_CONST[INERT_CHARS]} (make and bash read it unquoted); correct it or re-bake")
     else
       problems+=("$file:$n: ${line@Q} is not a KEY=value line (make includes this file, bash sources it); remove it")
     fi
