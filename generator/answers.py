@@ -79,9 +79,10 @@ def pod_capacity_problem(pods: ipaddress.IPv4Network | ipaddress.IPv6Network,
     fits = 2 ** (NODE_SUBNET_PREFIX - pods.prefixlen) if pods.prefixlen <= NODE_SUBNET_PREFIX else 0
     if fits >= nodes:
         return None
+    wide = NODE_SUBNET_PREFIX - (nodes - 1).bit_length()
     return (f"{pods} holds {fits} node subnet(s) (/{NODE_SUBNET_PREFIX} each) but the "
-            f"controller and {workers} worker(s) need {nodes}; use a larger network such as "
-            f"10.2.0.0/16 or fewer workers")
+            f"controller and {workers} worker(s) need {nodes}; use a /{wide} or larger "
+            "network or fewer workers")
 
 
 def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[

@@ -70,7 +70,7 @@ def test_a_pod_network_too_small_for_the_workers_is_refused(apply: Apply) -> Non
     edit(apply, "POD_NETWORK", "10.2.0.0/22")  # 4 node subnets: controller + 3 workers
     out = refused(apply, "etcd", WORKERS="6")
     assert ("POD_NETWORK: 10.2.0.0/22 holds 4 node subnet(s) (/24 each) but the controller "
-            "and 6 worker(s) need 7") in out
+            "and 6 worker(s) need 7; use a /21 or larger network") in out
     assert "nothing was sent to DigitalOcean" in out
     assert apply.droplets() == {}
     apply.make("etcd", WORKERS="3")  # 4 nodes fit

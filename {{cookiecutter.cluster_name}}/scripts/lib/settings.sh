@@ -83,7 +83,7 @@ rule_problem() {
       [[ "$value" =~ ^([1-9][0-9]{0,8}|0)$ ]] && ((value >= a && value <= b)) ||
         problem="$shown is not valid; $fix"
       ;;
-    cidr) problem=$(_cidr_problem "$value") ;;
+    cidr) problem=$(_cidr_problem "$value" "$fix") ;;
     ip) _ip_int "$value" >/dev/null || problem="$shown is not an IPv4 address; $fix" ;;
   esac
   if [[ -z "$problem" && ${_RULE_YAML[$key]} == yaml ]] && _reads_as_non_text "$value"; then
@@ -127,7 +127,7 @@ _cidr_parts() {
 }
 
 _cidr_problem() {
-  local fix="write an IPv4 network in prefix form, e.g. 10.2.0.0/16" addr mask prefix
+  local fix=$2 addr mask prefix
   _cidr_parts "$1" >/dev/null && return 0
   if [[ "$1" == */* ]] && addr=$(_ip_int "${1%/*}"); then
     prefix=${1#*/}
@@ -181,7 +181,9 @@ _settings_across() {
   fits=0
   ((prefix > NODE_SUBNET_PREFIX)) || fits=$((1 << (NODE_SUBNET_PREFIX - prefix)))
   if ((fits < workers + 1)); then
-    echo "POD_NETWORK: $POD_NETWORK holds $fits node subnet(s) (/$NODE_SUBNET_PREFIX each) but the controller and $workers worker(s) need $((workers + 1)); use a larger network such as 10.2.0.0/16 (re-bake) or fewer workers"
+    local wide=$NODE_SUBNET_PREFIX
+    while (((1 << (NODE_SUBNET_PREFIX - wide)) < workers + 1)); do wide=$((wide - 1)); done
+    echo "POD_NETWORK: $POD_NETWORK holds $fits node subnet(s) (/$NODE_SUBNET_PREFIX each) but the controller and $workers worker(s) need $((workers + 1)); use a /$wide or larger network (re-bake) or fewer workers"
   fi
   local sprefix smask pmask
   read -r services sprefix < <(_cidr_parts "$SERVICE_CIDR")
