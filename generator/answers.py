@@ -198,7 +198,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
 def validate_settings(settings: Mapping[str, str]) -> list[AnswerError]:
     """settings.env re-checked with the answers' rules; errors name the setting."""
     errors = [AnswerError(key, f"missing from settings.env; re-bake or add {key}=...")
-              for key in BY_SETTING if key not in settings]
+              for key, field in BY_SETTING.items() if field.answer and key not in settings]
     errors += [AnswerError(key, problem) for key, value in settings.items()
                if key in BY_SETTING and (problem := rule_problem(BY_SETTING[key].rule, value))]
     bad = {BY_SETTING[e.field].answer or e.field for e in errors}

@@ -127,7 +127,7 @@ FIELDS: tuple[Field, ...] = (
     Field("_manifest_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_manifest_src_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_kubeconfig_path", None, pattern(64, _PATH, _PATH_FIX.format(64))),
-    # Derived by the bake; listed so an edited settings.env is checked as strictly.
+    # Derived by the bake; checked when present, so an edited settings.env is as strict.
     Field(None, "SSH_USER", pattern(32, "[a-z_][a-z0-9_-]{0,31}", "use a Unix user name")),
     Field(None, "ETCD_NAME", _DROPLET),
     Field(None, "CONTROLLER_NAME", _DROPLET),
@@ -215,6 +215,6 @@ def settings_rules() -> str:
     for f in FIELDS:
         if f.setting:
             r = f.rule
-            lines.append("\t".join(("field", f.setting, r.kind, r.a, r.b,
-                                    "yaml" if r.yaml else "-", r.fix)))
+            lines.append("\t".join(("field", f.setting, "required" if f.answer else "optional",
+                                    r.kind, r.a, r.b, "yaml" if r.yaml else "-", r.fix)))
     return "\n".join(lines) + "\n"

@@ -7,20 +7,20 @@
 
 SETTINGS_FILE=settings.env
 SETTINGS_RULES_FILE=settings.rules
-declare -A _RULE_KIND=() _RULE_A=() _RULE_B=() _RULE_YAML=() _RULE_FIX=() _CONST=()
+declare -A _RULE_NEED=() _RULE_KIND=() _RULE_A=() _RULE_B=() _RULE_YAML=() _RULE_FIX=() _CONST=()
 _RULE_KEYS=()
 
 # load_settings_rules: read settings.rules (once); sets MAX_WORKERS, the one worker limit.
 load_settings_rules() {
   ((${#_RULE_KEYS[@]})) && return 0
   [[ -s "$SETTINGS_RULES_FILE" ]] || die "$SETTINGS_RULES_FILE is missing: re-bake the cluster repo"
-  local type key kind a b yaml fix
-  while IFS=$'\t' read -r type key kind a b yaml fix; do
+  local type key need kind a b yaml fix
+  while IFS=$'\t' read -r type key need kind a b yaml fix; do
     case $type in
-      const) _CONST[$key]=$kind ;;
+      const) _CONST[$key]=$need ;; # const NAME VALUE: the value is the third column
       field)
         _RULE_KEYS+=("$key")
-        _RULE_KIND[$key]=$kind _RULE_A[$key]=$a _RULE_B[$key]=$b
+        _RULE_NEED[$key]=$need _RULE_KIND[$key]=$kind _RULE_A[$key]=$a _RULE_B[$key]=$b
         _RULE_YAML[$key]=$yaml _RULE_FIX[$key]=$fix
         ;;
     esac
@@ -145,7 +145,7 @@ _cidr_problem() {
   echo "${1@Q} is not a network in CIDR notation; $fix"
 }
 
-# check_settings: every setting of settings.rules, the pod network's room for the workers
+# check_settings: every setting of settings.rules (derived ones when present), the pod network's room for the workers
 # (WORKERS or WORKER_COUNT), the service range, and the region the droplets were created in.
 # Stops before any API call, listing each problem with its fix.
 check_settings() {
@@ -153,7 +153,8 @@ check_settings() {
   local key problem problems=()
   for key in "${_RULE_KEYS[@]}"; do
     if [[ -z "${!key+set}" ]]; then
-      problems+=("$key: missing from settings.env; re-bake or add $key=...")
+      [[ ${_RULE_NEED[$key]} != required ]] ||
+        problems+=("$key: missing from settings.env; re-bake or add $key=...")
     elif problem=$(rule_problem "$key" "${!key}") && [[ -n "$problem" ]]; then
       problems+=("$key: ${problem//$'\n'/; }")
     fi
@@ -196,7 +197,7 @@ _settings_across() {
   (((dns & smask) == services)) ||
     echo "DNS_SERVICE_IP: $DNS_SERVICE_IP is outside SERVICE_CIDR $SERVICE_CIDR; pick an address inside it (re-bake)"
   first=$(_ip_text $((services + 1)))
-  [[ "$APISERVER_SERVICE_IP" == "$first" ]] ||
+  [[ "${APISERVER_SERVICE_IP:-$first}" == "$first" ]] ||
     echo "APISERVER_SERVICE_IP: $APISERVER_SERVICE_IP is not the first address of SERVICE_CIDR $SERVICE_CIDR ($first); re-bake"
   _region_problems
 }
