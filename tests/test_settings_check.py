@@ -138,8 +138,7 @@ def test_the_audit_rechecks_settings_with_the_same_rules(cluster_copy: Path) -> 
     assert "'X != touch /tmp/x' is not a KEY=value line; make and bash would run it" in messages
 
 
-def test_a_missing_answer_setting_is_refused_a_missing_derived_one_is_not_required(
-        apply: Apply) -> None:
+def test_a_missing_setting_is_refused_by_name(apply: Apply) -> None:
     path = apply.cluster / "settings.env"
     path.write_text(re.sub(r"(?m)^RSA_BITS=.*\n", "", path.read_text()))
     out = refused(apply, "etcd")
