@@ -202,7 +202,9 @@ _settings_across() {
   _region_problems
 }
 
-# _region_problems: droplets recorded under state/droplets/ in another region than REGION.
+# _region_problems: droplets recorded under state/droplets/ in another region than REGION
+# (the record's region is the API droplet's region.slug, kept by JQ_RECORD in doctl.sh; godo's
+# Droplet.Region, digitalocean/godo droplets.go). No API call: records predating it are skipped.
 _region_problems() {
   local records=("$DROPLET_STATE_DIR"/*.json) name created_in
   [[ -e "${records[0]}" ]] || return 0
