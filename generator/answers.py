@@ -1,42 +1,31 @@
-"""Validate the cookiecutter answers before anything is written.
+"""Validate the cookiecutter answers (before anything is written) and settings.env (audit).
 
-Every problem names the field and says how to fix it; the pre-generation hook
-prints them all at once and stops the bake.
+Per-value rules come from generator.schema; this module adds the rules across fields. Every
+problem names the field and says how to fix it; the pre-generation hook prints them all at
+once and stops the bake. Values are checked as given, never trimmed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from generator.facts import apiserver_service_ip
+from generator.schema import (
+    BY_ANSWER,
+    BY_SETTING,
+    CHOICES,
+    COOKIECUTTER_KEYS,
+    INERT_CHARS,
+    INERT_VALUE,
+    NODE_SUBNET_PREFIX,
+)
+from generator.schema import problem as rule_problem
 
-# DigitalOcean droplet names allow [A-Za-z0-9.-]; tags allow [A-Za-z0-9_:-]. The cluster
-# name goes into both (droplet names and the cluster tag), so only the intersection is safe.
-CLUSTER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
-REGION_SLUG = re.compile(r"^[a-z]{3}[0-9]$")
-SIZE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# A public image slug (coreos-alpha) or the numeric ID of a custom image.
-IMAGE = re.compile(r"^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|[0-9]+)$")
-VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-DOMAIN = re.compile(rf"^{DNS_LABEL}(?:\.{DNS_LABEL})*$")
-CONTAINER_IMAGE = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9._-]+)?$")
-ADMISSION_LIST = re.compile(r"^[A-Za-z]+(?:,[A-Za-z]+)*$")
 PORT_RANGE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})$")
-
-CHOICES = {
-    "update_group": ("alpha", "beta", "stable"),
-    "reboot_strategy": ("reboot", "etcd-lock", "best-effort", "off"),
-    "kubelet_source": ("bundled", "download"),
-    "flannel_backend": ("vxlan", "udp", "host-gw"),
-}
-
-# flannel leases one /24 per node out of the pod network.
-FLANNEL_SUBNET_PREFIX = 24
 
 
 @dataclass(frozen=True)
@@ -48,67 +37,6 @@ class AnswerError:
         return f"{self.field}: {self.message}"
 
 
-def _pattern(regex: re.Pattern[str], fix: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        return None if regex.fullmatch(value) else f"{value!r} is not valid; {fix}"
-
-    return check
-
-
-def _integer(low: int, high: int) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        if not re.fullmatch(r"[0-9]+", value) or not low <= int(value) <= high:
-            return f"{value!r} is not valid; use a whole number from {low} to {high}"
-        return None
-
-    return check
-
-
-def _cidr(value: str) -> str | None:
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError as err:
-        return f"{value!r} is not a network in CIDR notation ({err}); write it like 10.2.0.0/16"
-    if network.version != 4:
-        return f"{value!r} is IPv6; flannel and the tutorial's ranges are IPv4, e.g. 10.2.0.0/16"
-    return None
-
-
-FIELD_CHECKS: dict[str, Callable[[str], str | None]] = {
-    "cluster_name": _pattern(
-        CLUSTER_NAME,
-        "use 1-40 letters, digits and inner '-' (it prefixes droplet names and is a tag)",
-    ),
-    "region": _pattern(REGION_SLUG, "use a DigitalOcean region slug such as ams3 or nyc1"),
-    "etcd_size": _pattern(SIZE_SLUG, "use a droplet size slug such as s-1vcpu-1gb"),
-    "controller_size": _pattern(SIZE_SLUG, "use a droplet size slug such as s-1vcpu-1gb"),
-    "worker_size": _pattern(SIZE_SLUG, "use a droplet size slug such as s-1vcpu-1gb"),
-    "image": _pattern(IMAGE, "use an image slug (coreos-alpha) or a custom image's numeric ID"),
-    "ssh_key_name": _pattern(
-        re.compile(r"^[^,\s'\"`$\\][^,'\"`$\\]{0,254}$"),
-        "use the name of an SSH key registered at DigitalOcean (no commas, quotes, $ or \\)",
-    ),
-    "worker_count": _integer(1, 100),
-    "kubernetes_version": _pattern(VERSION, "use MAJOR.MINOR.PATCH without a 'v', e.g. 1.1.2"),
-    "pod_network": _cidr,
-    "service_cidr": _cidr,
-    "cluster_domain": _pattern(DOMAIN, "use a lower-case DNS domain without trailing dot"),
-    "admission_control": _pattern(
-        ADMISSION_LIST, "use comma-separated plug-in names without spaces"
-    ),
-    "podmaster_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "dns_etcd_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "kube2sky_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "skydns_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "exechealthz_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "busybox_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "inspector_image": _pattern(CONTAINER_IMAGE, "use an image reference like repo/name:tag"),
-    "rsa_bits": _integer(2048, 8192),
-    "ca_days": _integer(1, 36500),
-    "cert_days": _integer(1, 36500),
-}
-
-
 def _check_choices(answers: Mapping[str, str]) -> list[AnswerError]:
     return [
         AnswerError(field, f"{answers[field]!r} is not one of: {', '.join(allowed)}")
@@ -117,12 +45,13 @@ def _check_choices(answers: Mapping[str, str]) -> list[AnswerError]:
     ]
 
 
-def _check_networks(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+def _check_networks(values: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+    """Cross-field network rules; values by answer name (settings are mapped to them)."""
     errors: list[AnswerError] = []
-    if {"pod_network", "service_cidr"} & bad:
+    if {"pod_network", "service_cidr"} & bad or not {"pod_network", "service_cidr"} <= set(values):
         return errors
-    pods = ipaddress.ip_network(answers["pod_network"])
-    services = ipaddress.ip_network(answers["service_cidr"])
+    pods = ipaddress.ip_network(values["pod_network"])
+    services = ipaddress.ip_network(values["service_cidr"])
     if pods.overlaps(services):
         errors.append(
             AnswerError(
@@ -135,19 +64,25 @@ def _check_networks(answers: Mapping[str, str], bad: set[str]) -> list[AnswerErr
         errors.append(
             AnswerError("service_cidr", f"{services} is too small; use a /28 or larger")
         )
-    nodes = (1 if "worker_count" in bad else int(answers["worker_count"])) + 1
-    if pods.prefixlen >= FLANNEL_SUBNET_PREFIX or (
-        2 ** (FLANNEL_SUBNET_PREFIX - pods.prefixlen) < nodes
-    ):
-        errors.append(
-            AnswerError(
-                "pod_network",
-                f"{pods} cannot give each of the {nodes} nodes (controller + workers) "
-                f"its own /{FLANNEL_SUBNET_PREFIX}; use a larger network such as 10.2.0.0/16",
-            )
-        )
-    errors.extend(_check_dns_ip(answers["dns_service_ip"], services))
+    workers = 1 if "worker_count" in bad else int(values.get("worker_count", "1"))
+    if problem := pod_capacity_problem(pods, workers):
+        errors.append(AnswerError("pod_network", problem))
+    if "dns_service_ip" in values and "dns_service_ip" not in bad:
+        errors.extend(_check_dns_ip(values["dns_service_ip"], services))
     return errors
+
+
+def pod_capacity_problem(pods: ipaddress.IPv4Network | ipaddress.IPv6Network,
+                         workers: int) -> str | None:
+    """flannel needs one /NODE_SUBNET_PREFIX of the pod network per node."""
+    nodes = workers + 1
+    fits = 2 ** (NODE_SUBNET_PREFIX - pods.prefixlen) if pods.prefixlen <= NODE_SUBNET_PREFIX else 0
+    if fits >= nodes:
+        return None
+    wide = NODE_SUBNET_PREFIX - (nodes - 1).bit_length()
+    return (f"{pods} holds {fits} node subnet(s) (/{NODE_SUBNET_PREFIX} each) but the "
+            f"controller and {workers} worker(s) need {nodes}; use a /{wide} or larger "
+            "network or fewer workers")
 
 
 def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[
@@ -225,20 +160,51 @@ def _check_combinations(answers: Mapping[str, str], bad: set[str]) -> list[Answe
     return errors
 
 
+def _check_strings(answers: Mapping[str, Any]) -> list[AnswerError]:
+    """Every string answer, `_` ones included, passes its schema rule; none is unknown."""
+    errors = []
+    for key, value in answers.items():
+        if key in COOKIECUTTER_KEYS or key in CHOICES:
+            continue
+        field = BY_ANSWER.get(key)
+        if field is None:
+            errors.append(AnswerError(key, "is not an answer of this template; remove it"))
+        elif not isinstance(value, str):
+            errors.append(AnswerError(key, f"{value!r} is not a string"))
+        elif problem := rule_problem(field.rule, value):
+            errors.append(AnswerError(key, problem))
+        elif field.setting and not re.fullmatch(INERT_VALUE, value):
+            errors.append(AnswerError(key, f"{value!r} may only hold {INERT_CHARS} "
+                                           "(settings.env carries it unquoted)"))
+    return errors
+
+
 def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
     """All problems with the answers, in field order; empty when the bake may proceed."""
-    values = {key: str(value).strip() for key, value in answers.items() if not key.startswith("_")}
-    missing = [field for field in [*FIELD_CHECKS, *CHOICES] if field not in values]
+    missing = [key for key in [*BY_ANSWER, *CHOICES] if key not in answers]
     if missing:
         return [AnswerError(field, "missing from the answers") for field in missing]
-    errors = [
-        AnswerError(field, problem)
-        for field, check in FIELD_CHECKS.items()
-        if (problem := check(values[field]))
-    ]
+    errors = _check_strings(answers)
     bad = {error.field for error in errors}
+    values = {key: value for key, value in answers.items() if isinstance(value, str)}
     errors += _check_choices(values)
     errors += _check_networks(values, bad)
-    errors += _check_ports(values)
+    if not {"node_port_range", "inspector_node_port"} & bad:
+        errors += _check_ports(values)
     errors += _check_combinations(values, bad)
+    return errors
+
+
+def validate_settings(settings: Mapping[str, str]) -> list[AnswerError]:
+    """settings.env re-checked with the answers' rules; errors name the setting."""
+    errors = [AnswerError(key, f"missing from settings.env; re-bake or add {key}=...")
+              for key, field in BY_SETTING.items() if field.answer and key not in settings]
+    errors += [AnswerError(key, problem) for key, value in settings.items()
+               if key in BY_SETTING and (problem := rule_problem(BY_SETTING[key].rule, value))]
+    bad = {BY_SETTING[e.field].answer or e.field for e in errors}
+    values = {BY_SETTING[key].answer or key: value for key, value in settings.items()
+              if key in BY_SETTING}
+    setting_of = {f.answer: f.setting for f in BY_SETTING.values()}
+    errors += [AnswerError(setting_of.get(e.field) or e.field, e.message)
+               for e in _check_networks(values, bad)]
     return errors

@@ -1,7 +1,8 @@
 """Jinja extension cookiecutter loads (see `_extensions` in cookiecutter.json).
 
 It exposes the derived facts of `generator.facts` as filters, so templates never
-re-derive an address or a URL by hand, and the template root as a global for hooks.
+re-derive an address or a URL by hand, the template root as a global for hooks, and the
+answer schema as the rules table settings.sh applies (settings.rules).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, facts
+from generator import TEMPLATE_ROOT, facts, schema
 
 
 class ClusterFacts(Extension):
@@ -21,3 +22,4 @@ class ClusterFacts(Extension):
         environment.filters["droplet_name"] = facts.droplet_name
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
+        environment.globals["settings_rules"] = schema.settings_rules

@@ -15,6 +15,7 @@ EXPECTED_FILES = [
     "README.md",
     "Makefile",
     "settings.env",
+    "settings.rules",
     ".gitignore",
     ".yamllint",
     ".pre-commit-config.yaml",

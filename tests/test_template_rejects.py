@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from generator import TEMPLATE_ROOT
 from generator.answers import validate
+from generator.schema import COOKIECUTTER_KEYS
 
+# The template's own defaults (choices: their first entry), `_` answers included.
 DEFAULTS = {
-    "cluster_name": "do-cluster", "region": "ams3", "image": "coreos-alpha",
-    "update_group": "alpha", "reboot_strategy": "off", "etcd_size": "s-1vcpu-1gb",
-    "controller_size": "s-1vcpu-1gb", "worker_size": "s-1vcpu-1gb", "worker_count": "1",
-    "ssh_key_name": "k8s-key", "kubernetes_version": "1.1.2", "kubelet_source": "bundled",
-    "pod_network": "10.2.0.0/16", "flannel_backend": "vxlan", "service_cidr": "10.3.0.0/24",
-    "dns_service_ip": "10.3.0.10", "cluster_domain": "cluster.local",
-    "node_port_range": "30000-37000",
-    "admission_control": "NamespaceLifecycle,LimitRanger,SecurityContextDeny,ServiceAccount",
-    "podmaster_image": "gcr.io/google_containers/podmaster:1.1",
-    "dns_etcd_image": "gcr.io/google_containers/etcd:2.0.9",
-    "kube2sky_image": "gcr.io/google_containers/kube2sky:1.11",
-    "skydns_image": "skynetservices/skydns:2.5.3a",
-    "exechealthz_image": "gcr.io/google_containers/exechealthz:1.0",
-    "busybox_image": "busybox", "inspector_image": "b.gcr.io/kuar/inspector:1.0.0",
-    "inspector_node_port": "31000", "rsa_bits": "2048", "ca_days": "10000", "cert_days": "365",
+    key: value[0] if isinstance(value, list) else value
+    for key, value in json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
+    if key not in COOKIECUTTER_KEYS
 }
 
 # (answers, the field the error must name, a word of the fix or reason)
@@ -32,7 +24,7 @@ REJECTED = {
     "cluster name with space": ({"cluster_name": "my cluster"}, "cluster_name", "letters"),
     "droplet name too long": ({"cluster_name": "x" * 41}, "cluster_name", "1-40"),
     "CIDR prefix out of range": ({"pod_network": "10.2.0.0/33"}, "pod_network", "CIDR"),
-    "CIDR with host bits": ({"service_cidr": "10.3.0.1/24"}, "service_cidr", "CIDR"),
+    "CIDR with host bits": ({"service_cidr": "10.3.0.1/24"}, "service_cidr", "write 10.3.0.0/24"),
     "CIDR not an address": ({"pod_network": "ten.two/16"}, "pod_network", "CIDR"),
     "pod and service overlap": ({"service_cidr": "10.2.128.0/24", "dns_service_ip": "10.2.128.10"},
                                 "service_cidr", "overlaps"),
@@ -44,8 +36,8 @@ REJECTED = {
     "node ports reversed": ({"node_port_range": "37000-30000"}, "node_port_range", "LOW-HIGH"),
     "node ports malformed": ({"node_port_range": "30000:37000"}, "node_port_range", "LOW-HIGH"),
     "NodePort outside range": ({"inspector_node_port": "38000"}, "inspector_node_port", "inside"),
-    "zero workers": ({"worker_count": "0"}, "worker_count", "1 to 100"),
-    "negative workers": ({"worker_count": "-2"}, "worker_count", "1 to 100"),
+    "zero workers": ({"worker_count": "0"}, "worker_count", "1 to 99"),
+    "negative workers": ({"worker_count": "-2"}, "worker_count", "1 to 99"),
     "version with v": ({"kubernetes_version": "v1.1.2"}, "kubernetes_version", "MAJOR.MINOR"),
     "region slug malformed": ({"region": "Amsterdam 3"}, "region", "ams3"),
     "size slug malformed": ({"worker_size": "1 GB"}, "worker_size", "slug"),
@@ -58,6 +50,35 @@ REJECTED = {
     "domain with trailing dot": (
         {"cluster_domain": "cluster.local."}, "cluster_domain", "trailing"
     ),
+    # issue 9 row 2: a line break in the key name wrote make directives into settings.env
+    "ssh key name with a line break": (
+        {"ssh_key_name": "k8s-key\nX != touch /tmp/pwned\nY="}, "ssh_key_name", "line break"),
+    "ssh key name with a space": ({"ssh_key_name": "my key"}, "ssh_key_name", "no spaces"),
+    # row 3: `_` answers given on the command line were never validated
+    "_ssl_dir with a command": (
+        {"_ssl_dir": "/etc/kssl;touch${IFS}/tmp/x"}, "_ssl_dir", "absolute path"),
+    "_etcd_client_port not a port": ({"_etcd_client_port": "2379;id"}, "_etcd_client_port",
+                                     "port number"),
+    "_etcd_member with a quote": ({"_etcd_member": 'etcd"01'}, "_etcd_member", "DNS label"),
+    # row 7: values were stripped for the check but written raw
+    "region with a leading space": ({"region": " ams3"}, "region", "never trimmed"),
+    "size with a trailing tab": ({"worker_size": "s-1vcpu-1gb\t"}, "worker_size",
+                                 "never trimmed"),
+    # row 8: unquoted YAML scalars kubectl reads as a number or a bool
+    "cluster name that is a number": ({"cluster_name": "1234"}, "cluster_name", "number, bool"),
+    "cluster name that is a bool": ({"cluster_name": "yes"}, "cluster_name", "number, bool"),
+    "cluster name that is a float": ({"cluster_name": "1e5"}, "cluster_name", "number, bool"),
+    # row 9: netmask notation was accepted and copied verbatim
+    "CIDR with a netmask": ({"pod_network": "10.2.0.0/255.255.0.0"}, "pod_network",
+                            "write 10.2.0.0/16"),
+    # row 12: one worker limit (two-digit droplet names)
+    "100 workers": ({"worker_count": "100"}, "worker_count", "1 to 99"),
+    # row 13: passed the answer check, failed only in the post-bake audit
+    "version with a trailing line break": ({"kubernetes_version": "1.1.2\n"},
+                                           "kubernetes_version", "line break"),
+    "NodePort with a leading zero": ({"inspector_node_port": "031000"}, "inspector_node_port",
+                                     "leading zeros"),
+    "300-character image": ({"podmaster_image": "a" * 300}, "podmaster_image", "128"),
 }
 
 
@@ -77,7 +98,10 @@ def test_validation_names_field_and_fix(case: str) -> None:
     "case",
     ["cluster name with underscore", "CIDR with host bits", "pod and service overlap",
      "DNS IP is the apiserver's", "node ports reversed", "zero workers", "version with v",
-     "region slug malformed"],
+     "region slug malformed", "ssh key name with a line break", "_ssl_dir with a command",
+     "region with a leading space", "cluster name that is a number", "CIDR with a netmask",
+     "100 workers", "version with a trailing line break", "NodePort with a leading zero",
+     "300-character image"],
 )
 def test_rejected_bake_leaves_no_directory(
     cookies: object, tmp_path: Path, capfd: pytest.CaptureFixture[str], case: str

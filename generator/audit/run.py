@@ -14,6 +14,7 @@ from generator.audit import (
     opensslcnf,
     pki,
     secrets,
+    settings,
     units,
 )
 from generator.audit.cluster import Cluster
@@ -29,6 +30,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     pki.check,  # 7
     secrets.check,  # 8
     lint.check,  # 9 (and embedded scripts, 3)
+    settings.check,  # 10
 )
 
 

@@ -20,8 +20,8 @@ start_keygen() {
 
 main() {
   local count=${WORKERS:-$WORKER_COUNT}
-  if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > 99)); then
-    die "WORKERS=$count: expected a number of workers from 1 to 99"
+  if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > MAX_WORKERS)); then
+    die "WORKERS=$count: expected a number of workers from 1 to $MAX_WORKERS"
   fi
   count=$((10#$count))
   preflight

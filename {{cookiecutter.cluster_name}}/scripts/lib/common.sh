@@ -2,15 +2,19 @@
 # Entry point of the apply scripts' library (scripts/<target>.sh source this file): the
 # settings, the paths every script shares, then one file per concern beside this one.
 #
-# Sourcing it moves to the cluster repo root and loads settings.env. The API token is only
+# Sourcing it moves to the cluster repo root and loads settings.env (checked first). The API token is only
 # ever read from the environment; nothing here writes or prints it.
 # shellcheck source-path=SCRIPTDIR/../..
 
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$CLUSTER_DIR" || exit 1
 
-# shellcheck source=settings.env
-source settings.env
+# settings.env only after its text passed the rules (settings.sh); log.sh first for die.
+# shellcheck source=scripts/lib/log.sh
+source scripts/lib/log.sh
+# shellcheck source=scripts/lib/settings.sh
+source scripts/lib/settings.sh
+load_settings
 
 # Paths every script shares (read by the library files sourced below).
 # shellcheck disable=SC2034
@@ -47,9 +51,6 @@ if [[ -n "${SSH_IDENTITY_FILE:-}" ]]; then
   SSH_OPTS+=(-i "$SSH_IDENTITY_FILE" -o IdentitiesOnly=yes)
 fi
 
-
-# shellcheck source=scripts/lib/log.sh
-source scripts/lib/log.sh
 # shellcheck source=scripts/lib/preflight.sh
 source scripts/lib/preflight.sh
 # shellcheck source=scripts/lib/doctl.sh

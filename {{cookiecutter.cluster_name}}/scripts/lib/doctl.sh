@@ -54,7 +54,7 @@ forget_ssh_key() {
 
 # JQ_RECORD: a droplet (doctl JSON) reduced to what the scripts use.
 # shellcheck disable=SC2016 # jq program, not a shell expansion
-JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []),
+JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []), region: (.region.slug // ""),
   public_ip: ([(.networks.v4 // [])[] | select(.type == "public") | .ip_address][0] // ""),
   private_ip: ([(.networks.v4 // [])[] | select(.type == "private") | .ip_address][0] // "")}'
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Preflight: the local tools and the API token (from the environment only; never written or printed).
+# Preflight: the local tools, the settings and the API token (from the environment only; never written or printed).
 
 # require_tools TOOL...: every tool must be on PATH.
 require_tools() {
@@ -25,9 +25,11 @@ require_token() {
   fi
 }
 
-# preflight [--no-key]: tools and token, then the ssh key registration (cached lookup).
+# preflight [--no-key]: tools, settings (settings.sh: every rule, before any API call) and
+# token, then the ssh key registration (cached lookup).
 preflight() {
   require_tools doctl jq openssl ssh scp sed
+  check_settings
   require_token
   mkdir -p "$DROPLET_STATE_DIR" "$BUILD_DIR"
   if [[ "${1:-}" != "--no-key" ]]; then

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The Makefile runs this before it includes settings.env: the file's text must pass the
+# rules of scripts/lib/settings.sh (plain KEY=value lines, inert values) or make stops.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/log.sh
+source scripts/lib/log.sh
+# shellcheck source=scripts/lib/settings.sh
+source scripts/lib/settings.sh
+check_settings_text
