@@ -17,7 +17,9 @@ def test_rehearsal_runs_every_target_and_reruns_clean(cluster_copy: Path) -> Non
     for text in ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
                  "service/kube-dns created", "replicationcontroller/kube-dns-v9 created",
                  "kubernetes.default -> 10.3.0.1", "answered on 1 worker(s)",
-                 "status of do-cluster:", "apiserver: OK", "nodes: 1 Ready",
+                 "status of do-cluster: 0 failed", "etcd       OK: 1 member(s) healthy",
+                 "flannel    OK: pod network 10.2.0.0/16", "apiserver  OK",
+                 "nodes      OK: 1 of 1 worker(s) Ready", "kube-dns   OK: service 10.3.0.10",
                  "re-run: 0 droplets created", "== Rehearsal summary"):
         assert text in out, text
     assert "rehearsal-dummy-token" not in out
