@@ -1,0 +1,80 @@
+"""make plan: what the create targets would do, priced from `doctl compute size list`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.applying import Apply
+from tests.baking import copy_cluster
+from tests.standins import catalog
+
+
+@pytest.fixture
+def fresh(default_cluster: Path, tmp_path: Path) -> Apply:
+    return Apply.create(copy_cluster(default_cluster, tmp_path), tmp_path / "sim")
+
+
+def plan(apply: Apply, **env: str) -> dict:
+    proc = apply.make("plan", "OUTPUT=json", **env)
+    return json.loads(proc.stdout)
+
+
+def price(slug: str) -> float:
+    return catalog.SIZES[slug][4]
+
+
+def test_size_list_serves_real_slugs_and_prices(fresh: Apply) -> None:
+    sizes = json.loads(fresh.doctl("compute", "size", "list", "-o", "json"))
+    by_slug = {s["slug"]: s for s in sizes}
+    assert by_slug["s-1vcpu-1gb"]["price_monthly"] == 6.0
+    assert by_slug["s-1vcpu-1gb"]["price_hourly"] == 0.00893
+    assert by_slug["s-2vcpu-4gb"]["memory"] == 4096 and by_slug["s-2vcpu-4gb"]["vcpus"] == 2
+    text = fresh.doctl("compute", "size", "list", "--format", "Slug,PriceMonthly", "--no-header")
+    assert "s-1vcpu-1gb           6.00\n" in text
+
+
+def test_fresh_account_plans_every_create_with_its_price(fresh: Apply) -> None:
+    s = fresh.settings()
+    out = plan(fresh, WORKERS="2")
+    droplets = {i["name"]: i for i in out["items"] if i["kind"] == "droplet"}
+    assert set(droplets) == {s["ETCD_NAME"], s["CONTROLLER_NAME"],
+                             f"{s['WORKER_PREFIX']}-01", f"{s['WORKER_PREFIX']}-02"}
+    assert all(i["action"] == "create" for i in out["items"])
+    expected = price(s["ETCD_SIZE"]) + price(s["CONTROLLER_SIZE"]) + 2 * price(s["WORKER_SIZE"])
+    assert out["monthly_new"] == pytest.approx(expected)
+    assert out["monthly_after"] == pytest.approx(expected)
+    assert fresh.account()["droplets"] == {}  # the plan created nothing
+    text = fresh.make("plan", WORKERS="2").stderr
+    assert f"cost: 4 x {s['WORKER_SIZE']} at $6.00/month = $24.00/month more" in text
+    assert f"monthly: +${expected:.2f} new" in text
+
+
+def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) -> None:
+    s = fresh.settings()
+    created = fresh.make("etcd", "controller", "worker").stderr
+    # every create target priced its create before making it
+    assert created.count(f"cost: 1 x {s['ETCD_SIZE']} at $6.00/month = $6.00/month more") == 3
+    assert created.index("cost: 1 x") < created.index("done in")
+    out = plan(fresh)
+    assert out["to_create"] == 0 and out["monthly_new"] == 0
+    assert {i["action"] for i in out["items"]} == {"leave"}
+    assert "nothing to do" in fresh.make("plan").stderr
+
+    worker = f"{s['WORKER_PREFIX']}-01"
+    fresh.doctl("compute", "droplet", "delete", worker, "--force")
+    out = plan(fresh)
+    todo = {(i["kind"], i["name"], i["action"]) for i in out["items"] if i["action"] != "leave"}
+    assert todo == {("droplet", worker, "create"),
+                    ("certificate", "pki/worker-01.pem", "replace")}
+    assert out["monthly_new"] == pytest.approx(price(s["WORKER_SIZE"]))
+
+
+def test_unlisted_size_has_an_unknown_price(fresh: Apply) -> None:
+    settings = fresh.cluster / "settings.env"
+    settings.write_text(settings.read_text().replace("WORKER_SIZE=s-1vcpu-1gb", "WORKER_SIZE=2gb"))
+    out = plan(fresh)
+    assert out["unknown_prices"] == ["2gb"]
+    assert "unknown price: 2gb (not in doctl compute size list)" in fresh.make("plan").stderr
