@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 OUT := out
 CLUSTER := $(OUT)/do-cluster
 # Debian packages: what the demo's rehearsal needs, and what the real-program tests add.
-DEMO_PACKAGES := jq openssl
+DEMO_PACKAGES := jq openssl graphviz
 TEST_PACKAGES := $(DEMO_PACKAGES) etcd-server etcd-client systemd
 
 .PHONY: help venv demo test bench lint clean
@@ -44,6 +44,7 @@ demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply o
 	$(BIN)/cookiecutter --no-input -o $(OUT) .
 	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
+	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
 
 test: venv ## Run the whole test suite (template, apply, audit, real etcd/openssl/kubectl/systemd)
 	@$(call install_debian,$(TEST_PACKAGES),kubectl)
