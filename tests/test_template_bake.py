@@ -151,6 +151,6 @@ def test_scripts_keep_their_executable_bit(default_cluster: Path) -> None:
 def test_cluster_makefile_lists_every_target(default_cluster: Path) -> None:
     result = subprocess.run(["make", "-s"], cwd=default_cluster, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for target in ("plan", "diagram", "etcd", "controller", "worker", "addons", "smoke", "status", "certs",
-                   "rotate-certs", "destroy", "audit"):
+    for target in ("plan", "diagram", "etcd", "controller", "worker", "addons", "smoke",
+                   "status", "certs", "rotate-certs", "destroy", "audit"):
         assert re.search(rf"make {target}\s", result.stdout), target
