@@ -77,6 +77,17 @@ def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) ->
     assert todo == {("droplet", worker, "create"),
                     ("certificate", "pki/worker-01.pem", "replace")}
     assert out["monthly_new"] == pytest.approx(price(s["WORKER_SIZE"]))
+    assert not any("etcd proxy" in i["detail"] for i in out["items"])
+
+    # a re-created etcd gets a new private IP: the nodes' proxies would point at the old one
+    fresh.doctl("compute", "droplet", "delete", s["ETCD_NAME"], "--force")
+    controller = next(i for i in plan(fresh)["items"] if i["name"] == s["CONTROLLER_NAME"])
+    assert controller["action"] == "leave"
+    assert "its etcd proxy points at the etcd droplet about to be re-created" in \
+        controller["detail"]
+    fresh.make("etcd")
+    controller = next(i for i in plan(fresh)["items"] if i["name"] == s["CONTROLLER_NAME"])
+    assert "its etcd proxy (user data) points at another etcd peer" in controller["detail"]
 
 
 def test_unlisted_size_has_an_unknown_price(fresh: Apply) -> None:

@@ -31,10 +31,11 @@ plan_droplets() {
       0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$IMAGE" ;;
       1)
         have=$(jq -r '.[0].size' <<<"$rec")
-        printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s\n' "$name" "$have" \
+        printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s%s\n' "$name" "$have" \
           "$(jq -r '.[0].status' <<<"$rec")" "$(jq -r '.[0].id' <<<"$rec")" \
           "$(jq -r '.[0].public_ip // "" | if . == "" then "no IP yet" else . end' <<<"$rec")" \
-          "$([[ "$have" == "$size" ]] || echo "; settings say $size: user data and size are fixed, re-create it to change")"
+          "$([[ "$have" == "$size" ]] || echo "; settings say $size: user data and size are fixed, re-create it to change")" \
+          "$(_stale_etcd_peer "$role" "$name")"
         ;;
       *) printf 'droplet\t%s\tblocked\t\t%s droplets share this name: the apply stops; delete the extra ones\n' \
         "$name" "$(jq length <<<"$rec")" ;;
@@ -45,6 +46,19 @@ plan_droplets() {
     '.[] | select(.name as $n | $want | index($n) | not)
      | "droplet\t\(.name)\tleave\t\(.size)\tnot wanted (WORKERS='"$WANT_WORKERS"'); make destroy removes the whole cluster"' \
     <<<"$LIVE"
+}
+
+# _stale_etcd_peer ROLE NAME: a warning when NAME's user data (build/user-data/, what it was
+# created with) names another etcd peer than the etcd droplet has now (it was re-created).
+_stale_etcd_peer() {
+  local user_data=$USER_DATA_DIR/$2.yaml etcd_ip
+  [[ "$1" != etcd && -s "$user_data" ]] || return 0
+  etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
+  if [[ -z "$etcd_ip" ]]; then
+    echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
+  elif ! grep -q "=http://$etcd_ip:$ETCD_PEER_PORT" "$user_data"; then
+    echo "; its etcd proxy (user data) points at another etcd peer than $etcd_ip: re-create $2"
+  fi
 }
 
 plan_certificates() {

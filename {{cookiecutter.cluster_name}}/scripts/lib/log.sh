@@ -46,7 +46,7 @@ step_done() {
   log "    done in $took${detail:+: $detail}"
   # the summary's "phases:" line names each step by its description's head
   local phase=${_STEP_NAME%% (*}
-  _PHASES+=("${phase%%:*} $took")
+  _PHASES+=("${phase%%: *} $took")
 }
 
 # indent < text: show command output under the current step.
