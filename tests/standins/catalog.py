@@ -108,7 +108,9 @@ def size_object(slug: str, regions: list[str]) -> dict[str, Any]:
         "available": True,
         "description": "Basic",
     }
-    return {k: v for k, v in obj.items() if v not in (0, 0.0)}  # godo: omitempty
+    # godo: omitempty; Go's encoding/json writes a whole float64 without a fraction (6, not 6.0)
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in obj.items() if v not in (0, 0.0)}
 
 
 def size_list() -> list[dict[str, Any]]:
