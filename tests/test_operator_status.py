@@ -146,3 +146,12 @@ def test_rotate_certs_replaces_node_certificates_and_keeps_the_ca(applied: Apply
         assert daemons.restarts(root)["kube-kubelet.service"]["restarts"] == 1
     listing = json.loads(applied.make("certs", "OUTPUT=json").stdout)
     assert not any(r["stale"] for r in listing)
+
+
+def test_status_of_an_empty_account_stops_at_the_droplets(default_cluster: Path,
+                                                           tmp_path: Path) -> None:
+    apply = Apply.create(copy_cluster(default_cluster, tmp_path), tmp_path / "sim")
+    rc, report = status_json(apply)
+    assert rc != 0 and report["first_broken"] == "droplets"
+    assert "make etcd controller worker" in report["layers"][0]["detail"]
+    assert [layer["status"] for layer in report["layers"][1:7]] == ["SKIPPED"] * 6
