@@ -69,6 +69,14 @@ def test_status_stops_at_etcd_when_its_droplet_is_deleted(applied: Apply) -> Non
         assert by[later]["status"] == "SKIPPED", later
     assert by["certificates"]["status"] == "OK"
 
+    # re-created, the member is healthy but the nodes' proxies still name its old address
+    applied.make("etcd")
+    rc, report = status_json(applied)
+    etcd = next(layer for layer in report["layers"] if layer["layer"] == "etcd")
+    assert rc != 0 and report["first_broken"] == "etcd"
+    assert etcd["status"] == "FAIL" and "cluster is healthy" in etcd["items"]
+    assert f"the etcd proxy on {s['CONTROLLER_NAME']} does not reach" in etcd["detail"]
+
 
 def test_status_fails_at_kube_dns_before_the_addons(default_cluster: Path, tmp_path: Path) -> None:
     apply = Apply.create(copy_cluster(default_cluster, tmp_path), tmp_path / "sim")

@@ -76,6 +76,7 @@ $(node_stmt "$CONTROLLER_NAME" controller "$CONTROLLER_SIZE")
 $(for w in "${names[@]}"; do node_stmt "$w" worker "$WORKER_SIZE"; done)
   }
 EOF
+  # A firewall or load balancer, once the apply creates them, is drawn here from state/ too.
   edge operator "$CONTROLLER_NAME" "kubectl\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
   for w in "$ETCD_NAME" "$CONTROLLER_NAME" "${names[@]}"; do
     edge operator "$w" "ssh $SSH_PORT/tcp" 'style=dashed, color="#888888"'
