@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 OUT := out
 CLUSTER := $(OUT)/do-cluster
 # Debian packages: what the demo's rehearsal needs (etcd, curl and iproute2 for the real
-# Kubernetes 1.1.2 control plane in a network namespace), and what the real-program tests add.
-DEMO_PACKAGES := jq openssl curl iproute2 etcd-server
+# Kubernetes 1.1.2 control plane in a network namespace; graphviz for the diagram), and what
+# the real-program tests add.
+DEMO_PACKAGES := jq openssl curl iproute2 etcd-server graphviz
 TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd
 
 .PHONY: help venv demo test bench lint clean
@@ -45,6 +46,7 @@ demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply o
 	$(BIN)/cookiecutter --no-input -o $(OUT) .
 	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
+	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
 
 test: venv ## Run the whole test suite (template, apply, audit, real etcd/openssl/kubectl/systemd)
 	@$(call install_debian,$(TEST_PACKAGES),kubectl)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+# The README's picture of the planned cluster, drawn at bake time by the cluster repo's own
+# scripts/diagram.sh (bash + graphviz: re-drawing never needs Python).
+TOPOLOGY = "docs/topology"
+TOPOLOGY_EMBED = f"![The planned cluster: droplets, flows and ports]({TOPOLOGY}.svg)"
 
 
 def finish_bake(cluster_dir: Path, answers_json: str) -> int:
@@ -27,7 +34,25 @@ def finish_bake(cluster_dir: Path, answers_json: str) -> int:
     kept = "" if created else " (kept the existing CA and admin keys)"
     for name in created:
         print(f"  created pki/{name}")
+    draw_planned_topology(cluster_dir)
     return _audit_fresh_bake(cluster_dir, kept)
+
+
+def draw_planned_topology(cluster_dir: Path) -> None:
+    """docs/topology.svg for the README, when graphviz and jq are here; else a note instead."""
+    readme = cluster_dir / "README.md"
+    missing = [tool for tool in ("dot", "jq", "bash") if shutil.which(tool) is None]
+    if not missing:
+        command = ["bash", "scripts/diagram.sh", "--planned", "--no-png", "--out", TOPOLOGY]
+        proc = subprocess.run(command,
+                              cwd=cluster_dir, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            print(f"  drew {TOPOLOGY}.svg")
+            return
+        missing = [f"scripts/diagram.sh failed: {proc.stderr.strip()[-300:]}"]
+    note = f"(No picture was drawn at bake time: {', '.join(missing)}; run `make diagram`.)"
+    readme.write_text(readme.read_text().replace(TOPOLOGY_EMBED, note))
+    print(f"  no {TOPOLOGY}.svg: {', '.join(missing)}", file=sys.stderr)
 
 
 def _audit_fresh_bake(cluster_dir: Path, kept: str) -> int:

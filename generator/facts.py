@@ -11,6 +11,14 @@ RELEASE_BUCKET = "https://storage.googleapis.com/kubernetes-release/release"
 
 KUBELET_PATHS = {"bundled": "/usr/bin/kubelet", "download": "/opt/bin/kubelet"}
 
+# Ports the template leaves at their upstream defaults (no flag sets them): the kubelet's
+# --port (the apiserver reaches it for logs and exec) and sshd's.
+KUBELET_PORT = 10250
+SSH_PORT = 22
+# flanneld's data port per backend: vxlan uses the kernel's VXLAN port, udp its own; host-gw
+# routes without encapsulation (no port).
+FLANNEL_PORTS = {"vxlan": "8472/udp", "udp": "8285/udp", "host-gw": ""}
+
 
 def apiserver_service_ip(service_cidr: str) -> str:
     """The apiserver takes the first address of the service range (10.3.0.1 in the tutorial)."""
@@ -26,6 +34,11 @@ def release_url(answers: Mapping[str, Any], binary: str) -> str:
 def kubelet_path(answers: Mapping[str, Any]) -> str:
     """CoreOS alpha/beta bundle the kubelet; elsewhere it is downloaded to /opt/bin."""
     return KUBELET_PATHS[answers["kubelet_source"]]
+
+
+def flannel_port(backend: str) -> str:
+    """The port/protocol flannel's backend carries pod traffic on between nodes ("" for none)."""
+    return FLANNEL_PORTS[backend]
 
 
 def droplet_name(answers: Mapping[str, Any], role: str, index: int = 1) -> str:

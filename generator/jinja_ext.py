@@ -20,6 +20,9 @@ class ClusterFacts(Extension):
         environment.filters["release_url"] = facts.release_url
         environment.filters["kubelet_path"] = facts.kubelet_path
         environment.filters["droplet_name"] = facts.droplet_name
+        environment.filters["flannel_port"] = facts.flannel_port
+        environment.globals["kubelet_port"] = facts.KUBELET_PORT
+        environment.globals["ssh_port"] = facts.SSH_PORT
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules

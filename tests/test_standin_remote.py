@@ -122,14 +122,14 @@ def test_without_sudo_the_droplet_says_no(node: tuple[Sim, Path, str]) -> None:
 
 def test_unsupported_commands_fail_loudly(node: tuple[Sim, Path, str]) -> None:
     sim, identity, ip = node
-    proc = ssh(sim, identity, ip, "sudo systemctl restart kubelet; echo after")
+    proc = ssh(sim, identity, ip, "sudo docker restart kubelet; echo after")
     assert proc.stdout == "after\n"
     assert proc.returncode == 127  # even though the last command succeeded
-    assert "systemctl: not simulated on droplet ctl" in proc.stderr
-    allowed = ssh(sim, identity, ip, "sudo systemctl restart kubelet", DOSIM_SSH_ALLOW="systemctl")
+    assert "docker: not simulated on droplet ctl" in proc.stderr
+    allowed = ssh(sim, identity, ip, "sudo docker restart kubelet", DOSIM_SSH_ALLOW="docker")
     assert allowed.returncode == 0
     logged = [e for e in dropletfs.read_log(sim.root("ctl")) if e["kind"] == "op"]
-    assert logged[-1]["cmd"] == "systemctl" and logged[-1]["args"] == ["restart", "kubelet"]
+    assert logged[-1]["cmd"] == "docker" and logged[-1]["args"] == ["restart", "kubelet"]
     host_write = ssh(sim, identity, ip, "echo x > /etc/motd")
     assert host_write.returncode == 2 and "redirection to the absolute path" in host_write.stderr
     absolute = ssh(sim, identity, ip, "sudo /usr/bin/mkdir -p /x")

@@ -39,6 +39,8 @@ EXPECTED_FILES = [
     "pki/admin.pem",
     "pki/admin-key.pem",
     "scripts/lib/pki.sh",
+    "docs/topology.svg",
+    "docs/topology.dot",
 ]
 
 # What the apply substitutes (sed) and what coreos-cloudinit substitutes on the droplet.
@@ -150,5 +152,6 @@ def test_scripts_keep_their_executable_bit(default_cluster: Path) -> None:
 def test_cluster_makefile_lists_every_target(default_cluster: Path) -> None:
     result = subprocess.run(["make", "-s"], cwd=default_cluster, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for target in ("etcd", "controller", "worker", "addons", "smoke", "status", "destroy", "audit"):
+    for target in ("plan", "diagram", "etcd", "controller", "worker", "addons", "smoke",
+                   "status", "certs", "rotate-certs", "destroy", "audit"):
         assert re.search(rf"make {target}\s", result.stdout), target

@@ -157,13 +157,17 @@ class Facts:
             yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
                                   "no kube-dns Service manifest carries the DNS service IP")
 
-    def pod_network(self) -> Iterator[Finding]:
-        published = [
+    def flannel_configs(self) -> list[tuple[CloudConfig, Directive, str]]:
+        """(cloud-config, directive, JSON) of every `etcdctl set` of the flannel config."""
+        return [
             (config, d, m[1])
             for config in self.c.cloud_configs for unit in config.units
             for part in unit.all_parts() for d in part.directives
             if (m := FLANNEL_CONFIG.search(d.value))
         ]
+
+    def pod_network(self) -> Iterator[Finding]:
+        published = self.flannel_configs()
         for config, d, raw in published:
             try:
                 network = json.loads(raw).get("Network")
@@ -178,6 +182,37 @@ class Facts:
         if not published:
             yield self.at_setting("POD_NETWORK", "facts.pod-network",
                                   "no cloud-config publishes the flannel network config")
+
+    def ports(self) -> Iterator[Finding]:
+        """The flows make diagram draws: the flannel backend (and its port) and the NodePort
+        range must be those the cloud-configs and the apiserver use."""
+        backend = self.s.get("FLANNEL_BACKEND")
+        if backend is not None:
+            if backend not in facts.FLANNEL_PORTS:
+                yield self.at_setting("FLANNEL_BACKEND", "facts.ports",
+                                      f"unknown flannel backend {backend}")
+                return
+            port = facts.flannel_port(backend)
+            if self.s.get("FLANNEL_PORT") != port:
+                yield self.at_setting("FLANNEL_PORT", "facts.ports",
+                                      f"FLANNEL_PORT is {self.s.get('FLANNEL_PORT')}; flannel's "
+                                      f"{backend} backend uses {port or 'no port'}")
+            for config, d, raw in self.flannel_configs():
+                try:
+                    used = (json.loads(raw).get("Backend") or {}).get("Type")
+                except ValueError:
+                    continue  # reported by pod_network
+                if used != backend:
+                    yield Finding(config.rel, d.line, ERROR, "facts.ports",
+                                  f"flannel Backend Type is {used}, FLANNEL_BACKEND {backend}")
+        node_ports = self.s.get("NODE_PORT_RANGE")
+        if node_ports is not None:
+            for m, path, container in self.containers("kube-apiserver"):
+                flag = _flags(_args(container)).get("--service-node-port-range")
+                if flag != node_ports:
+                    yield Finding(m.rel, _arg_line(m, path, container, "--service-node-port-range"),
+                                  ERROR, "facts.ports", f"apiserver --service-node-port-range is "
+                                  f"{flag}, NODE_PORT_RANGE {node_ports}")
 
     def domain(self) -> Iterator[Finding]:
         domain = self.s["CLUSTER_DOMAIN"]
@@ -295,8 +330,8 @@ class Facts:
         yield from unparsable
         if unparsable:  # every other fact is read against these addresses
             return
-        for check in (self.ranges, self.service_range, self.dns_ip, self.pod_network, self.domain,
-                      self.podmaster, self.tls_files, self.k8s_version):
+        for check in (self.ranges, self.service_range, self.dns_ip, self.pod_network, self.ports,
+                      self.domain, self.podmaster, self.tls_files, self.k8s_version):
             yield from check()
 
 

@@ -21,6 +21,7 @@ fails unless every object of the files exists, and it has no ``--save-config``.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -49,10 +50,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "replicationcontrollers": ("ReplicationController", "replicationcontroller"),
     "rc": ("ReplicationController", "replicationcontroller"),
     "node": ("Node", "node"), "nodes": ("Node", "node"), "no": ("Node", "node"),
+    "endpoints": ("Endpoints", "endpoints"), "ep": ("Endpoints", "endpoints"),
 }
 # 1.1.2 names resources in its errors like this ("replicationControllers").
 PLURAL = {"Pod": "pods", "Service": "services", "ReplicationController": "replicationControllers",
-          "Node": "nodes"}
+          "Node": "nodes", "Endpoints": "endpoints"}
 NODEPORT_NOTICE = (
     "You have exposed your service on an external port on all nodes in your\n"
     "cluster.  If you want to expose this service to the external internet, you may\n"
@@ -337,6 +339,36 @@ def cmd_get_files(files: list[str], opts: dict[str, Any], data: dict[str, Any]) 
 # ---------------------------------------------------------------- get
 
 
+def endpoints(data: dict[str, Any], ns: str) -> list[dict[str, Any]]:
+    """The endpoints controller's view: each Service with a selector, its Running pods."""
+    out = []
+    for svc in data["objects"].values():
+        if svc["kind"] != "Service" or svc["metadata"]["namespace"] != ns:
+            continue
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        pods = sorted(
+            (o for o in data["objects"].values() if o["kind"] == "Pod" and selector
+             and o["metadata"]["namespace"] == ns and o["status"]["phase"] == "Running"
+             and all((o["metadata"].get("labels") or {}).get(k) == v
+                     for k, v in selector.items())), key=lambda o: o["metadata"]["name"])
+        # pod IPs: a stable stand-in address per pod (the fake has no pod network)
+        addresses = [{"ip": f"10.244.{int(_digest(p['metadata']['name'])[:2], 16)}."
+                      f"{int(_digest(p['metadata']['name'])[2:4], 16) % 254 + 1}",
+                      "targetRef": {"kind": "Pod", "name": p["metadata"]["name"]}} for p in pods]
+        ports = [{"name": p.get("name", ""), "port": p.get("targetPort", p["port"]),
+                  "protocol": p.get("protocol", "TCP")} for p in svc["spec"].get("ports", [])]
+        subsets = [{"addresses": addresses, "ports": ports}] if addresses else []
+        out.append({"apiVersion": "v1", "kind": "Endpoints",
+                    "metadata": {"name": svc["metadata"]["name"], "namespace": ns,
+                                 "labels": dict(svc["metadata"].get("labels") or {})},
+                    "subsets": subsets})
+    return out
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _match(labels: dict[str, str], selector: str) -> bool:
     for term in filter(None, selector.split(",")):
         key, _, value = term.partition("=")
@@ -398,6 +430,11 @@ def _table(kind: str, items: list[dict[str, Any]]) -> str:
                          _selector(i["spec"].get("selector") or {}),
                          str(i["spec"].get("replicas", 1)), "1m"])
             rows += [["", c["name"], c["image"], "", "", ""] for c in containers[1:]]
+    elif kind == "Endpoints":
+        rows = [["NAME", "ENDPOINTS", "AGE"]] + [
+            [i["metadata"]["name"], ",".join(f"{a['ip']}:{p['port']}" for s in i["subsets"]
+                                             for a in s["addresses"] for p in s["ports"])
+             or "<none>", "1m"] for i in items]
     else:
         rows = [["NAME", "LABELS", "STATUS", "AGE"]] + [
             [i["metadata"]["name"], _selector(i["metadata"].get("labels") or {}), "Ready", "1m"]
@@ -419,6 +456,8 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     ns = opts["namespace"]
     if kind == "Node":
         items = nodes()
+    elif kind == "Endpoints":
+        items = endpoints(data, ns)
     else:
         items = [o for o in data["objects"].values()
                  if o["kind"] == kind and o["metadata"]["namespace"] == ns]

@@ -33,6 +33,25 @@ _LEGACY_SIZES: dict[str, tuple[int, int, int]] = {
     "16gb": (16384, 8, 160),
 }
 
+# The sizes `doctl compute size list` serves: slug -> (memory MiB, vcpus, disk GB, transfer TB,
+# price_monthly USD). Fields as godo's Size struct (godo/sizes.go: slug, memory, vcpus, disk,
+# price_monthly, price_hourly, regions, available, transfer, description). Slugs, specs and
+# monthly prices: DigitalOcean's Basic (regular SSD) plans after the July 2022 price change, as
+# tabulated in https://gist.github.com/colinwilson/cd31bde012f6727b24b2fc4ebee749c0 ($4 .. $96);
+# price_hourly is price_monthly / 672, DigitalOcean's monthly cap of 672 hours ($6 -> 0.00893).
+# Other slugs (legacy "2gb", premium, CPU-optimized) can still be created here but are not
+# listed, so their price is unknown, as for a size DigitalOcean no longer sells.
+SIZES: dict[str, tuple[int, int, int, float, float]] = {
+    "s-1vcpu-512mb-10gb": (512, 1, 10, 0.5, 4.0),
+    "s-1vcpu-1gb": (1024, 1, 25, 1.0, 6.0),
+    "s-1vcpu-2gb": (2048, 1, 50, 2.0, 12.0),
+    "s-2vcpu-2gb": (2048, 2, 60, 3.0, 18.0),
+    "s-2vcpu-4gb": (4096, 2, 80, 4.0, 24.0),
+    "s-4vcpu-8gb": (8192, 4, 160, 5.0, 48.0),
+    "s-8vcpu-16gb": (16384, 8, 320, 6.0, 96.0),
+}
+HOURS_A_MONTH = 672
+
 # Current slugs look like s-2vcpu-4gb, s-1vcpu-512mb-10gb, c-4, g-2vcpu-8gb, s-2vcpu-4gb-amd.
 _MODERN = re.compile(
     r"^(?P<family>s|c|c2|g|gd|m|m3|m6|so|so1_5)-(?P<vcpus>\d+)vcpu-(?P<mem>\d+)(?P<unit>gb|mb)"
@@ -71,21 +90,31 @@ def size_info(slug: str) -> tuple[int, int, int] | None:
     return None
 
 
-def size_object(slug: str, region: str) -> dict[str, Any]:
-    memory, vcpus, disk = size_info(slug) or (0, 0, 0)
-    price = round(memory / 1024 * 6.0, 2)
-    return {
+def size_object(slug: str, regions: list[str]) -> dict[str, Any]:
+    """The API's size object; an unlisted slug has no price (the API would omit it)."""
+    if slug in SIZES:
+        memory, vcpus, disk, transfer, price = SIZES[slug]
+    else:
+        (memory, vcpus, disk), transfer, price = size_info(slug) or (0, 0, 0), 0.0, 0.0
+    obj: dict[str, Any] = {
         "slug": slug,
         "memory": memory,
         "vcpus": vcpus,
         "disk": disk,
-        "transfer": float(max(1, memory // 1024)),
+        "transfer": transfer,
         "price_monthly": price,
-        "price_hourly": round(price / 672, 5),
-        "regions": [region],
+        "price_hourly": round(price / HOURS_A_MONTH, 5),
+        "regions": regions,
         "available": True,
         "description": "Basic",
     }
+    # godo: omitempty; Go's encoding/json writes a whole float64 without a fraction (6, not 6.0)
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in obj.items() if v not in (0, 0.0)}
+
+
+def size_list() -> list[dict[str, Any]]:
+    return [size_object(slug, sorted(REGIONS)) for slug in SIZES]
 
 
 def image_object(image: str, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -365,6 +365,20 @@ def run_droplet_delete(ctx: Ctx) -> int:
     return 0
 
 
+# --- sizes (commands/sizes.go, displayers/size.go) ----------------------------------------------
+
+def run_size_list(ctx: Ctx) -> int:
+    sizes = paginate(ctx, "v2/sizes", "GET /v2/sizes", "sizes", service.list_sizes)
+    ctx.display(Displayable(
+        sizes, ["Slug", "Memory", "VCPUs", "Disk", "PriceMonthly", "PriceHourly"],
+        {"Slug": "Slug", "Memory": "Memory", "VCPUs": "VCPUs", "Disk": "Disk",
+         "PriceMonthly": "Price Monthly", "PriceHourly": "Price Hourly"},
+        lambda z: {"Slug": z["slug"], "Memory": z.get("memory", 0), "VCPUs": z.get("vcpus", 0),
+                   "Disk": z.get("disk", 0), "PriceMonthly": f"{z.get('price_monthly', 0):0.2f}",
+                   "PriceHourly": z.get("price_hourly", 0.0)}))
+    return 0
+
+
 # --- ssh keys, tags, account ----------------------------------------------------------------
 
 def run_key_list(ctx: Ctx) -> int:
@@ -509,6 +523,10 @@ def build_tree() -> Cmd:
     droplet.add(Cmd("list", "List Droplets on your account", aliases=("ls",), use="[GLOB]",
                     run=run_droplet_list,
                     flags=[Flag("region"), Flag("tag-name"), *_display_flags()]))
+
+    sizes = compute.add(Cmd("size", "List available Droplet sizes"))
+    sizes.add(Cmd("list", "List available Droplet sizes", aliases=("ls",),
+                  flags=_display_flags(), run=run_size_list))
 
     keys = compute.add(Cmd("ssh-key", "Display commands to manage SSH keys on your account",
                            aliases=("k",)))

@@ -116,7 +116,7 @@ def create_droplet(req: dict[str, Any], state_file: Path) -> Handler:
             "disk": disk,
             "region": req["region"],
             "size_slug": req["size"],
-            "size": catalog.size_object(req["size"], req["region"]),
+            "size": catalog.size_object(req["size"], [req["region"]]),
             "image": image,
             "created_at": model.iso(now),
             "features": features,
@@ -262,6 +262,15 @@ def list_keys(page: int) -> Handler:
     def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
         keys = data["ssh_keys"][(page - 1) * PER_PAGE: page * PER_PAGE]
         return 200, {"ssh_keys": keys, "links": {}, "meta": {"total": len(data["ssh_keys"])}}
+
+    return handle
+
+
+def list_sizes(page: int) -> Handler:
+    def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
+        sizes = catalog.size_list()
+        return 200, {"sizes": sizes[(page - 1) * PER_PAGE: page * PER_PAGE], "links": {},
+                     "meta": {"total": len(sizes)}}
 
     return handle
 

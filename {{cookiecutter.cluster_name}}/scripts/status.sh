@@ -1,79 +1,69 @@
 #!/usr/bin/env bash
-# make status: the cluster's droplets, etcd health (over ssh), the apiserver and the nodes.
+# make status [OUTPUT=json]: the cluster layer by layer in dependency order (droplets, ssh,
+# etcd, flannel's network key, the apiserver, nodes, kube-dns); explaining stops at the first
+# broken layer, the ones after it are SKIPPED. The soonest certificate expiry comes last.
+# usage: scripts/status.sh [-o text|json]     (json on stdout; progress always on stderr)
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/health.sh
+source scripts/lib/health.sh
+# shellcheck source=scripts/lib/certs.sh
+source scripts/lib/certs.sh
+
+LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
 
 main() {
+  local output=${OUTPUT:-text}
+  while getopts 'o:' opt; do
+    case $opt in
+      o) output=$OPTARG ;;
+      *) die "usage: $0 [-o text|json]" ;;
+    esac
+  done
+  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
   preflight --no-key
-  local ok=0 failed=0 unknown=0 lines=()
-  step "droplets tagged $CLUSTER_NAME"
-  CLUSTER_LIST=$(cluster_droplets)
-  {
-    printf '    %-32s %-11s %-7s %-16s %s\n' NAME ID STATUS PUBLIC PRIVATE
-    jq -r '.[] | [.name, (.id | tostring), .status, .public_ip, .private_ip] | @tsv' <<<"$CLUSTER_LIST" |
-      while IFS=$'\t' read -r n i s pub priv; do
-        printf '    %-32s %-11s %-7s %-16s %s\n' "$n" "$i" "$s" "${pub:--}" "${priv:--}"
-      done
-  } >&2
-  local count
-  count=$(jq length <<<"$CLUSTER_LIST")
-  step_done "$count droplet(s)"
-  lines+=("droplets: $count")
 
-  local etcd ip health
-  etcd=$(record_of "$CLUSTER_LIST" "$ETCD_NAME")
-  ip=""
-  [[ -z "$etcd" ]] || ip=$(field "$etcd" public_ip)
-  if [[ -z "$ip" ]]; then
-    lines+=("etcd: FAIL ($ETCD_NAME does not exist or has no IP: make etcd)")
-    failed=$((failed + 1))
-  else
-    step "etcd health (ssh $SSH_USER@$ip etcdctl cluster-health)"
-    if health=$(remote "$ip" etcdctl cluster-health 2>&1); then
-      indent <<<"$health"
-      if grep -q 'cluster is healthy' <<<"$health"; then
-        lines+=("etcd: OK (cluster is healthy)")
-        ok=$((ok + 1))
-      else
-        lines+=("etcd: FAIL (not healthy)")
-        failed=$((failed + 1))
-      fi
-    else
-      lines+=("etcd: UNKNOWN (ssh/etcdctl failed: $(tr '\n' ' ' <<<"$health" | cut -c1-120))")
-      unknown=$((unknown + 1))
+  local name broken="" lines=()
+  for name in "${LAYERS[@]}"; do
+    if [[ -n "$broken" ]]; then
+      LAYER_JSON+=("$(jq -cn --arg n "$name" --arg b "$broken" \
+        '{layer: $n, status: "SKIPPED", detail: "not checked: \($b) is broken", items: []}')")
+      lines+=("$(printf '%-10s SKIPPED (needs %s)' "$name" "$broken")")
+      continue
     fi
-    step_done
-  fi
+    step "$name"
+    "check_${name//-/_}"
+    step_done "$LAYER_STATUS"
+    lines+=("$(printf '%-10s %s' "$name" "$(jq -r '"\(.status): \(.detail)"' <<<"${LAYER_JSON[-1]}")")")
+    [[ "$LAYER_STATUS" != FAIL ]] || broken=$name
+  done
 
-  if ! command -v kubectl >/dev/null 2>&1 || [[ ! -s "$KUBECONFIG_FILE" ]]; then
-    lines+=("apiserver: UNKNOWN (no kubectl or no ./kubeconfig: make controller)")
-    unknown=$((unknown + 1))
-  else
-    local out
-    step "apiserver (kubectl version)"
-    if out=$(kube version 2>&1); then
-      indent <<<"$out"
-      lines+=("apiserver: OK")
-      ok=$((ok + 1))
-      step_done
-      step "nodes (kubectl get nodes)"
-      if out=$(kube get nodes 2>&1); then
-        indent <<<"$out"
-        lines+=("nodes: $(grep -c ' Ready' <<<"$out" || true) Ready")
-        ok=$((ok + 1))
-      else
-        lines+=("nodes: FAIL ($(tr '\n' ' ' <<<"$out" | cut -c1-120))")
-        failed=$((failed + 1))
-      fi
-      step_done
-    else
-      lines+=("apiserver: FAIL ($(tr '\n' ' ' <<<"$out" | cut -c1-120))")
-      failed=$((failed + 1))
-      step_done
-    fi
+  step "certificates (pki/)"
+  local records soonest cert_status=OK cert_detail="no certificates in $PKI_DIR"
+  records=$(local_cert_records)
+  soonest=$(soonest_expiry "$records")
+  if [[ -n "$soonest" ]]; then
+    cert_detail=$(jq -r '"soonest: \(.location) in \(.days_left) day(s) (\(.not_after))"' <<<"$soonest")
+    case $(jq -r .level <<<"$soonest") in
+      fail) cert_status=FAIL ;;
+      warn) cert_status=WARN ;;
+    esac
   fi
-  summary "status of $CLUSTER_NAME: $ok OK, $failed failed, $unknown unknown" "${lines[@]}"
+  layer certificates "$cert_status" "$cert_detail"
+  step_done "$cert_status"
+  lines+=("$(printf '%-10s %s: %s' certs "$cert_status" "$cert_detail")")
+
+  local failed
+  failed=$(printf '%s\n' "${LAYER_JSON[@]}" | jq -s '[.[] | select(.status == "FAIL")] | length')
+  if [[ "$output" == json ]]; then
+    printf '%s\n' "${LAYER_JSON[@]}" | jq -s --arg c "$CLUSTER_NAME" --arg b "$broken" \
+      --argjson soonest "${soonest:-null}" \
+      '{cluster: $c, ok: (map(select(.status == "FAIL")) | length == 0),
+        first_broken: (if $b == "" then null else $b end), layers: .,
+        soonest_certificate: $soonest}'
+  fi
+  summary "status of $CLUSTER_NAME: ${broken:+broken at $broken, }$failed failed" "${lines[@]}"
   ((failed == 0)) || exit 1
 }
 

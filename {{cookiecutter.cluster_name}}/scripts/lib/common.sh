@@ -59,6 +59,8 @@ source scripts/lib/doctl.sh
 source scripts/lib/state.sh
 # shellcheck source=scripts/lib/userdata.sh
 source scripts/lib/userdata.sh
+# shellcheck source=scripts/lib/cost.sh
+source scripts/lib/cost.sh
 # shellcheck source=scripts/lib/droplets.sh
 source scripts/lib/droplets.sh
 # shellcheck source=scripts/lib/ssh.sh

@@ -22,6 +22,7 @@ ensure_droplets() {
     step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
     local created rc=0 wait=()
     [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)
+    log_cost "$size" "${#missing[@]}"
     CREATE_START_MS=$(_now_ms)
     created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
       --image "$IMAGE" --size "$size" --region "$REGION" \

@@ -18,6 +18,7 @@ fmt_ms() {
 _RUN_START_MS=$(_now_ms)
 _STEP_NAME=""
 _STEP_START_MS=0
+_PHASES=()
 
 log() {
   printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2
@@ -40,8 +41,12 @@ step() {
 }
 
 step_done() {
-  local detail=${1:-}
-  log "    done in $(fmt_ms $(($(_now_ms) - _STEP_START_MS)))${detail:+: $detail}"
+  local detail=${1:-} took
+  took=$(fmt_ms $(($(_now_ms) - _STEP_START_MS)))
+  log "    done in $took${detail:+: $detail}"
+  # the summary's "phases:" line names each step by its description's head
+  local phase=${_STEP_NAME%% (*}
+  _PHASES+=("${phase%%: *} $took")
 }
 
 # indent < text: show command output under the current step.
@@ -64,5 +69,10 @@ summary() {
     for line in "$@"; do
       echo "  $line"
     done
+    if ((${#_PHASES[@]})); then
+      local IFS='|'
+      line="${_PHASES[*]}"
+      echo "  phases: ${line//|/, }"
+    fi
   } >&2
 }

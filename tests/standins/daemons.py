@@ -1,0 +1,242 @@
+"""What the droplets' daemons answer over ssh: ``etcdctl`` (v2, etcd 2.2 as on the tutorial's
+CoreOS) and ``systemctl``, derived from the simulated account and each droplet's user data.
+
+Nothing runs: an etcd member is "up" while its droplet exists and is active; a proxy
+(``proxy: on``) reaches the members its ``initial-cluster`` names by their private IPs. The
+flannel key exists once a droplet whose user data sets it (the flanneld drop-in's
+``etcdctl set``) became active after the member did (so a re-created member has lost it).
+Messages and exit codes follow etcdctl 2.2 (etcdctl/command/cluster_health.go, error.go:
+ExitServerError 4, ExitClusterNotHealthy 5) and systemctl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import model
+from . import state as st
+
+if TYPE_CHECKING:
+    from .rops import Session
+
+USER_DATA = "var/lib/dosim/user-data"
+UNIT_LOG = "var/lib/dosim/systemd.json"
+EXIT_SERVER_ERROR = 4
+EXIT_CLUSTER_NOT_HEALTHY = 5
+# Units every CoreOS image ships, besides those the user data defines.
+IMAGE_UNITS = ("etcd2.service", "fleet.service", "flanneld.service", "docker.service",
+               "sshd.service", "systemd-networkd.service", "update-engine.service",
+               "locksmithd.service")
+_UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
+
+
+@dataclass
+class Etcd2:
+    """The ``coreos.etcd2`` section of a droplet's user data (flat ``key: value`` lines)."""
+
+    settings: dict[str, str]
+
+    @classmethod
+    def of(cls, user_data: str) -> Etcd2:
+        settings: dict[str, str] = {}
+        inside = False
+        indent = 0
+        for line in user_data.splitlines():
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            depth = len(line) - len(line.lstrip())
+            if stripped == "etcd2:":
+                inside, indent = True, depth
+                continue
+            if inside and depth <= indent:
+                break
+            if inside:
+                key, _, value = stripped.partition(":")
+                settings[key.strip()] = value.strip().strip('"')
+        return cls(settings)
+
+    @property
+    def proxy(self) -> bool:
+        return self.settings.get("proxy", "off") == "on"
+
+    def peers(self) -> list[tuple[str, str]]:
+        """(member name, peer URL) of ``initial-cluster``."""
+        out = []
+        for item in self.settings.get("initial-cluster", "").split(","):
+            name, eq, url = item.strip().partition("=")
+            if eq:
+                out.append((name, url))
+        return out
+
+
+def _user_data(rec: dict[str, Any]) -> str:
+    path = Path(rec["sim"]["root"]) / USER_DATA
+    return path.read_text() if path.is_file() else ""
+
+
+def _host(url: str) -> str:
+    return url.split("//", 1)[-1].rsplit(":", 1)[0]
+
+
+def _member_id(name: str, peer_url: str) -> str:
+    return hashlib.sha256(f"{name} {peer_url}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class Member:
+    name: str
+    peer_url: str
+    rec: dict[str, Any] | None  # the droplet serving it, None when none answers
+
+    @property
+    def client_url(self) -> str:
+        assert self.rec is not None
+        conf = Etcd2.of(_user_data(self.rec)).settings
+        port = conf.get("advertise-client-urls", ":2379").rsplit(":", 1)[-1]
+        return f"http://{self.rec['sim']['private_ip']}:{port}"
+
+
+def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[str, Any] | None:
+    """The active droplet with private IP ``ip`` running etcd member ``name``."""
+    for rec in data["droplets"].values():
+        if rec["sim"].get("private_ip") != ip or model.status_at(rec, now) != "active":
+            continue
+        conf = Etcd2.of(_user_data(rec))
+        if not conf.proxy and conf.settings.get("name") == name:
+            return rec
+    return None
+
+
+def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member], str]:
+    """The members this droplet's etcd (member or proxy) reaches, and its client endpoint."""
+    me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
+    if me is None:
+        return [], "http://127.0.0.1:2379"
+    conf = Etcd2.of(_user_data(me))
+    if not conf.settings:
+        return [], "http://127.0.0.1:2379"
+    port = conf.settings.get("listen-client-urls", ":2379").split(",")[0].rsplit(":", 1)[-1]
+    endpoint = f"http://127.0.0.1:{port}"
+    if not conf.proxy:
+        name = conf.settings.get("name", "default")
+        ip = me["sim"].get("private_ip", "")
+        peer = conf.settings.get("initial-advertise-peer-urls", "").replace("$private_ipv4", ip)
+        return [Member(name, peer, me)], endpoint
+    return [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()], \
+        endpoint
+
+
+def _flannel_setters(data: dict[str, Any], member: Member, key: str, now: float) -> list[str]:
+    """Values the active droplets set ``key`` to through this member since it came up."""
+    assert member.rec is not None
+    pattern = re.compile(r"etcdctl set " + re.escape(key) + r" '([^']*)'")
+    values = []
+    for rec in data["droplets"].values():
+        if model.status_at(rec, now) != "active":
+            continue
+        if rec["sim"]["active_at"] < member.rec["sim"]["active_at"]:
+            continue
+        text = _user_data(rec)
+        conf = Etcd2.of(text)
+        if rec is not member.rec and not any(_host(u) == member.rec["sim"]["private_ip"]
+                                             for _, u in conf.peers()):
+            continue
+        values += pattern.findall(text)
+    return values
+
+
+def _unavailable(endpoint: str) -> str:
+    return ("Error:  client: etcd cluster is unavailable or misconfigured\n"
+            f"error #0: dial tcp {endpoint.split('//', 1)[-1]}: getsockopt: connection refused\n")
+
+
+def op_etcdctl(s: Session, args: list[str]) -> int:
+    if not args or args[0] not in ("cluster-health", "get"):
+        sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get)\n")
+        return 2
+    now = time.time()
+    with st.locked(write=False) as data:
+        members, endpoint = _members(s, data, now)
+        up = [m for m in members if m.rec is not None]
+        if not members:
+            sys.stderr.write(_unavailable(endpoint))
+            return EXIT_SERVER_ERROR
+        if args[0] == "cluster-health":
+            if not up:
+                print("cluster may be unhealthy: failed to list members")
+                sys.stderr.write(_unavailable(endpoint))
+                return EXIT_SERVER_ERROR
+            for m in members:
+                if m.rec is None:
+                    print(f"member {_member_id(m.name, m.peer_url)} is unreachable: "
+                          f"[{m.peer_url}] are all unreachable")
+                else:
+                    print(f"member {_member_id(m.name, m.peer_url)} is healthy: got healthy "
+                          f"result from {m.client_url}")
+            healthy = len(up) == len(members)
+            print("cluster is healthy" if healthy else "cluster is unhealthy")
+            return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
+        if len(args) != 2:
+            sys.stderr.write("etcdctl get: one key (dosim)\n")
+            return 2
+        if not up:
+            sys.stderr.write(_unavailable(endpoint))
+            return EXIT_SERVER_ERROR
+        values = _flannel_setters(data, up[0], args[1], now)
+    if not values:
+        top = "/" + args[1].strip("/").split("/")[0]
+        sys.stderr.write(f"Error:  100: Key not found ({top}) [{len(members) + 3}]\n")
+        return EXIT_SERVER_ERROR
+    print(values[-1])
+    return 0
+
+
+def units_of(user_data: str) -> set[str]:
+    names = re.findall(r"^\s*-\s*name:\s*\"?([\w@.-]+)\"?\s*$", user_data, re.MULTILINE)
+    return {n for n in names if n.endswith(_UNIT_SUFFIXES)} | set(IMAGE_UNITS)
+
+
+def restarts(root: Path) -> dict[str, Any]:
+    """For tests: ``{unit: {"restarts": n, "at": t}}`` recorded by ``systemctl restart``."""
+    path = root / UNIT_LOG
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def op_systemctl(s: Session, args: list[str]) -> int:
+    flags = [a for a in args if a.startswith("-")]
+    words = [a for a in args if not a.startswith("-")]
+    if flags or len(words) < 2 or words[0] not in ("restart", "is-active"):
+        sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: restart UNIT..., "
+                         "is-active UNIT...)\n")
+        return 2
+    verb, units = words[0], [u if "." in u else u + ".service" for u in words[1:]]
+    known = units_of((s.root / USER_DATA).read_text() if (s.root / USER_DATA).is_file() else "")
+    if verb == "is-active":
+        for unit in units:
+            print("active" if unit in known else "inactive")
+        return 0 if all(u in known for u in units) else 3
+    if not s.as_root:
+        sys.stderr.write(f"Failed to restart {units[0]}: Interactive authentication required.\n"
+                         f"See system logs and 'systemctl status {units[0]}' for details.\n")
+        return 1
+    for unit in units:
+        if unit not in known:
+            sys.stderr.write(f"Failed to restart {unit}: Unit {unit} not found.\n")
+            return 5
+    path = s.root / UNIT_LOG
+    log = restarts(s.root)
+    for unit in units:
+        entry = log.setdefault(unit, {"restarts": 0})
+        entry["restarts"] += 1
+        entry["at"] = time.time()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
+    return 0

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make certs [OUTPUT=json]: every certificate in pki/ and installed on each droplet (read over
+# ssh): subject, SANs, issuer, days left. Warns under CERT_WARN_DAYS (30), fails under
+# CERT_FAIL_DAYS (7). An installed certificate whose serial differs from pki/ is flagged.
+# usage: scripts/certs.sh [-o text|json]
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/certs.sh
+source scripts/lib/certs.sh
+
+main() {
+  local output=${OUTPUT:-text}
+  while getopts 'o:' opt; do
+    case $opt in
+      o) output=$OPTARG ;;
+      *) die "usage: $0 [-o text|json]" ;;
+    esac
+  done
+  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
+  require_tools openssl jq
+  local records
+  step "certificates in $PKI_DIR/"
+  records=$(local_cert_records)
+  step_done "$(grep -c . <<<"$records" || true) certificate(s)"
+
+  if command -v doctl >/dev/null 2>&1 && [[ -n "${DIGITALOCEAN_ACCESS_TOKEN:-}${DIGITALOCEAN_API_KEY:-}" ]]; then
+    preflight --no-key
+    CLUSTER_LIST=$(cluster_droplets)
+    local name ip
+    while IFS=$'\t' read -r name ip; do
+      [[ -n "$ip" ]] || continue
+      step "certificates installed on $name ($ip:$SSL_DIR)"
+      records+=$'\n'$(remote_cert_records "$name" "$ip" || true)
+      step_done
+    done < <(jq -r --arg e "$ETCD_NAME" '.[] | select(.name != $e) | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
+  else
+    warn "no doctl or no API token: listing $PKI_DIR/ only (export DIGITALOCEAN_ACCESS_TOKEN to read the droplets too)"
+  fi
+
+  # one array; an installed copy whose serial differs from pki/ is marked "stale"
+  records=$(grep . <<<"$records" | jq -s --arg pki "$PKI_DIR/" '
+    (map(select(.location | startswith($pki))) | map({key: (.location | ltrimstr($pki)), value: .serial})
+     | from_entries) as $serials
+    | map(. + {stale: ((.location | contains(":")) and ($serials[.location | sub(".*/"; "")] // .serial) != .serial)})')
+  if [[ "$output" == json ]]; then
+    printf '%s\n' "$records"
+  fi
+  {
+    printf '  %-60s %-5s %5s  %-30s %-12s %s\n' CERTIFICATE LEVEL DAYS SUBJECT ISSUER SANS
+    jq -r '.[] | [.location, (.level + (if .stale then "*" else "" end)), .days_left, .subject,
+      .issuer, (.sans | join(","))] | @tsv' <<<"$records" |
+      while IFS=$'\t' read -r loc level days subject issuer sans; do
+        printf '  %-60s %-5s %5s  %-30s %-12s %s\n' "$loc" "$level" "$days" "$subject" "$issuer" "${sans:--}"
+      done
+  } >&2
+  local counts failing
+  counts=$(jq -r '"\(length) certificate(s): \(map(select(.level == "ok")) | length) ok, \(map(select(.level == "warn")) | length) warn (< '"$CERT_WARN_DAYS"' days), \(map(select(.level == "fail")) | length) fail (< '"$CERT_FAIL_DAYS"' days)"' <<<"$records")
+  failing=$(jq -r 'map(select(.level == "fail") | "\(.location) (\(.days_left) days left)") | join(", ")' <<<"$records")
+  local lines=("$counts")
+  lines+=("soonest: $(jq -r 'sort_by(.days_left)[0] // {} | "\(.location // "-") in \(.days_left // "-") day(s)"' <<<"$records")")
+  if jq -e 'any(.[]; .stale)' <<<"$records" >/dev/null; then
+    lines+=("* installed copy differs from $PKI_DIR/ (re-run the make target of that node, or make rotate-certs)")
+  fi
+  [[ -z "$failing" ]] || lines+=("FAILING: $failing: make rotate-certs")
+  summary "certificates of $CLUSTER_NAME" "${lines[@]}"
+  [[ -z "$failing" ]] || exit 1
+}
+
+main "$@"

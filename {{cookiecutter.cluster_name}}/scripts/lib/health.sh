@@ -1,0 +1,203 @@
+# shellcheck shell=bash
+# The cluster's health, one layer per function in dependency order (status.sh runs them):
+# each ends with `layer NAME STATUS DETAIL [ITEM...]` (STATUS: OK, WARN or FAIL).
+
+FLANNEL_KEY=/coreos.com/network/config
+LAYER_JSON=()
+LAYER_STATUS=""
+
+# layer NAME STATUS DETAIL [ITEM...]: record a layer's result and show it under its step.
+layer() {
+  local name=$1 status=$2 detail=$3
+  shift 3
+  # shellcheck disable=SC2034 # read by status.sh after each check
+  LAYER_STATUS=$status
+  LAYER_JSON+=("$(jq -cn --arg n "$name" --arg s "$status" --arg d "$detail" \
+    '{layer: $n, status: $s, detail: $d, items: $ARGS.positional}' --args "$@")")
+  local item
+  for item in "$@"; do
+    log "    $item"
+  done
+  log "    $status: $detail"
+}
+
+# _one_line TEXT: the first 240 characters of TEXT on one line.
+_one_line() {
+  tr '\n' ' ' <<<"$1" | sed 's/  */ /g; s/ $//' | cut -c1-240
+}
+
+# expected_names: the droplets `make etcd controller worker` would leave, in order.
+expected_names() {
+  local nn
+  echo "$ETCD_NAME"
+  echo "$CONTROLLER_NAME"
+  for ((nn = 1; nn <= 10#${WORKERS:-$WORKER_COUNT}; nn++)); do
+    worker_name "$nn"
+    echo
+  done
+}
+
+check_droplets() {
+  CLUSTER_LIST=$(cluster_droplets)
+  local items=() bad=() missing=() name id pub priv status
+  while IFS=$'\t' read -r name id status pub priv; do
+    items+=("$(printf '%-28s %-10s %-7s %-15s %s' "$name" "$id" "$status" "${pub:--}" "${priv:--}")")
+    [[ "$status" == active && -n "$pub" && -n "$priv" ]] || bad+=("$name ($status${pub:+, $pub}${pub:-, no IP yet})")
+  done < <(jq -r '.[] | [.name, (.id | tostring), .status, .public_ip, .private_ip] | @tsv' <<<"$CLUSTER_LIST")
+  while IFS= read -r name; do
+    [[ -n "$(record_of "$CLUSTER_LIST" "$name")" ]] || missing+=("$name")
+  done < <(expected_names)
+  if ((${#items[@]} == 0)); then
+    layer droplets FAIL "no droplets are tagged $CLUSTER_NAME: make etcd controller worker"
+  elif ((${#bad[@]})); then
+    layer droplets FAIL "not active with both IPs: ${bad[*]} (booting? look again in a minute)" "${items[@]}"
+  elif ((${#missing[@]})); then
+    layer droplets WARN "${#items[@]} active; missing: ${missing[*]}" "${items[@]}"
+  else
+    layer droplets OK "${#items[@]} active with public and private IPs" "${items[@]}"
+  fi
+}
+
+check_ssh() {
+  local dir name ip jobs=() items=() bad=() job
+  dir=$(mktemp -d)
+  while IFS=$'\t' read -r name ip; do
+    remote "$ip" true >"$dir/$name" 2>&1 &
+    jobs+=("$!:$name:$ip")
+  done < <(jq -r '.[] | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
+  for job in "${jobs[@]}"; do
+    IFS=: read -r _ name ip <<<"$job"
+    if wait "${job%%:*}"; then
+      items+=("$name: $SSH_USER@$ip answers")
+    else
+      bad+=("$name ($SSH_USER@$ip: $(_one_line "$(<"$dir/$name")"))")
+    fi
+  done
+  rm -rf "$dir"
+  if ((${#bad[@]})); then
+    layer ssh FAIL "cannot log in: ${bad[*]}; is the key '$SSH_KEY_NAME' in your ssh-agent?" "${items[@]}"
+  else
+    layer ssh OK "${#items[@]} droplet(s) answer ssh as $SSH_USER" "${items[@]}"
+  fi
+}
+
+# _ip_of NAME KIND: public_ip or private_ip of NAME in CLUSTER_LIST (empty if none).
+_ip_of() {
+  local rec
+  rec=$(record_of "$CLUSTER_LIST" "$1")
+  [[ -z "$rec" ]] || field "$rec" "$2"
+}
+
+check_etcd() {
+  local etcd_ip ctl_ip out rc=0 items=() healthy
+  etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
+  ctl_ip=$(_ip_of "$CONTROLLER_NAME" public_ip)
+  if [[ -z "$etcd_ip" ]]; then
+    local seen="no node to ask"
+    if [[ -n "$ctl_ip" ]]; then
+      out=$(remote "$ctl_ip" etcdctl cluster-health 2>&1) || true
+      seen="the etcd proxy on $CONTROLLER_NAME says: $(_one_line "$out")"
+    fi
+    layer etcd FAIL "$ETCD_NAME does not exist (deleted?): re-create it with make etcd;\
+ flannel and the apiserver depend on it; $seen"
+    return 0
+  fi
+  out=$(remote "$etcd_ip" etcdctl cluster-health 2>&1) || rc=$?
+  mapfile -t items <<<"$out"
+  if ((rc != 0)) || ! grep -qx 'cluster is healthy' <<<"$out"; then
+    layer etcd FAIL "etcdctl cluster-health on $ETCD_NAME exited $rc: $(_one_line "$out")" "${items[@]}"
+    return 0
+  fi
+  healthy=$(grep -c '^member .* is healthy' <<<"$out")
+  if [[ -n "$ctl_ip" ]]; then
+    rc=0
+    out=$(remote "$ctl_ip" etcdctl cluster-health 2>&1) || rc=$?
+    if ((rc != 0)); then
+      layer etcd FAIL "$ETCD_NAME is healthy but the etcd proxy on $CONTROLLER_NAME does not reach\
+ it (exit $rc): $(_one_line "$out"); its initial-cluster must name $ETCD_NAME's private IP" "${items[@]}"
+      return 0
+    fi
+    items+=("through the proxy on $CONTROLLER_NAME: $(tail -n1 <<<"$out")")
+  fi
+  layer etcd OK "$healthy member(s) healthy (etcdctl cluster-health)" "${items[@]}"
+}
+
+check_flannel() {
+  local etcd_ip out rc=0
+  etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
+  out=$(remote "$etcd_ip" etcdctl get "$FLANNEL_KEY" 2>&1) || rc=$?
+  if ((rc != 0)); then
+    local why="flanneld on $CONTROLLER_NAME sets it at boot (ExecStartPre of its drop-in)"
+    [[ -n "$(_ip_of "$CONTROLLER_NAME" public_ip)" ]] || why="$CONTROLLER_NAME does not exist: make controller"
+    layer flannel FAIL "$FLANNEL_KEY is not set in etcd ($(_one_line "$out")); $why"
+    return 0
+  fi
+  if [[ "$out" != *"\"$POD_NETWORK\""* ]]; then
+    layer flannel FAIL "$FLANNEL_KEY is $out, not the pod network $POD_NETWORK of settings.env" "$out"
+    return 0
+  fi
+  layer flannel OK "pod network $POD_NETWORK ($FLANNEL_KEY)" "$out"
+}
+
+check_apiserver() {
+  if ! command -v kubectl >/dev/null 2>&1; then
+    layer apiserver FAIL "kubectl is not installed"
+    return 0
+  fi
+  if [[ ! -s "$KUBECONFIG_FILE" ]]; then
+    layer apiserver FAIL "no ./kubeconfig: make controller"
+    return 0
+  fi
+  local out rc=0 server
+  server=$(grep -m1 'server:' "$KUBECONFIG_FILE" | awk '{print $2}')
+  out=$(kube version 2>&1) || rc=$?
+  if ((rc != 0)); then
+    layer apiserver FAIL "$server does not answer: $(_one_line "$out")"
+    return 0
+  fi
+  layer apiserver OK "$server answers ($(grep -m1 '^Server Version' <<<"$out" || echo version unknown))"
+}
+
+check_nodes() {
+  local out rc=0 want ready items=()
+  want=$(jq --arg p "$WORKER_PREFIX-" '[.[] | select(.name | startswith($p))] | length' <<<"$CLUSTER_LIST")
+  out=$(kube get nodes -o json 2>&1) || rc=$?
+  if ((rc != 0)); then
+    layer nodes FAIL "kubectl get nodes: $(_one_line "$out")"
+    return 0
+  fi
+  mapfile -t items < <(jq -r '.items[] | "\(.metadata.name) \([.status.conditions[]? | select(.type == "Ready")][0].status // "Unknown"
+    | if . == "True" then "Ready" else "NotReady" end)"' <<<"$out")
+  ready=$(jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length' <<<"$out")
+  if ((ready == 0)); then
+    layer nodes FAIL "no node is Ready ($want worker droplet(s)); the kubelets register minutes after make worker" "${items[@]}"
+  elif ((ready < want)); then
+    layer nodes WARN "$ready of $want worker(s) Ready" "${items[@]}"
+  else
+    layer nodes OK "$ready of $want worker(s) Ready" "${items[@]}"
+  fi
+}
+
+check_kube_dns() {
+  local svc ep rc=0 ip count
+  svc=$(kube get service kube-dns --namespace=kube-system -o json 2>&1) || rc=$?
+  if ((rc != 0)); then
+    layer kube-dns FAIL "no kube-dns service: make addons ($(_one_line "$svc"))"
+    return 0
+  fi
+  ip=$(jq -r '.spec.clusterIP // ""' <<<"$svc")
+  if [[ "$ip" != "$DNS_SERVICE_IP" ]]; then
+    layer kube-dns FAIL "kube-dns has cluster IP $ip, not DNS_SERVICE_IP $DNS_SERVICE_IP (the kubelets' --cluster-dns)"
+    return 0
+  fi
+  ep=$(kube get endpoints kube-dns --namespace=kube-system -o json 2>&1) || rc=$?
+  count=0
+  ((rc != 0)) || count=$(jq '[.subsets[]?.addresses[]?] | length' <<<"$ep")
+  if ((count == 0)); then
+    layer kube-dns FAIL "service $ip has no endpoints: its pods are not running\
+ (kubectl --kubeconfig kubeconfig get pods --namespace=kube-system)"
+    return 0
+  fi
+  layer kube-dns OK "service $ip with $count endpoint(s)" \
+    "$(jq -r '[.subsets[].addresses[] | "\(.ip) (\(.targetRef.name // "-"))"] | join(", ")' <<<"$ep")"
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# make plan [WORKERS=N] [OUTPUT=json]: what the next `make etcd controller worker` would create
+# and what it would leave alone, read from the live account with doctl, with the monthly price
+# of each droplet size (doctl compute size list: price_monthly) and the totals. Changes nothing.
+# usage: scripts/plan.sh [-o text|json]
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+# One function per kind of resource, in apply order; each prints rows
+# "kind<TAB>name<TAB>action<TAB>size<TAB>detail" (size empty when it costs nothing itself).
+# Hook: when the apply creates a firewall or a load balancer, add plan_firewall /
+# plan_load_balancer here (their prices join the totals through the size column).
+PLAN_KINDS=(droplets certificates)
+
+# wanted: "role<TAB>name<TAB>size" of every droplet the create targets would leave.
+wanted() {
+  local nn
+  printf 'etcd\t%s\t%s\n' "$ETCD_NAME" "$ETCD_SIZE"
+  printf 'controller\t%s\t%s\n' "$CONTROLLER_NAME" "$CONTROLLER_SIZE"
+  for ((nn = 1; nn <= WANT_WORKERS; nn++)); do
+    printf 'worker\t%s\t%s\n' "$(worker_name "$nn")" "$WORKER_SIZE"
+  done
+}
+
+plan_droplets() {
+  local role name size rec have
+  while IFS=$'\t' read -r role name size; do
+    rec=$(jq -c --arg n "$name" '[.[] | select(.name == $n)]' <<<"$LIVE")
+    case $(jq length <<<"$rec") in
+      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$IMAGE" ;;
+      1)
+        have=$(jq -r '.[0].size' <<<"$rec")
+        printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s%s\n' "$name" "$have" \
+          "$(jq -r '.[0].status' <<<"$rec")" "$(jq -r '.[0].id' <<<"$rec")" \
+          "$(jq -r '.[0].public_ip // "" | if . == "" then "no IP yet" else . end' <<<"$rec")" \
+          "$([[ "$have" == "$size" ]] || echo "; settings say $size: user data and size are fixed, re-create it to change")" \
+          "$(_stale_etcd_peer "$role" "$name")"
+        ;;
+      *) printf 'droplet\t%s\tblocked\t\t%s droplets share this name: the apply stops; delete the extra ones\n' \
+        "$name" "$(jq length <<<"$rec")" ;;
+    esac
+  done < <(wanted)
+  # tagged droplets no create target wants (workers beyond WORKERS): left alone, still billed
+  jq -r --argjson want "$(wanted | cut -f2 | jq -R . | jq -sc .)" \
+    '.[] | select(.name as $n | $want | index($n) | not)
+     | "droplet\t\(.name)\tleave\t\(.size)\tnot wanted (WORKERS='"$WANT_WORKERS"'); make destroy removes the whole cluster"' \
+    <<<"$LIVE"
+}
+
+# _stale_etcd_peer ROLE NAME: a warning when NAME's user data (build/user-data/, what it was
+# created with) names another etcd peer than the etcd droplet has now (it was re-created).
+_stale_etcd_peer() {
+  local user_data=$USER_DATA_DIR/$2.yaml etcd_ip
+  [[ "$1" != etcd && -s "$user_data" ]] || return 0
+  etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
+  if [[ -z "$etcd_ip" ]]; then
+    echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
+  elif ! grep -q "=http://$etcd_ip:$ETCD_PEER_PORT" "$user_data"; then
+    echo "; its etcd proxy (user data) points at another etcd peer than $etcd_ip: re-create $2"
+  fi
+}
+
+plan_certificates() {
+  local role name size cert pub priv
+  while IFS=$'\t' read -r role name size; do
+    case $role in
+      etcd) continue ;;
+      controller) cert=apiserver ;;
+      worker) cert="worker-${name##*-}" ;;
+    esac
+    IFS=$'\t' read -r pub priv < <(jq -r --arg n "$name" \
+      '[(.[] | select(.name == $n)) // {} | .public_ip // "", .private_ip // ""] | @tsv' <<<"$LIVE")
+    if [[ ! -s "$PKI_DIR/$cert.pem" ]]; then
+      printf 'certificate\t%s\tcreate\t\tsigned by pki/ca.pem once %s has its IPs\n' "$PKI_DIR/$cert.pem" "$name"
+    elif [[ -z "$pub$priv" ]]; then
+      printf 'certificate\t%s\treplace\t\t%s does not exist: re-issued for its new IPs\n' "$PKI_DIR/$cert.pem" "$name"
+    elif ! _sans_cover "$PKI_DIR/$cert.pem" "$role" "$pub" "$priv"; then
+      printf 'certificate\t%s\treplace\t\tits IP SANs are not %s'"'"'s IPs (%s %s)\n' "$PKI_DIR/$cert.pem" "$name" "$pub" "$priv"
+    else
+      printf 'certificate\t%s\tleave\t\tmatches %s\n' "$PKI_DIR/$cert.pem" "$name"
+    fi
+  done < <(wanted)
+}
+
+# _sans_cover CERT ROLE PUBLIC PRIVATE: the IP SANs the apply would check (ensure_cert_ips).
+_sans_cover() {
+  local cert=$1 role=$2 want
+  if [[ "$role" == controller ]]; then
+    want=$(printf '%s\n' "$APISERVER_SERVICE_IP" "$3" "$4" | sort | tr '\n' ' ')
+  else
+    want="$4 "
+  fi
+  [[ "$(pki_cert_ips "$cert" | tr '\n' ' ')" == "$want" ]]
+}
+
+main() {
+  local output=${OUTPUT:-text}
+  while getopts 'o:' opt; do
+    case $opt in
+      o) output=$OPTARG ;;
+      *) die "usage: $0 [-o text|json]" ;;
+    esac
+  done
+  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
+  WANT_WORKERS=${WORKERS:-$WORKER_COUNT}
+  if ! [[ "$WANT_WORKERS" =~ ^[0-9]+$ ]] || ((10#$WANT_WORKERS < 1 || 10#$WANT_WORKERS > 99)); then
+    die "WORKERS=$WANT_WORKERS: expected a number of workers from 1 to 99"
+  fi
+  WANT_WORKERS=$((10#$WANT_WORKERS))
+  preflight --no-key
+  step "reading the account: droplets tagged $CLUSTER_NAME and the droplet sizes' prices"
+  local raw prices
+  raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" compute droplet list --tag-name "$CLUSTER_NAME")
+  LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
+  prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
+  step_done
+
+  local kind rows=""
+  for kind in "${PLAN_KINDS[@]}"; do
+    rows+=$("plan_$kind")$'\n'
+  done
+  local plan
+  plan=$(grep . <<<"$rows" | jq -R 'split("\t") | {kind: .[0], name: .[1], action: .[2], size: .[3], detail: .[4]}' |
+    jq -s --argjson p "$prices" 'map(. + {monthly: (if .size == "" then null else ($p[.size] // null) end)})')
+
+  if [[ "$output" == json ]]; then
+    jq --arg c "$CLUSTER_NAME" '{cluster: $c, items: .,
+      to_create: map(select(.action == "create")) | length,
+      monthly_new: (map(select(.action == "create") | .monthly // 0) | add // 0),
+      monthly_after: (map(select(.kind == "droplet" and .action != "blocked") | .monthly // 0) | add // 0),
+      unknown_prices: map(select(.size != "" and .monthly == null) | .size) | unique}' <<<"$plan"
+  fi
+  {
+    printf '  %-12s %-34s %-8s %-20s %9s  %s\n' KIND NAME ACTION SIZE '$/MONTH' DETAIL
+    jq -r '.[] | [.kind, .name, .action, (if .size == "" then "-" else .size end),
+      (if .monthly == null then (if .size == "" then "-" else "unknown" end) else .monthly end),
+      .detail] | @tsv' <<<"$plan" |
+      while IFS=$'\t' read -r k n a s m d; do
+        [[ ! "$m" =~ ^[0-9.]+$ ]] || printf -v m '%.2f' "$m"
+        printf '  %-12s %-34s %-8s %-20s %9s  %s\n' "$k" "$n" "$a" "$s" "$m" "$d"
+      done
+  } >&2
+
+  local lines=() size count creates new after
+  creates=$(jq -r 'map(select(.kind == "droplet" and .action == "create")) | group_by(.size)[] | "\(.[0].size)\t\(length)"' <<<"$plan")
+  while IFS=$'\t' read -r size count; do
+    [[ -z "$size" ]] || lines+=("$(cost_line "$prices" "$size" "$count")")
+  done <<<"$creates"
+  new=$(jq 'map(select(.action == "create") | .monthly // 0) | add // 0' <<<"$plan")
+  after=$(jq 'map(select(.kind == "droplet" and .action != "blocked") | .monthly // 0) | add // 0' <<<"$plan")
+  if [[ -z "$creates" ]] && ! jq -e 'any(.[]; .action != "leave")' <<<"$plan" >/dev/null; then
+    lines+=("nothing to do: every droplet and certificate exists")
+  else
+    lines+=("$(jq -r '"to create: \(map(select(.action == "create")) | length), to replace:
+      \(map(select(.action == "replace")) | length), blocked: \(map(select(.action == "blocked")) | length),
+      left alone: \(map(select(.action == "leave")) | length)"' <<<"$plan" | tr -s ' \n' ' ' | sed 's/ $//')")
+  fi
+  lines+=("monthly: +$(money "$new") new, $(money "$after") for the cluster's droplets after the apply")
+  if jq -e 'any(.[]; .size != "" and .monthly == null)' <<<"$plan" >/dev/null; then
+    lines+=("unknown price: $(jq -r '[.[] | select(.size != "" and .monthly == null) | .size] | unique | join(", ")' <<<"$plan") (not in doctl compute size list)")
+  fi
+  summary "plan for $CLUSTER_NAME in $REGION (WORKERS=$WANT_WORKERS)" "${lines[@]}" \
+    "apply: make etcd controller worker"
+}
+
+main "$@"

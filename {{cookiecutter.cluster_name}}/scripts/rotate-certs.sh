@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# make rotate-certs: re-issue the node certificates (pki/apiserver.pem, pki/worker-NN.pem) with
+# their existing keys and the same CA, then one node at a time: install the new certificate
+# and restart the node's kubelet. The old certificates are kept in pki/retired/. The CA is
+# never rotated here (CA=1 is refused: every certificate and kubeconfig trusts it).
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/certs.sh
+source scripts/lib/certs.sh
+
+# kubelet_unit ROLE: the kubelet's unit name as cloud-config/ROLE.yaml defines it.
+kubelet_unit() {
+  local unit
+  unit=$(grep -oE 'name: "?[A-Za-z0-9@._-]*kubelet\.service' "cloud-config/$1.yaml" | head -n1 |
+    sed -E 's/name: "?//')
+  [[ -n "$unit" ]] || die "cloud-config/$1.yaml defines no kubelet unit"
+  echo "$unit"
+}
+
+# rotate_node NAME IP CERT_NAME ROLE ISSUE-COMMAND... : retire pki/CERT_NAME.pem, issue a new one,
+# install it on NAME, restart its kubelet.
+rotate_node() {
+  local name=$1 ip=$2 cert=$3 role=$4 link=()
+  shift 4
+  local old_serial new_serial unit
+  step "$name: re-issue $PKI_DIR/$cert.pem, install it, restart the kubelet"
+  [[ -s "$PKI_DIR/$cert-key.pem" ]] || die "$PKI_DIR/$cert-key.pem is missing: run 'make $role' first"
+  old_serial=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial 2>/dev/null | cut -d= -f2 || true)
+  if [[ -n "$old_serial" ]]; then
+    mkdir -p "$PKI_DIR/retired"
+    mv "$PKI_DIR/$cert.pem" "$PKI_DIR/retired/$cert-$old_serial.pem"
+  fi
+  "$@"
+  new_serial=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial | cut -d= -f2)
+  [[ "$role" == controller ]] || link=(worker)
+  install_tls "$name" "$ip" "$PKI_DIR/$cert.pem" "$PKI_DIR/$cert-key.pem" "${link[@]}" ||
+    die "$name: the new certificate is in $PKI_DIR/$cert.pem but not installed; re-run 'make rotate-certs'"
+  unit=$(kubelet_unit "$role")
+  ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart $unit" ||
+    die "$name: restarting $unit failed; the new certificate is installed"
+  ROTATED+=("$name: $cert.pem serial ${old_serial:-none} -> $new_serial, $unit restarted")
+  step_done
+}
+
+main() {
+  if [[ "${CA:-}" == 1 ]]; then
+    die "CA=1: rotating the CA is not done here. Every node certificate, the admin kubeconfig" \
+      "and each node's ca.pem trust pki/ca.pem; a new CA means re-issuing and re-installing all of" \
+      "them at once, with the cluster down. Re-create the cluster instead (make destroy, delete" \
+      "pki/ca*.pem and pki/admin*.pem, re-bake or re-run the template's PKI, make etcd controller worker)."
+  fi
+  preflight --no-key
+  CLUSTER_LIST=$(cluster_droplets)
+  ROTATED=()
+  local ca_before rec public private name ip nn
+  ca_before=$(sha256_of "$PKI_DIR/ca.pem")
+  rec=$(need_droplet "$CONTROLLER_NAME" controller)
+  public=$(field "$rec" public_ip)
+  private=$(field "$rec" private_ip)
+  rotate_node "$CONTROLLER_NAME" "$public" apiserver controller pki_issue_apiserver "$public" "$private"
+
+  while IFS=$'\t' read -r name ip private; do
+    nn=${name##*-}
+    rotate_node "$name" "$ip" "worker-$nn" worker pki_issue_worker "$nn" "$private"
+  done < <(jq -r --arg p "$WORKER_PREFIX-" '.[] | select(.name | startswith($p))
+    | [.name, .public_ip, .private_ip] | @tsv' <<<"$CLUSTER_LIST" | sort)
+
+  [[ "$(sha256_of "$PKI_DIR/ca.pem")" == "$ca_before" ]] || die "pki/ca.pem changed during the rotation"
+  summary "rotated ${#ROTATED[@]} node certificate(s) of $CLUSTER_NAME" "${ROTATED[@]}" \
+    "CA unchanged: $PKI_DIR/ca.pem ($(cert_record CA <"$PKI_DIR/ca.pem" | jq -r '"\(.days_left) days left"'))" \
+    "old certificates: $PKI_DIR/retired/" \
+    "check: make certs"
+}
+
+main "$@"
