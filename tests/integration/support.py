@@ -3,7 +3,6 @@ server processes on free loopback ports, TLS endpoints."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -14,16 +13,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from generator import TEMPLATE_ROOT
+from tests.k8s.controlplane import cloudinit_text
 
 LOOPBACK = "127.0.0.1"
 STANDINS = TEMPLATE_ROOT / "tests"  # fakes of doctl, kubectl... live here: never "the real one"
@@ -78,13 +75,10 @@ def applied_user_data(cluster: Path, template: str, etcd_peer: str, controller_i
 
 def cloudinit_config(user_data: str, private_ipv4: str = LOOPBACK,
                      public_ipv4: str = LOOPBACK) -> dict[str, Any]:
-    """The cloud-config as coreos-cloudinit reads it: $private_ipv4/$public_ipv4 replaced in
-    the text, then parsed with every scalar a string (Go decodes `proxy: on` as "on")."""
+    """The cloud-config as coreos-cloudinit reads it (tests/k8s/controlplane.cloudinit_text:
+    $private_ipv4/$public_ipv4 replaced, every scalar a string: Go decodes `proxy: on` as "on")."""
     assert user_data.startswith("#cloud-config\n"), "coreos-cloudinit needs the #cloud-config line"
-    text = user_data.replace("$private_ipv4", private_ipv4).replace("$public_ipv4", public_ipv4)
-    config = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader builds no objects)
-    assert isinstance(config, dict)
-    return config
+    return cloudinit_text(user_data, public_ipv4, private_ipv4)
 
 
 def etcd2_environment(config: dict[str, Any]) -> dict[str, str]:
@@ -217,90 +211,6 @@ def tls_exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
     thread.join(5)
     listener.close()
     return result
-
-
-# --- a stand-in for the apiserver's HTTPS side, for kubectl ---------------------------------
-
-
-def _api_objects(version: str, port: int) -> dict[str, Any]:
-    major, minor = version.split(".")[:2]
-    return {
-        "/version": {"major": major, "minor": minor, "gitVersion": f"v{version}",
-                     "gitCommit": "stub", "gitTreeState": "clean",
-                     "buildDate": "2015-11-20T00:00:00Z", "goVersion": "go1.4.2",
-                     "compiler": "gc", "platform": "linux/amd64"},
-        "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-            {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{LOOPBACK}:{port}"}]},
-        "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
-        "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-            {"name": "namespaces", "singularName": "namespace", "namespaced": False,
-             "kind": "Namespace", "verbs": ["create", "delete", "get", "list", "watch"],
-             "shortNames": ["ns"]}]},
-        "/api/v1/namespaces": {"kind": "NamespaceList", "apiVersion": "v1",
-                               "metadata": {"resourceVersion": "1"}, "items": [
-            {"metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1",
-                          "creationTimestamp": "2015-11-20T00:00:00Z"},
-             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
-            for name in ("default", "kube-system")]},
-    }
-
-
-class StubApiServer:
-    """HTTPS on 127.0.0.1:<free port> with the apiserver's cert, client certs required:
-    answers discovery, /version and /api/v1/namespaces, logs (path, client CN)."""
-
-    def __init__(self, ctx: ssl.SSLContext, version: str) -> None:
-        self.requests: list[tuple[str, str]] = []
-        self.handshake_errors: list[str] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                path = self.path.split("?")[0]
-                assert isinstance(self.connection, ssl.SSLSocket)
-                stub.requests.append((path, peer_cn(self.connection)))
-                body = stub.objects.get(path)
-                status = 200 if body is not None else 404
-                if body is None:
-                    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                            "reason": "NotFound", "code": 404}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self) -> tuple[socket.socket, Any]:
-                conn, addr = self.socket.accept()
-                try:
-                    return ctx.wrap_socket(conn, server_side=True), addr
-                except (ssl.SSLError, OSError) as error:
-                    stub.handshake_errors.append(str(error))
-                    conn.close()
-                    raise
-
-        self.server = Server((LOOPBACK, 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self.url = f"https://{LOOPBACK}:{self.port}"
-        self.objects = _api_objects(version, self.port)
-
-    @contextmanager
-    def running(self) -> Iterator[StubApiServer]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-            thread.join(5)
 
 
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -45,7 +45,15 @@ from tests.integration.support import (
     settings,
 )
 from tests.k8s import binaries
-from tests.k8s.controlplane import ControllerSpec, ControlPlane, NotReady, Rewriter
+from tests.k8s.controlplane import (
+    ControllerSpec,
+    ControlPlane,
+    NotReady,
+    Rewriter,
+    cloudinit_text,
+    unit_content,
+    unit_exec_start,
+)
 
 # The apiserver refuses to advertise a loopback address; it never contacts this one.
 ADVERTISE = "192.0.2.10"
@@ -240,17 +248,29 @@ def test_kubeconfig_of_another_ca_is_refused(plane: Plane, foreign_cluster: Path
 
 
 def test_worker_kubeconfig_with_kubectl_1_1_2(plane: Plane, tmp_path: Path) -> None:
-    ssl_dir = plane.settings["SSL_DIR"]
-    (tmp_path / "ssl").mkdir()
+    """The kubeconfig the worker's cloud-config writes (write_files), its /etc/kubernetes/ssl
+    paths moved to a scratch dir holding what the apply installs there; the server is the
+    kubelet unit's --api-servers (the kubeconfig has none), rendered as the apply renders it."""
+    server = f"{CONTROLLER_PUBLIC_IP}:{plane.cp.secure_port}"
+    config = cloudinit_text(applied_user_data(plane.cluster, "worker.yaml", "http://unused:2380",
+                                              server), WORKER_IP, WORKER_IP)
+    ssl_dir = tmp_path / "ssl"
+    ssl_dir.mkdir()
     for src, dst in (("worker-01.pem", "worker.pem"), ("worker-01-key.pem", "worker-key.pem"),
                      ("ca.pem", "ca.pem")):
-        shutil.copy(plane.cluster / "pki" / src, tmp_path / "ssl" / dst)
-    config = tmp_path / "worker-kubeconfig.yaml"
-    config.write_text((plane.cluster / "node/worker-kubeconfig.yaml").read_text()
-                      .replace(ssl_dir, str(tmp_path / "ssl")))
-    result = plane.kubectl("--server", f"https://{CONTROLLER_PUBLIC_IP}:{plane.cp.secure_port}",
-                           "get", "namespaces", kubeconfig=config)
+        shutil.copy(plane.cluster / "pki" / src, ssl_dir / dst)
+    (written,) = [f for f in config["write_files"] if f["path"].endswith("kubeconfig.yaml")]
+    kubeconfig = tmp_path / "worker-kubeconfig.yaml"
+    kubeconfig.write_text(written["content"].replace(plane.settings["SSL_DIR"], str(ssl_dir)))
+    kubelet = unit_exec_start(unit_content(config, "kube-kubelet.service"))
+    assert f"--kubeconfig={written['path']}" in kubelet
+    (api_servers,) = [a.split("=", 1)[1] for a in kubelet if a.startswith("--api-servers=")]
+    assert api_servers == f"https://{server}"
+    # 1.1 answers an unauthenticated request on the secure port with 401: success means the
+    # worker's certificate authenticated it
+    result = plane.kubectl("--server", api_servers, "get", "namespaces", kubeconfig=kubeconfig)
     assert result.returncode == 0, result.stderr
+    assert "kube-system" in result.stdout
 
 
 # --- the apply scripts against it --------------------------------------------------------------
