@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from generator import TEMPLATE_ROOT
-from tests.k8s.controlplane import cloudinit_text
+from tests.k8s.controlplane import cloudinit_text, stop_process
 
 LOOPBACK = "127.0.0.1"
 STANDINS = TEMPLATE_ROOT / "tests"  # fakes of doctl, kubectl... live here: never "the real one"
@@ -146,13 +146,7 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | None:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=5)
 
 
 # --- TLS ----------------------------------------------------------------------------------

@@ -10,14 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source scripts/lib/certs.sh
 
 main() {
-  local output=${OUTPUT:-text}
-  while getopts 'o:' opt; do
-    case $opt in
-      o) output=$OPTARG ;;
-      *) die "usage: $0 [-o text|json]" ;;
-    esac
-  done
-  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
+  local output
+  output=$(output_format "$@")
   require_tools openssl jq
   local records
   step "certificates in $PKI_DIR/"

@@ -95,20 +95,10 @@ _sans_cover() {
 }
 
 main() {
-  local output=${OUTPUT:-text}
-  while getopts 'o:' opt; do
-    case $opt in
-      o) output=$OPTARG ;;
-      *) die "usage: $0 [-o text|json]" ;;
-    esac
-  done
-  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
-  WANT_WORKERS=${WORKERS:-$WORKER_COUNT}
-  if ! [[ "$WANT_WORKERS" =~ ^[0-9]+$ ]] || ((10#$WANT_WORKERS < 1 || 10#$WANT_WORKERS > 99)); then
-    die "WORKERS=$WANT_WORKERS: expected a number of workers from 1 to 99"
-  fi
-  WANT_WORKERS=$((10#$WANT_WORKERS))
-  preflight --no-key
+  local output
+  output=$(output_format "$@")
+  preflight --no-key # checks WORKERS against the one worker limit, with the settings
+  WANT_WORKERS=$((10#${WORKERS:-$WORKER_COUNT}))
   step "reading the account: droplets tagged $CLUSTER_NAME and the droplet sizes' prices"
   local raw prices
   raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" compute droplet list --tag-name "$CLUSTER_NAME")

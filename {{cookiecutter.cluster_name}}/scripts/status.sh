@@ -14,14 +14,8 @@ source scripts/lib/certs.sh
 LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
 
 main() {
-  local output=${OUTPUT:-text}
-  while getopts 'o:' opt; do
-    case $opt in
-      o) output=$OPTARG ;;
-      *) die "usage: $0 [-o text|json]" ;;
-    esac
-  done
-  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
+  local output
+  output=$(output_format "$@")
   preflight --no-key
 
   local name broken="" lines=()

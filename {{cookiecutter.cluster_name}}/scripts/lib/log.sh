@@ -76,3 +76,17 @@ summary() {
     fi
   } >&2
 }
+
+# output_format ARGS...: the -o text|json option (default: OUTPUT, else text) of the scripts
+# that print for people or for other scripts.
+output_format() {
+  local opt output=${OUTPUT:-text} OPTIND=1
+  while getopts 'o:' opt; do
+    case $opt in
+      o) output=$OPTARG ;;
+      *) die "usage: $0 [-o text|json]" ;;
+    esac
+  done
+  [[ "$output" == text || "$output" == json ]] || die "-o $output: expected text or json"
+  echo "$output"
+}
