@@ -9,11 +9,13 @@ from generator.audit import (
     cloudconfig,
     consistency,
     embed,
+    endpoints,
     lint,
     manifests,
     opensslcnf,
     pki,
     secrets,
+    tls,
     units,
 )
 from generator.audit.cluster import Cluster
@@ -29,6 +31,8 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     pki.check,  # 7
     secrets.check,  # 8
     lint.check,  # 9 (and embedded scripts, 3)
+    endpoints.check,  # 10
+    tls.check,  # 11
 )
 
 
