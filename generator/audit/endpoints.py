@@ -153,10 +153,15 @@ class Endpoints:
             else:
                 problem = f"the apiserver's HTTP port listens on {_listed(self.insecure)}"
         elif url.scheme == "https":
-            if any(url.port == lst.port for lst in self.secure) and (
-                    on_api_node or url.scope not in (LOOPBACK, EVERY)):
+            # On the apiserver's node the address must be one it binds; elsewhere the host is
+            # the controller's address (a placeholder until the apply fills it in).
+            if on_api_node and any(url.served_by(lst) for lst in self.secure):
                 return
-            problem = ("nothing on this node serves it" if url.scope in (LOOPBACK, EVERY)
+            if not on_api_node and url.scope not in (LOOPBACK, EVERY) and any(
+                    url.port == lst.port for lst in self.secure):
+                return
+            problem = ("nothing on this node serves it"
+                       if not on_api_node and url.scope in (LOOPBACK, EVERY)
                        else f"the apiserver's secure port listens on {_listed(self.secure)}")
         else:
             problem = "the apiserver speaks http or https only"
