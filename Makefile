@@ -27,6 +27,13 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## Create .venv with the template's Python requirements
 
+# Another apt run (unattended-upgrades, a second make) may hold apt's locks: wait up to 120 s
+# rather than fail. apt-get install waits on the dpkg lock with DPkg::Lock::Timeout; apt 2.6's
+# update ignores it for the lists lock (tried: it fails at once), so update is retried.
+APT_LOCK_WAIT := -o DPkg::Lock::Timeout=120
+APT_UPDATE_TRIES := 60
+APT_RETRY_SECONDS := 2
+
 # apt-get only what is missing; kubectl from kubernetes-client only where no kubectl exists
 # (it conflicts with the kubectl package some machines already have).
 define install_debian
@@ -36,7 +43,13 @@ define install_debian
 	if (( $${#missing[@]} )); then \
 	  sudo=""; if (( EUID != 0 )); then sudo=sudo; fi; \
 	  echo "Installing Debian packages: $${missing[*]}"; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null; \
+	  for ((try = 1; ; try++)); do \
+	    $$sudo apt-get $(APT_LOCK_WAIT) update -qq && break; \
+	    ((try < $(APT_UPDATE_TRIES))) || exit 1; \
+	    echo "apt-get update failed (another apt run holding its lock?); retrying in $(APT_RETRY_SECONDS) s"; \
+	    sleep $(APT_RETRY_SECONDS); \
+	  done; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get $(APT_LOCK_WAIT) install -y -qq "$${missing[@]}" >/dev/null; \
 	fi
 endef
 

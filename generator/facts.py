@@ -39,8 +39,29 @@ def kubelet_path(answers: Mapping[str, Any]) -> str:
 def flannel_port(backend: str) -> str:
     """The port/protocol flannel's backend carries pod traffic on between nodes ("" for none)."""
     return FLANNEL_PORTS[backend]
+def apiserver_url(answers: Mapping[str, Any], host: str) -> str:
+    """The secure port as workers and kubectl reach it: the tutorial's https://HOST on 443,
+    with the port spelled out when it is another."""
+    port = int(answers["_apiserver_secure_port"])
+    return f"https://{host}" + ("" if port == URL_PORTS["https"] else f":{port}")
 
 
 def droplet_name(answers: Mapping[str, Any], role: str, index: int = 1) -> str:
     """Droplet names carry the cluster name: do-cluster-etcd-01, do-cluster-worker-02."""
     return f"{answers['cluster_name']}-{role}-{index:02d}"
+
+# kube-apiserver 1.1's flag defaults, where the template leaves a listener unset: what listens
+# then (kubernetes docs/admin/kube-apiserver.md). Kubernetes flags read '_' as '-'.
+APISERVER_DEFAULTS = {
+    "--insecure-bind-address": "127.0.0.1",
+    "--insecure-port": "8080",
+    "--bind-address": "0.0.0.0",
+    "--secure-port": "6443",
+}
+# Deprecated spellings 1.1 still accepts for the same listeners.
+APISERVER_ALIASES = {"--address": "--insecure-bind-address", "--port": "--insecure-port"}
+# Without one of these the secure port serves no client-certificate authentication (or a
+# self-signed certificate no kubeconfig here trusts).
+APISERVER_TLS_FLAGS = ("--client-ca-file", "--tls-cert-file", "--tls-private-key-file")
+# Default ports of URLs without one.
+URL_PORTS = {"http": 80, "https": 443}

@@ -11,18 +11,23 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.audit.cluster import read_settings
 from tests.standins import dropletfs
+from tests.standins import state as standin_state
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_BIN = REPO / "tests" / "standins" / "bin"
 FAKE_BIN = REPO / "tests" / "fake_kubectl"
 # A recognisable dummy: the tests assert it is written nowhere and printed never.
 TOKEN = "dummy-do-token-4f1c9e"
+# A stand-in delay no test outlives: the fault lasts until the test ends it (Apply.bring_up),
+# however slowly a loaded machine runs the apply. A short delay raced the apply instead.
+NEVER_SECONDS = "86400"
 
 
 @dataclass
@@ -54,7 +59,9 @@ class Apply:
             "DIGITALOCEAN_ACCESS_TOKEN": TOKEN,
             "APPLY_POLL_SECONDS": "0.2",
             "APPLY_BOOT_SECONDS": "0",  # the simulated droplets boot at once
-            "APPLY_TIMEOUT_SECONDS": "20",
+            # Waits end as soon as the stand-in answers; the bound only matters when a test
+            # injects a fault, and then the test sets its own. Margin for a loaded machine.
+            "APPLY_TIMEOUT_SECONDS": "120",
             "SSH_IDENTITY_FILE": str(sim / "id_test"),
         })
         apply = cls(cluster, sim, env)
@@ -85,6 +92,17 @@ class Apply:
         return proc.stdout
 
     # -- the simulated account -------------------------------------------------------------
+    def bring_up(self, *names: str) -> None:
+        """The named droplets get their addresses and sshd now (ending a NEVER_SECONDS delay)."""
+        now = time.time()
+        with standin_state.locked(self.sim / "account.json") as data:
+            recs = [r for r in data["droplets"].values() if r["name"] in names]
+            assert sorted(r["name"] for r in recs) == sorted(names), names
+            for rec in recs:
+                for key in ("ip_at", "sshd_at"):
+                    if rec["sim"][key] is None or rec["sim"][key] > now:
+                        rec["sim"][key] = now
+
     def account(self) -> dict[str, Any]:
         return json.loads((self.sim / "account.json").read_text())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ CC, CTRL, WORKER, ETCD = "cloud-config", "cloud-config/controller.yaml", \
 RC, SVC = "manifests/addons/kube-dns-rc.yaml", "manifests/addons/kube-dns-svc.yaml"
 BUSYBOX, INSPECTOR = "manifests/smoke/busybox.yaml", "manifests/smoke/inspector.yaml"
 KCTRL = "manifests/controller/kube-controller.yaml"
+ADMIN = "client/admin-kubeconfig.yaml"
 
 # (id, file, old, new, rule, the text whose line the finding points at (None: new))
 MUTATIONS = [
@@ -131,6 +133,78 @@ MUTATIONS = [
      "openssl.san", "[alt_names]"),
     ("openssl-section", "openssl/worker.cnf", "req_extensions = v3_req",
      "req_extensions = v3_reqs", "openssl.section", None),
+    # 10. what listens, and who connects to it (issue 9, row 15)
+    ("etcd-member-every-interface", ETCD,
+     'listen-client-urls: "http://$private_ipv4:2379, http://127.0.0.1:2379"',
+     'listen-client-urls: "http://0.0.0.0:2379"', "exposure.etcd", None),
+    ("etcd-member-public", ETCD, "listen-peer-urls: \"http://$private_ipv4:2380,",
+     "listen-peer-urls: \"http://$public_ipv4:2380,", "exposure.etcd", None),
+    ("etcd-proxy-private", WORKER, "listen-client-urls: http://localhost:2379",
+     "listen-client-urls: http://10.133.0.5:2379", "exposure.etcd", None),
+    ("insecure-bind", CTRL, '- "--bind-address=0.0.0.0"\n',
+     '- "--bind-address=0.0.0.0"\n              - "--insecure-bind-address=0.0.0.0"\n',
+     "exposure.insecure-port", '- "--insecure-bind-address'),
+    ("insecure-bind-deprecated", KCTRL, '- "--bind-address=0.0.0.0"\n',
+     '- "--bind-address=0.0.0.0"\n        - "--address=203.0.113.7"\n',
+     "exposure.insecure-port", '- "--address'),
+    ("client-ca-removed", CTRL, '              - "--client-ca-file=/etc/kubernetes/ssl/ca.pem"\n',
+     "", "tls.apiserver", '- "kube-apiserver"'),
+    ("tls-key-removed", KCTRL,
+     '        - "--tls-private-key-file=/etc/kubernetes/ssl/apiserver-key.pem"\n', "",
+     "tls.apiserver", '- "kube-apiserver"'),
+    ("secure-port-off", CTRL, '"--secure_port=443"', '"--secure_port=0"', "tls.apiserver",
+     None),
+    ("admin-skip-verify", ADMIN, "      certificate-authority: pki/ca.pem\n",
+     "      certificate-authority: pki/ca.pem\n      insecure-skip-tls-verify: true\n",
+     "tls.kubeconfig", "      insecure-skip-tls-verify"),
+    ("admin-no-ca", ADMIN, "      certificate-authority: pki/ca.pem\n", "", "tls.kubeconfig",
+     "    cluster:\n"),
+    ("node-skip-verify", "node/worker-kubeconfig.yaml", "      certificate-authority:",
+     "      insecure-skip-tls-verify: true\n      certificate-authority:", "tls.kubeconfig",
+     "      insecure-skip-tls-verify"),
+    ("embedded-skip-verify", WORKER, "            certificate-authority:",
+     "            insecure-skip-tls-verify: true\n            certificate-authority:",
+     "tls.kubeconfig", "            insecure-skip-tls-verify"),
+    ("apiserver-etcd-port", CTRL, '- "kube-apiserver"\n              - "--etcd-servers=http://'
+     '127.0.0.1:2379"', '- "kube-apiserver"\n              - "--etcd-servers=http://127.0.0.1'
+     ':4001"', "endpoints.etcd", '- "--etcd-servers=http://127.0.0.1:4001'),
+    ("podmaster-etcd-port", CTRL, '"--etcd-servers=http://127.0.0.1:2379"\n'
+     '              - "--key=controller"', '"--etcd-servers=http://127.0.0.1:4001"\n'
+     '              - "--key=controller"', "endpoints.etcd", None),
+    ("apiserver-etcd-remote", CTRL, '- "kube-apiserver"\n              - "--etcd-servers=http://'
+     '127.0.0.1:2379"', '- "kube-apiserver"\n              - "--etcd-servers=http://'
+     '$private_ipv4:2379"', "endpoints.etcd", '- "--etcd-servers=http://$private'),
+    ("kubelet-plain-http", WORKER, "--api-servers=https://CONTROLLER_PUBLIC_IP",
+     "--api-servers=http://CONTROLLER_PUBLIC_IP:8080", "endpoints.apiserver", None),
+    ("proxy-plain-http", WORKER, "--master=https://CONTROLLER_PUBLIC_IP",
+     "--master=http://CONTROLLER_PUBLIC_IP:8080", "endpoints.apiserver", None),
+    ("worker-wrong-secure-port", WORKER, "--master=https://CONTROLLER_PUBLIC_IP",
+     "--master=https://CONTROLLER_PUBLIC_IP:6443", "endpoints.apiserver", None),
+    ("controller-local-port", CTRL, "--master=http://127.0.0.1:8080 \\",
+     "--master=http://127.0.0.1:8081 \\", "endpoints.apiserver", None),
+    ("controller-http-private", CTRL, "--api-servers=http://127.0.0.1:8080",
+     "--api-servers=http://$private_ipv4:8080", "endpoints.apiserver", None),
+    ("scheduler-master", CTRL, '- "--master=http://127.0.0.1:8080"\n            livenessProbe:'
+     '\n              httpGet:\n                host: 127.0.0.1\n                path: /healthz'
+     '\n                port: 10251', '- "--master=https://127.0.0.1:8080"\n            '
+     'livenessProbe:\n              httpGet:\n                host: 127.0.0.1\n'
+     '                path: /healthz\n                port: 10251', "endpoints.apiserver",
+     '- "--master=https'),
+    ("admin-server-http", ADMIN, "server: https://CONTROLLER_PUBLIC_IP",
+     "server: http://CONTROLLER_PUBLIC_IP:8080", "endpoints.apiserver", None),
+    ("peer-port", ETCD, 'listen-peer-urls: "http://$private_ipv4:2380, http://127.0.0.1:2380"',
+     'listen-peer-urls: "http://$private_ipv4:2381, http://127.0.0.1:2381"',
+     "endpoints.etcd-peer", "initial-advertise-peer-urls"),
+    ("peer-in-initial-cluster", ETCD, 'initial-cluster: "etcd-01=http://$private_ipv4:2380"',
+     'initial-cluster: "etcd-01=http://$private_ipv4:2390"', "endpoints.etcd-peer", None),
+    ("initial-cluster-name", ETCD, 'initial-cluster: "etcd-01=', 'initial-cluster: "etcd-1=',
+     "endpoints.etcd-peer", None),
+    ("advertised-client", ETCD, 'advertise-client-urls: "http://$private_ipv4:2379"',
+     'advertise-client-urls: "http://$private_ipv4:4001"', "endpoints.etcd-peer", None),
+    ("advertised-loopback", ETCD, 'initial-advertise-peer-urls: "http://$private_ipv4:2380"',
+     'initial-advertise-peer-urls: "http://127.0.0.1:2380"', "endpoints.etcd-peer", None),
+    ("settings-peer-port", "settings.env", "ETCD_PEER_PORT=2380", "ETCD_PEER_PORT=2381",
+     "endpoints.etcd-peer", None),
     # 8. secrets
     ("private-key", "README.md", "## Audit\n",
      "## Audit\n-----BEGIN RSA PRIVATE KEY-----\n", "secrets.private-key",
@@ -208,3 +282,31 @@ def test_rendered_user_data_with_a_leftover_placeholder(cluster_copy: Path) -> N
     assert [(f.file, f.line) for f in found] == [
         ("build/user-data/do-cluster-worker-02.yaml", n) for n in lines
     ]
+
+
+def test_proxy_peer_url_as_rendered_must_reach_the_member(cluster_copy: Path) -> None:
+    """build/user-data/ fills ETCD_PEER in: the proxies' URL must hit the member's peer port."""
+    rendered = cluster_copy / "build" / "user-data"
+    rendered.mkdir(parents=True)
+    template = (cluster_copy / WORKER).read_text().replace("CONTROLLER_PUBLIC_IP", "203.0.113.10")
+    (rendered / "do-cluster-worker-01.yaml").write_text(
+        template.replace("ETCD_PEER", "http://10.133.0.2:2380"))
+    assert findings(cluster_copy, "endpoints.etcd-peer") == []
+    (rendered / "do-cluster-worker-02.yaml").write_text(
+        template.replace("ETCD_PEER", "http://10.133.0.2:2381"))
+    line = next(n for n, text in enumerate(template.splitlines(), 1) if "initial-cluster" in text)
+    assert [(f.file, f.line) for f in findings(cluster_copy, "endpoints.etcd-peer")] == [
+        ("build/user-data/do-cluster-worker-02.yaml", line)]
+
+
+def test_non_default_secure_port_reaches_workers_and_kubectl(
+    bake_with: Callable[..., Path],
+) -> None:
+    """Found by endpoints.apiserver: with the secure port off 443, workers and the admin
+    kubeconfig still said https://CONTROLLER_PUBLIC_IP (port 443)."""
+    cluster = bake_with(_apiserver_secure_port="6443")
+    assert [f for f in audit(cluster).findings if f.severity == "error"] == []
+    worker = (cluster / WORKER).read_text()
+    assert "--api-servers=https://CONTROLLER_PUBLIC_IP:6443 " in worker
+    assert "--master=https://CONTROLLER_PUBLIC_IP:6443 " in worker
+    assert "server: https://CONTROLLER_PUBLIC_IP:6443\n" in (cluster / ADMIN).read_text()

@@ -110,14 +110,16 @@ def test_cluster_names_the_check_accepts_are_exactly_those_kubectl_reads(
     """Issue 9 row 8: the admin kubeconfig with each name, read by the real kubectl."""
     import jinja2
 
+    from generator.jinja_ext import ClusterFacts
+
     template = (TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}/client/admin-kubeconfig.yaml")
     names = ["do-cluster", "1234", "yes", "Off", "y", "1e5", "0o17", "0x1f", "031000", "1e",
              "0x", "7a", "n0", "on-1"]
     verdicts = {}
     for name in names:
         path = tmp_path / f"{name}.yaml"
-        path.write_text(jinja2.Template(template.read_text()).render(
-            cookiecutter={"cluster_name": name}))
+        path.write_text(jinja2.Environment(extensions=[ClusterFacts]).from_string(
+            template.read_text()).render(cookiecutter={**DEFAULTS, "cluster_name": name}))
         proc = subprocess.run([KUBECTL, f"--kubeconfig={path}", "config", "get-contexts",
                                "-o", "name"], capture_output=True, text=True, timeout=60,
                               env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})

@@ -11,6 +11,7 @@ from typing import Any
 
 from generator import facts
 from generator.audit.cluster import CloudConfig, Cluster, Manifest
+from generator.audit.commands import arg_line, args, containers, execs, flags
 from generator.audit.lint import cluster_files
 from generator.audit.opensslcnf import parse as parse_cnf
 from generator.audit.report import ERROR, Finding
@@ -32,44 +33,8 @@ RELEASE_IMAGES = {"kube-apiserver", "kube-controller-manager", "kube-scheduler",
                   "hyperkube"}
 RELEASE_URL = re.compile(re.escape(facts.RELEASE_BUCKET) + r"/v([0-9][^/\s\"']*)/")
 SCRIPT_TAG = re.compile(r"^tag=([0-9][^\s]*)$")
-FLAG = re.compile(r"^(--?[\w-]+)=(.*)$")
 TLS_WAIT = re.compile(r"ls -1 (\S+)/\{([^}]*)\}\.pem .*-eq ([0-9]+)")
 FLANNEL_CONFIG = re.compile(r"/coreos\.com/network/config '([^']*)'")
-
-
-def _flags(values: list[str]) -> dict[str, str]:
-    return {m[1]: m[2] for v in values if (m := FLAG.match(v.strip('"')))}
-
-
-def _kubelets(config: CloudConfig) -> Iterator[Directive]:
-    for unit in config.units:
-        for part in unit.all_parts():
-            for d in part.values("ExecStart"):
-                if PurePosixPath(d.value.lstrip("-@+!:").split()[0]).name == "kubelet":
-                    yield d
-
-
-def _containers(m: Manifest) -> Iterator[tuple[list[str | int], dict[str, Any]]]:
-    data = m.data if isinstance(m.data, dict) else {}
-    base: list[str | int] = ["spec"] if m.kind == "Pod" else ["spec", "template", "spec"]
-    spec: Any = data
-    for step in base:
-        spec = spec.get(step) if isinstance(spec, dict) else None
-    for i, container in enumerate((spec or {}).get("containers") or []):
-        if isinstance(container, dict):
-            yield [*base, "containers", i], container
-
-
-def _args(container: dict[str, Any]) -> list[str]:
-    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
-
-
-def _arg_line(m: Manifest, path: list[str | int], container: dict, needle: str) -> int:
-    for key in ("command", "args"):
-        for j, arg in enumerate(container.get(key) or []):
-            if needle in str(arg):
-                return m.line_of(at_path(m.node, [*path, key, j]))
-    return m.line_of(at_path(m.node, path))
 
 
 def _image_name(container: dict[str, Any]) -> tuple[str, str]:
@@ -89,7 +54,7 @@ class Facts:
 
     def containers(self, image: str) -> Iterator[tuple[Manifest, list[str | int], dict]]:
         for m in self.c.api_objects():
-            for path, container in _containers(m):
+            for path, container in containers(m):
                 if image in str(container.get("image", "")):
                     yield m, path, container
 
@@ -116,9 +81,9 @@ class Facts:
             yield self.at_setting("APISERVER_SERVICE_IP", "facts.service-range",
                                   f"{first} is not the first address of {cidr}")
         for m, path, container in self.containers("kube-apiserver"):
-            flag = _flags(_args(container)).get("--service-cluster-ip-range")
+            flag = flags(args(container)).get("--service-cluster-ip-range")
             if flag != cidr:
-                yield Finding(m.rel, _arg_line(m, path, container, "--service-cluster-ip-range"),
+                yield Finding(m.rel, arg_line(m, path, container, "--service-cluster-ip-range"),
                               ERROR, "facts.service-range",
                               f"apiserver --service-cluster-ip-range is {flag}, settings {cidr}")
         cnf_path = self.c.root / "openssl" / "apiserver.cnf"
@@ -141,8 +106,8 @@ class Facts:
             yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
                                   f"{dns} is outside SERVICE_CIDR {self.s['SERVICE_CIDR']}")
         for config in self.c.cloud_configs:
-            for d in _kubelets(config):
-                value = _flags(d.value.split()).get("--cluster-dns")
+            for d in execs(config, "kubelet"):
+                value = flags(d.value.split()).get("--cluster-dns")
                 if value != dns:
                     yield Finding(config.rel, d.line_of("--cluster-dns"), ERROR, "facts.dns-ip",
                                   f"kubelet --cluster-dns is {value}, the DNS service IP {dns}")
@@ -208,17 +173,17 @@ class Facts:
         node_ports = self.s.get("NODE_PORT_RANGE")
         if node_ports is not None:
             for m, path, container in self.containers("kube-apiserver"):
-                flag = _flags(_args(container)).get("--service-node-port-range")
+                flag = flags(args(container)).get("--service-node-port-range")
                 if flag != node_ports:
-                    yield Finding(m.rel, _arg_line(m, path, container, "--service-node-port-range"),
+                    yield Finding(m.rel, arg_line(m, path, container, "--service-node-port-range"),
                                   ERROR, "facts.ports", f"apiserver --service-node-port-range is "
                                   f"{flag}, NODE_PORT_RANGE {node_ports}")
 
     def domain(self) -> Iterator[Finding]:
         domain = self.s["CLUSTER_DOMAIN"]
         for config in self.c.cloud_configs:
-            for d in _kubelets(config):
-                value = _flags(d.value.split()).get("--cluster-domain")
+            for d in execs(config, "kubelet"):
+                value = flags(d.value.split()).get("--cluster-domain")
                 if value != domain:
                     yield Finding(config.rel, d.line_of("--cluster-domain"), ERROR,
                                   "facts.domain", f"kubelet --cluster-domain is {value}, "
@@ -226,16 +191,16 @@ class Facts:
         # kube2sky takes the domain as is, skydns wants the trailing dot.
         for image, expected in (("kube2sky", {domain, domain + "."}), ("skydns", {domain + "."})):
             for m, path, container in self.containers(image):
-                value = _flags(_args(container)).get("-domain")
+                value = flags(args(container)).get("-domain")
                 if value not in expected:
-                    yield Finding(m.rel, _arg_line(m, path, container, "-domain"), ERROR,
+                    yield Finding(m.rel, arg_line(m, path, container, "-domain"), ERROR,
                                   "facts.domain", f"{image} -domain is {value}, expected "
                                   f"{' or '.join(sorted(expected))}")
         for m, path, container in self.containers("exechealthz"):
-            cmd = _flags(_args(container)).get("-cmd", "")
+            cmd = flags(args(container)).get("-cmd", "")
             names = [w for w in cmd.split() if ".svc." in w]
             if not names or any(not w.rstrip(".").endswith(f".svc.{domain}") for w in names):
-                yield Finding(m.rel, _arg_line(m, path, container, "-cmd"), ERROR, "facts.domain",
+                yield Finding(m.rel, arg_line(m, path, container, "-cmd"), ERROR, "facts.domain",
                               f"healthz looks up {names or 'no service name'}, "
                               f"not a name in .svc.{domain}")
 
@@ -248,17 +213,17 @@ class Facts:
                        for v in m.data["spec"].get("volumes") or []}
             mounts = [(mt.get("mountPath", ""), volumes.get(mt.get("name")))
                       for mt in container.get("volumeMounts") or []]
-            flags = _flags(_args(container))
+            given = flags(args(container))
             kubelet_dirs = {
-                _flags(d.value.split()).get("--config") for d in _kubelets(config)
+                flags(d.value.split()).get("--config") for d in execs(config, "kubelet")
             }
             written = {wf.path for wf in config.files}
             for flag in ("--source-file", "--dest-file"):
-                inside = flags.get(flag, "")
+                inside = given.get(flag, "")
                 host = next((str(PurePosixPath(h) / PurePosixPath(inside).relative_to(mp))
                              for mp, h in mounts
                              if h and mp and PurePosixPath(inside).is_relative_to(mp)), None)
-                line = _arg_line(m, path, container, flag)
+                line = arg_line(m, path, container, flag)
                 if host is None:
                     yield Finding(m.rel, line, ERROR, "facts.podmaster",
                                   f"{flag}={inside} is on no hostPath volume mount")
@@ -303,7 +268,7 @@ class Facts:
     def k8s_version(self) -> Iterator[Finding]:
         version = self.s["KUBERNETES_VERSION"]
         for m in self.c.api_objects():
-            for path, container in _containers(m):
+            for path, container in containers(m):
                 name, tag = _image_name(container)
                 if name in RELEASE_IMAGES and tag != version:
                     yield Finding(m.rel, m.line_of(at_path(m.node, [*path, "image"])), ERROR,

@@ -9,12 +9,14 @@ from generator.audit import (
     cloudconfig,
     consistency,
     embed,
+    endpoints,
     lint,
     manifests,
     opensslcnf,
     pki,
     secrets,
     settings,
+    tls,
     units,
 )
 from generator.audit.cluster import Cluster
@@ -31,6 +33,8 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     secrets.check,  # 8
     lint.check,  # 9 (and embedded scripts, 3)
     settings.check,  # 10
+    endpoints.check,  # 11
+    tls.check,  # 12
 )
 
 

@@ -1,0 +1,44 @@
+"""The template repo's own Makefile: its apt step waits for another apt run's lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.applying import REPO
+
+LOCK_WAIT = "-o DPkg::Lock::Timeout=120"
+# apt-get as another apt run leaves it: the lists lock taken for the first update.
+APT_GET = """#!/bin/bash
+echo "$*" >>{calls}
+if [[ " $* " == *" update "* ]] && [[ ! -e {calls}.updated ]]; then
+  touch {calls}.updated
+  echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)" >&2
+  exit 100
+fi
+"""
+
+
+def test_apt_get_waits_for_another_apt_run(tmp_path: Path) -> None:
+    """`make test` once failed because another apt run held apt's lock. Every apt-get the
+    install step runs carries the dpkg lock timeout, and a locked update is retried.
+    apt-get and dpkg-query are recording stand-ins: nothing is installed or downloaded."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    (bin_dir / "dpkg-query").write_text("#!/bin/bash\nexit 1\n")  # nothing installed
+    (bin_dir / "apt-get").write_text(APT_GET.format(calls=calls))
+    (bin_dir / "sudo").write_text('#!/bin/bash\nexec "$@"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "APT_RETRY_SECONDS=0",
+         "--eval", "apt-probe: ; @$(call install_debian,jq etcd-server,)", "apt-probe"],
+        env=env, check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "retrying" in proc.stdout
+    lines = calls.read_text().splitlines()
+    verbs = [next((w for w in line.split() if w in ("update", "install")), "") for line in lines]
+    assert verbs == ["update", "update", "install"], lines
+    assert all(LOCK_WAIT in line for line in lines), lines
