@@ -31,3 +31,15 @@ def kubelet_path(answers: Mapping[str, Any]) -> str:
 def droplet_name(answers: Mapping[str, Any], role: str, index: int = 1) -> str:
     """Droplet names carry the cluster name: do-cluster-etcd-01, do-cluster-worker-02."""
     return f"{answers['cluster_name']}-{role}-{index:02d}"
+
+
+# DigitalOcean tag names allow letters, digits, ':', '-' and '_' (at most 255 characters:
+# https://docs.digitalocean.com/reference/dots/reference/tags/tags-create/). A cluster name has
+# no ':', so "k8s-do:NAME" and "k8s-do:NAME:ROLE" cannot be another cluster's tag (with
+# "NAME" and "NAME-worker", cluster "prod-worker" owned the workers of cluster "prod").
+TAG_PREFIX = "k8s-do"
+
+
+def droplet_tag(answers: Mapping[str, Any], role: str = "") -> str:
+    """The cluster's tag (k8s-do:do-cluster) or one of its role tags (k8s-do:do-cluster:worker)."""
+    return ":".join(part for part in (TAG_PREFIX, answers["cluster_name"], role) if part)

@@ -19,5 +19,6 @@ class ClusterFacts(Extension):
         environment.filters["release_url"] = facts.release_url
         environment.filters["kubelet_path"] = facts.kubelet_path
         environment.filters["droplet_name"] = facts.droplet_name
+        environment.filters["droplet_tag"] = facts.droplet_tag
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET

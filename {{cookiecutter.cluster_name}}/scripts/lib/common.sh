@@ -50,6 +50,8 @@ fi
 
 # shellcheck source=scripts/lib/log.sh
 source scripts/lib/log.sh
+# shellcheck source=scripts/lib/lock.sh
+source scripts/lib/lock.sh
 # shellcheck source=scripts/lib/preflight.sh
 source scripts/lib/preflight.sh
 # shellcheck source=scripts/lib/doctl.sh
