@@ -70,7 +70,7 @@ main() {
   echo "  apply (etcd controller worker addons smoke status): ${apply_seconds}s," \
     "$droplets droplets, $calls API calls ($(awk -v c="$calls" -v d="$droplets" 'BEGIN { printf "%.1f", c / d }') per droplet)"
   echo "  re-run: 0 droplets created"
-  doctl compute droplet list --tag-name "$(sed -n 's/^CLUSTER_NAME=//p' "$cluster/settings.env")" \
+  doctl compute droplet list --tag-name "$(sed -n 's/^CLUSTER_TAG=//p' "$cluster/settings.env")" \
     --format Name,PublicIPv4,PrivateIPv4,Status,Tags | sed 's/^/  /'
   echo "  user data sent: $cluster/build/user-data/"
   echo "  simulated account: $DOSIM_STATE; droplet file systems: $DOSIM_ROOT"

@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 main() {
   preflight --no-key
   local ok=0 failed=0 unknown=0 lines=()
-  step "droplets tagged $CLUSTER_NAME"
+  step "droplets tagged $CLUSTER_TAG"
   CLUSTER_LIST=$(cluster_droplets)
   {
     printf '    %-32s %-11s %-7s %-16s %s\n' NAME ID STATUS PUBLIC PRIVATE

@@ -11,7 +11,8 @@ APPLY_LOCK_SECONDS=${APPLY_LOCK_SECONDS:-600}
 # A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder.
 apply_lock() {
   local target=$1 file=$STATE_DIR/apply.lock holder
-  require_tools flock
+  command -v flock >/dev/null 2>&1 ||
+    die "missing tool: flock (util-linux; on macOS: brew install flock): every apply holds a lock"
   mkdir -p "$STATE_DIR"
   # opened read-write without truncating: the holder's line stays readable while we wait
   exec {APPLY_LOCK_FD}<>"$file"
