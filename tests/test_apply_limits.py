@@ -40,25 +40,26 @@ def test_99_created_droplets_pass_through_jq(default_cluster: Path, tmp_path: Pa
     script = r"""
 source scripts/lib/common.sh
 DROPLET_STATE_DIR=$1/state; mkdir -p "$DROPLET_STATE_DIR"
-CLUSTER_LIST='[{"id": 1, "name": "do-cluster-etcd-01", "public_ip": "203.0.113.1",
-  "private_ip": "10.133.0.1", "status": "active", "tags": []}]'
-CLUSTER_LIST=$(merge_created "$(<"$1/created.json")")
-jq length <<<"$CLUSTER_LIST"
-# the 100-record list, padded past the limit, through every reader of CLUSTER_LIST
-CLUSTER_LIST=$(jq -c 'map(. + {pad: ("p" * 1500)})' <<<"$CLUSTER_LIST")
+# a 100-droplet cluster listing past the limit, through every reader of CLUSTER_LIST
+CLUSTER_LIST=$(jq -c "[.[] | $JQ_RECORD | . + {pad: (\"p\" * 1500)}]" "$1/created.json")
 ((${#CLUSTER_LIST} > 131072)) && echo big
 records_tsv do-cluster-worker-99 do-cluster-etcd-01 | cut -f1,2
 _pending_ips "$(printf '%s\n' do-cluster-worker-{01..99} | jq -R . | jq -sc .)" | wc -w
 save_record do-cluster-worker-42 user_data_sha256 abc
 jq -r .id "$DROPLET_STATE_DIR/do-cluster-worker-42.json"
+# the create response of 99 droplets merged into the listing
+CLUSTER_LIST='[{"id": 1, "name": "do-cluster-etcd-01", "public_ip": "203.0.113.1",
+  "private_ip": "10.133.0.1", "status": "active", "tags": []}]'
+CLUSTER_LIST=$(merge_created "$(<"$1/created.json")")
+jq length <<<"$CLUSTER_LIST"
 """
     proc = subprocess.run(["bash", "-c", script, "test", str(tmp_path)], cwd=default_cluster,
                           capture_output=True, text=True, check=False)
     assert "Argument list too long" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n") == [
-        "100", "big", "do-cluster-worker-99\t300000099", "do-cluster-etcd-01\t1", "99",
-        "300000042", ""]
+        "big", "do-cluster-worker-99\t300000099", "do-cluster-etcd-01\t", "99", "300000042",
+        "100", ""]
 
 
 def test_no_json_variable_is_passed_as_a_jq_argument() -> None:
