@@ -48,11 +48,37 @@ def test_empty_listing_removes_nothing(cluster_copy: Path, tmp_path: Path) -> No
     # the right account: deleted, confirmed by a second listing, then the files of exactly
     # those droplets go (keys included); the CA and the admin credentials stay
     out = apply.make("destroy", FORCE="1").stderr
-    assert "confirming the deletion" in out and "0 droplet(s) still listed" in out
+    assert "confirming the deletion" in out and "none still listed" in out
     assert apply.droplets() == {}
     assert sorted(p.name for p in (cluster_copy / "pki").iterdir()) == [
         "admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem"]
     assert not (cluster_copy / "kubeconfig").exists()
     assert not (cluster_copy / "build").exists()
     # nothing left: a second destroy has nothing to do and says so
+    assert "nothing to destroy" in apply.make("destroy", FORCE="1").stderr
+
+
+def test_destroy_cleans_up_only_after_the_deletion_is_confirmed(cluster_copy: Path,
+                                                                tmp_path: Path) -> None:
+    """Row 5: the local clean-up ran whatever the listing said, before any confirmation. Here
+    the listing that confirms the deletion fails: the keys stay; the next run, whose listing
+    shows the droplets gone, removes them."""
+    apply = Apply.create(cluster_copy, tmp_path / "sim")
+    apply.make("etcd", "controller", "worker", WORKERS="1")
+    pki = cluster_copy / "pki"
+    n = apply.calls()
+    # n+1 the cluster's listing, n+2 doctl's own listing of the tag, n+3 the DELETE; then the
+    # confirming listing answers 500 on every attempt (doctl tries 6 times)
+    proc = apply.make("destroy", check=False, FORCE="1", DOSIM_FAIL_ON_CALL=f"{n + 4}-{n + 9}")
+    assert proc.returncode != 0 and "500" in proc.stderr
+    assert apply.droplets() == {}
+    for kept in ("apiserver-key.pem", "apiserver.pem", "worker-01-key.pem", "worker-01.pem"):
+        assert (pki / kept).exists(), kept
+    assert (cluster_copy / "state/droplets/do-cluster-controller-01.json").exists()
+
+    out = apply.make("destroy", FORCE="1").stderr
+    assert "deleted by an earlier 'make destroy'" in out
+    assert sorted(p.name for p in pki.iterdir()) == [
+        "admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem"]
+    assert not (cluster_copy / "state/droplets").exists()
     assert "nothing to destroy" in apply.make("destroy", FORCE="1").stderr

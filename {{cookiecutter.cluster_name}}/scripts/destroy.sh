@@ -47,14 +47,47 @@ existing() {
   return 0
 }
 
+# clean_up NAME...: remove the local files of every NAME (and of any droplet the local files
+# speak of) that CLUSTER_LIST, the listing after the deletion, no longer shows; with nothing
+# left listed, also build/, state/droplets and the leftovers of signing. Sets REMOVED.
+clean_up() {
+  local remaining=() name gone
+  mapfile -t remaining < <(jq -r '.[].name' <<<"$CLUSTER_LIST")
+  REMOVED=()
+  while IFS= read -r name; do
+    [[ -n "$name" ]] || continue
+    [[ " ${remaining[*]-} " == *" $name "* ]] && continue
+    while IFS= read -r gone; do
+      rm -f "$gone"
+      REMOVED+=("$gone")
+    done < <(files_of "$name" | existing)
+  done < <({ printf '%s\n' "$@"; local_names; } | sort -u)
+  if ((${#remaining[@]} == 0)); then
+    mapfile -t -O "${#REMOVED[@]}" REMOVED < <(printf '%s\n' "$BUILD_DIR" "$DROPLET_STATE_DIR" \
+      "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr "$DELETED_FILE" | existing)
+    rm -rf "$BUILD_DIR" "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl \
+      "$PKI_DIR"/*.csr "$DELETED_FILE"
+  fi
+}
+
 main() {
   apply_lock destroy
   preflight --no-key
   CLUSTER_LIST=$(cluster_droplets)
-  local count names=()
+  local count names=() name
   count=$(jq length <<<"$CLUSTER_LIST")
+  if ((count == 0)) && [[ -s "$DELETED_FILE" ]]; then
+    # an earlier destroy deleted these (its listing proved the token and account right) and
+    # stopped before removing their files: this listing confirms they are gone
+    mapfile -t names < <(jq -r '.[].name' "$DELETED_FILE")
+    step "removing the local files of ${names[*]} (deleted by an earlier 'make destroy')"
+    clean_up "${names[@]}"
+    step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
+    summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}"
+    return 0
+  fi
   if ((count == 0)); then
-    local name files=()
+    local files=()
     while IFS= read -r name; do
       [[ -n "$name" ]] && mapfile -t -O "${#files[@]}" files < <(files_of "$name" | existing)
     done < <(local_names | sort -u)
@@ -79,45 +112,31 @@ main() {
     [[ "$answer" == "$CLUSTER_NAME" ]] || die "not confirmed: nothing deleted"
   fi
 
-  local listed ips
+  local listed ips ip
   listed=$(jq -c 'map(.id)' <<<"$CLUSTER_LIST")
   ips=$(jq -r '.[] | .public_ip | select(. != "")' <<<"$CLUSTER_LIST")
   step "deleting $count droplet(s) tagged $CLUSTER_TAG"
   local out rc=0
   out=$(doctl compute droplet delete --tag-name "$CLUSTER_TAG" --force 2>&1) || rc=$?
   ((rc == 0)) || die "deleting the droplets failed: $out; nothing local was removed; re-run 'make destroy'"
+  printf '%s\n' "$CLUSTER_LIST" >"$DELETED_FILE"
   step_done
 
   step "confirming the deletion (listing the droplets tagged $CLUSTER_TAG again)"
-  local remaining=() name
   wait_gone "$listed"
-  mapfile -t remaining < <(jq -r '.[].name' <<<"$CLUSTER_LIST")
-  step_done "${#remaining[@]} droplet(s) still listed${remaining[*]:+: ${remaining[*]}}"
+  step_done "${STILL_LISTED:-none} still listed"
 
   # Local files of every droplet that is confirmed gone; a listed droplet keeps its own.
   step "removing the local files of the deleted droplets"
-  local ip removed=() gone
   for ip in $ips; do
     [[ -n "$(jq -r --arg ip "$ip" '.[] | select(.public_ip == $ip) | .id' <<<"$CLUSTER_LIST")" ]] ||
       forget_host "$ip"
   done
-  while IFS= read -r name; do
-    [[ -n "$name" ]] || continue
-    [[ " ${remaining[*]-} " == *" $name "* ]] && continue
-    while IFS= read -r gone; do
-      rm -f "$gone"
-      removed+=("$gone")
-    done < <(files_of "$name" | existing)
-  done < <({ printf '%s\n' "${names[@]}"; local_names; } | sort -u)
-  if ((${#remaining[@]} == 0)); then
-    mapfile -t -O "${#removed[@]}" removed < <(printf '%s\n' "$BUILD_DIR" "$DROPLET_STATE_DIR" \
-      "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr | existing)
-    rm -rf "$BUILD_DIR" "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr
-  fi
-  step_done "${#removed[@]} file(s): ${removed[*]:-none}"
-  if ((${#remaining[@]})); then
-    die "still listed after ${APPLY_TIMEOUT_SECONDS}s: ${remaining[*]}; their keys and state are kept;" \
-      "re-run 'make destroy'"
+  clean_up "${names[@]}"
+  step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
+  if [[ -n "$(jq -r '.[].name' <<<"$CLUSTER_LIST")" ]]; then
+    die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $(jq -r '[.[].name] | join(" ")' <<<"$CLUSTER_LIST");" \
+      "their keys and state are kept; re-run 'make destroy'"
   fi
   summary "cluster $CLUSTER_NAME destroyed" \
     "deleted: $count droplet(s): ${names[*]}" \

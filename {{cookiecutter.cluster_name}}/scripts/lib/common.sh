@@ -21,6 +21,8 @@ source settings.env
   USER_DATA_DIR=$BUILD_DIR/user-data
   LOG_DIR=$BUILD_DIR/logs
   KNOWN_HOSTS=$CLUSTER_DIR/$STATE_DIR/known_hosts
+  # droplets whose deletion `make destroy` had accepted, until it removed their local files
+  DELETED_FILE=$STATE_DIR/deleted-droplets.json
   KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
 }
 

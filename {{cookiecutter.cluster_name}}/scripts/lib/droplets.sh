@@ -23,6 +23,8 @@ ensure_droplets() {
     local created rc=0 wait=()
     [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)
     CREATE_START_MS=$(_now_ms)
+    # an unfinished destroy's record must not outlive new droplets (their files are not its)
+    rm -f "$DELETED_FILE"
     created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
       --image "$IMAGE" --size "$size" --region "$REGION" \
       --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
