@@ -65,3 +65,14 @@ APISERVER_ALIASES = {"--address": "--insecure-bind-address", "--port": "--insecu
 APISERVER_TLS_FLAGS = ("--client-ca-file", "--tls-cert-file", "--tls-private-key-file")
 # Default ports of URLs without one.
 URL_PORTS = {"http": 80, "https": 443}
+
+# DigitalOcean tag names allow letters, digits, ':', '-' and '_' (at most 255 characters:
+# https://docs.digitalocean.com/reference/dots/reference/tags/tags-create/). A cluster name has
+# no ':', so "k8s-do:NAME" and "k8s-do:NAME:ROLE" cannot be another cluster's tag (with
+# "NAME" and "NAME-worker", cluster "prod-worker" owned the workers of cluster "prod").
+TAG_PREFIX = "k8s-do"
+
+
+def droplet_tag(answers: Mapping[str, Any], role: str = "") -> str:
+    """The cluster's tag (k8s-do:do-cluster) or one of its role tags (k8s-do:do-cluster:worker)."""
+    return ":".join(part for part in (TAG_PREFIX, answers["cluster_name"], role) if part)

@@ -24,6 +24,7 @@ class ClusterFacts(Extension):
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
         environment.globals["ssh_port"] = facts.SSH_PORT
         environment.filters["apiserver_url"] = facts.apiserver_url
+        environment.filters["droplet_tag"] = facts.droplet_tag
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules

@@ -132,6 +132,7 @@ FIELDS: tuple[Field, ...] = (
     Field(None, "ETCD_NAME", _DROPLET),
     Field(None, "CONTROLLER_NAME", _DROPLET),
     Field(None, "WORKER_PREFIX", _DROPLET),
+    Field(None, "CLUSTER_TAG", _TAG),
     Field(None, "ETCD_TAG", _TAG),
     Field(None, "CONTROLLER_TAG", _TAG),
     Field(None, "WORKER_TAG", _TAG),

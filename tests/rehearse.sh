@@ -59,7 +59,8 @@ start_control_plane() {
   echo "== Real Kubernetes 1.1.2 control plane for $name ($public): logs in $work/logs"
   (cd "$REPO" && exec python3 -m tests.k8s.controlplane "$root/var/lib/dosim/user-data" \
     "$root$(setting SSL_DIR)" "$(setting SSL_DIR)" "$work" "$public" "$private" \
-    "$(setting ETCD_CLIENT_PORT)" "$DOSIM_STATE" "$(setting SSL_DIR)" "$(setting POD_NETWORK)") &
+    "$(setting ETCD_CLIENT_PORT)" "$DOSIM_STATE" "$(setting SSL_DIR)" "$(setting POD_NETWORK)" \
+    "$(setting WORKER_TAG)") &
   CONTROL_PLANE_PID=$!
   local deadline=$((SECONDS + 120))
   until [[ -s "$work/ready" ]]; do
@@ -160,7 +161,7 @@ main() {
   else
     echo "  Kubernetes: stand-in ($reason)"
   fi
-  doctl compute droplet list --tag-name "$(setting CLUSTER_NAME)" \
+  doctl compute droplet list --tag-name "$(setting CLUSTER_TAG)" \
     --format Name,PublicIPv4,PrivateIPv4,Status,Tags | sed 's/^/  /'
   echo "  user data sent: $CLUSTER/build/user-data/"
   echo "  simulated account: $DOSIM_STATE; droplet file systems: $DOSIM_ROOT"

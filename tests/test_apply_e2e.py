@@ -35,7 +35,7 @@ def test_droplets_tags_and_user_data(applied: Apply) -> None:
     key_ids = [k["id"] for k in applied.account()["ssh_keys"]]
     for name, rec in droplets.items():
         role = name.split("-")[-2]
-        assert rec["tags"] == [cluster, f"{cluster}-{role}"]
+        assert rec["tags"] == [f"k8s-do:{cluster}", f"k8s-do:{cluster}:{role}"]
         assert rec["region"] == s["REGION"] and rec["image"]["slug"] == s["IMAGE"]
         assert "private_networking" in rec["features"]
         assert rec["sim"]["ssh_key_ids"] == key_ids

@@ -210,7 +210,7 @@ def nodes() -> list[dict[str, Any]]:
         return []
     found = []
     for rec in sorted(account.get("droplets", {}).values(), key=lambda d: d["name"]):
-        if not any(t.endswith("-worker") for t in rec.get("tags", [])):
+        if not any(t.endswith(":worker") for t in rec.get("tags", [])):  # k8s-do:NAME:worker
             continue
         sim = rec["sim"]
         if _installed(Path(sim["root"]), "/etc/kubernetes/ssl/worker.pem") is None:

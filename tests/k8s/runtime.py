@@ -31,14 +31,15 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def simulated_workers(dosim_state: Path, ssl_dir: str) -> list[tuple[str, str]]:
-    """(public IP, private IP) of each simulated worker with its TLS assets installed."""
+def simulated_workers(dosim_state: Path, ssl_dir: str, worker_tag: str) -> list[tuple[str, str]]:
+    """(public IP, private IP) of each simulated droplet carrying the worker role tag, with its
+    TLS assets installed."""
     if not dosim_state.is_file():
         return []
     account = json.loads(dosim_state.read_text())
     found = []
     for rec in account.get("droplets", {}).values():
-        if not any(tag.endswith("worker") for tag in rec.get("tags", [])):
+        if worker_tag not in rec.get("tags", []):
             continue
         sim = rec["sim"]
         root = Path(sim["root"])
@@ -58,9 +59,10 @@ class NodeRuntime:
 
     @classmethod
     def from_args(cls, plane: Any, args: list[str]) -> NodeRuntime:
-        """runtime args: DOSIM_STATE SSL_DIR POD_NETWORK (the rehearsal's use)."""
-        state, ssl_dir, pod_network = args
-        return cls(plane.api, pod_network, lambda: simulated_workers(Path(state), ssl_dir))
+        """runtime args: DOSIM_STATE SSL_DIR POD_NETWORK WORKER_TAG (the rehearsal's use)."""
+        state, ssl_dir, pod_network, worker_tag = args
+        return cls(plane.api, pod_network,
+                   lambda: simulated_workers(Path(state), ssl_dir, worker_tag))
 
     def _subnet(self, node: str) -> ipaddress.IPv4Network:
         # flannel leases each node a /24 of the pod network

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
+  apply_lock addons
   require_kubectl
   need_kubeconfig
   wait_apiserver

@@ -6,7 +6,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
+  apply_lock controller
   preflight
+  pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
   local etcd rec exists=no
   etcd=$(need_droplet "$ETCD_NAME" etcd)
@@ -16,6 +18,7 @@ main() {
 
   [[ -n "$(record_of "$CLUSTER_LIST" "$CONTROLLER_NAME")" ]] && exists=yes
   render_user_data controller.yaml "$CONTROLLER_NAME" "$exists"
+  replace_stale controller controller.yaml
   ensure_droplets controller "$CONTROLLER_SIZE" "$USER_DATA_DIR/$CONTROLLER_NAME.yaml" "$CONTROLLER_NAME"
   rec=$(need_droplet "$CONTROLLER_NAME" controller)
   local public private

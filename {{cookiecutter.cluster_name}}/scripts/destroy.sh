@@ -1,51 +1,146 @@
 #!/usr/bin/env bash
-# make destroy [FORCE=1]: delete the droplets tagged with the cluster name (asks first unless
-# FORCE=1; refuses without a terminal), then the apply state and the IP-bound certificates.
-# The CA and the admin keys stay.
+# make destroy [FORCE=1]: delete the droplets tagged with the cluster's own tag (CLUSTER_TAG;
+# asks first unless FORCE=1; refuses without a terminal), wait until the listing confirms they
+# are gone, then remove the local files of exactly those droplets: their state, user data,
+# logs, certificates and keys. The CA and the admin keys stay.
+#
+# An empty listing removes nothing: it is as likely a wrong token or account as a deleted
+# cluster, and the keys of running droplets (the apiserver key also signs the service
+# account tokens) must never go while those droplets exist.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
+# files_of NAME: the local files that belong to droplet NAME (existing or not).
+files_of() {
+  local name=$1
+  printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
+    "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
+  if [[ "$name" == "$CONTROLLER_NAME" ]]; then
+    printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" "$KUBECONFIG_FILE"
+  elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
+    printf '%s\n' "$PKI_DIR/worker-${BASH_REMATCH[1]}.pem" "$PKI_DIR/worker-${BASH_REMATCH[1]}-key.pem"
+  fi
+}
+
+# local_names: every droplet name the local files speak of (state, user data, node certificates).
+local_names() {
+  local f
+  for f in "$DROPLET_STATE_DIR"/*.json "$USER_DATA_DIR"/*.yaml; do
+    [[ -e "$f" ]] && basename "$f" | sed -E 's/\.(json|yaml)$//'
+  done
+  for f in "$PKI_DIR"/worker-[0-9][0-9].pem "$PKI_DIR"/worker-[0-9][0-9]-key.pem; do
+    [[ -e "$f" ]] && worker_name "$(basename "$f" | sed -E 's/^worker-([0-9]{2}).*/\1/')"
+  done
+  if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" || -e "$KUBECONFIG_FILE" ]]; then
+    echo "$CONTROLLER_NAME"
+  fi
+  return 0
+}
+
+# existing < FILES: those of the paths (one a line) that exist, relative to the cluster repo.
+existing() {
+  local f
+  while IFS= read -r f; do
+    [[ -e "$f" ]] && echo "${f#"$CLUSTER_DIR"/}"
+  done
+  return 0
+}
+
+# clean_up NAME...: remove the local files of every NAME (and of any droplet the local files
+# speak of) that CLUSTER_LIST, the listing after the deletion, no longer shows; with nothing
+# left listed, also build/, state/droplets and the leftovers of signing. Sets REMOVED.
+clean_up() {
+  local remaining=() name gone
+  mapfile -t remaining < <(jq -r '.[].name' <<<"$CLUSTER_LIST")
+  REMOVED=()
+  while IFS= read -r name; do
+    [[ -n "$name" ]] || continue
+    [[ " ${remaining[*]-} " == *" $name "* ]] && continue
+    while IFS= read -r gone; do
+      rm -f "$gone"
+      REMOVED+=("$gone")
+    done < <(files_of "$name" | existing)
+  done < <({ printf '%s\n' "$@"; local_names; } | sort -u)
+  if ((${#remaining[@]} == 0)); then
+    mapfile -t -O "${#REMOVED[@]}" REMOVED < <(printf '%s\n' "$BUILD_DIR" "$DROPLET_STATE_DIR" \
+      "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr "$DELETED_FILE" | existing)
+    rm -rf "$BUILD_DIR" "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl \
+      "$PKI_DIR"/*.csr "$DELETED_FILE"
+  fi
+}
+
 main() {
+  apply_lock destroy
   preflight --no-key
   CLUSTER_LIST=$(cluster_droplets)
-  local count
+  local count names=() name
   count=$(jq length <<<"$CLUSTER_LIST")
-  if ((count > 0)); then
-    log "droplets tagged $CLUSTER_NAME that will be DELETED with all their data:"
-    jq -r '.[] | "    \(.name)  id \(.id)  public \(.public_ip)  private \(.private_ip)"' <<<"$CLUSTER_LIST" >&2
-    if [[ "${FORCE:-}" != 1 ]]; then
-      if [[ ! -t 0 ]]; then
-        die "not deleting anything: no terminal to confirm on; run 'make destroy FORCE=1' to delete these $count droplet(s)"
-      fi
-      local answer=""
-      read -r -p "Delete these $count droplet(s)? Type the cluster name ($CLUSTER_NAME) to confirm: " answer
-      [[ "$answer" == "$CLUSTER_NAME" ]] || die "not confirmed: nothing deleted"
+  if ((count == 0)) && [[ -s "$DELETED_FILE" ]]; then
+    # an earlier destroy deleted these (its listing proved the token and account right) and
+    # stopped before removing their files: this listing confirms they are gone
+    mapfile -t names < <(jq -r '.[].name' "$DELETED_FILE")
+    step "removing the local files of ${names[*]} (deleted by an earlier 'make destroy')"
+    clean_up "${names[@]}"
+    step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
+    summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}"
+    return 0
+  fi
+  if ((count == 0)); then
+    local files=()
+    while IFS= read -r name; do
+      [[ -n "$name" ]] && mapfile -t -O "${#files[@]}" files < <(files_of "$name" | existing)
+    done < <(local_names | sort -u)
+    if ((${#files[@]} == 0)); then
+      summary "nothing to destroy" "no droplets are tagged $CLUSTER_TAG and no apply state is left here"
+      return 0
     fi
-    step "deleting $count droplet(s) tagged $CLUSTER_NAME"
-    local out rc=0
-    out=$(doctl compute droplet delete --tag-name "$CLUSTER_NAME" --force 2>&1) || rc=$?
-    ((rc == 0)) || die "deleting the droplets failed: $out; re-run 'make destroy'"
-    step_done
-  else
-    log "no droplets are tagged $CLUSTER_NAME"
+    die "no droplets tagged $CLUSTER_TAG: wrong token or account? nothing removed." \
+      "These local files belong to droplets of this cluster and are kept: ${files[*]}." \
+      "If you deleted the droplets yourself (check: doctl compute droplet list --tag-name $CLUSTER_TAG)," \
+      "remove them by hand."
+  fi
+  mapfile -t names < <(jq -r '.[].name' <<<"$CLUSTER_LIST")
+  log "$count droplet(s) tagged $CLUSTER_TAG will be DELETED with all their data:"
+  jq -r '.[] | "    \(.name)  id \(.id)  public \(.public_ip)  private \(.private_ip)"' <<<"$CLUSTER_LIST" >&2
+  if [[ "${FORCE:-}" != 1 ]]; then
+    if [[ ! -t 0 ]]; then
+      die "not deleting anything: no terminal to confirm on; run 'make destroy FORCE=1' to delete these $count droplet(s)"
+    fi
+    local answer=""
+    read -r -p "Delete these $count droplet(s): ${names[*]}? Type the cluster name ($CLUSTER_NAME) to confirm: " answer
+    [[ "$answer" == "$CLUSTER_NAME" ]] || die "not confirmed: nothing deleted"
   fi
 
-  step "removing the apply state and the IP-bound certificates"
-  local ip removed=()
-  for ip in $(jq -r '.[] | .public_ip | select(. != "")' <<<"$CLUSTER_LIST"); do
-    forget_host "$ip"
+  local listed ips ip
+  listed=$(jq -c 'map(.id)' <<<"$CLUSTER_LIST")
+  ips=$(jq -r '.[] | .public_ip | select(. != "")' <<<"$CLUSTER_LIST")
+  step "deleting $count droplet(s) tagged $CLUSTER_TAG"
+  local out rc=0
+  out=$(doctl compute droplet delete --tag-name "$CLUSTER_TAG" --force 2>&1) || rc=$?
+  ((rc == 0)) || die "deleting the droplets failed: $out; nothing local was removed; re-run 'make destroy'"
+  printf '%s\n' "$CLUSTER_LIST" >"$DELETED_FILE"
+  step_done
+
+  step "confirming the deletion (listing the droplets tagged $CLUSTER_TAG again)"
+  wait_gone "$listed"
+  step_done "${STILL_LISTED:-none} still listed"
+
+  # Local files of every droplet that is confirmed gone; a listed droplet keeps its own.
+  step "removing the local files of the deleted droplets"
+  for ip in $ips; do
+    [[ -n "$(jq -r --arg ip "$ip" '.[] | select(.public_ip == $ip) | .id' <<<"$CLUSTER_LIST")" ]] ||
+      forget_host "$ip"
   done
-  rm -rf "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$BUILD_DIR"
-  local f
-  for f in "$PKI_DIR"/apiserver*.pem "$PKI_DIR"/worker-*.pem "$PKI_DIR"/*.csr "$PKI_DIR"/*.srl "$KUBECONFIG_FILE"; do
-    [[ -e "$f" ]] || continue
-    rm -f "$f"
-    removed+=("${f#"$CLUSTER_DIR"/}")
-  done
-  step_done "${#removed[@]} file(s): ${removed[*]:-none}"
+  clean_up "${names[@]}"
+  step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
+  if [[ -n "$(jq -r '.[].name' <<<"$CLUSTER_LIST")" ]]; then
+    die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $(jq -r '[.[].name] | join(" ")' <<<"$CLUSTER_LIST");" \
+      "their keys and state are kept; re-run 'make destroy'"
+  fi
   summary "cluster $CLUSTER_NAME destroyed" \
-    "deleted: $count droplet(s); removed state/droplets, build/, the apiserver and worker certificates, ./kubeconfig" \
+    "deleted: $count droplet(s): ${names[*]}" \
+    "removed their state, user data, logs, certificates and keys (apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"
 }

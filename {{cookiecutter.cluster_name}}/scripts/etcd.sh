@@ -5,11 +5,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
+  apply_lock etcd
   preflight
   CLUSTER_LIST=$(cluster_droplets)
   local exists=no
   [[ -n "$(record_of "$CLUSTER_LIST" "$ETCD_NAME")" ]] && exists=yes
   render_user_data etcd.yaml "$ETCD_NAME" "$exists"
+  replace_stale etcd etcd.yaml
   ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/$ETCD_NAME.yaml" "$ETCD_NAME"
 
   local rec

@@ -42,7 +42,7 @@ plan_droplets() {
     esac
   done < <(wanted)
   # tagged droplets no create target wants (workers beyond WORKERS): left alone, still billed
-  jq -r --argjson want "$(wanted | cut -f2 | jq -R . | jq -sc .)" \
+  jq -r --slurpfile want <(wanted | cut -f2 | jq -R .) \
     '.[] | select(.name as $n | $want | index($n) | not)
      | "droplet\t\(.name)\tleave\t\(.size)\tnot wanted (WORKERS='"$WANT_WORKERS"'); make destroy removes the whole cluster"' \
     <<<"$LIVE"
@@ -99,9 +99,9 @@ main() {
   output=$(output_format "$@")
   preflight --no-key # checks WORKERS against the one worker limit, with the settings
   WANT_WORKERS=$((10#${WORKERS:-$WORKER_COUNT}))
-  step "reading the account: droplets tagged $CLUSTER_NAME and the droplet sizes' prices"
+  step "reading the account: droplets tagged $CLUSTER_TAG and the droplet sizes' prices"
   local raw prices
-  raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" compute droplet list --tag-name "$CLUSTER_NAME")
+  raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" compute droplet list --tag-name "$CLUSTER_TAG")
   LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
   prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
   step_done
@@ -112,7 +112,8 @@ main() {
   done
   local plan
   plan=$(grep . <<<"$rows" | jq -R 'split("\t") | {kind: .[0], name: .[1], action: .[2], size: .[3], detail: .[4]}' |
-    jq -s --argjson p "$prices" 'map(. + {monthly: (if .size == "" then null else ($p[.size] // null) end)})')
+    jq -s --slurpfile p <(printf '%s\n' "$prices") \
+      'map(. + {monthly: (if .size == "" then null else ($p[0][.size] // null) end)})')
 
   if [[ "$output" == json ]]; then
     jq --arg c "$CLUSTER_NAME" '{cluster: $c, items: .,

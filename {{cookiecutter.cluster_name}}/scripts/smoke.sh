@@ -22,6 +22,7 @@ wait_pod() {
 }
 
 main() {
+  apply_lock smoke
   require_kubectl
   need_kubeconfig
   wait_apiserver

@@ -52,10 +52,10 @@ main() {
   failed=$(printf '%s\n' "${LAYER_JSON[@]}" | jq -s '[.[] | select(.status == "FAIL")] | length')
   if [[ "$output" == json ]]; then
     printf '%s\n' "${LAYER_JSON[@]}" | jq -s --arg c "$CLUSTER_NAME" --arg b "$broken" \
-      --argjson soonest "${soonest:-null}" \
+      --slurpfile soonest <(printf '%s\n' "${soonest:-null}") \
       '{cluster: $c, ok: (map(select(.status == "FAIL")) | length == 0),
         first_broken: (if $b == "" then null else $b end), layers: .,
-        soonest_certificate: $soonest}'
+        soonest_certificate: $soonest[0]}'
   fi
   summary "status of $CLUSTER_NAME: ${broken:+broken at $broken, }$failed failed" "${lines[@]}"
   ((failed == 0)) || exit 1

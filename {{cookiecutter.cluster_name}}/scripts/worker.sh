@@ -24,7 +24,9 @@ main() {
     die "WORKERS=$count: expected a number of workers from 1 to $MAX_WORKERS"
   fi
   count=$((10#$count))
+  apply_lock worker
   preflight
+  pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
 
   local etcd controller
@@ -41,12 +43,13 @@ main() {
   done
   while IFS=$'\t' read -r name id _; do
     exists=no
-    if [[ -n "$id" ]]; then
-      exists=yes
-    elif [[ -z "$first_missing" ]]; then
-      first_missing=$name
-    fi
+    [[ -n "$id" ]] && exists=yes
     render_user_data worker.yaml "$name" "$exists"
+  done < <(records_tsv "${names[@]}")
+  # workers pointing at an old controller or etcd never join: stop, or re-create with REPLACE=1
+  replace_stale worker worker.yaml
+  while IFS=$'\t' read -r name id _; do
+    [[ -z "$id" ]] && { first_missing=$name; break; }
   done < <(records_tsv "${names[@]}")
   # The keys need no IP: generate them in the background while the droplets boot.
   KEYGEN_COUNT=$count

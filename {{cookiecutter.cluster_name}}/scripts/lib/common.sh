@@ -25,6 +25,8 @@ load_settings
   USER_DATA_DIR=$BUILD_DIR/user-data
   LOG_DIR=$BUILD_DIR/logs
   KNOWN_HOSTS=$CLUSTER_DIR/$STATE_DIR/known_hosts
+  # droplets whose deletion `make destroy` had accepted, until it removed their local files
+  DELETED_FILE=$STATE_DIR/deleted-droplets.json
   KUBECONFIG_FILE=$CLUSTER_DIR/kubeconfig
 }
 
@@ -51,6 +53,9 @@ if [[ -n "${SSH_IDENTITY_FILE:-}" ]]; then
   SSH_OPTS+=(-i "$SSH_IDENTITY_FILE" -o IdentitiesOnly=yes)
 fi
 
+
+# shellcheck source=scripts/lib/lock.sh
+source scripts/lib/lock.sh
 # shellcheck source=scripts/lib/preflight.sh
 source scripts/lib/preflight.sh
 # shellcheck source=scripts/lib/doctl.sh

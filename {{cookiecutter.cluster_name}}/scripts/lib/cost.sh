@@ -16,7 +16,7 @@ size_prices() {
   out=$(doctl compute size list -o json 2>/dev/null) || return 1
   out=$(jq -c 'map({key: .slug, value: (.price_monthly // null)}) | from_entries' <<<"$out") || return 1
   mkdir -p "$STATE_DIR"
-  jq -n --argjson t "$now" --argjson p "$out" '{fetched_at: $t, prices: $p}' >"$cache.tmp"
+  jq --argjson t "$now" '{fetched_at: $t, prices: .}' <<<"$out" >"$cache.tmp"
   mv "$cache.tmp" "$cache"
   printf '%s\n' "$out"
 }

@@ -58,12 +58,13 @@ JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []), region: (.re
   public_ip: ([(.networks.v4 // [])[] | select(.type == "public") | .ip_address][0] // ""),
   private_ip: ([(.networks.v4 // [])[] | select(.type == "private") | .ip_address][0] // "")}'
 
-# cluster_droplets: the cluster's droplets (tag CLUSTER_NAME) as one JSON array of records;
-# stops when two droplets share a name (never guess which one is ours).
+# cluster_droplets: the cluster's droplets (tag CLUSTER_TAG, which no other cluster's tag can
+# equal) as one JSON array of records; stops when two droplets share a name (never guess
+# which one is ours).
 cluster_droplets() {
   local raw list dupes
-  raw=$(do_json "listing the droplets tagged $CLUSTER_NAME" \
-    compute droplet list --tag-name "$CLUSTER_NAME")
+  raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" \
+    compute droplet list --tag-name "$CLUSTER_TAG")
   list=$(jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw")
   dupes=$(jq -r 'group_by(.name)[] | select(length > 1)
     | "\(length) droplets are named \(.[0].name) (ids: \(map(.id | tostring) | join(", ")))"' <<<"$list")
@@ -80,9 +81,10 @@ record_of() {
 
 # records_tsv NAME...: one line per NAME, in order: name, id, public IP, private IP
 # (empty fields for a droplet that does not exist). One jq run for any number of names.
+# JSON of unbounded size goes through stdin, never an argument (Linux caps one at 128 KiB).
 records_tsv() {
-  printf '%s\n' "$@" | jq -R . | jq -sr --argjson list "$CLUSTER_LIST" \
-    '.[] as $n | ($list | map(select(.name == $n))[0] // {name: $n})
+  { printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$@" | jq -R .; } | jq -nr \
+    'input as $list | inputs as $n | ($list | map(select(.name == $n))[0] // {name: $n})
      | [.name, (.id // "" | tostring), (.public_ip // ""), (.private_ip // "")] | @tsv'
 }
 

@@ -2,7 +2,7 @@
 # Droplets: create the missing ones in one call, wait for their IPs.
 
 # ensure_droplets ROLE SIZE USER_DATA_FILE NAME...: create the missing NAMEs in ONE doctl call
-# (doctl sends the creates concurrently; tags CLUSTER_NAME and CLUSTER_NAME-ROLE), then wait
+# (doctl sends the creates concurrently; tags CLUSTER_TAG and the ROLE's tag), then wait
 # until every NAME has its public and private IP. Existing droplets are reused. Without
 # DOCTL_WAIT=1 doctl returns at once: its --wait polls each droplet's create action (one API
 # request per droplet per poll), where wait_for_ips lists them all in one request per poll.
@@ -10,7 +10,7 @@
 ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
-  local names=("$@") missing=() name id rest CREATE_START_MS=""
+  local names=("$@") missing=() name id rest CREATE_START_MS="" role_tag=${role^^}_TAG
   while IFS=$'\t' read -r name id rest; do
     if [[ -n "$id" ]]; then
       log "reusing $name (id $id)"
@@ -24,10 +24,12 @@ ensure_droplets() {
     [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)
     log_cost "$size" "${#missing[@]}"
     CREATE_START_MS=$(_now_ms)
+    # an unfinished destroy's record must not outlive new droplets (their files are not its)
+    rm -f "$DELETED_FILE"
     created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
       --image "$IMAGE" --size "$size" --region "$REGION" \
       --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
-      --enable-private-networking --tag-names "$CLUSTER_NAME,$CLUSTER_NAME-$role" \
+      --enable-private-networking --tag-names "$CLUSTER_TAG,${!role_tag}" \
       "${wait[@]}") || rc=$?
     if ((rc != 0)); then
       forget_ssh_key
@@ -37,8 +39,7 @@ ensure_droplets() {
     if [[ -n "${AFTER_CREATE:-}" ]]; then
       "$AFTER_CREATE"
     fi
-    CLUSTER_LIST=$(jq -c --argjson new "$created" \
-      '. + [($new // [])[] | '"$JQ_RECORD"'] | unique_by(.id)' <<<"$CLUSTER_LIST")
+    CLUSTER_LIST=$(merge_created "$created")
     step_done "${#missing[*]} requested"
   fi
   wait_for_ips "${names[@]}"
@@ -47,10 +48,22 @@ ensure_droplets() {
   for name in "${names[@]}"; do
     if [[ " ${missing[*]-} " == *" $name "* ]]; then
       save_record "$name" user_data_sha256 "$sha"
+    elif [[ -f "$USER_DATA_DIR/$name.yaml" ]]; then
+      # kept since its create (render_user_data never rewrites an existing droplet's file):
+      # records the hash a create interrupted before this loop never wrote
+      save_record "$name" user_data_sha256 "$(sha256_of "$USER_DATA_DIR/$name.yaml")" if-absent
     else
       save_record "$name"
     fi
   done
+}
+
+# merge_created CREATE_RESPONSE: CLUSTER_LIST plus the records of the droplets doctl created.
+# Both go to jq on stdin: the response of 99 creates is far over the 128 KiB a single
+# command-line argument may have ("Argument list too long").
+merge_created() {
+  { printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$1"; } |
+    jq -nc 'input as $list | input as $new | $list + [($new // [])[] | '"$JQ_RECORD"'] | unique_by(.id)'
 }
 
 # wait_for_ips NAME...: poll until every NAME has its public and private IP, with ONE droplet
@@ -78,7 +91,7 @@ wait_for_ips() {
     now_ms=$(_now_ms)
     if ((now_ms >= deadline_ms)); then
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for the IPs of: $pending" \
-        "(APPLY_TIMEOUT_SECONDS); look with 'doctl compute droplet list --tag-name $CLUSTER_NAME'," \
+        "(APPLY_TIMEOUT_SECONDS); look with 'doctl compute droplet list --tag-name $CLUSTER_TAG'," \
         "then re-run: existing droplets are reused"
     fi
     ((now_ms + sleep_ms > deadline_ms)) && sleep_ms=$((deadline_ms - now_ms))
@@ -111,10 +124,60 @@ _s_of() {
 }
 
 _pending_ips() {
-  jq -r --argjson names "$1" \
-    '[$names[] as $n | (map(select(.name == $n))[0] // {name: $n})
-      | select((.public_ip // "") == "" or (.private_ip // "") == "") | .name] | join(" ")' \
-    <<<"$CLUSTER_LIST"
+  { printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$1"; } | jq -nr \
+    'input as $list | input as $names
+     | [$names[] as $n | ($list | map(select(.name == $n))[0] // {name: $n})
+        | select((.public_ip // "") == "" or (.private_ip // "") == "") | .name] | join(" ")'
+}
+
+# wait_gone IDS_JSON: list the cluster until none of the droplet ids IDS_JSON is listed any
+# more, bounded by APPLY_TIMEOUT_SECONDS. Sets CLUSTER_LIST to the last listing and
+# STILL_LISTED to the names of those still listed (empty: all gone).
+wait_gone() {
+  local ids=$1 deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  while true; do
+    CLUSTER_LIST=$(cluster_droplets)
+    STILL_LISTED=$({ printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$ids"; } | jq -nr 'input as $list
+      | input as $ids | [$list[] | select(.id as $i | $ids | index($i)) | .name] | join(" ")')
+    if [[ -z "$STILL_LISTED" ]] || ((SECONDS >= deadline)); then
+      return 0
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+}
+
+# replace_stale TARGET TEMPLATE: the droplets in STALE_USER_DATA run with other user data than
+# cloud-config/TEMPLATE renders now (etcd or the controller was re-created, so ETCD_PEER or
+# CONTROLLER_PUBLIC_IP changed; or the template was edited). They would never join the
+# cluster, and user data cannot change: stop with the way out, or with REPLACE=1 delete
+# exactly these droplets (this cluster's, from its listing) so that the caller re-creates them.
+replace_stale() {
+  local target=$1 template=$2
+  ((${#STALE_USER_DATA[@]})) || return 0
+  local stale=("${STALE_USER_DATA[@]}") ids=() name
+  for name in "${stale[@]}"; do
+    ids+=("$(field "$(record_of "$CLUSTER_LIST" "$name")" id)")
+  done
+  if [[ "${REPLACE:-}" != 1 ]]; then
+    die "${stale[*]} run with other user data than cloud-config/$template renders now" \
+      "($(user_data_change "${stale[0]}") kept in $USER_DATA_DIR/): they cannot join this cluster" \
+      "and user data cannot change. Re-create them: 'make $target REPLACE=1' deletes and re-creates" \
+      "exactly these ${#stale[@]} droplet(s); or by hand: doctl compute droplet delete ${ids[*]} --force," \
+      "then make $target"
+  fi
+  step "REPLACE=1: deleting ${stale[*]} (id ${ids[*]}) to re-create them with the current user data"
+  local out rc=0
+  out=$(doctl compute droplet delete "${ids[@]}" --force 2>&1) || rc=$?
+  ((rc == 0)) || die "deleting ${stale[*]} failed: $out; re-run 'make $target REPLACE=1'"
+  wait_gone "$(printf '%s\n' "${ids[@]}" | jq -sc .)"
+  [[ -z "$STILL_LISTED" ]] ||
+    die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $STILL_LISTED; re-run 'make $target REPLACE=1'"
+  for name in "${stale[@]}"; do
+    rm -f "$USER_DATA_DIR/$name.yaml"
+    render_user_data "$template" "$name" no
+  done
+  STALE_USER_DATA=()
+  step_done
 }
 
 # need_droplet NAME WHAT: the record of NAME from CLUSTER_LIST, or stop with the make target.

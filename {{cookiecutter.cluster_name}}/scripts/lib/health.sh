@@ -48,7 +48,7 @@ check_droplets() {
     [[ -n "$(record_of "$CLUSTER_LIST" "$name")" ]] || missing+=("$name")
   done < <(expected_names)
   if ((${#items[@]} == 0)); then
-    layer droplets FAIL "no droplets are tagged $CLUSTER_NAME: make etcd controller worker"
+    layer droplets FAIL "no droplets are tagged $CLUSTER_TAG: make etcd controller worker"
   elif ((${#bad[@]})); then
     layer droplets FAIL "not active with both IPs: ${bad[*]} (booting? look again in a minute)" "${items[@]}"
   elif ((${#missing[@]})); then

@@ -7,31 +7,68 @@
 
 PKI_DIR=${PKI_DIR:-pki}
 
-# pki_new_key FILE: a fresh RSA key, unless FILE exists.
+# pki_new_key FILE: a fresh RSA key, unless FILE exists. Written aside (an interrupted run
+# never leaves a truncated key; the trap removes the partial file), then linked into place:
+# `ln` never replaces an existing file, so a slower concurrent run cannot swap out a key that
+# was already signed.
 pki_new_key() {
   local key=$1
-  if [[ -e "$key" ]]; then
-    return 0
-  fi
-  # written aside and renamed: an interrupted run never leaves a truncated key behind
-  (umask 077 && openssl genrsa -out "$key.tmp.$$" "$RSA_BITS" 2>/dev/null && mv "$key.tmp.$$" "$key")
+  [[ -e "$key" ]] && return 0
+  (
+    tmp="$key.tmp.$BASHPID"
+    trap 'rm -f "$tmp"' EXIT
+    trap 'exit 130' INT TERM HUP
+    umask 077
+    err=$(openssl genrsa -out "$tmp" "$RSA_BITS" 2>&1) ||
+      die "generating $key failed (openssl genrsa $RSA_BITS): $(tr '\n' ' ' <<<"$err")"
+    ln "$tmp" "$key" 2>/dev/null || [[ -e "$key" ]] ||
+      die "could not create $key"
+  )
+}
+
+# pki_place TMP FILE: move TMP to FILE unless FILE exists (then TMP is dropped): no clobber.
+pki_place() {
+  ln "$1" "$2" 2>/dev/null || [[ -e "$2" ]] || { rm -f "$1"; die "could not create $2"; }
+  rm -f "$1"
+}
+
+# pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr). Call with the apply lock
+# held: no other run of this cluster can be writing them.
+pki_sweep() {
+  local f swept=()
+  for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.csr; do
+    [[ -e "$f" ]] || continue
+    rm -f "$f"
+    swept+=("${f##*/}")
+  done
+  ((${#swept[@]} == 0)) || log "removed partial files of an interrupted run: ${swept[*]}"
 }
 
 # pki_sign NAME CN CONFIG: pki/NAME.pem from pki/NAME-key.pem, with the v3_req
 # extensions (SANs) of CONFIG; IPs reach openssl through the environment ($ENV::).
+# On failure openssl's own message is shown and no partial file is left.
 pki_sign() {
   local name=$1 cn=$2 config=$3
   local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
+  local tmp="$cert.tmp.$BASHPID" err
   pki_new_key "$key"
   if [[ -s "$cert" ]]; then
     return 0
   fi
-  openssl req -new -key "$key" -out "$csr" -subj "/CN=$cn" -config "$config"
-  openssl x509 -req -in "$csr" \
+  if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "/CN=$cn" -config "$config" 2>&1); then
+    rm -f "$csr"
+    die "the certificate request for $cert failed (openssl req, key $key, config $config):" \
+      "$(tr '\n' ' ' <<<"$err")"
+  fi
+  if ! err=$(openssl x509 -req -in "$csr" \
     -CA "$PKI_DIR/ca.pem" -CAkey "$PKI_DIR/ca-key.pem" -CAcreateserial \
-    -out "$cert.tmp" -days "$CERT_DAYS" -extensions v3_req -extfile "$config" 2>/dev/null
-  mv "$cert.tmp" "$cert"
+    -out "$tmp" -days "$CERT_DAYS" -extensions v3_req -extfile "$config" 2>&1); then
+    rm -f "$csr" "$tmp"
+    die "signing $cert failed (openssl x509, CA $PKI_DIR/ca.pem + $PKI_DIR/ca-key.pem," \
+      "CERT_DAYS=$CERT_DAYS): $(tr '\n' ' ' <<<"$err")"
+  fi
   rm -f "$csr"
+  pki_place "$tmp" "$cert"
 }
 
 # pki_issue_apiserver PUBLIC_IP PRIVATE_IP: pki/apiserver{,-key}.pem, CN=kube-apiserver,

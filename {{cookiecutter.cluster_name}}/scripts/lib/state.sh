@@ -5,20 +5,23 @@ state_file() {
   echo "$DROPLET_STATE_DIR/$1.json"
 }
 
-# save_record NAME [KEY VALUE]: state/droplets/NAME.json from CLUSTER_LIST; keeps the extra
-# keys (tls_sha256, user_data_sha256) of the same droplet id, drops them when the droplet was
-# re-created (and forgets the old and new IPs' host keys). Rewrites only what changed.
+# save_record NAME [KEY VALUE [if-absent]]: state/droplets/NAME.json from CLUSTER_LIST; keeps
+# the extra keys (tls_sha256, user_data_sha256) of the same droplet id, drops them when the
+# droplet was re-created (and forgets the old and new IPs' host keys); sets KEY (only when the
+# record lacks it with if-absent). Rewrites only what changed.
 save_record() {
-  local name=$1 key=${2:-} value=${3:-} file old out old_id merged
+  local name=$1 key=${2:-} value=${3:-} only_absent=${4:-} file old out old_id merged
   file=$(state_file "$name")
   old='{}'
   [[ -s "$file" ]] && old=$(<"$file")
-  out=$(jq -c --argjson old "$old" --arg n "$name" --arg k "$key" --arg v "$value" '
-    (.[] | select(.name == $n)) as $rec
+  out=$({ printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$old"; } |
+    jq -nc --arg n "$name" --arg k "$key" --arg v "$value" --arg keep "$only_absent" '
+      input as $list | input as $old
+    | ($list[] | select(.name == $n)) as $rec
     | ($old.id // "" | tostring),
       (if $old.id == $rec.id then ($old + $rec) else $rec end
-       | if $k != "" then .[$k] = $v else . end),
-      ($old.public_ip // ""), $rec.public_ip, ($rec.id | tostring)' <<<"$CLUSTER_LIST")
+       | if $k != "" and ($keep == "" or (.[$k] // "") == "") then .[$k] = $v else . end),
+      ($old.public_ip // ""), $rec.public_ip, ($rec.id | tostring)')
   local lines=()
   while IFS= read -r line; do lines+=("$line"); done <<<"$out"
   old_id=${lines[0]//\"/}

@@ -1,0 +1,94 @@
+"""Issue 9 rows 11 and 14: signing errors are shown and leave no partial file; partial files
+of an interrupted run are removed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.applying import Apply
+
+
+@pytest.fixture
+def apply(cluster_copy: Path, tmp_path: Path) -> Apply:
+    return Apply.create(cluster_copy, tmp_path / "sim")
+
+
+def _partial_files(pki: Path) -> list[str]:
+    return sorted(p.name for p in pki.iterdir() if ".tmp" in p.name or p.suffix == ".csr")
+
+
+def test_truncated_ca_key_fails_with_openssls_message(apply: Apply) -> None:
+    """make controller exited 1 with no message and left apiserver.csr and an empty
+    apiserver.pem.tmp."""
+    pki = apply.cluster / "pki"
+    ca_key = pki / "ca-key.pem"
+    ca_key.write_bytes(ca_key.read_bytes()[:200])
+    proc = apply.make("etcd", "controller", check=False)
+    assert proc.returncode != 0
+    err = proc.stderr
+    assert "ERROR: signing pki/apiserver.pem failed (openssl x509" in err
+    assert "pki/ca-key.pem" in err
+    # openssl's own words (3.x: "Could not read CA private key"; 1.1: "unable to load")
+    assert "private key" in err.split("signing pki/apiserver.pem failed")[1].lower()
+    assert _partial_files(pki) == []
+    assert not (pki / "apiserver.pem").exists()
+
+
+def test_bad_cert_days_fails_with_openssls_message(apply: Apply) -> None:
+    # CERT_DAYS set after settings.env was read: the signing step itself must report it
+    script = ('source scripts/lib/common.sh; CERT_DAYS=abc; '
+              'WORKER_IP=10.133.0.9 pki_sign worker-09 kube-worker-09 openssl/worker.cnf')
+    proc = subprocess.run(["bash", "-c", script], cwd=apply.cluster, env=apply.env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert "signing pki/worker-09.pem failed" in proc.stderr and "CERT_DAYS=abc" in proc.stderr
+    assert "abc" in proc.stderr.split("): ", 1)[1]  # openssl names the bad value
+    assert _partial_files(apply.cluster / "pki") == []
+    assert (apply.cluster / "pki/worker-09-key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_partial_files_of_an_interrupted_run_are_removed(apply: Apply) -> None:
+    """An interrupted key generation left empty pki/*.pem.tmp.PID files forever."""
+    pki = apply.cluster / "pki"
+    for name in ("worker-01-key.pem.tmp.4242", "apiserver.pem.tmp.4243", "worker-02.csr"):
+        (pki / name).write_bytes(b"")
+    out = apply.make("etcd", "controller").stderr
+    assert "removed partial files of an interrupted run" in out
+    assert _partial_files(pki) == []
+
+
+def test_interrupted_key_generation_leaves_no_partial_key(apply: Apply, tmp_path: Path) -> None:
+    """A key generation stopped by SIGTERM (or ^C) removes its own partial file."""
+    fake = tmp_path / "bin" / "openssl"
+    fake.parent.mkdir()
+    # genrsa that has opened its output and is still computing
+    fake.write_text('#!/usr/bin/env bash\nwhile [[ $# -gt 0 ]]; do [[ "$1" == -out ]] && '
+                    ': >"$2"; shift; done\nexec sleep 120\n')
+    fake.chmod(0o755)
+    env = {**apply.env, "PATH": f"{fake.parent}{os.pathsep}{apply.env['PATH']}"}
+    proc = subprocess.Popen(["bash", "-c", 'source scripts/lib/common.sh; pki_new_key "$1"',
+                             "test", "pki/worker-05-key.pem"], cwd=apply.cluster, env=env,
+                            start_new_session=True, stderr=subprocess.DEVNULL)
+    pki = apply.cluster / "pki"
+    deadline = time.monotonic() + 60
+    while not list(pki.glob("worker-05-key.pem.tmp.*")):
+        assert time.monotonic() < deadline, "the key generation never started"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    # the subshell that owns the partial file may outlive the top shell: wait for the group
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline + 60, "the key generation did not stop"
+        time.sleep(0.05)
+    assert _partial_files(pki) == [] and not (pki / "worker-05-key.pem").exists()

@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# One apply at a time per cluster: every mutating target holds an flock on state/apply.lock.
+# Without it two `make worker` runs both list, both find the workers missing, and both create
+# them (4 droplets for WORKERS=2).
+
+# Seconds a second run waits for the lock before it stops (overridable from the environment).
+APPLY_LOCK_SECONDS=${APPLY_LOCK_SECONDS:-600}
+
+# apply_lock TARGET: take the cluster's lock for the rest of this process (the kernel releases
+# it when the process exits, however it exits), then write who holds it into the lock file.
+# A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder.
+apply_lock() {
+  local target=$1 file=$STATE_DIR/apply.lock holder
+  command -v flock >/dev/null 2>&1 ||
+    die "missing tool: flock (util-linux; on macOS: brew install flock): every apply holds a lock"
+  mkdir -p "$STATE_DIR"
+  # opened read-write without truncating: the holder's line stays readable while we wait
+  exec {APPLY_LOCK_FD}<>"$file"
+  if ! flock -n "$APPLY_LOCK_FD"; then
+    holder=$(head -n1 "$file" 2>/dev/null || true)
+    log "waiting up to ${APPLY_LOCK_SECONDS}s for $file, held by: ${holder:-unknown}"
+    if ! flock -w "$APPLY_LOCK_SECONDS" "$APPLY_LOCK_FD"; then
+      holder=$(head -n1 "$file" 2>/dev/null || true)
+      die "another apply of cluster $CLUSTER_NAME holds $file (${holder:-holder unknown})" \
+        "after ${APPLY_LOCK_SECONDS}s (APPLY_LOCK_SECONDS): let it finish, or if that process" \
+        "is gone, re-run (a dead holder's lock is released by the kernel)"
+    fi
+  fi
+  printf 'make %s, pid %s on %s, since %(%Y-%m-%dT%H:%M:%S%z)T\n' \
+    "$target" "$$" "$(uname -n)" -1 >"$file"
+}
