@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.baking import bake, copy_cluster
-from tests.integration.support import Spawn, require_program, stop
-
-# Test addresses for the controller (its public IP is the one TLS clients verify) and worker.
-CONTROLLER_PUBLIC_IP = "127.0.0.1"
-CONTROLLER_PRIVATE_IP = "127.0.0.2"
-WORKER_IP = "127.0.0.3"
+from tests.integration.k8s_plane import Plane, require_k8s, start_plane
+from tests.integration.support import (
+    CONTROLLER_PUBLIC_IP,
+    Spawn,
+    issue_node_certs,
+    require_program,
+    settings,
+    stop,
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +67,6 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
         stop(proc)
 
 
-def issue_node_certs(cluster: Path) -> Path:
-    """The apply's openssl steps in cluster: apiserver and worker-01 certs for test IPs."""
-    script = (
-        "set -euo pipefail; set -a; . ./settings.env; set +a; . scripts/lib/pki.sh; "
-        f"pki_issue_apiserver {CONTROLLER_PUBLIC_IP} {CONTROLLER_PRIVATE_IP}; "
-        f"pki_issue_worker 01 {WORKER_IP}"
-    )
-    subprocess.run(["bash", "-c", script], cwd=cluster, check=True, capture_output=True)
-    return cluster
-
-
 @pytest.fixture(scope="session")
 def issued_cluster(default_cluster: Path, openssl_bin: str,
                    tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -87,3 +79,19 @@ def issued_cluster(default_cluster: Path, openssl_bin: str,
 def foreign_cluster(openssl_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another bake, hence another CA: its pki/ holds certs our cluster must not trust."""
     return issue_node_certs(bake(tmp_path_factory.mktemp("foreign"), cluster_name="other"))
+
+
+@pytest.fixture(scope="module")
+def plane(issued_cluster: Path, etcd_bin: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
+    k8s = require_k8s()
+    cluster = copy_cluster(issued_cluster, tmp_path_factory.mktemp("plane"))
+    cp = start_plane(cluster, tmp_path_factory.mktemp("plane-run"))
+    # ./kubeconfig as scripts/controller.sh writes it (the public IP, here with its port)
+    (cluster / "kubeconfig").write_text((cluster / "client/admin-kubeconfig.yaml").read_text()
+                                        .replace("CONTROLLER_PUBLIC_IP",
+                                                 f"{CONTROLLER_PUBLIC_IP}:{cp.secure_port}"))
+    try:
+        yield Plane(cluster, cp, settings(cluster), k8s)
+    finally:
+        cp.stop()

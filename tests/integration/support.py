@@ -20,9 +20,14 @@ from typing import Any
 import pytest
 
 from generator import TEMPLATE_ROOT
-from tests.k8s.controlplane import cloudinit_text, stop_process
+from tests.k8s.controlplane import stop_process
+from tests.k8s.userdata import cloudinit_text
 
 LOOPBACK = "127.0.0.1"
+# Test addresses for the controller (its public IP is the one TLS clients verify) and worker.
+CONTROLLER_PUBLIC_IP = "127.0.0.1"
+CONTROLLER_PRIVATE_IP = "127.0.0.2"
+WORKER_IP = "127.0.0.3"
 STANDINS = TEMPLATE_ROOT / "tests"  # fakes of doctl, kubectl... live here: never "the real one"
 
 # The apply's own rendering (scripts/lib/common.sh: the tutorial's sed for ETCD_PEER and
@@ -214,3 +219,14 @@ def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 
 Spawn = Callable[[str, list[str], dict[str, str]], tuple[subprocess.Popen[bytes], Path]]
+
+
+def issue_node_certs(cluster: Path) -> Path:
+    """The apply's openssl steps in cluster: apiserver and worker-01 certs for test IPs."""
+    script = (
+        "set -euo pipefail; set -a; . ./settings.env; set +a; . scripts/lib/pki.sh; "
+        f"pki_issue_apiserver {CONTROLLER_PUBLIC_IP} {CONTROLLER_PRIVATE_IP}; "
+        f"pki_issue_worker 01 {WORKER_IP}"
+    )
+    subprocess.run(["bash", "-c", script], cwd=cluster, check=True, capture_output=True)
+    return cluster

@@ -12,160 +12,41 @@ The worker kubelet runs in namespaces of its own (tests/k8s/workernode.py).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 
 import pytest
 
-from generator import TEMPLATE_ROOT
 from tests.baking import copy_cluster
-from tests.integration.conftest import (
+from tests.integration.k8s_plane import (
+    Plane,
+    eventually,
+    https_get,
+    require_k8s,
+    start_plane,
+)
+from tests.integration.support import (
     CONTROLLER_PRIVATE_IP,
     CONTROLLER_PUBLIC_IP,
     WORKER_IP,
-    issue_node_certs,
-)
-from tests.integration.support import (
-    LOOPBACK,
     applied_user_data,
     client_context,
-    free_port,
-    run,
+    issue_node_certs,
     settings,
 )
-from tests.k8s import binaries
-from tests.k8s.controlplane import (
-    ControllerSpec,
-    ControlPlane,
-    NotReady,
-    Rewriter,
-    cloudinit_text,
-    unit_content,
-    unit_exec_start,
-)
+from tests.k8s.userdata import cloudinit_text, unit_content, unit_exec_start
 
-# The apiserver refuses to advertise a loopback address; it never contacts this one.
-ADVERTISE = "192.0.2.10"
 # What one machine may force us to rewrite: listen/advertise addresses, ports, host paths.
 MACHINE_FLAGS = {"--etcd-servers", "--bind-address", "--secure_port", "--advertise-address",
                  "--tls-cert-file", "--tls-private-key-file", "--client-ca-file",
                  "--service-account-key-file", "--master", "--service-account-private-key-file",
                  "--root-ca-file"}
 
-
-def require_k8s() -> Path:
-    try:
-        return binaries.bin_dir()
-    except binaries.Unavailable as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(error))
-        pytest.skip(str(error))
-
-
-@dataclass
-class Plane:
-    cluster: Path
-    cp: ControlPlane
-    settings: dict[str, str]
-    bin: Path
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.cluster / "kubeconfig"
-
-    def kubectl(self, *args: str,
-                kubeconfig: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return run([str(self.bin / "kubectl"), "--kubeconfig",
-                    str(kubeconfig or self.kubeconfig), *args])
-
-    def script(self, name: str, kubectl_dir: Path | None = None,
-               ) -> subprocess.CompletedProcess[str]:
-        """scripts/NAME.sh with kubectl from kubectl_dir (1.1.2 by default) first on PATH."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
-        env.update(PATH=f"{kubectl_dir or self.bin}{os.pathsep}{env['PATH']}",
-                   APPLY_TIMEOUT_SECONDS="60", APPLY_POLL_SECONDS="0.2")
-        return run(["bash", f"scripts/{name}.sh"], cwd=self.cluster, env=env)
-
-    def bash(self, snippet: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}",
-                   APPLY_TIMEOUT_SECONDS="60", APPLY_POLL_SECONDS="0.2")
-        return run(["bash", "-c", f"set -euo pipefail; source scripts/lib/common.sh; {snippet}"],
-                   cwd=self.cluster, env=env)
-
-
-def start_plane(cluster: Path, work: Path, *, only_apiserver: bool = False) -> ControlPlane:
-    """The controller's control plane from cluster's files, ports remapped to free ones."""
-    s = settings(cluster)
-    user_data = applied_user_data(cluster, "controller.yaml",
-                                  f"http://{CONTROLLER_PRIVATE_IP}:{s['ETCD_PEER_PORT']}",
-                                  CONTROLLER_PUBLIC_IP)
-    spec = ControllerSpec.from_user_data(user_data, CONTROLLER_PUBLIC_IP, CONTROLLER_PRIVATE_IP)
-    ssl_dir = work / "ssl"  # what install_tls puts in SSL_DIR on the controller
-    ssl_dir.mkdir(parents=True)
-    for name in ("apiserver.pem", "apiserver-key.pem", "ca.pem"):
-        shutil.copy(cluster / "pki" / name, ssl_dir / name)
-    etcd_port = int(s["ETCD_CLIENT_PORT"])
-    ports = {p: free_port() for p in (etcd_port, spec.secure_port, spec.local_port,
-                                      spec.scheduler_probe.port,
-                                      spec.controller_manager_probe.port)}
-    plane = ControlPlane(spec, Rewriter(LOOPBACK, ports, {s["SSL_DIR"]: str(ssl_dir)},
-                                        advertise=ADVERTISE), work, etcd_port)
-    try:
-        plane.start_apiserver() if only_apiserver else plane.start()
-    except NotReady as error:
-        plane.stop()
-        pytest.fail(str(error))
-    return plane
-
-
-@pytest.fixture(scope="module")
-def plane(issued_cluster: Path, etcd_bin: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
-    k8s = require_k8s()
-    cluster = copy_cluster(issued_cluster, tmp_path_factory.mktemp("plane"))
-    cp = start_plane(cluster, tmp_path_factory.mktemp("plane-run"))
-    # ./kubeconfig as scripts/controller.sh writes it (the public IP, here with its port)
-    (cluster / "kubeconfig").write_text((cluster / "client/admin-kubeconfig.yaml").read_text()
-                                        .replace("CONTROLLER_PUBLIC_IP",
-                                                 f"{CONTROLLER_PUBLIC_IP}:{cp.secure_port}"))
-    try:
-        yield Plane(cluster, cp, settings(cluster), k8s)
-    finally:
-        cp.stop()
-
-
-def https_get(port: int, server_name: str, ctx: ssl.SSLContext, path: str) -> tuple[int, str]:
-    """GET path from 127.0.0.1:port, checking the certificate against server_name."""
-    with socket.create_connection((LOOPBACK, port), timeout=10) as raw, \
-            ctx.wrap_socket(raw, server_hostname=server_name) as tls:
-        tls.sendall(f"GET {path} HTTP/1.0\r\nHost: {server_name}\r\n\r\n".encode())
-        data = b""
-        while chunk := tls.recv(65536):
-            data += chunk
-    head, _, body = data.decode().partition("\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-def eventually(check: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 # --- the controller ---------------------------------------------------------------------
@@ -273,72 +154,6 @@ def test_worker_kubeconfig_with_kubectl_1_1_2(plane: Plane, tmp_path: Path) -> N
     assert "kube-system" in result.stdout
 
 
-# --- the apply scripts against it --------------------------------------------------------------
-
-
-def test_addons_script_creates_then_updates(plane: Plane) -> None:
-    first = plane.script("addons")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert 'service "kube-dns" created' in first.stderr
-    assert 'replicationcontroller "kube-dns-v9" created' in first.stderr
-    svc = plane.cp.api("GET", "/api/v1/namespaces/kube-system/services/kube-dns")
-    assert svc["spec"]["clusterIP"] == plane.settings["DNS_SERVICE_IP"]
-
-    def dns_pods() -> list[Any]:  # the real controller-manager's replication
-        return list(plane.cp.api("GET", "/api/v1/namespaces/kube-system/pods?labelSelector="
-                                 "k8s-app%3Dkube-dns")["items"])
-
-    assert len(eventually(dns_pods, "the kube-dns RC's pod")) == 1
-    again = plane.script("addons")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert 'service "kube-dns" configured' in again.stderr
-    assert 'replicationcontroller "kube-dns-v9" configured' in again.stderr
-    assert "created" not in again.stderr
-    assert len(dns_pods()) == 1
-
-
-def test_a_half_created_manifest_is_completed(plane: Plane, tmp_path: Path) -> None:
-    """An interrupted run left inspector.yaml's Service but not its ReplicationController:
-    create fails on the Service, creates the RC; then every object is brought up to date."""
-    text = (plane.cluster / "manifests/smoke/inspector.yaml").read_text()
-    service = tmp_path / "service-only.yaml"
-    service.write_text(text.split("---")[0])
-    assert plane.kubectl("create", "-f", str(service)).returncode == 0
-    result = plane.bash("kube_apply manifests/smoke/inspector.yaml")
-    assert result.returncode == 0, result.stderr
-    assert 'replicationcontroller "inspector-stable" configured' in result.stderr
-    assert plane.kubectl("get", "-f", str(plane.cluster / "manifests/smoke/inspector.yaml")
-                         ).returncode == 0
-
-
-def test_a_manifest_the_apiserver_rejects_fails_with_its_message(plane: Plane) -> None:
-    bad = plane.cluster / "manifests/addons/kube-dns-svc-outside.yaml"
-    bad.write_text((plane.cluster / "manifests/addons/kube-dns-svc.yaml").read_text()
-                   .replace(plane.settings["DNS_SERVICE_IP"], "10.99.0.10")
-                   .replace("name: kube-dns\n", "name: kube-dns-outside\n", 1))
-    result = plane.bash(f"kube_apply {bad}")
-    assert result.returncode != 0
-    assert "spec.clusterIP: invalid value '10.99.0.10'" in result.stderr
-    assert "not in the valid range" in result.stderr
-
-
-def test_a_current_kubectl_is_refused_before_it_talks(plane: Plane, kubectl_bin: str,
-                                                      tmp_path: Path) -> None:
-    version = run([kubectl_bin, "version", "--client"]).stdout
-    minor = int(re.search(r"v1\.(\d+)", version).group(1))  # type: ignore[union-attr]
-    if minor <= 2:
-        pytest.skip(f"{kubectl_bin} is kubectl 1.{minor}, not a current one")
-    # why: a current kubectl cannot map a 1.1 apiserver's resources at all
-    direct = run([kubectl_bin, "--kubeconfig", str(plane.kubeconfig), "create",
-                  "-f", "manifests/smoke/busybox.yaml"], cwd=plane.cluster)
-    assert direct.returncode != 0 and "created" not in direct.stdout
-    (tmp_path / "kubectl").symlink_to(kubectl_bin)
-    result = plane.script("addons", kubectl_dir=tmp_path)
-    assert result.returncode == 1
-    assert f"kubectl 1.{minor}" in result.stderr
-    assert "cannot drive this Kubernetes 1.1.2 cluster: use kubectl 1.0 to 1.2" in result.stderr
-
-
 # --- broken twins ------------------------------------------------------------------------------
 
 
@@ -370,52 +185,3 @@ def test_a_certificate_without_the_service_ip_is_refused_for_it(
         cp.stop()
 
 
-# --- a worker's kubelet, in namespaces of its own -----------------------------------------------
-
-
-def test_worker_kubelet_registers_its_node(issued_cluster: Path, etcd_bin: str,
-                                           tmp_path: Path) -> None:
-    require_k8s()
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        message = "the kubelet test needs root and unshare (util-linux): its own namespaces"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    s = settings(issued_cluster)
-    etcd_peer = f"http://{CONTROLLER_PRIVATE_IP}:{s['ETCD_PEER_PORT']}"
-    for role in ("controller", "worker"):
-        (tmp_path / f"{role}.yaml").write_text(applied_user_data(
-            issued_cluster, f"{role}.yaml", etcd_peer, CONTROLLER_PUBLIC_IP))
-    controller_ssl = tmp_path / "controller-ssl"
-    controller_ssl.mkdir()
-    for name in ("apiserver.pem", "apiserver-key.pem", "ca.pem"):
-        shutil.copy(issued_cluster / "pki" / name, controller_ssl / name)
-    pki = issued_cluster / "pki"
-    args = {"work": str(tmp_path / "ns"), "ssl_dir": s["SSL_DIR"], "advertise": ADVERTISE,
-            "controller_user_data": str(tmp_path / "controller.yaml"),
-            "controller_public_ip": CONTROLLER_PUBLIC_IP,
-            "controller_private_ip": CONTROLLER_PRIVATE_IP,
-            "controller_ssl": str(controller_ssl), "etcd_port": s["ETCD_CLIENT_PORT"],
-            "worker_user_data": str(tmp_path / "worker.yaml"), "worker_public_ip": WORKER_IP,
-            "worker_private_ip": WORKER_IP, "cert": str(pki / "worker-01.pem"),
-            "key": str(pki / "worker-01-key.pem"), "ca": str(pki / "ca.pem"), "timeout": 90}
-    (tmp_path / "args.json").write_text(json.dumps(args))
-    proc = subprocess.run(
-        ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", sys.executable, "-m",
-         "tests.k8s.workernode", str(tmp_path / "args.json")],
-        cwd=TEMPLATE_ROOT, capture_output=True, text=True, timeout=240, check=False,
-        env=dict(os.environ, PYTHONPATH=str(TEMPLATE_ROOT)))
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert "error" not in result, result
-    node = result["node"]
-    assert node is not None, result["kubelet_log"]
-    # named by --hostname-override=$public_ipv4, registered over TLS with the worker's cert
-    assert node["metadata"]["name"] == WORKER_IP
-    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == WORKER_IP
-    ready = {c["type"]: c for c in node["status"]["conditions"]}["Ready"]
-    assert ready["message"] == "container runtime is down"  # no docker here: honest NotReady
-    # the unit's ExecStartPre made the --config directory: no "Unable to read config path"
-    assert all(pre["status"] == 0 for pre in result["exec_start_pre"]), result["exec_start_pre"]
-    assert "Unable to read config path" not in result["kubelet_log"]
-    assert {r[0].split("=")[0] for r in result["rewrites"]} <= {"--config", "--kubeconfig"}

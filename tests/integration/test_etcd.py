@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from generator import TEMPLATE_ROOT
-from tests.integration.conftest import CONTROLLER_PUBLIC_IP
 from tests.integration.support import (
+    CONTROLLER_PUBLIC_IP,
     Spawn,
     applied_user_data,
     cloudinit_config,

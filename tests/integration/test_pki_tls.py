@@ -7,8 +7,15 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from tests.integration.conftest import CONTROLLER_PUBLIC_IP, WORKER_IP, issue_node_certs
-from tests.integration.support import client_context, run, server_context, tls_exchange
+from tests.integration.support import (
+    CONTROLLER_PUBLIC_IP,
+    WORKER_IP,
+    client_context,
+    issue_node_certs,
+    run,
+    server_context,
+    tls_exchange,
+)
 
 
 def apiserver(cluster: Path) -> ssl.SSLContext:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import CONTROLLER_PUBLIC_IP
 from tests.integration.support import (
+    CONTROLLER_PUBLIC_IP,
     applied_user_data,
     cloudinit_config,
     etcd2_environment,

@@ -24,11 +24,9 @@ from typing import Any
 from urllib.error import URLError
 
 from tests.k8s import binaries
-from tests.k8s.controlplane import (
+from tests.k8s.controlplane import ControlPlane, NotReady, Rewriter
+from tests.k8s.userdata import (
     ControllerSpec,
-    ControlPlane,
-    NotReady,
-    Rewriter,
     cloudinit_text,
     unit_commands,
     unit_content,
