@@ -62,8 +62,8 @@ def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) ->
     # each run's summary names the time each phase took
     phases = re.findall(r"^  phases: (.*)$", created, re.MULTILINE)
     assert len(phases) == 3
-    assert re.match(r"creating 1 droplet\(s\) in \S+ \d+\.\ds, waiting for the public and "
-                    r"private IPs of \d+\.\ds$", phases[0]), phases[0]
+    assert re.match(r"creating 1 droplet\(s\) in \S+ \d+\.\ds, waiting for the droplets' IPs "
+                    r"\d+\.\ds$", phases[0]), phases[0]
     assert re.search(r"TLS assets on \S+ \d+\.\ds$", phases[1]), phases[1]
     out = plan(fresh)
     assert out["to_create"] == 0 and out["monthly_new"] == 0

@@ -76,7 +76,7 @@ wait_for_ips() {
   names_json=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
   pending=$(_pending_ips "$names_json")
   [[ -z "$pending" ]] && return 0
-  step "waiting for the public and private IPs of: $pending"
+  step "waiting for the droplets' IPs: $pending (public and private)"
   local start_ms now_ms deadline_ms max_ms next_ms=1000 sleep_ms estimate
   local last_miss_ms=""
   start_ms=${CREATE_START_MS:-$(_now_ms)}
