@@ -1,22 +1,22 @@
 """The apply scripts' kubectl steps against the real Kubernetes 1.1.2 control plane
 (tests/integration/k8s_plane.py): `scripts/addons.sh`, `kube_apply` on a half-created manifest
-and on one the apiserver rejects, and a current kubectl refused before it talks."""
+and on one the apiserver rejects, a current kubectl refused before it talks, and the container
+stand-ins (tests/k8s/runtime.py, answers.py) answering only what the real objects support."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.k8s_plane import (
-    Plane,
-    eventually,
-)
-from tests.integration.support import (
-    run,
-)
+from generator import TEMPLATE_ROOT
+from tests.integration.k8s_plane import Plane, eventually
+from tests.integration.support import run
+from tests.k8s.runtime import NodeRuntime
 
 # --- the apply scripts against it --------------------------------------------------------------
 
@@ -84,3 +84,67 @@ def test_a_current_kubectl_is_refused_before_it_talks(plane: Plane, kubectl_bin:
     assert "cannot drive this Kubernetes 1.1.2 cluster: use kubectl 1.0 to 1.2" in result.stderr
 
 
+
+
+# --- the container stand-ins answer only what the real objects support --------------------------
+
+
+def answer(plane: Plane, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """tests/k8s/bin/TOOL (the rehearsal's kubectl/curl) against this control plane."""
+    env = dict(os.environ, K8S_RUNTIME_KUBECONFIG=str(plane.kubeconfig))
+    return run([str(TEMPLATE_ROOT / "tests/k8s/bin" / tool), *args], env=env, cwd=plane.cluster)
+
+
+def test_dns_and_nodeport_answers_follow_the_real_objects(plane: Plane) -> None:
+    node = ("203.0.113.50", "10.101.0.50")
+    runtime = NodeRuntime(plane.cp.api, plane.settings["POD_NETWORK"], lambda: [node])
+    exec_lookup = ("--kubeconfig", str(plane.kubeconfig), "exec", "busybox", "--",
+                   "nslookup", "kubernetes.default")
+    # no such pod yet: the real apiserver's answer
+    assert "pods \"busybox\" not found" in answer(plane, "kubectl", *exec_lookup).stderr
+    assert plane.bash("kube_apply manifests/smoke/busybox.yaml").returncode == 0
+    # scheduled but not running (no node runtime yet): nothing can run in it
+    assert "is not running" in answer(plane, "kubectl", *exec_lookup).stderr
+    # kube-dns deployed but scaled to nothing: no ready endpoints (the real RC manager and
+    # endpoints controller do the work)
+    assert plane.script("addons").returncode == 0
+    scaled = plane.kubectl("scale", "rc", "kube-dns-v9", "--replicas=0", "--namespace=kube-system")
+    assert scaled.returncode == 0, scaled.stderr
+
+    def lookup_fails() -> bool:
+        runtime.sync()  # the node registers; the real scheduler binds busybox to it; it runs
+        failed = answer(plane, "kubectl", *exec_lookup)
+        return failed.returncode != 0 and "can't resolve 'kubernetes.default'" in failed.stderr
+
+    eventually(lookup_fails, "busybox running while kube-dns has no endpoints")
+    assert plane.script("addons").returncode == 0  # apply restores replicas: 1
+
+    def resolved() -> str:
+        runtime.sync()  # kube-dns's pod runs; the real endpoints controller lists it
+        done = answer(plane, "kubectl", *exec_lookup)
+        return done.stdout if done.returncode == 0 else ""
+
+    out = eventually(resolved, "kube-dns endpoints")
+    kubernetes_ip = plane.cp.api("GET", "/api/v1/namespaces/default/services/kubernetes")
+    assert f"Address 1: {kubernetes_ip['spec']['clusterIP']}" in out
+    assert f"Server:    {plane.settings['DNS_SERVICE_IP']}" in out
+    # only nslookup runs in a pod
+    other = answer(plane, "kubectl", "--kubeconfig", str(plane.kubeconfig), "exec", "busybox",
+                   "--", "sh", "-c", "id")
+    assert other.returncode != 0 and "runs only" in other.stderr
+
+    port = plane.settings["INSPECTOR_NODE_PORT"]
+    url = f"http://{node[0]}:{port}/env"
+    plane.kubectl("delete", "service", "inspector")  # whatever an earlier test left
+    eventually(lambda: answer(plane, "curl", "-fsS", url).returncode == 7,
+               "no Service on the inspector's NodePort")
+    assert plane.bash("kube_apply manifests/smoke/inspector.yaml").returncode == 0
+
+    def served() -> bool:
+        runtime.sync()
+        return answer(plane, "curl", "-fsS", url).returncode == 0
+
+    eventually(served, "the inspector's endpoints")
+    assert answer(plane, "curl", "-fsS", f"http://203.0.113.51:{port}/env").returncode == 7
+    outside = answer(plane, "curl", "-fsS", f"http://10.1.2.3:{port}/env")
+    assert outside.returncode == 7 and "nothing leaves loopback" in outside.stderr
