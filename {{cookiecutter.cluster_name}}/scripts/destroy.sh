@@ -30,6 +30,8 @@ main() {
   else
     log "no droplets are tagged $CLUSTER_NAME"
   fi
+  # the firewalls go last: never leave a droplet of the cluster without them
+  remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
 
   step "removing the apply state and the IP-bound certificates"
   local ip removed=()
@@ -45,7 +47,7 @@ main() {
   done
   step_done "${#removed[@]} file(s): ${removed[*]:-none}"
   summary "cluster $CLUSTER_NAME destroyed" \
-    "deleted: $count droplet(s); removed state/droplets, build/, the apiserver and worker certificates, ./kubeconfig" \
+    "deleted: $count droplet(s), the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL; removed state/droplets, build/, the apiserver and worker certificates, ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"
 }

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
   preflight
+  ensure_firewalls
   CLUSTER_LIST=$(cluster_droplets)
   local exists=no
   [[ -n "$(record_of "$CLUSTER_LIST" "$ETCD_NAME")" ]] && exists=yes

@@ -63,6 +63,8 @@ source scripts/lib/userdata.sh
 source scripts/lib/cost.sh
 # shellcheck source=scripts/lib/droplets.sh
 source scripts/lib/droplets.sh
+# shellcheck source=scripts/lib/firewall.sh
+source scripts/lib/firewall.sh
 # shellcheck source=scripts/lib/ssh.sh
 source scripts/lib/ssh.sh
 # shellcheck source=scripts/lib/pki.sh
