@@ -133,6 +133,7 @@ FIELDS: tuple[Field, ...] = (
     Field("_apiserver_secure_port", "APISERVER_SECURE_PORT", integer(1, 65535, _PORT_FIX)),
     # Lengths: what keeps the longest generated line within the .yamllint limit (200).
     Field("_ssl_dir", "SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
+    Field("_etcd_ssl_dir", "ETCD_SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
     Field("_manifest_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_manifest_src_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_kubeconfig_path", None, pattern(64, _PATH, _PATH_FIX.format(64))),

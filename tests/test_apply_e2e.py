@@ -43,7 +43,7 @@ def test_droplets_tags_and_user_data(applied: Apply) -> None:
         assert sent == audit, f"{name}: build/user-data differs from what DigitalOcean got"
         assert "ETCD_PEER" not in sent and "CONTROLLER_PUBLIC_IP" not in sent
         assert "PRIVATE KEY" not in sent
-    etcd_peer = f"http://{etcd['sim']['private_ip']}:{s['ETCD_PEER_PORT']}"
+    etcd_peer = f"https://{etcd['sim']['private_ip']}:{s['ETCD_PEER_PORT']}"  # TLS: issue 10
     for name in (s["CONTROLLER_NAME"], f"{cluster}-worker-01", f"{cluster}-worker-02"):
         assert f'"etcd-01={etcd_peer}"' in (applied.root(name) / "var/lib/dosim/user-data"
                                              ).read_text()

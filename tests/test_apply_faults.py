@@ -50,7 +50,7 @@ def test_ip_wait_times_out_clearly_and_rerun_continues(apply: Apply) -> None:
     assert "timed out after 1s waiting for the IPs of: do-cluster-etcd-01" in proc.stderr
     assert "APPLY_TIMEOUT_SECONDS" in proc.stderr
     out = apply.make("etcd").stderr
-    assert "reusing do-cluster-etcd-01" in out and "ETCD_PEER=http://10." in out
+    assert "reusing do-cluster-etcd-01" in out and "ETCD_PEER=https://10." in out
     assert apply.calls("POST /v2/droplets") == 1
 
 

@@ -63,8 +63,10 @@ def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) ->
     phases = re.findall(r"^  phases: (.*)$", created, re.MULTILINE)
     assert len(phases) == 3
     # make etcd first creates or checks the cloud firewalls (issue 10)
+    # and installs the member's TLS certificate
     assert re.match(r"cloud firewalls \d+\.\ds, creating 1 droplet\(s\) in \S+ \d+\.\ds, waiting "
-                    r"for the public and private IPs of \d+\.\ds$", phases[0]), phases[0]
+                    r"for the public and private IPs of \d+\.\ds, etcd certificate \d+\.\ds$",
+                    phases[0]), phases[0]
     assert re.search(r"TLS assets on \S+ \d+\.\ds$", phases[1]), phases[1]
     out = plan(fresh)
     assert out["to_create"] == 0 and out["monthly_new"] == 0

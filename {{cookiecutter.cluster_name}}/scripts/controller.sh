@@ -10,7 +10,7 @@ main() {
   CLUSTER_LIST=$(cluster_droplets)
   local etcd rec exists=no
   etcd=$(need_droplet "$ETCD_NAME" etcd)
-  ETCD_PEER="http://$(field "$etcd" private_ip):$ETCD_PEER_PORT"
+  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
   export ETCD_PEER
   log "ETCD_PEER=$ETCD_PEER"
 
@@ -30,6 +30,8 @@ main() {
   step "TLS assets on $CONTROLLER_NAME"
   install_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
     die "the TLS assets are not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
+  install_etcd_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||
+    die "the etcd client certificate is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
   step_done
 
   local result

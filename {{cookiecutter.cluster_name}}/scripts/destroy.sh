@@ -40,7 +40,7 @@ main() {
   done
   rm -rf "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$BUILD_DIR"
   local f
-  for f in "$PKI_DIR"/apiserver*.pem "$PKI_DIR"/worker-*.pem "$PKI_DIR"/*.csr "$PKI_DIR"/*.srl "$KUBECONFIG_FILE"; do
+  for f in "$PKI_DIR"/apiserver*.pem "$PKI_DIR"/etcd*.pem "$PKI_DIR"/worker-*.pem "$PKI_DIR"/*.csr "$PKI_DIR"/*.srl "$KUBECONFIG_FILE"; do
     [[ -e "$f" ]] || continue
     rm -f "$f"
     removed+=("${f#"$CLUSTER_DIR"/}")

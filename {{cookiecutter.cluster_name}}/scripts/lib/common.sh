@@ -69,5 +69,7 @@ source scripts/lib/firewall.sh
 source scripts/lib/ssh.sh
 # shellcheck source=scripts/lib/pki.sh
 source scripts/lib/pki.sh
+# shellcheck source=scripts/lib/etcdtls.sh
+source scripts/lib/etcdtls.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh
