@@ -78,6 +78,22 @@ def _no_sync(doc: dict[str, Any]) -> None:
                                      for line in dropin["content"]]
 
 
+def _abac(doc: dict[str, Any]) -> None:
+    """The apiserver container of the kube-controller pod: the listing itself, or embedded
+    (normalised) in controller.yaml's write_files."""
+    for item in doc.get("write_files", []):
+        if item["path"].endswith("/kube-controller.yaml"):
+            _abac(item["content"])
+    if doc.get("kind") != "Pod" or doc["metadata"]["name"] != "kube-controller":
+        return
+    (container,) = [c for c in doc["spec"]["containers"] if c["name"] == "kube-apiserver"]
+    i = container["command"].index(
+        "--service-account-key-file=/etc/kubernetes/ssl/apiserver-key.pem")
+    container["command"][i + 1:i + 1] = [
+        "--authorization-mode=ABAC",
+        "--authorization-policy-file=/etc/kubernetes/ssl/abac-policy.jsonl"]
+
+
 _ETCD_TLS = "etcd over TLS: the tutorial's plain HTTP etcd answers anyone on the private network"
 _PROXY_TLS = ("etcd over TLS: the node's proxy (still http://localhost for the apiserver, "
               "podmaster and flannel) reaches the member with the node's certificate; etcd2's "
@@ -98,6 +114,13 @@ DEVIATIONS: tuple[Deviation, ...] = (
               _tls_ready("etcd-client,etcd-client-key,ca")),
     Deviation("etcd-tls-ready-worker", "worker.yaml", _READY,
               _tls_ready("etcd-client,etcd-client-key,ca")),
+    Deviation("apiserver-abac", "kube-controller.yaml",
+              "the tutorial's apiserver authorizes every authenticated client for everything "
+              "(AlwaysAllow): every worker certificate and service-account token was "
+              "cluster-admin; ABAC with policy/abac-policy.jsonl (generator/abac.py)", _abac),
+    Deviation("apiserver-abac-embedded", "controller.yaml",
+              "the same apiserver flags in the copy of kube-controller.yaml the controller's "
+              "user data writes", _abac),
     Deviation("etcdctl-no-sync", "controller.yaml",
               "etcdctl first asks for the members and then dials their https client URLs "
               "itself, without a certificate; --no-sync keeps it on the local proxy",

@@ -28,6 +28,9 @@ main() {
   step_done "pki/apiserver.pem"
 
   step "TLS assets on $CONTROLLER_NAME"
+  # the policy first: tls-ready.service starts the apiserver once the certificates are there
+  install_policy "$CONTROLLER_NAME" "$public" ||
+    die "the authorization policy is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
   install_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
     die "the TLS assets are not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
   install_etcd_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||

@@ -71,5 +71,7 @@ source scripts/lib/ssh.sh
 source scripts/lib/pki.sh
 # shellcheck source=scripts/lib/etcdtls.sh
 source scripts/lib/etcdtls.sh
+# shellcheck source=scripts/lib/authz.sh
+source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh
