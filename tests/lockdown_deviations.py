@@ -69,6 +69,10 @@ def _tls_ready(files: str) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _flannel_private(doc: dict[str, Any]) -> None:
+    doc["coreos"]["flannel"] = {"interface": "$private_ipv4"}
+
+
 def _no_sync(doc: dict[str, Any]) -> None:
     for unit in doc["coreos"]["units"]:
         if unit["name"] == "flanneld.service":
@@ -98,6 +102,8 @@ _ETCD_TLS = "etcd over TLS: the tutorial's plain HTTP etcd answers anyone on the
 _PROXY_TLS = ("etcd over TLS: the node's proxy (still http://localhost for the apiserver, "
               "podmaster and flannel) reaches the member with the node's certificate; etcd2's "
               "proxy dials members with its peer TLS settings")
+_FLANNEL = ("flannel takes the default route's (public) interface: its unencrypted VXLAN "
+            "crossed the internet; coreos.flannel.interface pins it to the private address")
 _READY = ("etcd must not start before the apply installed its TLS assets over ssh (never in "
           "user data)")
 
@@ -121,6 +127,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation("apiserver-abac-embedded", "controller.yaml",
               "the same apiserver flags in the copy of kube-controller.yaml the controller's "
               "user data writes", _abac),
+    Deviation("flannel-private-interface-controller", "controller.yaml", _FLANNEL,
+              _flannel_private),
+    Deviation("flannel-private-interface-worker", "worker.yaml", _FLANNEL, _flannel_private),
     Deviation("etcdctl-no-sync", "controller.yaml",
               "etcdctl first asks for the members and then dials their https client URLs "
               "itself, without a certificate; --no-sync keeps it on the local proxy",
