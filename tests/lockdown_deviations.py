@@ -73,6 +73,13 @@ def _flannel_private(doc: dict[str, Any]) -> None:
     doc["coreos"]["flannel"] = {"interface": "$private_ipv4"}
 
 
+def _kubelet_read_only_port(doc: dict[str, Any]) -> None:
+    for unit in doc["coreos"]["units"]:
+        if unit["name"] == "kube-kubelet.service":
+            i = unit["content"].index("--allow-privileged=true \\")
+            unit["content"].insert(i + 1, "--read-only-port=0 \\")
+
+
 def _no_sync(doc: dict[str, Any]) -> None:
     for unit in doc["coreos"]["units"]:
         if unit["name"] == "flanneld.service":
@@ -104,6 +111,9 @@ _PROXY_TLS = ("etcd over TLS: the node's proxy (still http://localhost for the a
               "proxy dials members with its peer TLS settings")
 _FLANNEL = ("flannel takes the default route's (public) interface: its unencrypted VXLAN "
             "crossed the internet; coreos.flannel.interface pins it to the private address")
+_READ_ONLY = ("the kubelet's read-only port (10255) serves pods and specs unauthenticated; "
+              "1.1.2's kubelet --help: 'set to 0 to disable' (cAdvisor's 4194 has no such "
+              "switch in 1.1.2: the firewall keeps it to the cluster)")
 _READY = ("etcd must not start before the apply installed its TLS assets over ssh (never in "
           "user data)")
 
@@ -130,6 +140,10 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation("flannel-private-interface-controller", "controller.yaml", _FLANNEL,
               _flannel_private),
     Deviation("flannel-private-interface-worker", "worker.yaml", _FLANNEL, _flannel_private),
+    Deviation("kubelet-read-only-port-controller", "controller.yaml", _READ_ONLY,
+              _kubelet_read_only_port),
+    Deviation("kubelet-read-only-port-worker", "worker.yaml", _READ_ONLY,
+              _kubelet_read_only_port),
     Deviation("etcdctl-no-sync", "controller.yaml",
               "etcdctl first asks for the members and then dials their https client URLs "
               "itself, without a certificate; --no-sync keeps it on the local proxy",
