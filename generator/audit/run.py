@@ -10,6 +10,7 @@ from generator.audit import (
     consistency,
     embed,
     lint,
+    lockdown,
     manifests,
     opensslcnf,
     pki,
@@ -31,6 +32,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     secrets.check,  # 8
     lint.check,  # 9 (and embedded scripts, 3)
     settings.check,  # 10
+    lockdown.check,  # 11: issue 10's lock-down (firewall, etcd TLS, authorization, flannel)
 )
 
 
