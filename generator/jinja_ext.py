@@ -10,7 +10,7 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, facts, schema
+from generator import TEMPLATE_ROOT, abac, facts, schema
 
 
 class ClusterFacts(Extension):
@@ -28,3 +28,4 @@ class ClusterFacts(Extension):
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules
+        environment.globals["abac_policy"] = abac.abac_policy

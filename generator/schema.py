@@ -72,6 +72,13 @@ _IMAGE = pattern(128, "[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9._-]+)?", _IMAGE_F
 _PATH = "(/[A-Za-z0-9._-]+)+"
 _DROPLET = pattern(63, "[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?",
                    "it is derived from CLUSTER_NAME: re-bake rather than edit it")
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CIDR_ITEM = (f"{_OCTET}(\\.{_OCTET}){{3}}/(3[0-2]|[12]?[0-9])"
+              "|[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])")
+# Firewall sources: the DigitalOcean API takes IPv4 and IPv6 networks (doctl address:...).
+_CIDRS = pattern(1000, f"({_CIDR_ITEM})(,({_CIDR_ITEM})){{0,49}}",
+                 "list IPv4/IPv6 networks separated by commas, without spaces, e.g. "
+                 "203.0.113.7/32,2001:db8::/48 (0.0.0.0/0,::/0 is everyone)", yaml=False)
 _TAG = pattern(255, "[A-Za-z0-9_:-]+", "it is derived from CLUSTER_NAME: re-bake rather than "
                "edit it")
 
@@ -114,6 +121,8 @@ FIELDS: tuple[Field, ...] = (
     Field("busybox_image", None, _IMAGE),
     Field("inspector_image", None, _IMAGE),
     Field("inspector_node_port", "INSPECTOR_NODE_PORT", integer(1, 65535, _PORT_FIX)),
+    Field("admin_cidrs", "ADMIN_CIDRS", _CIDRS),
+    Field("nodeport_cidrs", "NODEPORT_CIDRS", _CIDRS),
     Field("rsa_bits", "RSA_BITS", integer(2048, 8192)),
     Field("ca_days", None, integer(1, 36500)),
     Field("cert_days", "CERT_DAYS", integer(1, 36500)),
@@ -124,6 +133,7 @@ FIELDS: tuple[Field, ...] = (
     Field("_apiserver_secure_port", "APISERVER_SECURE_PORT", integer(1, 65535, _PORT_FIX)),
     # Lengths: what keeps the longest generated line within the .yamllint limit (200).
     Field("_ssl_dir", "SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
+    Field("_etcd_ssl_dir", "ETCD_SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
     Field("_manifest_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_manifest_src_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_kubeconfig_path", None, pattern(64, _PATH, _PATH_FIX.format(64))),
@@ -136,6 +146,8 @@ FIELDS: tuple[Field, ...] = (
     Field(None, "ETCD_TAG", _TAG),
     Field(None, "CONTROLLER_TAG", _TAG),
     Field(None, "WORKER_TAG", _TAG),
+    Field(None, "NODES_FIREWALL", _DROPLET),
+    Field(None, "APISERVER_FIREWALL", _DROPLET),
     Field(None, "APISERVER_SERVICE_IP", IPV4),
 )
 

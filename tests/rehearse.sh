@@ -163,6 +163,14 @@ main() {
   fi
   doctl compute droplet list --tag-name "$(setting CLUSTER_TAG)" \
     --format Name,PublicIPv4,PrivateIPv4,Status,Tags | sed 's/^/  /'
+  echo "  cloud firewalls (inbound; outbound is open):"
+  local name
+  for name in "$(setting NODES_FIREWALL)" "$(setting APISERVER_FIREWALL)"; do
+    doctl compute firewall list -o json | jq -r --arg n "$name" \
+      '.[] | select(.name == $n) | "    \(.name) on tags \(.tags | join(","))", (.inbound_rules[]
+        | "      \(.protocol) \(if .protocol == "icmp" then "" elif .ports == "0" then "all" else .ports end)"
+          + " from \([(.sources.addresses // [])[], ((.sources.tags // [])[] | "tag:" + .)] | join(" "))")'
+  done
   echo "  user data sent: $CLUSTER/build/user-data/"
   echo "  simulated account: $DOSIM_STATE; droplet file systems: $DOSIM_ROOT"
   echo "  kubeconfig: $CLUSTER/kubeconfig (points at a documentation address)"

@@ -60,7 +60,7 @@ def test_ip_wait_times_out_clearly_and_rerun_continues(apply: Apply) -> None:
     assert "APPLY_TIMEOUT_SECONDS" in proc.stderr
     apply.bring_up("do-cluster-etcd-01")
     out = apply.make("etcd").stderr
-    assert "reusing do-cluster-etcd-01" in out and "ETCD_PEER=http://10." in out
+    assert "reusing do-cluster-etcd-01" in out and "ETCD_PEER=https://10." in out
     assert apply.calls("POST /v2/droplets") == 1
 
 

@@ -25,19 +25,19 @@ def _partial_files(pki: Path) -> list[str]:
 
 def test_truncated_ca_key_fails_with_openssls_message(apply: Apply) -> None:
     """make controller exited 1 with no message and left apiserver.csr and an empty
-    apiserver.pem.tmp."""
+    apiserver.pem.tmp. (With etcd over TLS, make etcd signs first: the etcd member's cert.)"""
     pki = apply.cluster / "pki"
     ca_key = pki / "ca-key.pem"
     ca_key.write_bytes(ca_key.read_bytes()[:200])
     proc = apply.make("etcd", "controller", check=False)
     assert proc.returncode != 0
     err = proc.stderr
-    assert "ERROR: signing pki/apiserver.pem failed (openssl x509" in err
+    assert "ERROR: signing pki/etcd.pem failed (openssl x509" in err
     assert "pki/ca-key.pem" in err
     # openssl's own words (3.x: "Could not read CA private key"; 1.1: "unable to load")
-    assert "private key" in err.split("signing pki/apiserver.pem failed")[1].lower()
+    assert "private key" in err.split("signing pki/etcd.pem failed")[1].lower()
     assert _partial_files(pki) == []
-    assert not (pki / "apiserver.pem").exists()
+    assert not (pki / "etcd.pem").exists()
 
 
 def test_bad_cert_days_fails_with_openssls_message(apply: Apply) -> None:

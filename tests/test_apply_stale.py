@@ -74,7 +74,7 @@ def test_controller_of_a_recreated_etcd_is_an_error(apply: Apply) -> None:
     assert "'make controller REPLACE=1'" in proc.stderr
     out = apply.make("controller", REPLACE="1").stderr
     assert "controller ready" in out
-    assert f"etcd-01=http://{etcd['private_ip']}:" in _sent(apply, "do-cluster-controller-01")
+    assert f"etcd-01=https://{etcd['private_ip']}:" in _sent(apply, "do-cluster-controller-01")
 
 
 def test_droplets_of_an_interrupted_create_get_their_user_data_hash(apply: Apply) -> None:

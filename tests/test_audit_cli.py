@@ -30,11 +30,12 @@ def test_cli_json_parses_and_exit_code_follows_errors(
     assert (clean["errors"], clean["warnings"], clean["findings"]) == (0, 0, [])
     etcd = cluster_copy / "cloud-config/etcd.yaml"
     etcd.write_text(etcd.read_text().replace("reboot-strategy: off", "reboot-strategy: never"))
+    line = etcd.read_text().splitlines().index("    reboot-strategy: never") + 1
     assert main(["audit", str(cluster_copy), "--json"]) == 1
     broken = json.loads(capsys.readouterr().out)
     assert broken["errors"] == 1
     assert broken["findings"][0] | {"message": ""} == {
-        "file": "cloud-config/etcd.yaml", "line": 17, "severity": "error",
+        "file": "cloud-config/etcd.yaml", "line": line, "severity": "error",
         "rule": "cloud-config.value", "message": "",
     }
 

@@ -58,12 +58,15 @@ def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) ->
     created = fresh.make("etcd", "controller", "worker").stderr
     # every create target priced its create before making it
     assert created.count(f"cost: 1 x {s['ETCD_SIZE']} at $6.00/month = $6.00/month more") == 3
-    assert created.index("cost: 1 x") < created.index("done in")
+    assert created.index("cost: 1 x") < created.index("done in", created.index("==> creating"))
     # each run's summary names the time each phase took
     phases = re.findall(r"^  phases: (.*)$", created, re.MULTILINE)
     assert len(phases) == 3
-    assert re.match(r"creating 1 droplet\(s\) in \S+ \d+\.\ds, waiting for the droplets' IPs "
-                    r"\d+\.\ds$", phases[0]), phases[0]
+    # make etcd first creates or checks the cloud firewalls (issue 10)
+    # and installs the member's TLS certificate
+    assert re.match(r"cloud firewalls \d+\.\ds, creating 1 droplet\(s\) in \S+ \d+\.\ds, waiting "
+                    r"for the droplets' IPs \d+\.\ds, etcd certificate \d+\.\ds$",
+                    phases[0]), phases[0]
     assert re.search(r"TLS assets on \S+ \d+\.\ds$", phases[1]), phases[1]
     out = plan(fresh)
     assert out["to_create"] == 0 and out["monthly_new"] == 0

@@ -43,7 +43,7 @@ def test_status_every_layer_ok_with_real_values(applied: Apply) -> None:
     assert report["ok"] is True and report["first_broken"] is None
     by = {layer["layer"]: layer for layer in report["layers"]}
     etcd_private = applied.droplets()[s["ETCD_NAME"]]["sim"]["private_ip"]
-    assert any(f"is healthy: got healthy result from http://{etcd_private}:"
+    assert any(f"is healthy: got healthy result from https://{etcd_private}:"
                f"{s['ETCD_CLIENT_PORT']}" in item for item in by["etcd"]["items"])
     assert f'"Network":"{s["POD_NETWORK"]}"' in by["flannel"]["items"][0]
     assert "1 of 1 worker(s) Ready" in by["nodes"]["detail"]
@@ -104,7 +104,7 @@ def test_certs_lists_local_and_installed_and_fails_under_7_days(applied: Apply) 
     s = applied.settings()
     worker = f"{s['WORKER_PREFIX']}-01"
     assert set(records) == {
-        "pki/ca.pem", "pki/admin.pem", "pki/apiserver.pem", "pki/worker-01.pem",
+        "pki/ca.pem", "pki/admin.pem", "pki/apiserver.pem", "pki/worker-01.pem", "pki/etcd.pem",
         f"{s['CONTROLLER_NAME']}:{SSL}/ca.pem", f"{s['CONTROLLER_NAME']}:{SSL}/apiserver.pem",
         f"{worker}:{SSL}/ca.pem", f"{worker}:{SSL}/worker-01.pem"}
     ctl_ip = applied.droplets()[s["CONTROLLER_NAME"]]["sim"]["public_ip"]

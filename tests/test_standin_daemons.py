@@ -115,3 +115,32 @@ def test_systemctl_restart_needs_root_and_a_known_unit(cluster: tuple[Sim, Path]
     assert log["kube-kubelet.service"]["restarts"] == 2
     active = ssh(sim, identity, "ctl", "systemctl is-active flanneld kube-kubelet.service")
     assert active.returncode == 0 and active.stdout == "active\nactive\n"
+
+
+def test_a_tls_member_answers_only_etcdctl_with_readable_certificate_files(
+        tmp_path: Path) -> None:
+    """Issue 10 row 2: with client-cert-auth the member wants the three TLS files (as the real
+    etcdctl does after it listed the members' https URLs); etcd's key is 0600 etcd: sudo."""
+    sim = Sim(tmp_path)
+    identity, fingerprint = sim.add_key()
+    tls = ETCD.replace("http://$private_ipv4", "https://$private_ipv4").replace(
+        "  units:", '    client-cert-auth: true\n  units:')
+    (tmp_path / "etcd.yaml").write_text(tls)
+    sim.create("etcd", fingerprint=fingerprint, image="coreos-alpha",
+               extra=("--user-data-file", str(tmp_path / "etcd.yaml"),
+                      "--enable-private-networking"))
+    bare = ssh(sim, identity, "etcd", "etcdctl cluster-health")
+    assert bare.returncode == daemons.EXIT_SERVER_ERROR
+    assert "error #0: remote error: tls: bad certificate" in bare.stderr
+    d = "/etc/ssl/etcd"
+    flags = f"--ca-file {d}/ca.pem --cert-file {d}/etcd.pem --key-file {d}/etcd-key.pem"
+    missing = ssh(sim, identity, "etcd", f"sudo etcdctl {flags} cluster-health")
+    assert "open /etc/ssl/etcd/ca.pem: no such file or directory" in missing.stderr
+    ssh(sim, identity, "etcd", f"sudo mkdir -p {d} && sudo touch {d}/ca.pem {d}/etcd.pem "
+        f"{d}/etcd-key.pem && sudo chown etcd:etcd {d}/etcd-key.pem && "
+        f"sudo chmod 600 {d}/etcd-key.pem")
+    unreadable = ssh(sim, identity, "etcd", f"etcdctl {flags} cluster-health")
+    assert "open /etc/ssl/etcd/etcd-key.pem: permission denied" in unreadable.stderr
+    ok = ssh(sim, identity, "etcd", f"sudo etcdctl {flags} cluster-health")
+    assert ok.returncode == 0 and ok.stdout.splitlines()[-1] == "cluster is healthy", ok.stderr
+    assert "got healthy result from https://" in ok.stdout

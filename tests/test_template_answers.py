@@ -81,7 +81,8 @@ def test_dns_ip_and_domain_reach_every_kubelet_and_the_addon(custom: Path) -> No
 
 
 def test_pod_network_reaches_flannel(custom: Path) -> None:
-    flannel = load(custom, "cloud-config/controller.yaml")["coreos"]["units"][1]
+    units = load(custom, "cloud-config/controller.yaml")["coreos"]["units"]
+    (flannel,) = [u for u in units if u["name"] == "flanneld.service"]
     assert '{"Network":"172.20.0.0/16", "Backend": {"Type": "vxlan"}}' in (
         flannel["drop-ins"][0]["content"]
     )

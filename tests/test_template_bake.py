@@ -46,7 +46,7 @@ EXPECTED_FILES = [
 # What the apply substitutes (sed) and what coreos-cloudinit substitutes on the droplet.
 ALLOWED_PLACEHOLDERS = {"ETCD_PEER", "CONTROLLER_PUBLIC_IP"}
 ALLOWED_METADATA_VARS = {"$private_ipv4", "$public_ipv4"}
-OPENSSL_ENV = {"CONTROLLER_PUBLIC_IP", "CONTROLLER_PRIVATE_IP", "WORKER_IP"}
+OPENSSL_ENV = {"CONTROLLER_PUBLIC_IP", "CONTROLLER_PRIVATE_IP", "WORKER_IP", "ETCD_PRIVATE_IP"}
 
 
 def text_files(cluster: Path) -> list[Path]:

@@ -79,6 +79,14 @@ REJECTED = {
     "NodePort with a leading zero": ({"inspector_node_port": "031000"}, "inspector_node_port",
                                      "leading zeros"),
     "300-character image": ({"podmaster_image": "a" * 300}, "podmaster_image", "128"),
+    # issue 10 row 1: the firewall's source networks
+    "admin networks with a space": ({"admin_cidrs": "203.0.113.7/32, ::/0"}, "admin_cidrs",
+                                    "without spaces"),
+    "admin network without a prefix": ({"admin_cidrs": "203.0.113.7"}, "admin_cidrs",
+                                       "networks"),
+    "NodePort network prefix too long": ({"nodeport_cidrs": "10.0.0.0/33"}, "nodeport_cidrs",
+                                         "networks"),
+    "admin networks empty": ({"admin_cidrs": ""}, "admin_cidrs", "0.0.0.0/0,::/0"),
 }
 
 

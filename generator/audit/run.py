@@ -11,6 +11,7 @@ from generator.audit import (
     embed,
     endpoints,
     lint,
+    lockdown,
     manifests,
     opensslcnf,
     pki,
@@ -35,6 +36,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     settings.check,  # 10
     endpoints.check,  # 11
     tls.check,  # 12
+    lockdown.check,  # 13: issue 10's lock-down (firewall, etcd TLS, authorization, flannel)
 )
 
 

@@ -321,6 +321,32 @@ def cmd_create_apply(verb: str, files: list[str], namespace: str,
     return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
 
 
+def cmd_delete_files(files: list[str], namespace: str,
+                     data: dict[str, Any]) -> tuple[str, str]:
+    """``delete -f F...``: each object, a replication controller with its pods (1.1.2 reaps
+    them); a missing one is an error, the others are still deleted."""
+    if not files:
+        raise KubectlError("error: must specify one of -f and -k")
+    out, errors = [], []
+    for file in files:
+        for doc in load_manifests(file):
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            ns = doc["metadata"].get("namespace") or namespace
+            obj = data["objects"].pop(_key(kind, ns, name), None)
+            if obj is None:
+                errors.append(f"Error from server: {_not_found(kind, name)}")
+                continue
+            if kind == "ReplicationController":
+                selector = (obj.get("spec") or {}).get("selector") or {}
+                for key, pod in list(data["objects"].items()):
+                    if pod["kind"] == "Pod" and pod["metadata"]["namespace"] == ns and all(
+                            pod["metadata"].get("labels", {}).get(k) == v
+                            for k, v in selector.items()):
+                        del data["objects"][key]
+            out.append(f'{kind.lower()} "{name}" deleted')
+    return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+
+
 def cmd_get_files(files: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     """``get -f F...``: every object of the files, or an error for the first one missing."""
     if opts["output"] not in ("", "name"):
@@ -563,9 +589,9 @@ def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
 def kubectl(argv: list[str]) -> tuple[int, str, str]:
     try:
         verb, args, opts = parse(argv)
-        if verb not in ("version", "cluster-info", "create", "apply", "get", "exec"):
+        if verb not in ("version", "cluster-info", "create", "apply", "get", "exec", "delete"):
             raise KubectlError(f'error: unknown command "{verb}" for "kubectl" (fake kubectl)')
-        if verb in ("create", "apply") and args:
+        if verb in ("create", "apply", "delete") and args:
             raise KubectlError(f"error: Unexpected args: {args}")
         if verb == "version" and opts["client"]:
             return 0, f"Client Version: {VERSION_INFO}\n", ""
@@ -585,6 +611,9 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                 return 0, f"Kubernetes control plane is running at {cfg['server']}\n", ""
             if verb in ("create", "apply"):
                 out, errors = cmd_create_apply(verb, opts["files"], opts["namespace"], data)
+                return (1 if errors else 0), out, errors
+            if verb == "delete":
+                out, errors = cmd_delete_files(opts["files"], opts["namespace"], data)
                 return (1 if errors else 0), out, errors
             if verb == "get" and opts["files"]:
                 return 0, cmd_get_files(opts["files"], opts, data), ""

@@ -84,6 +84,7 @@ def start_plane(cluster: Path, work: Path, *, only_apiserver: bool = False) -> C
     ssl_dir.mkdir(parents=True)
     for name in ("apiserver.pem", "apiserver-key.pem", "ca.pem"):
         shutil.copy(cluster / "pki" / name, ssl_dir / name)
+    shutil.copy(cluster / "policy/abac-policy.jsonl", ssl_dir)  # install_policy (authz.sh)
     etcd_port = int(s["ETCD_CLIENT_PORT"])
     ports = {p: free_port() for p in (etcd_port, spec.secure_port, spec.local_port,
                                       spec.scheduler_probe.port,

@@ -28,6 +28,11 @@ LOOPBACK = "127.0.0.1"
 CONTROLLER_PUBLIC_IP = "127.0.0.1"
 CONTROLLER_PRIVATE_IP = "127.0.0.2"
 WORKER_IP = "127.0.0.3"
+ETCD_IP = "127.0.0.1"  # LOOPBACK: $private_ipv4 in the etcd tests
+# The node whose etcd proxy dials the member: etcd 3.4 checks a peer client certificate's IP
+# SAN against the address it connects from (on a droplet: the node's private IP, which its
+# certificate carries); in the tests the proxies connect from 127.0.0.1.
+PROXY_NODE = "02"
 STANDINS = TEMPLATE_ROOT / "tests"  # fakes of doctl, kubectl... live here: never "the real one"
 
 # The apply's own rendering (scripts/lib/common.sh: the tutorial's sed for ETCD_PEER and
@@ -222,11 +227,15 @@ Spawn = Callable[[str, list[str], dict[str, str]], tuple[subprocess.Popen[bytes]
 
 
 def issue_node_certs(cluster: Path) -> Path:
-    """The apply's openssl steps in cluster: apiserver and worker-01 certs for test IPs."""
+    """The apply's openssl steps in cluster: apiserver, worker-01, worker-PROXY_NODE and etcd
+    member certs for test IPs (the member's private IP is ETCD_IP, what $private_ipv4 becomes
+    in the tests)."""
     script = (
         "set -euo pipefail; set -a; . ./settings.env; set +a; . scripts/lib/pki.sh; "
+        ". scripts/lib/etcdtls.sh; "
         f"pki_issue_apiserver {CONTROLLER_PUBLIC_IP} {CONTROLLER_PRIVATE_IP}; "
-        f"pki_issue_worker 01 {WORKER_IP}"
+        f"pki_issue_worker 01 {WORKER_IP}; pki_issue_worker {PROXY_NODE} {ETCD_IP}; "
+        f"pki_issue_etcd {ETCD_IP}"
     )
     subprocess.run(["bash", "-c", script], cwd=cluster, check=True, capture_output=True)
     return cluster

@@ -45,7 +45,8 @@ from tests.k8s.userdata import cloudinit_text, unit_content, unit_exec_start
 MACHINE_FLAGS = {"--etcd-servers", "--bind-address", "--secure_port", "--advertise-address",
                  "--tls-cert-file", "--tls-private-key-file", "--client-ca-file",
                  "--service-account-key-file", "--master", "--service-account-private-key-file",
-                 "--root-ca-file"}
+                 "--root-ca-file", "--authorization-policy-file"}
+FORBIDDEN = "the server does not allow access to the requested resource"
 
 
 
@@ -152,6 +153,54 @@ def test_worker_kubeconfig_with_kubectl_1_1_2(plane: Plane, tmp_path: Path) -> N
     result = plane.kubectl("--server", api_servers, "get", "namespaces", kubeconfig=kubeconfig)
     assert result.returncode == 0, result.stderr
     assert "kube-system" in result.stdout
+
+
+def worker_kubeconfig(plane: Plane, tmp_path: Path) -> Path:
+    """node/worker-kubeconfig.yaml with worker-01's certificate as install_tls links it."""
+    ssl_dir = plane.settings["SSL_DIR"]
+    (tmp_path / "ssl").mkdir()
+    for src, dst in (("worker-01.pem", "worker.pem"), ("worker-01-key.pem", "worker-key.pem"),
+                     ("ca.pem", "ca.pem")):
+        shutil.copy(plane.cluster / "pki" / src, tmp_path / "ssl" / dst)
+    config = tmp_path / "worker-kubeconfig.yaml"
+    config.write_text((plane.cluster / "node/worker-kubeconfig.yaml").read_text()
+                      .replace(ssl_dir, str(tmp_path / "ssl")))
+    return config
+
+
+def test_abac_admin_may_everything_a_worker_only_what_a_kubelet_does(
+        plane: Plane, tmp_path: Path) -> None:
+    """Issue 10 row 3: --authorization-mode=ABAC with policy/abac-policy.jsonl. The admin
+    creates a namespace; worker-01's certificate may not (403), but may list pods, register
+    a node and write its status, and read services (kube-proxy)."""
+    server = ("--server", f"https://{CONTROLLER_PUBLIC_IP}:{plane.cp.secure_port}")
+    worker = worker_kubeconfig(plane, tmp_path)
+    ns = tmp_path / "ns.json"
+    ns.write_text(json.dumps({"apiVersion": "v1", "kind": "Namespace",
+                              "metadata": {"name": "abac-probe"}}))
+    denied = plane.kubectl(*server, "create", "-f", str(ns), kubeconfig=worker)
+    # kubectl 1.1.2's words for the apiserver's 403
+    assert denied.returncode != 0 and FORBIDDEN in denied.stderr, denied.stderr
+    allowed = plane.kubectl("create", "-f", str(ns))
+    assert allowed.returncode == 0, allowed.stderr
+    assert 'namespace "abac-probe" created' in allowed.stdout
+    delete = plane.kubectl(*server, "delete", "namespace", "abac-probe", kubeconfig=worker)
+    assert delete.returncode != 0 and FORBIDDEN in delete.stderr, delete.stderr
+
+    node = tmp_path / "node.json"
+    node.write_text(json.dumps({"apiVersion": "v1", "kind": "Node",
+                                "metadata": {"name": "abac-node",
+                                             "labels": {"kubernetes.io/hostname": "abac-node"}}}))
+    for args in (("get", "pods", "--all-namespaces"), ("get", "services", "--all-namespaces"),
+                 ("get", "endpoints", "--all-namespaces"), ("create", "-f", str(node)),
+                 ("label", "node", "abac-node", "abac=yes")):
+        result = plane.kubectl(*server, *args, kubeconfig=worker)
+        assert result.returncode == 0, (args, result.stderr)
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"apiVersion": "v1", "kind": "Secret",
+                                  "metadata": {"name": "abac-secret"}, "data": {}}))
+    wrote = plane.kubectl(*server, "create", "-f", str(secret), kubeconfig=worker)
+    assert wrote.returncode != 0 and FORBIDDEN in wrote.stderr, wrote.stderr
 
 
 # --- broken twins ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests.integration.support import (
     CONTROLLER_PUBLIC_IP,
     WORKER_IP,
     applied_user_data,
+    run,
     settings,
 )
 
@@ -46,6 +48,7 @@ def test_worker_kubelet_registers_its_node(issued_cluster: Path, etcd_bin: str,
     controller_ssl.mkdir()
     for name in ("apiserver.pem", "apiserver-key.pem", "ca.pem"):
         shutil.copy(issued_cluster / "pki" / name, controller_ssl / name)
+    shutil.copy(issued_cluster / "policy/abac-policy.jsonl", controller_ssl)
     pki = issued_cluster / "pki"
     args = {"work": str(tmp_path / "ns"), "ssl_dir": s["SSL_DIR"], "advertise": ADVERTISE,
             "controller_user_data": str(tmp_path / "controller.yaml"),
@@ -66,6 +69,7 @@ def test_worker_kubelet_registers_its_node(issued_cluster: Path, etcd_bin: str,
     assert "error" not in result, result
     node = result["node"]
     assert node is not None, result["kubelet_log"]
+    assert "--read-only-port=0" in result["kubelet"]  # lock-down: issue 10 row 4
     # named by --hostname-override=$public_ipv4, registered over TLS with the worker's cert
     assert node["metadata"]["name"] == WORKER_IP
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == WORKER_IP
@@ -75,3 +79,13 @@ def test_worker_kubelet_registers_its_node(issued_cluster: Path, etcd_bin: str,
     assert all(pre["status"] == 0 for pre in result["exec_start_pre"]), result["exec_start_pre"]
     assert "Unable to read config path" not in result["kubelet_log"]
     assert {r[0].split("=")[0] for r in result["rewrites"]} <= {"--config", "--kubeconfig"}
+
+
+def test_kubelet_1_1_2_can_close_the_read_only_port_not_cadvisor() -> None:
+    """Issue 10 row 4: what the real 1.1.2 kubelet offers for closing its extra ports."""
+    k8s = require_k8s()
+    help_text = run([str(k8s / "kubelet"), "--help"]).stderr + run(
+        [str(k8s / "kubelet"), "--help"]).stdout
+    assert re.search(r"--read-only-port=10255: .*\(set to 0 to disable\)", help_text), help_text
+    cadvisor = re.search(r"--cadvisor-port=4194: (.*)", help_text)
+    assert cadvisor and "disable" not in cadvisor[1]

@@ -121,7 +121,9 @@ BREAKAGES: dict[str, tuple[str, str, str, str]] = {
     # id: (role, text in the rendered cloud-config, replacement, what systemd says)
     "relative-exec": ("controller", "ExecStart=/opt/bin/pull-kube-images.sh",
                       "ExecStart=opt/bin/pull-kube-images.sh", "Neither a valid executable"),
-    "bad-type": ("worker", "Type=oneshot", "Type=one-shot", "Failed to parse service type"),
+    "bad-type": ("worker", "Type=oneshot\n        RemainAfterExit=yes\n        ExecStartPre",
+                 "Type=one-shot\n        RemainAfterExit=yes\n        ExecStartPre",
+                 "Failed to parse service type"),
     "unwritten-script": ("controller", "ExecStart=/opt/bin/pull-kube-images.sh",
                          "ExecStart=/opt/bin/pull-kube-image.sh", "is not executable"),
     "not-downloaded": ("worker", "ExecStartPre=/usr/bin/curl -sLo /opt/bin/kube-proxy",

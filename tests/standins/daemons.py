@@ -100,8 +100,9 @@ class Member:
     def client_url(self) -> str:
         assert self.rec is not None
         conf = Etcd2.of(_user_data(self.rec)).settings
-        port = conf.get("advertise-client-urls", ":2379").rsplit(":", 1)[-1]
-        return f"http://{self.rec['sim']['private_ip']}:{port}"
+        url = conf.get("advertise-client-urls", "http://:2379").split(",")[0].strip()
+        scheme, port = url.split("://", 1)[0], url.rsplit(":", 1)[-1]
+        return f"{scheme}://{self.rec['sim']['private_ip']}:{port}"
 
 
 def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[str, Any] | None:
@@ -137,7 +138,7 @@ def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member]
 def _flannel_setters(data: dict[str, Any], member: Member, key: str, now: float) -> list[str]:
     """Values the active droplets set ``key`` to through this member since it came up."""
     assert member.rec is not None
-    pattern = re.compile(r"etcdctl set " + re.escape(key) + r" '([^']*)'")
+    pattern = re.compile(r"etcdctl (?:--no-sync )?set " + re.escape(key) + r" '([^']*)'")
     values = []
     for rec in data["droplets"].values():
         if model.status_at(rec, now) != "active":
@@ -158,7 +159,44 @@ def _unavailable(endpoint: str) -> str:
             f"error #0: dial tcp {endpoint.split('//', 1)[-1]}: getsockopt: connection refused\n")
 
 
+# etcdctl (v2) global options the scripts pass: TLS files and --no-sync.
+_TLS_FLAGS = ("--ca-file", "--cert-file", "--key-file")
+
+
+def _global_options(args: list[str]) -> tuple[dict[str, str], list[str]]:
+    opts: dict[str, str] = {}
+    while args and args[0].startswith("--"):
+        flag, eq, value = args[0].partition("=")
+        if flag == "--no-sync":
+            args = args[1:]
+        elif flag in _TLS_FLAGS and (eq or len(args) > 1):
+            opts[flag] = value if eq else args[1]
+            args = args[1 if eq else 2:]
+        else:
+            break
+    return opts, args
+
+
+def _tls_problem(s: Session, opts: dict[str, str], members: list[Member]) -> str | None:
+    """A member with ``client-cert-auth`` admits only a client presenting a certificate: the
+    files must be given and readable here (etcd's keys are 0600 etcd: sudo)."""
+    if not any(m.rec is not None and Etcd2.of(_user_data(m.rec)).settings.get(
+            "client-cert-auth") == "true" for m in members):
+        return None
+    for flag in _TLS_FLAGS:
+        path = opts.get(flag)
+        if path is None:
+            return "remote error: tls: bad certificate"
+        dp = s.dpath(path)
+        if not s.host(dp).is_file():
+            return f"open {path}: no such file or directory"
+        if not s.can_read(dp):
+            return f"open {path}: permission denied"
+    return None
+
+
 def op_etcdctl(s: Session, args: list[str]) -> int:
+    opts, args = _global_options(args)
     if not args or args[0] not in ("cluster-health", "get"):
         sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get)\n")
         return 2
@@ -168,6 +206,11 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
         up = [m for m in members if m.rec is not None]
         if not members:
             sys.stderr.write(_unavailable(endpoint))
+            return EXIT_SERVER_ERROR
+        problem = _tls_problem(s, opts, members)
+        if problem is not None:
+            sys.stderr.write("Error:  client: etcd cluster is unavailable or misconfigured\n"
+                             f"error #0: {problem}\n")
             return EXIT_SERVER_ERROR
         if args[0] == "cluster-health":
             if not up:

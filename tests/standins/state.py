@@ -50,6 +50,7 @@ def empty_state() -> dict[str, Any]:
         "actions": {},
         "ssh_keys": [],
         "tags": [],
+        "firewalls": {},
     }
 
 

@@ -12,7 +12,7 @@ main() {
   CLUSTER_LIST=$(cluster_droplets)
   local etcd rec exists=no
   etcd=$(need_droplet "$ETCD_NAME" etcd)
-  ETCD_PEER="http://$(field "$etcd" private_ip):$ETCD_PEER_PORT"
+  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
   export ETCD_PEER
   log "ETCD_PEER=$ETCD_PEER"
 
@@ -31,8 +31,13 @@ main() {
   step_done "pki/apiserver.pem"
 
   step "TLS assets on $CONTROLLER_NAME"
+  # the policy first: tls-ready.service starts the apiserver once the certificates are there
+  install_policy "$CONTROLLER_NAME" "$public" ||
+    die "the authorization policy is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
   install_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
     die "the TLS assets are not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
+  install_etcd_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||
+    die "the etcd client certificate is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
   step_done
 
   local result

@@ -16,7 +16,9 @@ files_of() {
   local name=$1
   printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
     "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
-  if [[ "$name" == "$CONTROLLER_NAME" ]]; then
+  if [[ "$name" == "$ETCD_NAME" ]]; then
+    printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
+  elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
     printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" "$KUBECONFIG_FILE"
   elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
     printf '%s\n' "$PKI_DIR/worker-${BASH_REMATCH[1]}.pem" "$PKI_DIR/worker-${BASH_REMATCH[1]}-key.pem"
@@ -34,6 +36,9 @@ local_names() {
   done
   if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" || -e "$KUBECONFIG_FILE" ]]; then
     echo "$CONTROLLER_NAME"
+  fi
+  if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
+    echo "$ETCD_NAME"
   fi
   return 0
 }
@@ -83,7 +88,9 @@ main() {
     step "removing the local files of ${names[*]} (deleted by an earlier 'make destroy')"
     clean_up "${names[@]}"
     step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
-    summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}"
+    remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
+    summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}" \
+      "and the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL"
     return 0
   fi
   if ((count == 0)); then
@@ -111,7 +118,6 @@ main() {
     read -r -p "Delete these $count droplet(s): ${names[*]}? Type the cluster name ($CLUSTER_NAME) to confirm: " answer
     [[ "$answer" == "$CLUSTER_NAME" ]] || die "not confirmed: nothing deleted"
   fi
-
   local listed ips ip
   listed=$(jq -c 'map(.id)' <<<"$CLUSTER_LIST")
   ips=$(jq -r '.[] | .public_ip | select(. != "")' <<<"$CLUSTER_LIST")
@@ -136,11 +142,13 @@ main() {
   step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
   if [[ -n "$(jq -r '.[].name' <<<"$CLUSTER_LIST")" ]]; then
     die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $(jq -r '[.[].name] | join(" ")' <<<"$CLUSTER_LIST");" \
-      "their keys and state are kept; re-run 'make destroy'"
+      "their keys, state and the cloud firewalls are kept; re-run 'make destroy'"
   fi
+  # the firewalls go last: never leave a droplet of the cluster without them
+  remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
   summary "cluster $CLUSTER_NAME destroyed" \
-    "deleted: $count droplet(s): ${names[*]}" \
-    "removed their state, user data, logs, certificates and keys (apiserver, workers), ./kubeconfig" \
+    "deleted: $count droplet(s): ${names[*]}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
+    "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"
 }

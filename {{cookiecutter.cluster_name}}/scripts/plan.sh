@@ -56,7 +56,7 @@ _stale_etcd_peer() {
   etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
   if [[ -z "$etcd_ip" ]]; then
     echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
-  elif ! grep -q "=http://$etcd_ip:$ETCD_PEER_PORT" "$user_data"; then
+  elif ! grep -qF "=$(etcd_peer_url "$etcd_ip")" "$user_data"; then
     echo "; its etcd proxy (user data) points at another etcd peer than $etcd_ip: re-create $2"
   fi
 }

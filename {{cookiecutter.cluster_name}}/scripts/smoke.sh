@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make smoke: busybox resolves kubernetes.default through kube-dns (step 11); the pod inspector
-# answers on its NodePort on every worker (step 12).
+# make smoke [KEEP=1]: busybox resolves kubernetes.default through kube-dns (step 11); the pod
+# inspector answers on its NodePort on every worker (step 12). Then both are deleted (kubectl
+# delete -f), pass or fail: the inspector prints its environment on a public NodePort (lock-down,
+# issue 10). KEEP=1 leaves them running.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -21,12 +23,35 @@ wait_pod() {
   step_done
 }
 
+# remove_smoke: delete the smoke workloads unless KEEP=1 (the EXIT trap: after a pass or a failure).
+remove_smoke() {
+  local status=$? manifest out
+  if [[ "${KEEP:-}" == 1 ]]; then
+    log "KEEP=1: the smoke workloads stay (kubectl --kubeconfig kubeconfig delete -f manifests/smoke/ removes them)"
+    return "$status"
+  fi
+  for manifest in manifests/smoke/busybox.yaml manifests/smoke/inspector.yaml; do
+    step "delete -f $manifest"
+    if out=$(kube delete -f "$manifest" 2>&1); then
+      indent <<<"$out"
+      step_done
+    elif grep -q "not found" <<<"$out"; then
+      step_done "nothing to delete"
+    else
+      indent <<<"$out"
+      warn "$manifest was not deleted; delete it with kubectl --kubeconfig kubeconfig delete -f $manifest"
+    fi
+  done
+  return "$status"
+}
+
 main() {
   apply_lock smoke
   require_kubectl
   need_kubeconfig
   wait_apiserver
   local failures=0 out
+  trap remove_smoke EXIT
 
   step "create or update manifests/smoke/busybox.yaml"
   kube_apply manifests/smoke/busybox.yaml || die "manifests/smoke/busybox.yaml was not applied (see above)"
@@ -74,10 +99,13 @@ main() {
       step_done "inspector answers"
     done
   fi
-  ((failures == 0)) || die "$failures smoke check(s) failed (see above)"
+  trap - EXIT
+  remove_smoke
+  ((failures == 0)) || die "$failures smoke check(s) failed (see above; KEEP=1 keeps the workloads to look at)"
   summary "smoke tests passed" \
     "DNS: kubernetes.default -> $APISERVER_SERVICE_IP" \
     "inspector: NodePort $INSPECTOR_NODE_PORT answered on $checked worker(s)" \
+    "workloads: $([[ "${KEEP:-}" == 1 ]] && echo "kept (KEEP=1)" || echo deleted)" \
     "next: make status"
 }
 

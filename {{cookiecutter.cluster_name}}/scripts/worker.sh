@@ -32,7 +32,7 @@ main() {
   local etcd controller
   etcd=$(need_droplet "$ETCD_NAME" etcd)
   controller=$(need_droplet "$CONTROLLER_NAME" controller)
-  ETCD_PEER="http://$(field "$etcd" private_ip):$ETCD_PEER_PORT"
+  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
   CONTROLLER_PUBLIC_IP=$(field "$controller" public_ip)
   export ETCD_PEER CONTROLLER_PUBLIC_IP
   log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
@@ -83,8 +83,10 @@ main() {
     NN=$(printf '%02d' "$nn")
     ensure_cert_ips "worker-$NN" "${privates[nn - 1]}"
     pki_issue_worker "$NN" "${privates[nn - 1]}"
-    install_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" \
-      worker >"$LOG_DIR/$name.log" 2>&1 &
+    {
+      install_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" worker &&
+        install_etcd_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" etcd-client
+    } >"$LOG_DIR/$name.log" 2>&1 &
     jobs+=("$!:$name")
   done
   local job failed=()

@@ -68,9 +68,15 @@ source scripts/lib/userdata.sh
 source scripts/lib/cost.sh
 # shellcheck source=scripts/lib/droplets.sh
 source scripts/lib/droplets.sh
+# shellcheck source=scripts/lib/firewall.sh
+source scripts/lib/firewall.sh
 # shellcheck source=scripts/lib/ssh.sh
 source scripts/lib/ssh.sh
 # shellcheck source=scripts/lib/pki.sh
 source scripts/lib/pki.sh
+# shellcheck source=scripts/lib/etcdtls.sh
+source scripts/lib/etcdtls.sh
+# shellcheck source=scripts/lib/authz.sh
+source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh

@@ -88,6 +88,16 @@ _ip_of() {
   [[ -z "$rec" ]] || field "$rec" "$2"
 }
 
+# _etcdctl IP AS ARGS...: etcdctl on the droplet at IP with its etcd certificate AS (etcd on the
+# member, etcd-client on a node): etcdctl lists the members through the local endpoint, then
+# dials their https client URLs itself, where etcd wants a certificate (lock-down, issue 10).
+_etcdctl() {
+  local ip=$1 as=$2
+  shift 2
+  remote "$ip" sudo etcdctl --ca-file "$ETCD_SSL_DIR/ca.pem" --cert-file "$ETCD_SSL_DIR/$as.pem" \
+    --key-file "$ETCD_SSL_DIR/$as-key.pem" "$@"
+}
+
 check_etcd() {
   local etcd_ip ctl_ip out rc=0 items=() healthy
   etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
@@ -95,14 +105,14 @@ check_etcd() {
   if [[ -z "$etcd_ip" ]]; then
     local seen="no node to ask"
     if [[ -n "$ctl_ip" ]]; then
-      out=$(remote "$ctl_ip" etcdctl cluster-health 2>&1) || true
+      out=$(_etcdctl "$ctl_ip" etcd-client cluster-health 2>&1) || true
       seen="the etcd proxy on $CONTROLLER_NAME says: $(_one_line "$out")"
     fi
     layer etcd FAIL "$ETCD_NAME does not exist (deleted?): re-create it with make etcd;\
  flannel and the apiserver depend on it; $seen"
     return 0
   fi
-  out=$(remote "$etcd_ip" etcdctl cluster-health 2>&1) || rc=$?
+  out=$(_etcdctl "$etcd_ip" etcd cluster-health 2>&1) || rc=$?
   mapfile -t items <<<"$out"
   if ((rc != 0)) || ! grep -qx 'cluster is healthy' <<<"$out"; then
     layer etcd FAIL "etcdctl cluster-health on $ETCD_NAME exited $rc: $(_one_line "$out")" "${items[@]}"
@@ -111,7 +121,7 @@ check_etcd() {
   healthy=$(grep -c '^member .* is healthy' <<<"$out")
   if [[ -n "$ctl_ip" ]]; then
     rc=0
-    out=$(remote "$ctl_ip" etcdctl cluster-health 2>&1) || rc=$?
+    out=$(_etcdctl "$ctl_ip" etcd-client cluster-health 2>&1) || rc=$?
     if ((rc != 0)); then
       layer etcd FAIL "$ETCD_NAME is healthy but the etcd proxy on $CONTROLLER_NAME does not reach\
  it (exit $rc): $(_one_line "$out"); its initial-cluster must name $ETCD_NAME's private IP" "${items[@]}"
@@ -125,7 +135,7 @@ check_etcd() {
 check_flannel() {
   local etcd_ip out rc=0
   etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
-  out=$(remote "$etcd_ip" etcdctl get "$FLANNEL_KEY" 2>&1) || rc=$?
+  out=$(_etcdctl "$etcd_ip" etcd get "$FLANNEL_KEY" 2>&1) || rc=$?
   if ((rc != 0)); then
     local why="flanneld on $CONTROLLER_NAME sets it at boot (ExecStartPre of its drop-in)"
     [[ -n "$(_ip_of "$CONTROLLER_NAME" public_ip)" ]] || why="$CONTROLLER_NAME does not exist: make controller"

@@ -1,0 +1,113 @@
+"""Lock-down rules (issue 10): what must not be open in a cluster repo.
+
+- lockdown.firewall: an inbound rule of the cloud firewalls (scripts/lib/firewall.sh, evaluated
+  with settings.env by bash, as `make etcd` does) that lets anything but the cluster's own tags
+  reach etcd (2379, 2380), the kubelet (10250, 10255), cAdvisor (4194) or the apiserver's
+  insecure port (8080);
+- lockdown.etcd-tls: an etcd URL in plain http off the loopback;
+- lockdown.authorization: an apiserver without --authorization-mode, or with AlwaysAllow;
+- lockdown.flannel: a node running flanneld without coreos.flannel.interface.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+
+import yaml
+
+from generator.audit.cluster import Cluster, nget
+from generator.audit.report import ERROR, Finding
+from generator.audit.yamlnodes import items, line
+
+CLOSED_PORTS = (2379, 2380, 10250, 10255, 4194, 8080)
+FIREWALL_SH = "scripts/lib/firewall.sh"
+ETCD_URL_KEYS = ("advertise_client_urls", "listen_client_urls", "listen_peer_urls",
+                 "initial_advertise_peer_urls", "initial_cluster")
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+# firewall_spec KIND prints name, tags, inbound rules, outbound rules: one line each
+_SPECS = ('set -euo pipefail; set -a; . ./settings.env; set +a; '
+          'die() { echo "$*" >&2; exit 1; }; . ./scripts/lib/firewall.sh; '
+          'for kind in "${FIREWALL_KINDS[@]}"; do firewall_spec "$kind"; done')
+
+
+def check(cluster: Cluster) -> Iterator[Finding]:
+    yield from _firewall(cluster)
+    for config in cluster.cloud_configs:
+        coreos = nget(config.root, "coreos")
+        yield from _etcd_urls(config.rel, nget(coreos, "etcd2"))
+        if config.unit("flanneld.service") and nget(nget(coreos, "flannel"), "interface") is None:
+            yield Finding(config.rel, line(coreos) if coreos else 1, ERROR, "lockdown.flannel",
+                          "flanneld runs without coreos.flannel.interface: it takes the public "
+                          "interface and its overlay crosses the internet; set "
+                          "`flannel: {interface: $private_ipv4}`")
+    yield from _authorization(cluster)
+
+
+def _ports(spec: str) -> range:
+    if spec in ("all", "0", ""):
+        return range(1, 65536)
+    low, _, high = spec.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+def _firewall(cluster: Cluster) -> Iterator[Finding]:
+    if not (cluster.root / FIREWALL_SH).is_file():
+        yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall", "missing: nothing creates the "
+                      "cloud firewalls; restore it from the template")
+        return
+    result = subprocess.run(["bash", "-c", _SPECS], cwd=cluster.root, capture_output=True,
+                            text=True, timeout=60, check=False)
+    lines = result.stdout.split("\n")
+    if result.returncode != 0 or len(lines) < 4:
+        yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall",
+                      f"firewall_spec failed: {result.stderr.strip()[:300]}")
+        return
+    for i in range(0, len(lines) - 3, 4):
+        name, inbound = lines[i], lines[i + 2]
+        for rule in filter(None, inbound.split(" ")):
+            pairs = [p.split(":", 1) for p in rule.split(",")]
+            fields = {k: v for k, v in (p for p in pairs if len(p) == 2)}
+            outside = [f"{k}:{v}" for k, v in (p for p in pairs if len(p) == 2)
+                       if k in ("address", "droplet_id", "load_balancer_uid", "kubernetes_id")]
+            if fields.get("protocol") not in ("tcp", "udp") or not outside:
+                continue
+            try:
+                ports = _ports(fields.get("ports", ""))
+            except ValueError:
+                continue  # not a port range: the API refuses it at apply
+            opened = [p for p in CLOSED_PORTS if p in ports]
+            if opened:
+                yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall",
+                              f"firewall {name}: rule {rule} opens {opened} to {outside}; only "
+                              "the cluster's tags may reach them")
+
+
+def _etcd_urls(rel: str, etcd2: yaml.Node | None) -> Iterator[Finding]:
+    for key, value in items(etcd2) if etcd2 is not None else ():
+        if str(key.value).replace("-", "_") not in ETCD_URL_KEYS:
+            continue
+        for url in re.findall(r"http://([^:/,\s\"]+)", str(value.value)):
+            if url not in _LOOPBACK:
+                yield Finding(rel, line(value), ERROR, "lockdown.etcd-tls",
+                              f"{key.value}: plain http on {url}: etcd must serve https with "
+                              "client certificates off the loopback")
+
+
+def _authorization(cluster: Cluster) -> Iterator[Finding]:
+    for m in cluster.manifests:
+        data = m.data
+        if not isinstance(data, dict) or data.get("kind") != "Pod":
+            continue
+        for c in (data.get("spec") or {}).get("containers") or []:
+            command = [str(a) for a in c.get("command") or []]
+            if not command or command[0] != "kube-apiserver":
+                continue
+            modes = [a.split("=", 1)[1] for a in command
+                     if re.match(r"--authorization[-_]mode=", a)]
+            if not modes or "AlwaysAllow" in modes[-1].split(","):
+                yield Finding(m.rel, m.first_line, ERROR, "lockdown.authorization",
+                              "kube-apiserver without an authorization mode (AlwaysAllow): "
+                              "every certificate and token is cluster-admin; set "
+                              "--authorization-mode=ABAC with --authorization-policy-file")

@@ -1,0 +1,84 @@
+"""Issue 10 row 5: the audit fails a cluster repo that re-opens what the lock-down closed. Each
+rule gets a planted defect in a copy of the default bake (generator/audit/lockdown.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.audit import audit
+from generator.audit.report import Finding
+
+FIREWALL = "scripts/lib/firewall.sh"
+ETCD, CTRL, WORKER = ("cloud-config/etcd.yaml", "cloud-config/controller.yaml",
+                      "cloud-config/worker.yaml")
+APISERVER = "manifests/controller/kube-controller.yaml"
+ANYWHERE = "address:0.0.0.0/0"
+
+
+def lockdown(cluster: Path) -> list[Finding]:
+    return [f for f in audit(cluster).findings if f.rule.startswith("lockdown.")]
+
+
+def plant(cluster: Path, rel: str, old: str, new: str) -> None:
+    path = cluster / rel
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {rel}"
+    path.write_text(text.replace(old, new))
+
+
+def test_the_default_bake_is_locked_down(cluster_copy: Path) -> None:
+    assert lockdown(cluster_copy) == []
+
+
+APISERVER_RULE = ('"protocol:tcp,ports:$APISERVER_SECURE_PORT,$(_fw_addresses "$ADMIN_CIDRS")"')
+ADMINS = '$(_fw_addresses "$ADMIN_CIDRS")'
+
+
+def added(rule: str) -> str:
+    """The apiserver firewall's rule string with RULE appended (a hand edit of firewall.sh)."""
+    return APISERVER_RULE[:-1] + f' {rule}"'
+
+
+PLANTED = {
+    # firewall rules that would open a closed port beyond the cluster's tags
+    "etcd to the world": (FIREWALL, APISERVER_RULE, added(f"protocol:tcp,ports:2379,{ANYWHERE}"),
+                          "lockdown.firewall", "[2379]"),
+    "a range over the kubelet": (FIREWALL, APISERVER_RULE,
+                                 added(f"protocol:tcp,ports:10000-10300,{ANYWHERE}"),
+                                 "lockdown.firewall", "[10250, 10255]"),
+    "all tcp from admins": (FIREWALL, APISERVER_RULE, added(f"protocol:tcp,ports:all,{ADMINS}"),
+                            "lockdown.firewall", "8080"),
+    "cAdvisor to a droplet id": (FIREWALL, APISERVER_RULE,
+                                 added("protocol:tcp,ports:4194,droplet_id:1"),
+                                 "lockdown.firewall", "[4194]"),
+    # etcd in plain http off the loopback
+    "member client url": (ETCD, '"https://$private_ipv4:2379"', '"http://$private_ipv4:2379"',
+                          "lockdown.etcd-tls", "plain http"),
+    "member peer url": (ETCD, 'initial-cluster: "etcd-01=https://', 'initial-cluster: "etcd-01=http://',
+                        "lockdown.etcd-tls", "initial-cluster"),
+    # the apiserver without an authorization mode
+    "no authorization mode": (APISERVER, '        - "--authorization-mode=ABAC"\n', "",
+                              "lockdown.authorization", "AlwaysAllow"),
+    "AlwaysAllow": (APISERVER, '"--authorization-mode=ABAC"', '"--authorization-mode=AlwaysAllow"',
+                    "lockdown.authorization", "cluster-admin"),
+    # flannel without an interface
+    "flannel on the worker": (WORKER, "  flannel:\n    interface: $private_ipv4\n", "",
+                              "lockdown.flannel", "public interface"),
+}
+
+
+@pytest.mark.parametrize("case", PLANTED)
+def test_a_planted_exposure_fails_the_audit(cluster_copy: Path, case: str) -> None:
+    rel, old, new, rule, words = PLANTED[case]
+    plant(cluster_copy, rel, old, new)
+    found = lockdown(cluster_copy)
+    assert [f.rule for f in found] == [rule], found
+    assert found[0].file == rel and found[0].severity == "error" and words in found[0].message
+
+
+def test_a_tag_only_rule_over_every_port_passes(cluster_copy: Path) -> None:
+    """The cluster's own rule (all TCP from the cluster's tags) is not an exposure."""
+    plant(cluster_copy, FIREWALL, APISERVER_RULE, added("protocol:tcp,ports:all,tag:$WORKER_TAG"))
+    assert lockdown(cluster_copy) == []

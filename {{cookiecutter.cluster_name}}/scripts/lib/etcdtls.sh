@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# etcd over TLS (lock-down, issue 10): the member serves its private client and peer URLs on
+# https with pki/etcd.pem (SAN: its private IP) and admits only clients whose certificate the
+# cluster's CA signed; every node's etcd proxy (still http://localhost for the apiserver,
+# podmaster and flannel, as in the tutorial) reaches it with the node's own certificate. The
+# node certificates carry no extendedKeyUsage, so they may serve as TLS clients.
+# Files go to ETCD_SSL_DIR owned by etcd (CoreOS's etcd2.service runs as User=etcd), keys 0600;
+# the cloud-configs' etcd-tls-ready.service holds etcd2 back until they are there.
+
+# etcd_peer_url PRIVATE_IP: the member's peer URL, what the proxies' initial-cluster names.
+etcd_peer_url() {
+  echo "https://$1:$ETCD_PEER_PORT"
+}
+
+# pki_issue_etcd PRIVATE_IP: pki/etcd{,-key}.pem, CN=ETCD_MEMBER, SAN: PRIVATE_IP.
+pki_issue_etcd() {
+  ETCD_PRIVATE_IP=$1 pki_sign etcd "$ETCD_MEMBER" openssl/etcd.cnf
+}
+
+# install_etcd_tls NAME IP CERT KEY AS: CERT, KEY and the CA into ETCD_SSL_DIR on NAME as
+# AS.pem, AS-key.pem and ca.pem (scp to ~, then moved as root). Skipped when these very files
+# are already installed.
+install_etcd_tls() {
+  local name=$1 ip=$2 cert=$3 key=$4 as=$5 sha certf keyf dir=$ETCD_SSL_DIR
+  certf=$(basename "$cert")
+  keyf=$(basename "$key")
+  sha=$(cat "$cert" "$PKI_DIR/ca.pem" | sha256_of)
+  if [[ "$(state_get "$name" etcd_tls_sha256)" == "$sha" ]]; then
+    log "$name: etcd TLS assets already installed ($certf as $as.pem)"
+    return 0
+  fi
+  log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~ for etcd"
+  ssh_retry "$name" "$ip" copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || return 1
+  local script="sudo mkdir -p $dir && sudo mv $certf $dir/$as.pem && sudo mv $keyf $dir/$as-key.pem"
+  script+=" && sudo mv ca.pem $dir/ca.pem"
+  script+=" && sudo chown etcd:etcd $dir/$as.pem $dir/$as-key.pem $dir/ca.pem"
+  script+=" && sudo chmod 600 $dir/$as-key.pem"
+  log "$name: installing into $dir as $as.pem (etcd:etcd, key 0600)"
+  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
+  state_set "$name" etcd_tls_sha256 "$sha"
+}
