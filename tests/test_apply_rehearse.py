@@ -48,7 +48,9 @@ def test_rehearsal_on_the_real_control_plane(cluster_copy: Path) -> None:
         in out, out
     # the real kubectl 1.1.2 talked to the real apiserver the controller's user data describes
     assert 'Server Version: version.Info{Major:"1", Minor:"1", GitVersion:"v1.1.2"' in out
-    assert "rewritten for this machine: --client-ca-file --root-ca-file" in out
+    # host paths under the droplet's TLS directory (the ABAC policy lives there too)
+    assert ("rewritten for this machine: --authorization-policy-file --client-ca-file "
+            "--root-ca-file") in out
     assert "Kubernetes: real 1.1.2 control plane" in out
 
 
