@@ -10,11 +10,13 @@ ETCD_SSL_DIR: only that host path is rewritten."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
 import socket
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess, Popen
@@ -23,9 +25,12 @@ from typing import Any
 import pytest
 
 from generator import TEMPLATE_ROOT
+from tests.integration.k8s_plane import ADVERTISE, require_k8s
 from tests.integration.support import (
+    CONTROLLER_PRIVATE_IP,
     CONTROLLER_PUBLIC_IP,
     ETCD_IP,
+    LOOPBACK,
     PROXY_NODE,
     Spawn,
     applied_user_data,
@@ -41,6 +46,8 @@ from tests.integration.support import (
     wait_exit,
     wait_http,
 )
+from tests.k8s.controlplane import Rewriter
+from tests.k8s.userdata import ControllerSpec
 
 Ports = dict[tuple[str, str], int]
 
@@ -314,3 +321,48 @@ def test_etcd_certificate_verifies_for_the_member_private_ip(
     other_ca = run([openssl_bin, "verify", "-CAfile", str(foreign_cluster / "pki/ca.pem"),
                     str(pki / "etcd.pem")])
     assert other_ca.returncode != 0
+
+
+def test_apiserver_1_1_2_reads_and_writes_through_the_tls_proxy(
+        issued_cluster: Path, etcd_bin: str, spawn: Spawn, tmp_path: Path) -> None:
+    """Issue 10 row 2 with the real client: etcdctl learns the members' https URLs through the
+    proxy and dials them without a certificate (hence --no-sync); the real kube-apiserver
+    1.1.2, with the --etcd-servers of the controller's manifest pointed at the controller's
+    TLS proxy, must not: it creates and lists namespaces through the proxy."""
+    k8s = require_k8s()
+    ports: Ports = {}
+    member = start_member(issued_cluster, (issued_cluster / "cloud-config/etcd.yaml").read_text(),
+                          spawn, etcd_bin, tmp_path, ports)
+    etcd_peer = first_url(member["ETCD_INITIAL_ADVERTISE_PEER_URLS"])
+    user_data = applied_user_data(issued_cluster, "controller.yaml", etcd_peer,
+                                  CONTROLLER_PUBLIC_IP)
+    env = etcd_env(issued_cluster, user_data, ports,
+                   etcd_assets(issued_cluster, tmp_path / "proxy-ssl", "node"))
+    proc, log = spawn("etcd-proxy", [etcd_bin], etcd_process_env(env, tmp_path / "proxy"))
+    proxy = first_url(env["ETCD_LISTEN_CLIENT_URLS"])
+    wait_http(f"{proxy}/v2/keys/", proc, log)
+
+    s = settings(issued_cluster)
+    spec = ControllerSpec.from_user_data(user_data, CONTROLLER_PUBLIC_IP, CONTROLLER_PRIVATE_IP)
+    ssl_dir = tmp_path / "ssl"
+    ssl_dir.mkdir()
+    for name in ("apiserver.pem", "apiserver-key.pem", "ca.pem"):
+        shutil.copy(issued_cluster / "pki" / name, ssl_dir / name)
+    shutil.copy(issued_cluster / "policy/abac-policy.jsonl", ssl_dir)
+    local = free_port()
+    rewriter = Rewriter(LOOPBACK, {int(s["ETCD_CLIENT_PORT"]): int(proxy.rsplit(":", 1)[1]),
+                                   spec.secure_port: free_port(), spec.local_port: local},
+                        {s["SSL_DIR"]: str(ssl_dir)}, advertise=ADVERTISE)
+    argv = rewriter.command(spec.apiserver, str(k8s / "kube-apiserver"))
+    api, api_log = spawn("kube-apiserver", [*argv, f"--insecure-port={local}"],
+                         {"PATH": os.environ["PATH"]})
+    wait_http(f"http://{LOOPBACK}:{local}/healthz", api, api_log)
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "kube-system"}}).encode()
+    request = urllib.request.Request(f"http://{LOOPBACK}:{local}/api/v1/namespaces", data=body,
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        assert response.status == 201
+    listed = json.loads(wait_http(f"http://{LOOPBACK}:{local}/api/v1/namespaces", api, api_log))
+    assert {"default", "kube-system"} <= {n["metadata"]["name"] for n in listed["items"]}
+    assert "certificate" not in api_log.read_text().lower()
