@@ -75,7 +75,7 @@ bench: venv ## Bake time, audit time, apply time and API rate against the stand-
 
 lint: venv ## ruff on Python, shellcheck on the shell the template ships
 	$(BIN)/ruff check generator tests
-	$(BIN)/shellcheck -x .ci/run
+	$(BIN)/shellcheck -x .ci/run tests/rehearse.sh
 
 clean: ## Remove the virtualenv and baked output
 	rm -rf $(VENV) $(OUT)
