@@ -18,24 +18,15 @@ pki_issue_etcd() {
 }
 
 # install_etcd_tls NAME IP CERT KEY AS: CERT, KEY and the CA into ETCD_SSL_DIR on NAME as
-# AS.pem, AS-key.pem and ca.pem (scp to ~, then moved as root). Skipped when these very files
-# are already installed.
+# AS.pem, AS-key.pem and ca.pem, owned by etcd, the key 0600.
 install_etcd_tls() {
-  local name=$1 ip=$2 cert=$3 key=$4 as=$5 sha certf keyf dir=$ETCD_SSL_DIR
+  local name=$1 ip=$2 cert=$3 key=$4 as=$5 dir=$ETCD_SSL_DIR certf keyf
   certf=$(basename "$cert")
   keyf=$(basename "$key")
-  sha=$(cat "$cert" "$PKI_DIR/ca.pem" | sha256_of)
-  if [[ "$(state_get "$name" etcd_tls_sha256)" == "$sha" ]]; then
-    log "$name: etcd TLS assets already installed ($certf as $as.pem)"
-    return 0
-  fi
-  log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~ for etcd"
-  ssh_retry "$name" "$ip" copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || return 1
   local script="sudo mkdir -p $dir && sudo mv $certf $dir/$as.pem && sudo mv $keyf $dir/$as-key.pem"
   script+=" && sudo mv ca.pem $dir/ca.pem"
   script+=" && sudo chown etcd:etcd $dir/$as.pem $dir/$as-key.pem $dir/ca.pem"
   script+=" && sudo chmod 600 $dir/$as-key.pem"
-  log "$name: installing into $dir as $as.pem (etcd:etcd, key 0600)"
-  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
-  state_set "$name" etcd_tls_sha256 "$sha"
+  deliver_tls "$name" "$ip" etcd_tls_sha256 "etcd TLS assets" \
+    "into $dir as $as.pem (etcd:etcd, key 0600)" "$script" "$cert" "$key"
 }

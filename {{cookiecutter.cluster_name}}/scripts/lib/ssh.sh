@@ -51,21 +51,30 @@ ssh_retry() {
   done
 }
 
-# install_tls NAME IP CERT KEY [LINK_NAME]: the tutorial's scp to ~core, then over ssh: mkdir,
-# mv into SSL_DIR, chown root:root, chmod 600 the keys, and (workers) the generic symlinks
-# LINK_NAME.pem and LINK_NAME-key.pem. Skipped when these very files are already installed.
-install_tls() {
-  local name=$1 ip=$2 cert=$3 key=$4 link=${5:-} sha
-  local certf keyf
-  certf=$(basename "$cert")
-  keyf=$(basename "$key")
+# deliver_tls NAME IP STATE_KEY WHAT WHERE SCRIPT CERT KEY: the tutorial's way of installing
+# TLS assets: scp CERT, KEY and the CA to ~core on NAME, then run SCRIPT there over ssh (it
+# moves them WHERE, as root). Skipped when this very CERT and CA were delivered before (the
+# droplet's state key STATE_KEY); WHAT names them in the log.
+deliver_tls() {
+  local name=$1 ip=$2 state_key=$3 what=$4 where=$5 script=$6 cert=$7 key=$8 sha
   sha=$(cat "$cert" "$PKI_DIR/ca.pem" | sha256_of)
-  if [[ "$(state_get "$name" tls_sha256)" == "$sha" ]]; then
-    log "$name: TLS assets already installed ($certf)"
+  if [[ "$(state_get "$name" "$state_key")" == "$sha" ]]; then
+    log "$name: $what already installed ($(basename "$cert"))"
     return 0
   fi
-  log "$name: copying $certf $keyf ca.pem to $SSH_USER@$ip:~"
+  log "$name: copying $(basename "$cert") $(basename "$key") ca.pem to $SSH_USER@$ip:~"
   ssh_retry "$name" "$ip" copy_to "$ip" "$key" "$cert" "$PKI_DIR/ca.pem" || return 1
+  log "$name: installing $what $where"
+  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
+  state_set "$name" "$state_key" "$sha"
+}
+
+# install_tls NAME IP CERT KEY [LINK_NAME]: into SSL_DIR, root:root, the key 0600, and
+# (workers) the generic symlinks LINK_NAME.pem and LINK_NAME-key.pem.
+install_tls() {
+  local name=$1 ip=$2 cert=$3 key=$4 link=${5:-} certf keyf
+  certf=$(basename "$cert")
+  keyf=$(basename "$key")
   local script="sudo mkdir -p $SSL_DIR && sudo mv $keyf $certf ca.pem $SSL_DIR/"
   script+=" && sudo chown root:root $SSL_DIR/$certf $SSL_DIR/$keyf $SSL_DIR/ca.pem"
   script+=" && sudo chmod 600 $SSL_DIR/$keyf"
@@ -73,7 +82,6 @@ install_tls() {
     script+=" && sudo ln -sf $SSL_DIR/$certf $SSL_DIR/$link.pem"
     script+=" && sudo ln -sf $SSL_DIR/$keyf $SSL_DIR/$link-key.pem"
   fi
-  log "$name: installing into $SSL_DIR (root:root, keys 0600)"
-  ssh_retry "$name" "$ip" remote "$ip" "$script" || return 1
-  state_set "$name" tls_sha256 "$sha"
+  deliver_tls "$name" "$ip" tls_sha256 "TLS assets" "into $SSL_DIR (root:root, keys 0600)" \
+    "$script" "$cert" "$key"
 }
