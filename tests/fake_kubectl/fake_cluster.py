@@ -287,37 +287,42 @@ def _not_found(kind: str, name: str) -> str:
     return f'{PLURAL[kind]} "{name}" not found'
 
 
+def _objects(files: list[str], namespace: str) -> Iterator[tuple[str, dict[str, Any], str, str]]:
+    """(file, manifest, namespace, state key) of each object of the files, in order."""
+    if not files:
+        raise KubectlError("error: must specify one of -f and -k")
+    for file in files:
+        for doc in load_manifests(file):
+            ns = doc["metadata"].get("namespace") or namespace
+            yield file, doc, ns, _key(doc["kind"], ns, doc["metadata"]["name"])
+
+
 def cmd_create_apply(verb: str, files: list[str], namespace: str,
                      data: dict[str, Any]) -> tuple[str, str]:
     """Each object in turn, as 1.1.2 does: (stdout, errors); any error makes the exit 1."""
-    if not files:
-        raise KubectlError("error: must specify one of -f and -k")
     out, errors = [], []
-    for file in files:
-        for doc in load_manifests(file):
-            kind, name = doc["kind"], doc["metadata"]["name"]
-            ns = doc["metadata"].get("namespace") or namespace
-            key = _key(kind, ns, name)
-            label = f'{kind.lower()} "{name}"'
-            exists = key in data["objects"]
-            if verb == "create" and exists:
-                ip = (doc.get("spec") or {}).get("clusterIP")
-                reason = (f"Service \"{name}\" is invalid: spec.clusterIP: invalid value '{ip}', "
-                          "Details: provided IP is already allocated" if kind == "Service" and ip
-                          else f'{PLURAL[kind]} "{name}" already exists')
-                errors.append(f'Error from server: error when creating "{file}": {reason}')
-                continue
-            if verb == "apply" and not exists:
-                errors.append("Error from server: error when retrieving current configuration "
-                              f"of:\n&{{{ns} {name} {file}}}\nfrom server for: \"{file}\": "
-                              + _not_found(kind, name))
-                continue
-            _store(data, doc, namespace)
-            ports = [f"tcp:{p['nodePort']}" for p in (doc.get("spec") or {}).get("ports", [])
-                     if kind == "Service" and p.get("nodePort")]
-            if verb == "create" and ports:
-                out.append(NODEPORT_NOTICE.format(ports=",".join(ports)).rstrip("\n"))
-            out.append(f"{label} {'created' if verb == 'create' else 'configured'}")
+    for file, doc, ns, key in _objects(files, namespace):
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        label = f'{kind.lower()} "{name}"'
+        exists = key in data["objects"]
+        if verb == "create" and exists:
+            ip = (doc.get("spec") or {}).get("clusterIP")
+            reason = (f"Service \"{name}\" is invalid: spec.clusterIP: invalid value '{ip}', "
+                      "Details: provided IP is already allocated" if kind == "Service" and ip
+                      else f'{PLURAL[kind]} "{name}" already exists')
+            errors.append(f'Error from server: error when creating "{file}": {reason}')
+            continue
+        if verb == "apply" and not exists:
+            errors.append("Error from server: error when retrieving current configuration "
+                          f"of:\n&{{{ns} {name} {file}}}\nfrom server for: \"{file}\": "
+                          + _not_found(kind, name))
+            continue
+        _store(data, doc, namespace)
+        ports = [f"tcp:{p['nodePort']}" for p in (doc.get("spec") or {}).get("ports", [])
+                 if kind == "Service" and p.get("nodePort")]
+        if verb == "create" and ports:
+            out.append(NODEPORT_NOTICE.format(ports=",".join(ports)).rstrip("\n"))
+        out.append(f"{label} {'created' if verb == 'create' else 'configured'}")
     return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
 
 
@@ -325,25 +330,21 @@ def cmd_delete_files(files: list[str], namespace: str,
                      data: dict[str, Any]) -> tuple[str, str]:
     """``delete -f F...``: each object, a replication controller with its pods (1.1.2 reaps
     them); a missing one is an error, the others are still deleted."""
-    if not files:
-        raise KubectlError("error: must specify one of -f and -k")
     out, errors = [], []
-    for file in files:
-        for doc in load_manifests(file):
-            kind, name = doc["kind"], doc["metadata"]["name"]
-            ns = doc["metadata"].get("namespace") or namespace
-            obj = data["objects"].pop(_key(kind, ns, name), None)
-            if obj is None:
-                errors.append(f"Error from server: {_not_found(kind, name)}")
-                continue
-            if kind == "ReplicationController":
-                selector = (obj.get("spec") or {}).get("selector") or {}
-                for key, pod in list(data["objects"].items()):
-                    if pod["kind"] == "Pod" and pod["metadata"]["namespace"] == ns and all(
-                            pod["metadata"].get("labels", {}).get(k) == v
-                            for k, v in selector.items()):
-                        del data["objects"][key]
-            out.append(f'{kind.lower()} "{name}" deleted')
+    for _file, doc, ns, key in _objects(files, namespace):
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        obj = data["objects"].pop(key, None)
+        if obj is None:
+            errors.append(f"Error from server: {_not_found(kind, name)}")
+            continue
+        if kind == "ReplicationController":
+            selector = (obj.get("spec") or {}).get("selector") or {}
+            for pod_key, pod in list(data["objects"].items()):
+                if pod["kind"] == "Pod" and pod["metadata"]["namespace"] == ns and all(
+                        pod["metadata"].get("labels", {}).get(k) == v
+                        for k, v in selector.items()):
+                    del data["objects"][pod_key]
+        out.append(f'{kind.lower()} "{name}" deleted')
     return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
 
 
