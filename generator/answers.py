@@ -48,27 +48,28 @@ def _check_choices(answers: Mapping[str, str]) -> list[AnswerError]:
 def _check_networks(values: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
     """Cross-field network rules; values by answer name (settings are mapped to them)."""
     errors: list[AnswerError] = []
-    if {"pod_network", "service_cidr"} & bad or not {"pod_network", "service_cidr"} <= set(values):
+    networks = {"_pod_network", "_service_cidr"}
+    if networks & bad or not networks <= set(values):
         return errors
-    pods = ipaddress.ip_network(values["pod_network"])
-    services = ipaddress.ip_network(values["service_cidr"])
+    pods = ipaddress.ip_network(values["_pod_network"])
+    services = ipaddress.ip_network(values["_service_cidr"])
     if pods.overlaps(services):
         errors.append(
             AnswerError(
-                "service_cidr",
-                f"{services} overlaps pod_network {pods}; pick disjoint ranges "
+                "_service_cidr",
+                f"{services} overlaps _pod_network {pods}; pick disjoint ranges "
                 "(tutorial: pods 10.2.0.0/16, services 10.3.0.0/24)",
             )
         )
     if services.num_addresses < 16:
         errors.append(
-            AnswerError("service_cidr", f"{services} is too small; use a /28 or larger")
+            AnswerError("_service_cidr", f"{services} is too small; use a /28 or larger")
         )
     workers = 1 if "worker_count" in bad else int(values.get("worker_count", "1"))
     if problem := pod_capacity_problem(pods, workers):
-        errors.append(AnswerError("pod_network", problem))
-    if "dns_service_ip" in values and "dns_service_ip" not in bad:
-        errors.extend(_check_dns_ip(values["dns_service_ip"], services))
+        errors.append(AnswerError("_pod_network", problem))
+    if "_dns_service_ip" in values and "_dns_service_ip" not in bad:
+        errors.extend(_check_dns_ip(values["_dns_service_ip"], services))
     return errors
 
 
@@ -91,7 +92,7 @@ def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Ne
     try:
         dns_ip = ipaddress.ip_address(value)
     except ValueError:
-        return [AnswerError("dns_service_ip", f"{value!r} is not an IPv4 address, e.g. 10.3.0.10")]
+        return [AnswerError("_dns_service_ip", f"{value!r} is not an IPv4 address, e.g. 10.3.0.10")]
     reserved = {
         services.network_address: "the network address",
         ipaddress.ip_address(apiserver_service_ip(str(services))): "the apiserver's service IP",
@@ -100,14 +101,14 @@ def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Ne
     if dns_ip not in services:
         return [
             AnswerError(
-                "dns_service_ip",
-                f"{dns_ip} is outside service_cidr {services}; pick an address inside it",
+                "_dns_service_ip",
+                f"{dns_ip} is outside _service_cidr {services}; pick an address inside it",
             )
         ]
     if dns_ip in reserved:
         return [
             AnswerError(
-                "dns_service_ip",
+                "_dns_service_ip",
                 f"{dns_ip} is {reserved[dns_ip]} of {services}; pick another, e.g. "
                 f"{services.network_address + 10}",
             )
@@ -116,21 +117,21 @@ def _check_dns_ip(value: str, services: ipaddress.IPv4Network | ipaddress.IPv6Ne
 
 
 def _check_ports(answers: Mapping[str, str]) -> list[AnswerError]:
-    match = PORT_RANGE.fullmatch(answers["node_port_range"])
+    match = PORT_RANGE.fullmatch(answers["_node_port_range"])
     if not match or not 1024 <= int(match[1]) < int(match[2]) <= 65535:
         return [
             AnswerError(
-                "node_port_range",
-                f"{answers['node_port_range']!r} is not valid; use LOW-HIGH with "
+                "_node_port_range",
+                f"{answers['_node_port_range']!r} is not valid; use LOW-HIGH with "
                 "1024 <= LOW < HIGH <= 65535, e.g. 30000-37000",
             )
         ]
-    port = answers["inspector_node_port"]
+    port = answers["_inspector_node_port"]
     if not port.isdigit() or not int(match[1]) <= int(port) <= int(match[2]):
         return [
             AnswerError(
-                "inspector_node_port",
-                f"{port!r} is outside node_port_range {answers['node_port_range']}; "
+                "_inspector_node_port",
+                f"{port!r} is outside _node_port_range {answers['_node_port_range']}; "
                 "pick a port inside it",
             )
         ]
@@ -139,22 +140,25 @@ def _check_ports(answers: Mapping[str, str]) -> list[AnswerError]:
 
 def _check_combinations(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
     errors: list[AnswerError] = []
-    if answers["update_group"] == "stable" and answers["kubelet_source"] == "bundled":
+    if answers["profile"] == "tutorial" and not answers["image"]:
+        errors.append(AnswerError("image", "is empty; the tutorial profile boots a CoreOS image "
+                                  "slug or custom image ID, e.g. coreos-alpha"))
+    if answers["_update_group"] == "stable" and answers["_kubelet_source"] == "bundled":
         errors.append(
             AnswerError(
-                "kubelet_source",
+                "_kubelet_source",
                 "CoreOS stable never bundles the kubelet; choose 'download' or the "
-                "alpha/beta update_group",
+                "alpha/beta _update_group",
             )
         )
-    if not {"ca_days", "cert_days"} & bad and int(answers["cert_days"]) > int(
-        answers["ca_days"]
+    if not {"_ca_days", "_cert_days"} & bad and int(answers["_cert_days"]) > int(
+        answers["_ca_days"]
     ):
         errors.append(
             AnswerError(
-                "cert_days",
-                f"{answers['cert_days']} days outlives the CA ({answers['ca_days']} days); "
-                "use at most ca_days",
+                "_cert_days",
+                f"{answers['_cert_days']} days outlives the CA ({answers['_ca_days']} days); "
+                "use at most _ca_days",
             )
         )
     return errors
@@ -189,7 +193,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
     values = {key: value for key, value in answers.items() if isinstance(value, str)}
     errors += _check_choices(values)
     errors += _check_networks(values, bad)
-    if not {"node_port_range", "inspector_node_port"} & bad:
+    if not {"_node_port_range", "_inspector_node_port"} & bad:
         errors += _check_ports(values)
     errors += _check_combinations(values, bad)
     return errors

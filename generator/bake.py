@@ -14,8 +14,41 @@ TOPOLOGY = "docs/topology"
 TOPOLOGY_EMBED = f"![The planned cluster: droplets, flows and ports]({TOPOLOGY}.svg)"
 
 
+# Each profile's own artifacts (cloud-configs, manifests, openssl configs, ...) live side by
+# side in profiles/<name>/, laid out as in the cluster repo; everything else is shared.
+PROFILES_DIR = "profiles"
+
+
+def keep_profile(cluster_dir: Path, profile: str) -> list[str]:
+    """Move profiles/<profile>/ into place and drop every profile tree (the post-generation
+    prune). A path that the chosen tree shares with the common files is a template defect."""
+    root = cluster_dir / PROFILES_DIR
+    chosen = root / profile
+    if not root.exists():  # the hook re-run on a finished cluster repo
+        return []
+    if not chosen.is_dir():
+        raise ValueError(f"the template has no {PROFILES_DIR}/{profile}/")
+    moved = []
+    for source in sorted(p for p in chosen.rglob("*") if not p.is_dir()):
+        relative = source.relative_to(chosen)
+        target = cluster_dir / relative
+        if target.exists():
+            raise ValueError(f"{PROFILES_DIR}/{profile}/{relative} would replace the shared "
+                             f"{relative}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+        moved.append(str(relative))
+    shutil.rmtree(root)
+    return moved
+
+
 def finish_bake(cluster_dir: Path, answers_json: str) -> int:
     answers = json.loads(answers_json)
+    try:
+        keep_profile(cluster_dir, answers["profile"])
+    except ValueError as err:
+        print(f"ERROR: {err}; this is a template defect, please report it", file=sys.stderr)
+        return 1
     try:
         from generator.pki import PkiSettings, ensure_pki
     except ImportError as err:  # cryptography is not a cookiecutter dependency
@@ -26,9 +59,9 @@ def finish_bake(cluster_dir: Path, answers_json: str) -> int:
         )
         return 1
     settings = PkiSettings(
-        rsa_bits=int(answers["rsa_bits"]),
-        ca_days=int(answers["ca_days"]),
-        cert_days=int(answers["cert_days"]),
+        rsa_bits=int(answers["_rsa_bits"]),
+        ca_days=int(answers["_ca_days"]),
+        cert_days=int(answers["_cert_days"]),
     )
     created = ensure_pki(cluster_dir / "pki", settings)
     kept = "" if created else " (kept the existing CA and admin keys)"

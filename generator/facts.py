@@ -33,7 +33,7 @@ def release_url(answers: Mapping[str, Any], binary: str) -> str:
 
 def kubelet_path(answers: Mapping[str, Any]) -> str:
     """CoreOS alpha/beta bundle the kubelet; elsewhere it is downloaded to /opt/bin."""
-    return KUBELET_PATHS[answers["kubelet_source"]]
+    return KUBELET_PATHS[answers["_kubelet_source"]]
 
 
 def flannel_port(backend: str) -> str:

@@ -82,13 +82,21 @@ _CIDRS = pattern(1000, f"({_CIDR_ITEM})(,({_CIDR_ITEM})){{0,49}}",
 _TAG = pattern(255, "[A-Za-z0-9_:-]+", "it is derived from CLUSTER_NAME: re-bake rather than "
                "edit it")
 
+# What each profile builds: the tutorial's CoreOS + Kubernetes 1.1.2 (which no longer boots at
+# DigitalOcean) or Flatcar + current Kubernetes. Profile-specific artifacts live side by side in
+# the template's profiles/<name>/ and the post-generation hook keeps only the chosen one's.
+PROFILES = ("tutorial", "current")
+
 FIELDS: tuple[Field, ...] = (
+    Field("profile", "PROFILE", pattern(
+        16, "|".join(PROFILES), f"use one of: {', '.join(PROFILES)}", yaml=False)),
     Field("cluster_name", "CLUSTER_NAME", _NAME),
     Field("region", "REGION", pattern(
         4, "[a-z]{3}[0-9]", "use a DigitalOcean region slug such as ams3 or nyc1")),
     Field("image", "IMAGE", pattern(
-        64, "[a-z0-9]+([.-][a-z0-9]+)*|[0-9]+",
-        "use an image slug (coreos-alpha) or a custom image's numeric ID", yaml=False)),
+        64, "[a-z0-9]+([.-][a-z0-9]+)*|[0-9]+|",
+        "use an image slug (coreos-alpha) or a custom image's numeric ID (current profile: "
+        "empty, and `make image` imports Flatcar)", yaml=False)),
     Field("etcd_size", "ETCD_SIZE", _SIZE),
     Field("controller_size", "CONTROLLER_SIZE", _SIZE),
     Field("worker_size", "WORKER_SIZE", _SIZE),
@@ -101,31 +109,31 @@ FIELDS: tuple[Field, ...] = (
     Field("kubernetes_version", "KUBERNETES_VERSION", pattern(
         20, "[0-9]+\\.[0-9]+\\.[0-9]+",
         "use MAJOR.MINOR.PATCH without a 'v' (at most 20 characters), e.g. 1.2.0")),
-    Field("pod_network", "POD_NETWORK", CIDR),
-    Field("service_cidr", "SERVICE_CIDR", CIDR),
-    Field("dns_service_ip", "DNS_SERVICE_IP", IPV4),
-    Field("cluster_domain", "CLUSTER_DOMAIN", pattern(
+    Field("_pod_network", "POD_NETWORK", CIDR),
+    Field("_service_cidr", "SERVICE_CIDR", CIDR),
+    Field("_dns_service_ip", "DNS_SERVICE_IP", IPV4),
+    Field("_cluster_domain", "CLUSTER_DOMAIN", pattern(
         100, f"{_DNS_LABEL}(\\.{_DNS_LABEL})*",
         "use a lower-case DNS domain without trailing dot, at most 100 characters")),
-    Field("node_port_range", None, pattern(
+    Field("_node_port_range", None, pattern(
         11, "[0-9]{4,5}-[0-9]{4,5}", "use LOW-HIGH with 1024 <= LOW < HIGH <= 65535, e.g. "
         "30000-37000", yaml=False)),
-    Field("admission_control", None, pattern(
+    Field("_admission_control", None, pattern(
         150, "[A-Za-z]+(,[A-Za-z]+)*",
         "use comma-separated plug-in names without spaces, at most 150 characters")),
-    Field("podmaster_image", None, _IMAGE),
-    Field("dns_etcd_image", None, _IMAGE),
-    Field("kube2sky_image", None, _IMAGE),
-    Field("skydns_image", None, _IMAGE),
-    Field("exechealthz_image", None, _IMAGE),
-    Field("busybox_image", None, _IMAGE),
-    Field("inspector_image", None, _IMAGE),
-    Field("inspector_node_port", "INSPECTOR_NODE_PORT", integer(1, 65535, _PORT_FIX)),
+    Field("_podmaster_image", None, _IMAGE),
+    Field("_dns_etcd_image", None, _IMAGE),
+    Field("_kube2sky_image", None, _IMAGE),
+    Field("_skydns_image", None, _IMAGE),
+    Field("_exechealthz_image", None, _IMAGE),
+    Field("_busybox_image", None, _IMAGE),
+    Field("_inspector_image", None, _IMAGE),
+    Field("_inspector_node_port", "INSPECTOR_NODE_PORT", integer(1, 65535, _PORT_FIX)),
     Field("admin_cidrs", "ADMIN_CIDRS", _CIDRS),
-    Field("nodeport_cidrs", "NODEPORT_CIDRS", _CIDRS),
-    Field("rsa_bits", "RSA_BITS", integer(2048, 8192)),
-    Field("ca_days", None, integer(1, 36500)),
-    Field("cert_days", "CERT_DAYS", integer(1, 36500)),
+    Field("_nodeport_cidrs", "NODEPORT_CIDRS", _CIDRS),
+    Field("_rsa_bits", "RSA_BITS", integer(2048, 8192)),
+    Field("_ca_days", None, integer(1, 36500)),
+    Field("_cert_days", "CERT_DAYS", integer(1, 36500)),
     Field("_etcd_member", "ETCD_MEMBER", pattern(63, _DNS_LABEL, "use a lower-case DNS label")),
     Field("_etcd_client_port", "ETCD_CLIENT_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_etcd_peer_port", "ETCD_PEER_PORT", integer(1, 65535, _PORT_FIX)),
@@ -152,10 +160,11 @@ FIELDS: tuple[Field, ...] = (
 )
 
 CHOICES = {
-    "update_group": ("alpha", "beta", "stable"),
-    "reboot_strategy": ("reboot", "etcd-lock", "best-effort", "off"),
-    "kubelet_source": ("bundled", "download"),
-    "flannel_backend": ("vxlan", "udp", "host-gw"),
+    "profile": PROFILES,
+    "_update_group": ("alpha", "beta", "stable"),
+    "_reboot_strategy": ("reboot", "etcd-lock", "best-effort", "off"),
+    "_kubelet_source": ("bundled", "download"),
+    "_flannel_backend": ("vxlan", "udp", "host-gw"),
 }
 # Keys cookiecutter itself puts into the context (never rendered into the cluster repo).
 COOKIECUTTER_KEYS = ("_template", "_output_dir", "_repo_dir", "_checkout", "_extensions",

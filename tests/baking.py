@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import prompt_for_config
 
 from generator import TEMPLATE_ROOT
 
@@ -28,3 +30,10 @@ def copy_cluster(cluster: Path, destination: Path) -> Path:
     target = destination / cluster.name
     shutil.copytree(cluster, target, symlinks=True)
     return target
+
+
+def default_answers(**overrides: str) -> dict[str, Any]:
+    """The answers a --no-input bake uses (choices at their first entry, profile-dependent
+    defaults rendered), as cookiecutter itself computes them, with overrides applied."""
+    context = generate_context(str(TEMPLATE_ROOT / "cookiecutter.json"), extra_context=overrides)
+    return prompt_for_config(context, no_input=True)

@@ -41,7 +41,7 @@ def cluster_copy(default_cluster: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bake_with(tmp_path: Path) -> Callable[..., Path]:
-    """Bake with non-default answers: bake_with(worker_count=3, cluster_domain=...)."""
+    """Bake with non-default answers: bake_with(worker_count=3, _cluster_domain=...)."""
     counter = iter(range(1000))
 
     def _bake(**answers: Any) -> Path:

@@ -12,9 +12,9 @@ import pytest
 from generator.__main__ import main
 from generator.audit import audit
 from generator.bake import finish_bake
-from tests.baking import copy_cluster
+from tests.baking import copy_cluster, default_answers
 
-DEFAULT_ANSWERS = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+DEFAULT_ANSWERS = default_answers()
 
 
 def test_default_bake_audits_clean(default_cluster: Path) -> None:

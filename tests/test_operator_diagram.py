@@ -51,12 +51,12 @@ def test_rehearsed_cluster_drawn_with_droplets_ips_and_ports(default_cluster: Pa
 
 
 def test_ports_follow_the_answers(bake_with: Callable[..., Path]) -> None:
-    cluster = bake_with(flannel_backend="udp", node_port_range="31000-32000", worker_count=3)
+    cluster = bake_with(_flannel_backend="udp", _node_port_range="31000-32000", worker_count=3)
     svg = svg_text(cluster, "docs/topology")
     assert "flannel udp" in svg and "8285/udp" in svg and "8472" not in svg
     assert "31000-32000/tcp" in svg and "workers (3)" in svg
     assert svg.count("planned: IPs once created") == 5
-    host_gw = bake_with(flannel_backend="host-gw")
+    host_gw = bake_with(_flannel_backend="host-gw")
     assert "flannel" not in svg_text(host_gw, "docs/topology")
 
 

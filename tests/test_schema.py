@@ -143,23 +143,23 @@ def test_answers_at_every_length_limit_bake_and_pass_the_audit(tmp_path: Path) -
     admission = ",".join(["NamespaceLifecycle"] * 7)
     answers = {
         "cluster_name": _longest(limit["cluster_name"], "c"),
-        "cluster_domain": "d" * 63 + "." + _longest(str(int(limit["cluster_domain"]) - 64), "e"),
+        "_cluster_domain": "d" * 63 + "." + _longest(str(int(limit["_cluster_domain"]) - 64), "e"),
         "image": _longest(limit["image"], "i"),
         "etcd_size": _longest(limit["etcd_size"], "s"),
         "controller_size": _longest(limit["controller_size"], "t"),
         "worker_size": _longest(limit["worker_size"], "u"),
         "ssh_key_name": _longest(limit["ssh_key_name"], "k"),
         "kubernetes_version": "1.1." + _longest(str(int(limit["kubernetes_version"]) - 4), "2"),
-        "admission_control": admission + "," + _longest(
-            str(int(limit["admission_control"]) - len(admission) - 1), "A"),
+        "_admission_control": admission + "," + _longest(
+            str(int(limit["_admission_control"]) - len(admission) - 1), "A"),
         "_etcd_member": _longest(limit["_etcd_member"], "m"),
         "worker_count": limit["worker_count"] and BY_ANSWER["worker_count"].rule.b,
-        "pod_network": "10.128.0.0/9",
+        "_pod_network": "10.128.0.0/9",
     }
     for key in ("_ssl_dir", "_manifest_dir", "_manifest_src_dir", "_kubeconfig_path"):
         answers[key] = "/" + _longest(str(int(limit[key]) - 1), key[1])
     for key in [k for k in BY_ANSWER if k.endswith("_image")]:
-        answers[key] = _longest(limit[key], key[0], ":" + "t" * 7)
+        answers[key] = _longest(limit[key], key.lstrip("_")[0], ":" + "t" * 7)
     for key, value in answers.items():
         if BY_ANSWER[key].rule.kind == "pattern":
             assert len(value) == int(limit[key]), key

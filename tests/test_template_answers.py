@@ -11,15 +11,15 @@ import yaml
 ANSWERS = {
     "cluster_name": "prod-east",
     "region": "nyc1",
-    "pod_network": "172.20.0.0/16",
-    "service_cidr": "172.21.0.0/22",
-    "dns_service_ip": "172.21.0.53",
-    "cluster_domain": "k8s.example.org",
+    "_pod_network": "172.20.0.0/16",
+    "_service_cidr": "172.21.0.0/22",
+    "_dns_service_ip": "172.21.0.53",
+    "_cluster_domain": "k8s.example.org",
     "kubernetes_version": "1.2.0",
     "worker_count": "3",
-    "node_port_range": "31000-32000",
-    "inspector_node_port": "31500",
-    "kubelet_source": "download",
+    "_node_port_range": "31000-32000",
+    "_inspector_node_port": "31500",
+    "_kubelet_source": "download",
 }
 # Every default value those answers replace must be gone from the whole cluster repo.
 REPLACED_DEFAULTS = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,45 +9,46 @@ import pytest
 from generator import TEMPLATE_ROOT
 from generator.answers import validate
 from generator.schema import COOKIECUTTER_KEYS
+from tests.baking import default_answers
 
 # The template's own defaults (choices: their first entry), `_` answers included.
-DEFAULTS = {
-    key: value[0] if isinstance(value, list) else value
-    for key, value in json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
-    if key not in COOKIECUTTER_KEYS
-}
+DEFAULTS = {key: value for key, value in default_answers().items()
+            if key not in COOKIECUTTER_KEYS}
 
 # (answers, the field the error must name, a word of the fix or reason)
 REJECTED = {
     "cluster name with underscore": ({"cluster_name": "my_cluster"}, "cluster_name", "letters"),
     "cluster name with space": ({"cluster_name": "my cluster"}, "cluster_name", "letters"),
     "droplet name too long": ({"cluster_name": "x" * 41}, "cluster_name", "1-40"),
-    "CIDR prefix out of range": ({"pod_network": "10.2.0.0/33"}, "pod_network", "CIDR"),
-    "CIDR with host bits": ({"service_cidr": "10.3.0.1/24"}, "service_cidr", "write 10.3.0.0/24"),
-    "CIDR not an address": ({"pod_network": "ten.two/16"}, "pod_network", "CIDR"),
-    "pod and service overlap": ({"service_cidr": "10.2.128.0/24", "dns_service_ip": "10.2.128.10"},
-                                "service_cidr", "overlaps"),
-    "pod network too small": ({"pod_network": "10.2.0.0/24"}, "pod_network", "/24"),
-    "DNS IP outside services": ({"dns_service_ip": "10.4.0.10"}, "dns_service_ip", "outside"),
-    "DNS IP is the network": ({"dns_service_ip": "10.3.0.0"}, "dns_service_ip", "network address"),
-    "DNS IP is the apiserver's": ({"dns_service_ip": "10.3.0.1"}, "dns_service_ip", "apiserver"),
-    "DNS IP malformed": ({"dns_service_ip": "10.3.0"}, "dns_service_ip", "IPv4"),
-    "node ports reversed": ({"node_port_range": "37000-30000"}, "node_port_range", "LOW-HIGH"),
-    "node ports malformed": ({"node_port_range": "30000:37000"}, "node_port_range", "LOW-HIGH"),
-    "NodePort outside range": ({"inspector_node_port": "38000"}, "inspector_node_port", "inside"),
+    "CIDR prefix out of range": ({"_pod_network": "10.2.0.0/33"}, "_pod_network", "CIDR"),
+    "CIDR with host bits": ({"_service_cidr": "10.3.0.1/24"}, "_service_cidr",
+                            "write 10.3.0.0/24"),
+    "CIDR not an address": ({"_pod_network": "ten.two/16"}, "_pod_network", "CIDR"),
+    "pod and service overlap": (
+        {"_service_cidr": "10.2.128.0/24", "_dns_service_ip": "10.2.128.10"},
+        "_service_cidr", "overlaps"),
+    "pod network too small": ({"_pod_network": "10.2.0.0/24"}, "_pod_network", "/24"),
+    "DNS IP outside services": ({"_dns_service_ip": "10.4.0.10"}, "_dns_service_ip", "outside"),
+    "DNS IP is the network": ({"_dns_service_ip": "10.3.0.0"}, "_dns_service_ip",
+                              "network address"),
+    "DNS IP is the apiserver's": ({"_dns_service_ip": "10.3.0.1"}, "_dns_service_ip", "apiserver"),
+    "DNS IP malformed": ({"_dns_service_ip": "10.3.0"}, "_dns_service_ip", "IPv4"),
+    "node ports reversed": ({"_node_port_range": "37000-30000"}, "_node_port_range", "LOW-HIGH"),
+    "node ports malformed": ({"_node_port_range": "30000:37000"}, "_node_port_range", "LOW-HIGH"),
+    "NodePort outside range": ({"_inspector_node_port": "38000"}, "_inspector_node_port", "inside"),
     "zero workers": ({"worker_count": "0"}, "worker_count", "1 to 99"),
     "negative workers": ({"worker_count": "-2"}, "worker_count", "1 to 99"),
     "version with v": ({"kubernetes_version": "v1.1.2"}, "kubernetes_version", "MAJOR.MINOR"),
     "region slug malformed": ({"region": "Amsterdam 3"}, "region", "ams3"),
     "size slug malformed": ({"worker_size": "1 GB"}, "worker_size", "slug"),
     "image slug malformed": ({"image": "CoreOS Alpha"}, "image", "slug"),
-    "unknown choice": ({"reboot_strategy": "sometimes"}, "reboot_strategy", "one of"),
-    "stable channel without kubelet": ({"update_group": "stable"}, "kubelet_source", "download"),
-    "weak keys": ({"rsa_bits": "1024"}, "rsa_bits", "2048"),
-    "certs outlive the CA": ({"cert_days": "20000"}, "cert_days", "ca_days"),
+    "unknown choice": ({"_reboot_strategy": "sometimes"}, "_reboot_strategy", "one of"),
+    "stable channel without kubelet": ({"_update_group": "stable"}, "_kubelet_source", "download"),
+    "weak keys": ({"_rsa_bits": "1024"}, "_rsa_bits", "2048"),
+    "certs outlive the CA": ({"_cert_days": "20000"}, "_cert_days", "_ca_days"),
     "ssh key name with quote": ({"ssh_key_name": "k8s'key"}, "ssh_key_name", "quotes"),
     "domain with trailing dot": (
-        {"cluster_domain": "cluster.local."}, "cluster_domain", "trailing"
+        {"_cluster_domain": "cluster.local."}, "_cluster_domain", "trailing"
     ),
     # issue 9 row 2: a line break in the key name wrote make directives into settings.env
     "ssh key name with a line break": (
@@ -69,22 +69,22 @@ REJECTED = {
     "cluster name that is a bool": ({"cluster_name": "yes"}, "cluster_name", "number, bool"),
     "cluster name that is a float": ({"cluster_name": "1e5"}, "cluster_name", "number, bool"),
     # row 9: netmask notation was accepted and copied verbatim
-    "CIDR with a netmask": ({"pod_network": "10.2.0.0/255.255.0.0"}, "pod_network",
+    "CIDR with a netmask": ({"_pod_network": "10.2.0.0/255.255.0.0"}, "_pod_network",
                             "write 10.2.0.0/16"),
     # row 12: one worker limit (two-digit droplet names)
     "100 workers": ({"worker_count": "100"}, "worker_count", "1 to 99"),
     # row 13: passed the answer check, failed only in the post-bake audit
     "version with a trailing line break": ({"kubernetes_version": "1.1.2\n"},
                                            "kubernetes_version", "line break"),
-    "NodePort with a leading zero": ({"inspector_node_port": "031000"}, "inspector_node_port",
+    "NodePort with a leading zero": ({"_inspector_node_port": "031000"}, "_inspector_node_port",
                                      "leading zeros"),
-    "300-character image": ({"podmaster_image": "a" * 300}, "podmaster_image", "128"),
+    "300-character image": ({"_podmaster_image": "a" * 300}, "_podmaster_image", "128"),
     # issue 10 row 1: the firewall's source networks
     "admin networks with a space": ({"admin_cidrs": "203.0.113.7/32, ::/0"}, "admin_cidrs",
                                     "without spaces"),
     "admin network without a prefix": ({"admin_cidrs": "203.0.113.7"}, "admin_cidrs",
                                        "networks"),
-    "NodePort network prefix too long": ({"nodeport_cidrs": "10.0.0.0/33"}, "nodeport_cidrs",
+    "NodePort network prefix too long": ({"_nodeport_cidrs": "10.0.0.0/33"}, "_nodeport_cidrs",
                                          "networks"),
     "admin networks empty": ({"admin_cidrs": ""}, "admin_cidrs", "0.0.0.0/0,::/0"),
 }
@@ -132,11 +132,10 @@ def test_an_undefined_variable_fails_the_bake_and_leaves_nothing(tmp_path: Path)
     from cookiecutter.exceptions import UndefinedVariableInTemplate
     from cookiecutter.main import cookiecutter
 
-    from generator import TEMPLATE_ROOT
 
     template = tmp_path / "template"
     shutil.copytree(TEMPLATE_ROOT, template, ignore=shutil.ignore_patterns(".venv", ".git", "out"))
-    typo = template / "{{cookiecutter.cluster_name}}" / "cloud-config" / "etcd.yaml"
+    typo = template / "{{cookiecutter.cluster_name}}/profiles/tutorial/cloud-config/etcd.yaml"
     typo.write_text(typo.read_text() + "# {{ cookiecutter.regoin }}\n")
     with pytest.raises(UndefinedVariableInTemplate):
         cookiecutter(str(template), no_input=True, output_dir=str(tmp_path / "out"))

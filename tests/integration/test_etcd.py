@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from generator import TEMPLATE_ROOT
+from tests.baking import default_answers
 from tests.integration.k8s_plane import ADVERTISE, require_k8s
 from tests.integration.support import (
     CONTROLLER_PRIVATE_IP,
@@ -153,12 +153,12 @@ def network_config_command(config: dict[str, Any]) -> list[str]:
     return shlex.split(line.removeprefix("ExecStartPre="))
 
 
-DEFAULTS = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
+DEFAULTS = default_answers()
 
 
 @pytest.mark.parametrize("answers", [
     {},
-    {"pod_network": "10.244.0.0/16", "flannel_backend": "host-gw"},
+    {"_pod_network": "10.244.0.0/16", "_flannel_backend": "host-gw"},
 ], ids=["default", "custom-network"])
 def test_flannel_network_config_through_etcd_proxies(
         answers: dict[str, str], request: pytest.FixtureRequest,
@@ -196,9 +196,9 @@ def test_flannel_network_config_through_etcd_proxies(
     stored = etcdctl_v2(etcdctl_bin, proxies["controller"], *argv[1:])
     assert stored.returncode == 0, stored
 
-    expected = {"Network": answers.get("pod_network", DEFAULTS["pod_network"]),
-                "Backend": {"Type": answers.get("flannel_backend",
-                                                DEFAULTS["flannel_backend"][0])}}
+    expected = {"Network": answers.get("_pod_network", DEFAULTS["_pod_network"]),
+                "Backend": {"Type": answers.get("_flannel_backend",
+                                                DEFAULTS["_flannel_backend"])}}
     client = first_url(member["ETCD_ADVERTISE_CLIENT_URLS"])
     tls = node_tls(cluster, tmp_path)
     for endpoint in (client, proxies["worker"]):  # the member; flanneld on a worker

@@ -21,7 +21,7 @@ from tests.integration.support import (
 )
 
 # Programs the CoreOS image provides (stubbed; /bin is /usr/bin there). The kubelet is
-# bundled in alpha/beta (kubelet_source=bundled).
+# bundled in alpha/beta (_kubelet_source=bundled).
 COREOS_PROGRAMS = ("bash", "curl", "chmod", "mkdir", "cp", "etcd2", "etcdctl", "flanneld",
                    "docker", "kubelet")
 # CoreOS's own units that the cloud-configs extend with drop-ins: minimal stand-ins.
@@ -105,7 +105,7 @@ ROLES = ("etcd", "controller", "worker")
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("answers", [
-    {}, {"update_group": "stable", "kubelet_source": "download"},
+    {}, {"_update_group": "stable", "_kubelet_source": "download"},
 ], ids=["default", "kubelet-download"])
 def test_units_verify(role: str, answers: dict[str, str], request: pytest.FixtureRequest,
                       bake_with: Callable[..., Path], systemd_analyze_bin: str,

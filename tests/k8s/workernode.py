@@ -91,7 +91,7 @@ def main(args_file: str) -> int:
     result: dict[str, Any] = {"kubelet": argv, "rewrites": kubelet.rewrites, "node": None,
                               "exec_start_pre": []}
     for ignore, pre in unit_commands(unit, "ExecStartPre"):
-        if Path(pre[0]).name == "curl":  # a download (kubelet_source=download): not here
+        if Path(pre[0]).name == "curl":  # a download (_kubelet_source=download): not here
             continue
         moved = [_move_paths(word, paths, root) for word in pre]
         done = subprocess.run(moved, capture_output=True, text=True, check=False)

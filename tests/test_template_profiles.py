@@ -1,0 +1,57 @@
+"""The profile answer: only the chosen profile's artifacts reach the cluster repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.answers import validate
+from generator.bake import PROFILES_DIR, keep_profile
+from generator.schema import PROFILES
+from tests.baking import default_answers
+
+
+def test_a_bake_keeps_only_its_profile(default_cluster: Path) -> None:
+    assert not (default_cluster / PROFILES_DIR).exists()
+    assert "PROFILE=tutorial\n" in (default_cluster / "settings.env").read_text()
+    assert (default_cluster / "cloud-config/controller.yaml").is_file()
+
+
+def _profiles_tree(root: Path) -> Path:
+    for name in PROFILES:
+        (root / PROFILES_DIR / name / "cloud-config").mkdir(parents=True)
+        (root / PROFILES_DIR / name / "cloud-config/etcd.yaml").write_text(f"# {name}\n")
+    return root
+
+
+def test_keep_profile_moves_the_chosen_tree_into_place(tmp_path: Path) -> None:
+    root = _profiles_tree(tmp_path)
+    assert keep_profile(root, "current") == ["cloud-config/etcd.yaml"]
+    assert (root / "cloud-config/etcd.yaml").read_text() == "# current\n"
+    assert not (root / PROFILES_DIR).exists()
+
+
+def test_a_profile_file_may_not_replace_a_shared_one(tmp_path: Path) -> None:
+    root = _profiles_tree(tmp_path)
+    (root / "cloud-config").mkdir()
+    (root / "cloud-config/etcd.yaml").write_text("# shared\n")
+    with pytest.raises(ValueError, match="would replace the shared cloud-config/etcd.yaml"):
+        keep_profile(root, "tutorial")
+    assert (root / "cloud-config/etcd.yaml").read_text() == "# shared\n"
+
+
+@pytest.mark.parametrize("answers, field, words", [
+    ({"profile": "modern"}, "profile", "one of: tutorial, current"),
+    ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),
+])
+def test_profile_answers_are_checked(answers: dict[str, str], field: str, words: str) -> None:
+    errors = [str(e) for e in validate(default_answers() | answers)]
+    assert any(e.startswith(f"{field}:") and words in e for e in errors), errors
+
+
+def test_profile_dependent_defaults() -> None:
+    tutorial, current = default_answers(), default_answers(profile="current")
+    assert (tutorial["image"], tutorial["kubernetes_version"]) == ("coreos-alpha", "1.1.2")
+    assert current["image"] == ""
+    assert current["kubernetes_version"] != "1.1.2"
