@@ -25,6 +25,14 @@ def data() -> dict[str, Any]:
     return loaded
 
 
+def pinned_sums() -> frozenset[str]:
+    """Every sha256 the data file pins (public values: the audit does not take them for
+    tokens)."""
+    kubernetes = [entry["sha256"] for binaries in data()["kubernetes"].values()
+                  for entry in binaries.values()]
+    return frozenset(kubernetes + [entry["sha256"] for entry in data()["etcd"].values()])
+
+
 def k8s_sha256(answers: Mapping[str, Any], binary: str) -> str:
     entry = data()["kubernetes"].get(answers["kubernetes_version"], {}).get(binary)
     return str(entry["sha256"]) if entry else UNPINNED
