@@ -1,0 +1,45 @@
+"""The current profile's user data as a Flatcar droplet reads it: the apply's placeholders
+filled with test addresses, then coreos-cloudinit's $private_ipv4/$public_ipv4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.baking import bake
+from tests.integration.support import cloudinit_config
+
+ROLES = ("etcd", "controller", "worker")
+# What the apply writes into user data (contract of issue 11): the etcd members' client URLs
+# on the controller, the controller's private IP on a worker, 127.0.0.1 on the controller.
+ETCD_ENDPOINTS = "https://10.0.0.2:2379"
+APISERVER_ENDPOINT = {"controller": "127.0.0.1", "worker": "10.0.0.4", "etcd": "10.0.0.4"}
+
+
+@pytest.fixture(scope="session")
+def current_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("current"), profile="current")
+
+
+def user_data_text(cluster: Path, role: str) -> str:
+    text = (cluster / f"cloud-config/{role}.yaml").read_text()
+    return (text.replace("ETCD_ENDPOINTS", ETCD_ENDPOINTS)
+            .replace("APISERVER_ENDPOINT", APISERVER_ENDPOINT[role]))
+
+
+def droplet_config(cluster: Path, role: str, private_ipv4: str = "10.0.0.3") -> dict[str, Any]:
+    return cloudinit_config(user_data_text(cluster, role), private_ipv4=private_ipv4,
+                            public_ipv4="192.0.2.3")
+
+
+def units(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {unit["name"]: unit for unit in config["coreos"]["units"]}
+
+
+def exec_argv(unit_text: str, key: str = "ExecStart") -> list[list[str]]:
+    """Each `key=` command of a unit, continuation lines joined, split on whitespace."""
+    joined = unit_text.replace("\\\n", " ")
+    return [line.split("=", 1)[1].split() for line in joined.splitlines()
+            if line.startswith(f"{key}=")]
