@@ -6,9 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.baking import bake
 from tests.integration.support import cloudinit_config
 
 ROLES = ("etcd", "controller", "worker")
@@ -16,11 +13,6 @@ ROLES = ("etcd", "controller", "worker")
 # on the controller, the controller's private IP on a worker, 127.0.0.1 on the controller.
 ETCD_ENDPOINTS = "https://10.0.0.2:2379"
 APISERVER_ENDPOINT = {"controller": "127.0.0.1", "worker": "10.0.0.4", "etcd": "10.0.0.4"}
-
-
-@pytest.fixture(scope="session")
-def current_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake(tmp_path_factory.mktemp("current"), profile="current")
 
 
 def user_data_text(cluster: Path, role: str) -> str:

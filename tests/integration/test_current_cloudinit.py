@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from generator import TEMPLATE_ROOT
-from tests.integration.current_nodes import ROLES, current_cluster, user_data_text
+from tests.integration.current_nodes import ROLES, user_data_text
 from tests.integration.support import run
 
-__all__ = ["current_cluster"]
 # ../shared beside the template checkout (a worktree one level deeper: ../../shared)
 SHARED = next((d for d in (TEMPLATE_ROOT.parent / "shared" / "cloudinit",
                            TEMPLATE_ROOT.parent.parent / "shared" / "cloudinit") if d.is_dir()),
