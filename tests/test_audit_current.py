@@ -36,8 +36,8 @@ def test_tutorial_rules_still_judge_a_tutorial_profile(current: Path, tmp_path: 
 
 def test_an_unpinned_64_hex_value_is_still_a_token(current: Path, tmp_path: Path) -> None:
     cluster = copy_cluster(current, tmp_path)
-    unit = cluster / "node/kubelet.service"
+    unit = cluster / "node/kubelet-install.service"
     token = hashlib.sha256(b"not a release").hexdigest()
     unit.write_text(unit.read_text() + f"# {token}\n")
     found = [f for f in audit(cluster).findings if f.rule == "secrets.token"]
-    assert [f.file for f in found] == ["node/kubelet.service"], found
+    assert [f.file for f in found] == ["node/kubelet-install.service"], found

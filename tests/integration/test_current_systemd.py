@@ -79,8 +79,8 @@ BREAKAGES = {
     "not-fetched": ("etcd", "ExecStart=/opt/bin/etcd", "ExecStart=/opt/bin/etcd3",
                     "/opt/bin/etcd3 is not executable"),
     "bad-type": ("etcd", "Type=notify", "Type=notified", "Failed to parse service type"),
-    "requires-missing": ("controller", "Requires=containerd.service tls-ready.service",
-                         "Requires=docker.service tls-ready.service",
+    "requires-missing": ("controller", "Requires=containerd.service kubelet-install.service",
+                         "Requires=docker.service kubelet-install.service",
                          "docker.service not found"),
 }
 
