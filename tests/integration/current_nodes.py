@@ -3,6 +3,7 @@ filled with test addresses, then coreos-cloudinit's $private_ipv4/$public_ipv4."
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,23 @@ def exec_argv(unit_text: str, key: str = "ExecStart") -> list[list[str]]:
     joined = unit_text.replace("\\\n", " ")
     return [line.split("=", 1)[1].split() for line in joined.splitlines()
             if line.startswith(f"{key}=")]
+
+
+# Certificates for the tests, signed with openssl by a bake's CA (as the apply signs them).
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def issue(ca: Path, ca_key: Path, out: Path, name: str, cn: str, ext: str) -> None:
+    (out / f"{name}.ext").write_text(ext)
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", str(out / f"{name}-key.pem"), "-out", str(out / f"{name}.csr"))
+    openssl("x509", "-req", "-in", str(out / f"{name}.csr"), "-CA", str(ca), "-CAkey",
+            str(ca_key), "-CAcreateserial", "-days", "1", "-extfile", str(out / f"{name}.ext"),
+            "-out", str(out / f"{name}.pem"))
+
+
+SERVER_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+              "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1\n")
+CLIENT_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+              "extendedKeyUsage=clientAuth\n")

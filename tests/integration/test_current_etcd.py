@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.current_nodes import droplet_config, exec_argv, units
+from tests.integration.current_nodes import (
+    CLIENT_EXT,
+    SERVER_EXT,
+    droplet_config,
+    exec_argv,
+    issue,
+    openssl,
+    units,
+)
 from tests.integration.support import LOOPBACK, Spawn, free_port, run
 
 # Flags of the rendered member that etcd 3.4 lacks (added in 3.5/3.6): skipped when 3.4 runs
@@ -55,25 +63,6 @@ def rewrite(flags: list[str], pki: Path, data: Path, ports: dict[str, int]) -> l
             new = new.replace(f"{LOOPBACK}:{port}", f"{LOOPBACK}:{free}")
         out.append(new)
     return out
-
-
-def openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-
-def issue(ca: Path, ca_key: Path, out: Path, name: str, cn: str, ext: str) -> None:
-    (out / f"{name}.ext").write_text(ext)
-    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
-            "-keyout", str(out / f"{name}-key.pem"), "-out", str(out / f"{name}.csr"))
-    openssl("x509", "-req", "-in", str(out / f"{name}.csr"), "-CA", str(ca), "-CAkey",
-            str(ca_key), "-CAcreateserial", "-days", "1", "-extfile", str(out / f"{name}.ext"),
-            "-out", str(out / f"{name}.pem"))
-
-
-SERVER_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-              "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1\n")
-CLIENT_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-              "extendedKeyUsage=clientAuth\n")
 
 
 @pytest.fixture
