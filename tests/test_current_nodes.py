@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator import facts, releases
+from generator import TEMPLATE_ROOT, facts, releases
 from generator.answers import validate
 from tests.baking import bake, default_answers
 
@@ -178,7 +178,7 @@ def test_every_pinned_sum_names_its_source() -> None:
 def _fetch(tmp_path: Path, payload: bytes, sum_: str) -> subprocess.CompletedProcess[str]:
     source = tmp_path / "release"
     source.write_bytes(payload)
-    script = Path(__file__).parents[1] / "{{cookiecutter.cluster_name}}" / NODE_SCRIPTS
+    script = TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / NODE_SCRIPTS
     return subprocess.run(
         ["bash", str(script / "fetch-verified.sh"), source.as_uri(), sum_,
          str(tmp_path / "opt/bin/tool")], capture_output=True, text=True, timeout=60,
