@@ -135,6 +135,9 @@ FIELDS: tuple[Field, ...] = (
     Field("_ca_days", None, integer(1, 36500)),
     Field("_cert_days", "CERT_DAYS", integer(1, 36500)),
     Field("_etcd_member", "ETCD_MEMBER", pattern(63, _DNS_LABEL, "use a lower-case DNS label")),
+    # current profile: the etcd release its etcd droplet runs (sum pinned in generator/data/)
+    Field("_etcd_version", None, pattern(
+        20, "[0-9]+\\.[0-9]+\\.[0-9]+", "use MAJOR.MINOR.PATCH without a 'v', e.g. 3.6.14")),
     Field("_etcd_client_port", "ETCD_CLIENT_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_etcd_peer_port", "ETCD_PEER_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_apiserver_local_port", None, integer(1, 65535, _PORT_FIX)),
