@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from generator.audit.cluster import Cluster
 from generator.audit.report import ERROR, WARNING, Finding
-from generator.pki import ADMIN_CN, CA_CN
+from generator.pki import ADMIN_SUBJECTS, CA_CN
 
 MIN_BITS = 2048
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -33,7 +33,7 @@ class Profile:
     """What a certificate named like `pattern` must say (CN, SANs) about itself."""
 
     pattern: re.Pattern[str]
-    common_name: Callable[[re.Match[str]], str]
+    common_name: Callable[[Cluster, re.Match[str]], str]
     sans: Callable[[Cluster, re.Match[str], list[str], list[str]], str | None] | None = None
 
 
@@ -67,11 +67,16 @@ def _worker_sans(
     return None if len(ips) == 1 else f"needs exactly the worker's IP; has IP {ips}"
 
 
+def _admin_subject(cluster: Cluster) -> tuple[str, tuple[str, ...]]:
+    """The bake's admin certificate subject for the cluster's PROFILE (CN, O...)."""
+    return ADMIN_SUBJECTS.get(cluster.setting("PROFILE") or "", ADMIN_SUBJECTS["tutorial"])
+
+
 PROFILES = (
-    Profile(re.compile(r"ca"), lambda _: CA_CN),
-    Profile(re.compile(r"admin"), lambda _: ADMIN_CN),
-    Profile(re.compile(r"apiserver"), lambda _: "kube-apiserver", _apiserver_sans),
-    Profile(re.compile(r"worker-([0-9]+)"), lambda m: f"kube-worker-{m[1]}", _worker_sans),
+    Profile(re.compile(r"ca"), lambda _c, _m: CA_CN),
+    Profile(re.compile(r"admin"), lambda c, _: _admin_subject(c)[0]),
+    Profile(re.compile(r"apiserver"), lambda _c, _m: "kube-apiserver", _apiserver_sans),
+    Profile(re.compile(r"worker-([0-9]+)"), lambda _, m: f"kube-worker-{m[1]}", _worker_sans),
 )
 
 
@@ -146,9 +151,14 @@ class PkiChecker:
         else:
             return
         cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-        if cns != [profile.common_name(match)]:
-            yield self.finding(path, "pki.san",
-                               f"CN is {cns}, expected {profile.common_name(match)}")
+        want = profile.common_name(self.cluster, match)
+        if cns != [want]:
+            yield self.finding(path, "pki.san", f"CN is {cns}, expected {want}")
+        orgs = tuple(a.value for a in cert.subject.get_attributes_for_oid(
+            NameOID.ORGANIZATION_NAME))
+        if stem == "admin" and orgs != _admin_subject(self.cluster)[1]:
+            yield self.finding(path, "pki.san", f"O is {list(orgs)}, expected "
+                               f"{list(_admin_subject(self.cluster)[1])}")
         if profile.sans is None:
             return
         try:

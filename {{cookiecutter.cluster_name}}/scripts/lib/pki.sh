@@ -44,18 +44,20 @@ pki_sweep() {
   ((${#swept[@]} == 0)) || log "removed partial files of an interrupted run: ${swept[*]}"
 }
 
-# pki_sign NAME CN CONFIG: pki/NAME.pem from pki/NAME-key.pem, with the v3_req
-# extensions (SANs) of CONFIG; IPs reach openssl through the environment ($ENV::).
+# pki_sign NAME CN CONFIG [ORG]: pki/NAME.pem from pki/NAME-key.pem, subject CN (and O ORG:
+# the group Kubernetes' RBAC reads from it), with the v3_req extensions (SANs) of CONFIG; IPs
+# reach openssl through the environment ($ENV::).
 # On failure openssl's own message is shown and no partial file is left.
 pki_sign() {
-  local name=$1 cn=$2 config=$3
+  local name=$1 cn=$2 config=$3 subject="/CN=$2"
+  [[ -z "${4:-}" ]] || subject="/O=$4/CN=$cn"
   local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
   local tmp="$cert.tmp.$BASHPID" err
   pki_new_key "$key"
   if [[ -s "$cert" ]]; then
     return 0
   fi
-  if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "/CN=$cn" -config "$config" 2>&1); then
+  if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "$subject" -config "$config" 2>&1); then
     rm -f "$csr"
     die "the certificate request for $cert failed (openssl req, key $key, config $config):" \
       "$(tr '\n' ' ' <<<"$err")"
