@@ -72,39 +72,40 @@ pki_issue_service_account() {
   pki_place "$tmp" "$pub"
 }
 
-# _component_pair NAME REMOTE_DIR AS: the certificate and key pair NAME as AS.pem/AS-key.pem.
+# _component_pair NAME REMOTE_DIR AS: add the pair NAME.pem/NAME-key.pem, installed as
+# AS.pem/AS-key.pem, to COMPONENT_LINES (dies, printing nothing, when one is not issued).
 _component_pair() {
   local name=$1 dir=$2 as=$3 f
   for f in "$PKI_DIR/$name.pem" "$PKI_DIR/$name-key.pem"; do
     [[ -s "$f" ]] || die "$f is missing: issue it first (scripts/lib/components.sh)"
   done
-  printf '%s %s %s\n' "$PKI_DIR/$name.pem" "$dir/$as.pem" 0644 \
-    "$PKI_DIR/$name-key.pem" "$dir/$as-key.pem" 0600
+  COMPONENT_LINES+=("$PKI_DIR/$name.pem $dir/$as.pem 0644" "$PKI_DIR/$name-key.pem $dir/$as-key.pem 0600")
 }
 
 component_files() {
-  local role=$1 node=${2:-}
+  local role=$1 node=${2:-} name
+  COMPONENT_LINES=()
   case "$role" in
     etcd)
-      printf '%s %s %s\n' "$PKI_DIR/ca.pem" "$ETCD_PKI_DIR/ca.pem" 0644
+      COMPONENT_LINES+=("$PKI_DIR/ca.pem $ETCD_PKI_DIR/ca.pem 0644")
       _component_pair etcd "$ETCD_PKI_DIR" etcd
-      return 0
       ;;
     controller | worker)
       [[ -n "$node" ]] || die "component_files $role NODE_NAME: the node's name is missing"
-      printf '%s %s %s\n' "$PKI_DIR/ca.pem" "$NODE_PKI_DIR/ca.pem" 0644
+      COMPONENT_LINES+=("$PKI_DIR/ca.pem $NODE_PKI_DIR/ca.pem 0644")
       _component_pair "kubelet-$node" "$NODE_PKI_DIR" kubelet
       _component_pair kube-proxy "$NODE_PKI_DIR" kube-proxy
       ;;
     *) die "component_files: unknown role '$role' (etcd, controller or worker)" ;;
   esac
-  [[ "$role" == controller ]] || return 0
-  local name
-  for name in apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler; do
-    _component_pair "$name" "$NODE_PKI_DIR" "$name"
-  done
-  [[ -s "$PKI_DIR/service-account.pub" ]] ||
-    die "$PKI_DIR/service-account.pub is missing: run pki_issue_service_account first"
-  printf '%s %s %s\n' "$PKI_DIR/service-account.pub" "$NODE_PKI_DIR/service-account.pem" 0644 \
-    "$PKI_DIR/service-account-key.pem" "$NODE_PKI_DIR/service-account-key.pem" 0600
+  if [[ "$role" == controller ]]; then
+    for name in apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler; do
+      _component_pair "$name" "$NODE_PKI_DIR" "$name"
+    done
+    [[ -s "$PKI_DIR/service-account.pub" && -s "$PKI_DIR/service-account-key.pem" ]] ||
+      die "$PKI_DIR/service-account{.pub,-key.pem} missing: run pki_issue_service_account first"
+    COMPONENT_LINES+=("$PKI_DIR/service-account.pub $NODE_PKI_DIR/service-account.pem 0644"
+      "$PKI_DIR/service-account-key.pem $NODE_PKI_DIR/service-account-key.pem 0600")
+  fi
+  printf '%s\n' "${COMPONENT_LINES[@]}"
 }
