@@ -18,7 +18,7 @@ import yaml
 from generator import TEMPLATE_ROOT, facts
 from generator.answers import validate
 from tests.baking import default_answers
-from tests.current_render import render_current
+from tests.current_profile import render_current
 
 MANIFESTS = ("addons/kube-proxy.yaml", "addons/flannel.yaml", "addons/coredns.yaml",
              "smoke/busybox.yaml", "smoke/inspector.yaml")

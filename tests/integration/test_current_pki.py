@@ -20,13 +20,18 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.baking import copy_cluster
-from tests.current_render import render_current
-from tests.integration.support import CONTROLLER_PRIVATE_IP, CONTROLLER_PUBLIC_IP, run
-
-WORKER = "do-cluster-worker-01"
-WORKER_PRIVATE, WORKER_PUBLIC = "127.0.0.3", "127.0.0.4"
-ETCD_PRIVATE = "127.0.0.5"
-CONTROLLER = "do-cluster-controller-01"
+from tests.current_profile import (
+    CONTROLLER,
+    CONTROLLER_PRIVATE,
+    CONTROLLER_PUBLIC,
+    WORKER,
+    WORKER_PRIVATE,
+    WORKER_PUBLIC,
+    components,
+    issue_all,
+    render_current,
+)
+from tests.integration.support import run
 
 # name in pki/ -> (subject as openssl prints it with -nameopt RFC2253, openssl -purpose)
 EXPECTED = {
@@ -41,29 +46,6 @@ EXPECTED = {
     f"kubelet-{CONTROLLER}": (f"CN=system:node:{CONTROLLER},O=system:nodes", "sslserver"),
     "etcd": ("CN=etcd-01", "sslserver"),
 }
-
-CP, CPRIV = CONTROLLER_PUBLIC_IP, CONTROLLER_PRIVATE_IP
-ISSUE_ALL = (
-    f"pki_issue_apiserver {CP} {CPRIV}; pki_issue_etcd {ETCD_PRIVATE}; "
-    f"pki_issue_kubelet {WORKER} {WORKER_PRIVATE} {WORKER_PUBLIC}; "
-    f"pki_issue_kubelet {CONTROLLER} {CPRIV} {CP}; "
-    "pki_issue_kube_proxy; pki_issue_controller_clients; pki_issue_service_account"
-)
-
-
-def components(cluster: Path, commands: str) -> subprocess.CompletedProcess[str]:
-    """commands run by bash in cluster with the apply's libraries, as the apply sources them."""
-    script = ("set -euo pipefail; set -a; . ./settings.env; set +a; . scripts/lib/log.sh; "
-              ". scripts/lib/pki.sh; . scripts/lib/etcdtls.sh; . scripts/lib/components.sh; "
-              + commands)
-    return run(["bash", "-c", script], cwd=cluster, env={"PATH": os.environ["PATH"]})
-
-
-def issue_all(cluster: Path) -> Path:
-    result = components(cluster, ISSUE_ALL)
-    assert result.returncode == 0, result.stderr
-    return cluster
-
 
 @pytest.fixture(scope="module")
 def current(openssl_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -113,7 +95,7 @@ def test_apiserver_sans(current: Path) -> None:
     assert sans(current / "pki/apiserver.pem") == {
         f"DNS:{CONTROLLER}", "DNS:kubernetes", "DNS:kubernetes.default",
         "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local",
-        "IP:10.3.0.1", f"IP:{CONTROLLER_PUBLIC_IP}", f"IP:{CONTROLLER_PRIVATE_IP}", "IP:127.0.0.1",
+        "IP:10.3.0.1", f"IP:{CONTROLLER_PUBLIC}", f"IP:{CONTROLLER_PRIVATE}", "IP:127.0.0.1",
     }
 
 
@@ -252,7 +234,7 @@ def admin_kubeconfig(cluster: Path, port: int, target: Path) -> Path:
     """./kubeconfig as the apply writes it (client/admin-kubeconfig.yaml, the controller's
     public IP filled in; here 127.0.0.1 with the stub's port), beside cluster's pki/."""
     text = (cluster / "client/admin-kubeconfig.yaml").read_text()
-    target.write_text(text.replace("CONTROLLER_PUBLIC_IP", f"{CONTROLLER_PUBLIC_IP}:{port}"))
+    target.write_text(text.replace("CONTROLLER_PUBLIC_IP", f"{CONTROLLER_PUBLIC}:{port}"))
     return target
 
 
