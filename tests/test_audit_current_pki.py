@@ -1,6 +1,7 @@
-"""Rule 7 for the current profile: the certificates the apply issues (components.sh) name the
-users and groups the apiserver's Node authorizer and RBAC defaults expect; a certificate that
-names another is an error."""
+"""Rules 6 and 7 for the current profile: the openssl configs ask for the SANs and purposes
+each component needs, and the certificates the apply issues (components.sh) name the users
+and groups the apiserver's Node authorizer and RBAC defaults expect; a planted defect in
+either is an error."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.audit import opensslcnf
 from generator.audit.cluster import Cluster
 from generator.audit.pki import check
 from tests.baking import copy_cluster
@@ -83,3 +85,43 @@ def test_the_tutorial_admin_is_wrong_for_current(issued: Path, tmp_path: Path,
     admin = [m for f, _, m in findings(cluster) if f == "pki/admin.pem"]
     assert admin == ["CN is ['kube-admin'], expected admin",
                      "O is [], expected ['system:masters']"]
+
+
+# --- rule 6: the openssl request configs ------------------------------------------------------
+
+
+def cnf_findings(cluster: Path) -> list[tuple[str, str, str]]:
+    return [(f.file, f.rule, f.message) for f in opensslcnf.check(Cluster(cluster))]
+
+
+def test_the_current_openssl_configs_are_clean(issued: Path) -> None:
+    assert cnf_findings(issued) == []
+
+
+@pytest.mark.parametrize("file, old, new, rule, words", [
+    ("kubelet.cnf", "IP.2 = $ENV::NODE_PUBLIC_IP\n", "", "openssl.san",
+     "lacks IP = $ENV::NODE_PUBLIC_IP"),
+    ("kubelet.cnf", "serverAuth, clientAuth", "clientAuth", "openssl.usage",
+     "clientAuth, serverAuth (has clientAuth)"),
+    ("apiserver.cnf", "IP.4 = 127.0.0.1\n", "", "openssl.san", "lacks IP = 127.0.0.1"),
+    ("controller-manager.cnf", "extendedKeyUsage = clientAuth\n", "", "openssl.usage",
+     "(has none)"),
+    ("kube-proxy.cnf", "basicConstraints = CA:FALSE", "basicConstraints = CA:TRUE",
+     "openssl.ca", "CA:FALSE"),
+])
+def test_a_broken_openssl_config_is_an_error(issued: Path, tmp_path: Path, file: str, old: str,
+                                             new: str, rule: str, words: str) -> None:
+    cluster = copy_cluster(issued, tmp_path)
+    cnf = cluster / "openssl" / file
+    assert old in cnf.read_text()
+    cnf.write_text(cnf.read_text().replace(old, new, 1))
+    found = cnf_findings(cluster)
+    assert [(f, r) for f, r, _ in found] == [(f"openssl/{file}", rule)], found
+    assert words in found[0][2]
+
+
+def test_a_missing_component_config_is_an_error(issued: Path, tmp_path: Path) -> None:
+    cluster = copy_cluster(issued, tmp_path)
+    (cluster / "openssl/scheduler.cnf").unlink()
+    assert cnf_findings(cluster) == [("openssl/scheduler.cnf", "openssl.section",
+                                      "openssl/scheduler.cnf is missing")]
