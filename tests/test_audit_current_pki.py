@@ -14,12 +14,12 @@ from generator.audit import opensslcnf
 from generator.audit.cluster import Cluster
 from generator.audit.pki import check
 from tests.baking import copy_cluster
-from tests.current_profile import WORKER, components, issue_all, render_current
+from tests.current_profile import WORKER, bake_current, components, issue_all
 
 
 @pytest.fixture(scope="module")
 def issued(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return issue_all(render_current(tmp_path_factory.mktemp("current")))
+    return issue_all(bake_current(tmp_path_factory.mktemp("current")))
 
 
 def findings(cluster: Path) -> list[tuple[str, str, str]]:

@@ -18,7 +18,7 @@ import yaml
 from generator import TEMPLATE_ROOT, facts
 from generator.answers import validate
 from tests.baking import default_answers
-from tests.current_profile import render_current
+from tests.current_profile import bake_current
 
 MANIFESTS = ("addons/kube-proxy.yaml", "addons/flannel.yaml", "addons/coredns.yaml",
              "smoke/busybox.yaml", "smoke/inspector.yaml")
@@ -32,12 +32,12 @@ OTHER = {"_pod_network": "10.244.0.0/16", "_service_cidr": "10.96.0.0/16",
 
 @pytest.fixture(scope="module")
 def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_current(tmp_path_factory.mktemp("current"))
+    return bake_current(tmp_path_factory.mktemp("current"))
 
 
 @pytest.fixture(scope="module")
 def other(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_current(tmp_path_factory.mktemp("other"), **OTHER)
+    return bake_current(tmp_path_factory.mktemp("other"), **OTHER)
 
 
 def kubernetes_validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:

@@ -27,9 +27,9 @@ from tests.current_profile import (
     WORKER,
     WORKER_PRIVATE,
     WORKER_PUBLIC,
+    bake_current,
     components,
     issue_all,
-    render_current,
 )
 from tests.integration.support import run
 
@@ -49,13 +49,13 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def current(openssl_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return issue_all(render_current(tmp_path_factory.mktemp("current")))
+    return issue_all(bake_current(tmp_path_factory.mktemp("current")))
 
 
 @pytest.fixture(scope="module")
 def foreign(openssl_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another render, hence another CA."""
-    return issue_all(render_current(tmp_path_factory.mktemp("foreign"), cluster_name="other"))
+    return issue_all(bake_current(tmp_path_factory.mktemp("foreign"), cluster_name="other"))
 
 
 def x509(cert: Path, *options: str) -> str:
@@ -100,7 +100,7 @@ def test_apiserver_sans(current: Path) -> None:
 
 
 def test_apiserver_sans_follow_the_answers(openssl_bin: str, tmp_path: Path) -> None:
-    cluster = render_current(tmp_path, _service_cidr="10.96.0.0/16",
+    cluster = bake_current(tmp_path, _service_cidr="10.96.0.0/16",
                              _dns_service_ip="10.96.0.10", _cluster_domain="k8s.example")
     issue_all(cluster)
     names = sans(cluster / "pki/apiserver.pem")
