@@ -146,6 +146,23 @@ def test_keys_are_private_and_a_rerun_replaces_nothing(current: Path, tmp_path: 
     assert digests(pki) | {cert.name: before[cert.name]} == before
 
 
+def test_a_partial_public_key_is_swept_and_derived_again(current: Path, tmp_path: Path) -> None:
+    """An interrupted pki_issue_service_account leaves service-account.pub.tmp.PID; the apply's
+    sweep removes it, and the public key is derived again from the kept key."""
+    cluster = copy_cluster(current, tmp_path)
+    pki = cluster / "pki"
+    key = (pki / "service-account-key.pem").read_bytes()
+    (pki / "service-account.pub").rename(pki / "service-account.pub.tmp.4242")
+    result = components(cluster, "pki_sweep; pki_issue_service_account")
+    assert result.returncode == 0, result.stderr
+    assert "service-account.pub.tmp.4242" in result.stderr
+    assert sorted(p.name for p in pki.glob("service-account*")) == [
+        "service-account-key.pem", "service-account.pub"]
+    assert (pki / "service-account-key.pem").read_bytes() == key
+    assert (pki / "service-account.pub").read_text() == (
+        current / "pki/service-account.pub").read_text()
+
+
 def test_a_kubelet_needs_both_addresses(current: Path, tmp_path: Path) -> None:
     cluster = copy_cluster(current, tmp_path)
     result = components(cluster, f"pki_issue_kubelet {CONTROLLER}-x {WORKER_PRIVATE}")

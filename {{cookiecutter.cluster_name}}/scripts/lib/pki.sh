@@ -32,11 +32,12 @@ pki_place() {
   rm -f "$1"
 }
 
-# pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr). Call with the apply lock
-# held: no other run of this cluster can be writing them.
+# pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr; *.pub.tmp.PID: the
+# service-account public key). Call with the apply lock held: no other run of this cluster can
+# be writing them.
 pki_sweep() {
   local f swept=()
-  for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.csr; do
+  for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.pub.tmp.* "$PKI_DIR"/*.csr; do
     [[ -e "$f" ]] || continue
     rm -f "$f"
     swept+=("${f##*/}")
