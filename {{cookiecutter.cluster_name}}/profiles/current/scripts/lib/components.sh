@@ -6,8 +6,9 @@
 #
 # Every certificate is issued here in bash, also those that need no droplet address: one
 # mechanism for all of them (the openssl configs are the one description of each), and
-# `make rotate-certs` re-issues them with bash + openssl, no Python. Only the CA and the admin
-# client certificate come from the bake (generator/pki.py): ./kubeconfig needs them first.
+# re-issuing any of them (a rotation) needs only bash + openssl, no Python. Only the CA and
+# the admin client certificate come from the bake (generator/pki.py): ./kubeconfig needs
+# them first.
 #
 # Functions (run from the cluster repo root; files in PKI_DIR, default pki/):
 #   pki_issue_apiserver PUBLIC_IP PRIVATE_IP   (pki.sh) apiserver.pem, CN kube-apiserver;
@@ -39,7 +40,7 @@ NODES_GROUP=system:nodes
 MASTERS_GROUP=system:masters
 
 pki_issue_kubelet() {
-  local name=$1
+  local name=${1:-}
   [[ -n "$name" && -n "${2:-}" && -n "${3:-}" ]] ||
     die "pki_issue_kubelet NAME PRIVATE_IP PUBLIC_IP: got '$*'"
   NODE_NAME=$name NODE_PRIVATE_IP=$2 NODE_PUBLIC_IP=$3 \
@@ -79,11 +80,12 @@ _component_pair() {
   for f in "$PKI_DIR/$name.pem" "$PKI_DIR/$name-key.pem"; do
     [[ -s "$f" ]] || die "$f is missing: issue it first (scripts/lib/components.sh)"
   done
-  COMPONENT_LINES+=("$PKI_DIR/$name.pem $dir/$as.pem 0644" "$PKI_DIR/$name-key.pem $dir/$as-key.pem 0600")
+  COMPONENT_LINES+=("$PKI_DIR/$name.pem $dir/$as.pem 0644"
+    "$PKI_DIR/$name-key.pem $dir/$as-key.pem 0600")
 }
 
 component_files() {
-  local role=$1 node=${2:-} name
+  local role=${1:-} node=${2:-} name
   COMPONENT_LINES=()
   case "$role" in
     etcd)
@@ -99,7 +101,8 @@ component_files() {
     *) die "component_files: unknown role '$role' (etcd, controller or worker)" ;;
   esac
   if [[ "$role" == controller ]]; then
-    for name in apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler; do
+    for name in apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager \
+      scheduler; do
       _component_pair "$name" "$NODE_PKI_DIR" "$name"
     done
     [[ -s "$PKI_DIR/service-account.pub" && -s "$PKI_DIR/service-account-key.pem" ]] ||
