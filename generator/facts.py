@@ -9,6 +9,14 @@ from typing import Any
 # Where the tutorial downloads release binaries and docker-wrapped images from.
 RELEASE_BUCKET = "https://storage.googleapis.com/kubernetes-release/release"
 
+# Where the official Kubernetes images are published (registry.k8s.io/kube-proxy:vX.Y.Z ...).
+KUBE_REGISTRY = "registry.k8s.io"
+# The current profile's node paths (issue 11's contract): the CA and the component
+# certificates, and kube-proxy's kubeconfig on every node. profiles/current/scripts/lib/
+# components.sh spells NODE_PKI_DIR too (bash reads no Python; a test keeps them equal).
+NODE_PKI_DIR = "/etc/kubernetes/pki"
+KUBE_PROXY_KUBECONFIG = "/etc/kubernetes/kube-proxy.kubeconfig"
+
 KUBELET_PATHS = {"bundled": "/usr/bin/kubelet", "download": "/opt/bin/kubelet"}
 
 # Ports the template leaves at their upstream defaults (no flag sets them): the kubelet's
@@ -29,6 +37,11 @@ def apiserver_service_ip(service_cidr: str) -> str:
 def release_url(answers: Mapping[str, Any], binary: str) -> str:
     """Download URL of one linux/amd64 release artifact of the configured Kubernetes version."""
     return f"{RELEASE_BUCKET}/v{answers['kubernetes_version']}/bin/linux/amd64/{binary}"
+
+
+def kube_image(answers: Mapping[str, Any], component: str) -> str:
+    """The official image of a Kubernetes component at the configured version."""
+    return f"{KUBE_REGISTRY}/{component}:v{answers['kubernetes_version']}"
 
 
 def kubelet_path(answers: Mapping[str, Any]) -> str:

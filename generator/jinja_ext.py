@@ -19,6 +19,9 @@ class ClusterFacts(Extension):
         environment.filters["apiserver_service_ip"] = facts.apiserver_service_ip
         environment.filters["release_url"] = facts.release_url
         environment.filters["kubelet_path"] = facts.kubelet_path
+        environment.filters["kube_image"] = facts.kube_image
+        environment.globals["node_pki_dir"] = facts.NODE_PKI_DIR
+        environment.globals["kube_proxy_kubeconfig"] = facts.KUBE_PROXY_KUBECONFIG
         environment.filters["droplet_name"] = facts.droplet_name
         environment.filters["flannel_port"] = facts.flannel_port
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
