@@ -44,9 +44,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
 # units, flannel through etcd, kube-dns, its certificate and openssl file names): they apply
 # to the tutorial profile only; the current profile's artifacts have checks of their own.
 TUTORIAL_ONLY = frozenset({
-    "manifest.kind", "manifest.namespace", "facts.tls-files", "facts.k8s-version",
-    "facts.dns-ip", "facts.domain", "facts.pod-network", "unit.content", "unit.flannel",
-    "openssl.section",
+    "facts.tls-files", "facts.dns-ip", "facts.domain", "unit.content", "unit.flannel",
 })
 
 
