@@ -146,7 +146,10 @@ def test_flag_table_names_its_upstream_sources(path: Path) -> None:
     assert raw["sources"], path
     for source in raw["sources"]:
         assert {"repository", "path", "ref", "how", "flags"} <= source.keys(), source
-    assert set(raw["flags"]) == {f for s in raw["sources"] for f in s["flags"]}
+    added = {f for s in raw["sources"] for f in s["flags"]}
+    withdrawn = {f for s in raw["sources"] for f in s.get("removes", [])}
+    assert set(raw["flags"]) == added - withdrawn
+    assert withdrawn <= set(raw["removed"]), "a flag a later source removes must say so"
     assert not set(raw["removed"]) & set(raw["flags"]), "a removed flag is listed as accepted"
     assert set(raw["deprecated"]) <= set(raw["flags"]), "a deprecated flag must be accepted"
 
