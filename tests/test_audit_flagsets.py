@@ -56,8 +56,11 @@ TWINS = [
     ("kube-controller-manager-unknown", CM, "- --allocate-node-cidrs=true",
      "- --allocate-node-cidr=true", "flags.unknown", ERROR,
      ["kube-controller-manager: --allocate-node-cidr ", "did you mean --allocate-node-cidrs?"]),
-    ("kube-scheduler-unknown", SCHEDULER, "- --bind-address=127.0.0.1", "- --address=127.0.0.1",
-     "flags.unknown", ERROR, ["kube-scheduler: --address is not a flag of kube-scheduler"]),
+    ("kube-scheduler-removed", SCHEDULER, "- --bind-address=127.0.0.1", "- --address=127.0.0.1",
+     "flags.removed", ERROR, ["kube-scheduler: --address is not accepted", "removed in 1.24"]),
+    ("kube-scheduler-unknown", SCHEDULER, "- --bind-address=127.0.0.1",
+     "- --bind-adress=127.0.0.1", "flags.unknown", ERROR,
+     ["kube-scheduler: --bind-adress is not a flag", "did you mean --bind-address?"]),
     ("kube-scheduler-one-dash", SCHEDULER, "- --config=", "- -config=", "flags.unknown", ERROR,
      ["-config has one dash", "write --config"]),
     ("kube-proxy-unknown", PROXY, "- --hostname-override=$(NODE_NAME)",
@@ -91,6 +94,15 @@ TWINS = [
      "config.unknown-field", ERROR, ["KubeProxyConfiguration: conntrack.maxPerCPU"]),
     ("scheduler-config-field", SCHEDULER_CONFIG, "  - schedulerName:", "  - name:",
      "config.unknown-field", ERROR, ["KubeSchedulerConfiguration: profiles.0.name"]),
+    # the tables hold one release: a component at another minor is not checked against them
+    ("kube-apiserver-image-minor", APISERVER, "kube-apiserver:v1.37.0", "kube-apiserver:v1.36.2",
+     "flags.version", ERROR, ["image registry.k8s.io/kube-apiserver:v1.36.2 is v1.36.2",
+                              "flag table is for 1.37", "pin 1.37.x"]),
+    ("flanneld-image-minor", FLANNEL, "flannel:v0.28.9", "flannel:v0.27.4", "flags.version",
+     ERROR, ["flanneld: image ghcr.io/flannel-io/flannel:v0.27.4 is v0.27.4"]),
+    ("kubernetes-version-minor", "settings.env", "KUBERNETES_VERSION=1.37.0",
+     "KUBERNETES_VERSION=1.38.0", "flags.version", ERROR,
+     ["kubelet: KUBERNETES_VERSION is 1.38.0", "add the 1.38 table"]),
 ]
 
 
@@ -117,6 +129,17 @@ def test_one_finding_per_bad_flag_of_each_component(planted: Path) -> None:
     assert named == set(flag_tables()) == {
         "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet",
         "etcd", "flanneld"}
+
+
+def test_image_names_the_component_when_the_command_is_its_entrypoint(planted: Path) -> None:
+    """A container without a command runs its image's entrypoint: its args are its flags."""
+    line = mutate(planted, PROXY, "          command:\n            - /usr/local/bin/kube-proxy\n",
+                  "          args:\n", "- --hostname-override")
+    assert check(planted) == []
+    mutate(planted, PROXY, "--hostname-override=", "--hostname-overide=")
+    found = check(planted)
+    assert [(f.line, f.rule) for f in found] == [(line, "flags.unknown")], found
+    assert "did you mean --hostname-override?" in found[0].message
 
 
 def test_tutorial_profile_is_left_to_the_real_binaries(planted: Path) -> None:

@@ -31,6 +31,7 @@ GO_FLAG = {"etcd", "flanneld"}
 # pflag one-letter shorthands the Kubernetes components define.
 SHORTHANDS = {"v": "v", "h": "help"}
 NEGATIVE = re.compile(r"^-\d")
+MINOR = re.compile(r"^v?(\d+\.\d+)(?:\.\d+)?(?:[-+].*)?$")
 # Directories whose YAML is read elsewhere (cloud-configs, manifests) or is not a source.
 SKIP_DIRS = {*LOCAL_DIRS, "cloud-config", "manifests", USER_DATA_DIR.split("/")[0]}
 
@@ -79,18 +80,39 @@ def _name_findings(table: FlagTable, name: str, rel: str, line: int) -> Iterator
                       f"{table.component}: {flag} is {table.deprecated[name]}")
 
 
+def version_finding(table: FlagTable, version: str, what: str, rel: str, line: int
+                    ) -> Iterator[Finding]:
+    """The flags are checked against table.version: a component at another minor needs
+    that release's table, not this one."""
+    match = MINOR.match(version)
+    if match and match[1] != table.version:
+        yield Finding(rel, line, ERROR, "flags.version",
+                      f"{table.component}: {what} is {version}, but the upstream flag table is "
+                      f"for {table.version} ({table.origin}); pin {table.version}.x or add the "
+                      f"{match[1]} table to generator/data/upstream/flags/")
+
+
 def _pod_flags(m: Manifest, tables: dict[str, FlagTable]) -> Iterator[Finding]:
     for path, container in containers(m):
         words = [str(w) for w in container.get("command") or []]
-        name = component(words, str(container.get("image") or ""))
+        image = str(container.get("image") or "")
+        name = component(words, image)
         if name not in tables:
             continue
+        tag = image.split("@")[0].rpartition(":")[2] if ":" in image.split("/")[-1] else ""
+        yield from version_finding(tables[name], tag, f"image {image}", m.rel,
+                                   m.line_of(at_path(m.node, [*path, "image"])))
         flag_words = args(container)[1:] if words else args(container)
         yield from flag_findings(tables[name], flag_words, m.rel,
                                  lambda w, p=path, c=container: arg_line(m, p, c, w))
 
 
 def _unit_flags(cluster: Cluster, tables: dict[str, FlagTable]) -> Iterator[Finding]:
+    # The kubelet a unit runs is the release settings.env pins (the node fetches that one).
+    pinned = cluster.settings.get("KUBERNETES_VERSION")
+    if pinned:
+        yield from version_finding(tables["kubelet"], pinned.value, "KUBERNETES_VERSION",
+                                   "settings.env", pinned.line)
     for config in cluster.cloud_configs:
         for unit in config.units:
             for part in unit.all_parts():

@@ -20,6 +20,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "upstream"
 class FlagTable:
     component: str
     release: str
+    version: str  # major.minor the table holds
     flags: frozenset[str]
     deprecated: dict[str, str]
     removed: dict[str, str]
@@ -49,7 +50,8 @@ def flag_tables() -> dict[str, FlagTable]:
     for path in sorted((DATA / "flags").glob("*.json")):
         raw = json.loads(path.read_text())
         tables[raw["component"]] = FlagTable(
-            raw["component"], raw["release"], frozenset(raw["flags"]), raw["deprecated"],
+            raw["component"], raw["release"], raw["version"], frozenset(raw["flags"]),
+            raw["deprecated"],
             raw["removed"], _origin(raw["sources"][0]),
         )
     return tables
