@@ -11,7 +11,7 @@ binaries instead (tests/integration), so this rule stays out of its way.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -42,7 +42,7 @@ def component(words: list[str], image: str = "") -> str:
 
 
 def flag_findings(table: FlagTable, words: list[str], rel: str,
-                  line_of: Any) -> Iterator[Finding]:
+                  line_of: Callable[[str], int]) -> Iterator[Finding]:
     """Findings for the flag words of one command line; line_of(word) -> file line."""
     for word in words:
         if word == "--":
