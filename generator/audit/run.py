@@ -10,6 +10,7 @@ from generator.audit import (
     consistency,
     embed,
     endpoints,
+    flagsets,
     lint,
     lockdown,
     manifests,
@@ -37,6 +38,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     endpoints.check,  # 11
     tls.check,  # 12
     lockdown.check,  # 13: issue 10's lock-down (firewall, etcd TLS, authorization, flannel)
+    flagsets.check,  # 14: current profile: flags and config fields against the upstream sets
 )
 
 
