@@ -220,3 +220,20 @@ def test_tutorial_answers_need_no_pinned_sums() -> None:
 def test_current_pki_dirs_reach_settings_env(current: Path) -> None:
     text = (current / "settings.env").read_text()
     assert "SSL_DIR=/etc/kubernetes/pki\n" in text and "ETCD_SSL_DIR=/etc/etcd/pki\n" in text
+
+
+def test_only_the_controller_is_tainted_through_a_config_drop_in(current: Path) -> None:
+    """registerWithTaints in a --config-dir drop-in (KubeletConfiguration field; the flag
+    --register-with-taints is deprecated in favour of the config file): the controller's
+    kubelet reads it, the workers' has neither the flag nor the drop-in."""
+    drop_in = "/etc/kubernetes/kubelet.conf.d/10-control-plane.conf"
+    controller, worker = embedded(current, "controller"), embedded(current, "worker")
+    taints = yaml.safe_load(controller[drop_in])["registerWithTaints"]
+    assert taints == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    assert drop_in not in worker
+    units = {role: {u["name"]: u.get("content", "") for u in
+                    load(current / f"cloud-config/{role}.yaml")["coreos"]["units"]}
+             for role in ("controller", "worker")}
+    assert "--config-dir=/etc/kubernetes/kubelet.conf.d" in units["controller"]["kubelet.service"]
+    assert "--config-dir" not in units["worker"]["kubelet.service"]
+    assert "--register-with-taints" not in units["controller"]["kubelet.service"]
