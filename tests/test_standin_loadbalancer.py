@@ -60,9 +60,10 @@ def test_new_without_ip_until_active_then_ip_and_tag_droplets(sim: Sim) -> None:
 
 def test_doctl_rule_syntax_errors(sim: Sim) -> None:
     rc, out = create(sim, rules="entry_protocol=tcp")
-    assert rc != 0 and "Unexpected input value [entry_protocol=tcp]: must be a key:value pair" in out
+    assert rc != 0
+    assert "Unexpected input value [entry_protocol=tcp]: must be a key:value pair" in out
     # an unknown key vanishes (port:443), so the API sees a rule without entry_port
-    rc, out = create(sim, rules="entry_protocol:tcp,port:443,target_protocol:tcp,target_port:443")
+    rc, out = create(sim, rules=RULE.replace("entry_port", "port"))
     assert rc != 0 and "entry_port must be a port" in out
     assert json.loads(sim.state_file.read_text())["load_balancers"] == {}
 
