@@ -91,7 +91,7 @@ main() {
     remove_load_balancer
     remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
     summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}" \
-      "and the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL"
+      "and the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL${LB_REMOVED}"
     return 0
   fi
   if ((count == 0)); then
@@ -102,7 +102,7 @@ main() {
     if ((${#files[@]} == 0)); then
       # a load balancer outlives its droplets only when a destroy stopped in between: ours by name and tag
       remove_load_balancer
-      summary "nothing to destroy" "no droplets are tagged $CLUSTER_TAG and no apply state is left here"
+      summary "nothing to destroy" "no droplets are tagged $CLUSTER_TAG and no apply state is left here${LB_REMOVED:+ (deleted a leftover: ${LB_REMOVED#; })}"
       return 0
     fi
     die "no droplets tagged $CLUSTER_TAG: wrong token or account? nothing removed." \
@@ -152,7 +152,7 @@ main() {
   remove_load_balancer
   remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
   summary "cluster $CLUSTER_NAME destroyed" \
-    "deleted: $count droplet(s): ${names[*]}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
+    "deleted: $count droplet(s): ${names[*]}${LB_REMOVED}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
     "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"

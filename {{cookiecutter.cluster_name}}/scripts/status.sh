@@ -10,8 +10,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source scripts/lib/health.sh
 # shellcheck source=scripts/lib/certs.sh
 source scripts/lib/certs.sh
+# shellcheck source=scripts/lib/controllers_health.sh
+source scripts/lib/controllers_health.sh
 
-LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
+LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
 
 main() {
   local output

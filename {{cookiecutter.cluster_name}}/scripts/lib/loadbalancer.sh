@@ -150,11 +150,14 @@ apiserver_address() {
 }
 
 # remove_load_balancer: delete this cluster's load balancer(s) (name and tag ours), if any.
+# Sets LB_REMOVED (a phrase for the summary; empty: none).
 remove_load_balancer() {
   local list ids id
+  LB_REMOVED=""
   list=$(do_json "listing the load balancers" compute load-balancer list)
   mapfile -t ids < <(_lb_ours "$list" | jq -r '.[].id')
   ((${#ids[@]})) || return 0
+  LB_REMOVED="; the load balancer $LOAD_BALANCER"
   step "deleting the load balancer $LOAD_BALANCER (id ${ids[*]})"
   for id in "${ids[@]}"; do
     do_json "deleting the load balancer $id" compute load-balancer delete "$id" --force >/dev/null
