@@ -3,7 +3,7 @@
 #
 # Backends by the controllers' tag (CONTROLLER_TAG), TCP APISERVER_SECURE_PORT -> the same port:
 # TLS passes through, so clients verify the apiservers' own certificate (its SANs carry the
-# LB's IP). Health check: TCP on that port. Not HTTPS /healthz: Kubernetes 1.1.2 has no
+# LB's IP). Health check: TCP on that port. Not HTTPS /healthz: the tutorial's Kubernetes 1.1 has no
 # anonymous access (the --anonymous-auth flag came in 1.5), so the LB's certificate-less probe
 # would get 401 from every healthy apiserver.
 # doctl syntax: doctl commands/load_balancers.go (--forwarding-rules: rules split on spaces,
@@ -82,8 +82,7 @@ ensure_load_balancer() {
     lb=$(do_json "creating the load balancer $LOAD_BALANCER" compute load-balancer create "${LB_FLAGS[@]}" |
       jq -c '.[0]')
     log "created load balancer $LOAD_BALANCER (id $(jq -r .id <<<"$lb"))"
-    _lb_keep_oldest "$(jq -r .id <<<"$lb")"
-    lb=$(lb_find)
+    lb=$(_lb_keep_oldest "$(jq -r .id <<<"$lb")")
   else
     drift=$(_lb_drift "$lb")
     if [[ "$drift" == region* ]]; then
@@ -104,7 +103,7 @@ ensure_load_balancer() {
 }
 
 # _lb_keep_oldest OUR_ID: a concurrent apply from another checkout may have created one too:
-# the oldest stays, a younger one that we created goes.
+# the oldest stays (printed as JSON), a younger one that we created goes.
 _lb_keep_oldest() {
   local ours oldest
   ours=$(_lb_ours "$(do_json "listing the load balancers" compute load-balancer list)")
@@ -113,6 +112,7 @@ _lb_keep_oldest() {
     warn "another run created $LOAD_BALANCER (id $oldest) at the same time: deleting ours ($1)"
     do_json "deleting the duplicate load balancer $1" compute load-balancer delete "$1" --force >/dev/null
   fi
+  jq -c '.[0] // empty' <<<"$ours"
 }
 
 # _lb_wait_active: poll LB_ID until it is active with an IP (sets LB_IP), bounded by
@@ -153,10 +153,12 @@ apiserver_address() {
 # Sets LB_REMOVED (a phrase for the summary; empty: none).
 remove_load_balancer() {
   local list ids id
+  # shellcheck disable=SC2034 # read by destroy.sh's summary
   LB_REMOVED=""
   list=$(do_json "listing the load balancers" compute load-balancer list)
   mapfile -t ids < <(_lb_ours "$list" | jq -r '.[].id')
   ((${#ids[@]})) || return 0
+  # shellcheck disable=SC2034 # read by destroy.sh's summary
   LB_REMOVED="; the load balancer $LOAD_BALANCER"
   step "deleting the load balancer $LOAD_BALANCER (id ${ids[*]})"
   for id in "${ids[@]}"; do
