@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make status [OUTPUT=json]: the cluster layer by layer in dependency order (droplets, ssh,
-# etcd, flannel's network key, the apiserver, nodes, kube-dns); explaining stops at the first
+# etcd, flannel's network key, the controllers and their load balancer, the apiserver, nodes,
+# kube-dns); explaining stops at the first
 # broken layer, the ones after it are SKIPPED. The soonest certificate expiry comes last.
 # usage: scripts/status.sh [-o text|json]     (json on stdout; progress always on stderr)
 set -euo pipefail
