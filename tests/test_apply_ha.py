@@ -6,6 +6,7 @@ trace, never touching another cluster's load balancer."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,21 @@ def test_destroy_leaves_nothing_and_never_another_clusters(ha_cluster: Path,
     assert [x["name"] for x in account["load_balancers"].values()] == ["other-apiserver-lb"]
     assert "nothing to destroy" in apply.make("destroy", FORCE="1").stderr
     assert [x["name"] for x in lbs(apply)] == ["other-apiserver-lb"]
+
+
+def test_concurrent_creates_from_two_checkouts_leave_one(ha_cluster: Path, tmp_path: Path) -> None:
+    """Two checkouts do not share the apply lock: both may find no load balancer and create
+    one; each then re-lists, and a younger one is deleted by the run that made it."""
+    apply = Apply.create(copy_cluster(ha_cluster, tmp_path), tmp_path / "sim")
+    apply.make("etcd")  # the tags exist
+    snippet = "source scripts/lib/common.sh; ensure_load_balancer; echo \"kept $LB_ID\""
+    procs = [subprocess.Popen(["bash", "-c", snippet], cwd=apply.cluster, env=apply.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    (survivor,) = lbs(apply)
+    assert {out.strip().rsplit(" ", 1)[-1] for out, _ in outs} == {survivor["id"]}
+    # whichever way the two interleaved: every create but one was undone
+    assert (apply.calls("POST /v2/load_balancers")
+            - apply.calls("DELETE /v2/load_balancers/{id}")) == 1
