@@ -127,7 +127,7 @@ main() {
   LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
   prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
   LB_SIZE="lb-$LB_SIZE_UNIT-node"
-  prices=$(jq -c --arg k "$LB_SIZE" --argjson v "$(jq -n "$LB_NODE_MONTHLY_USD * $LB_SIZE_UNIT")" '. + {($k): $v}' <<<"$prices")
+  prices=$(jq -c --arg k "$LB_SIZE" --arg v "$(jq -n "$LB_NODE_MONTHLY_USD * $LB_SIZE_UNIT")" '. + {($k): ($v | tonumber)}' <<<"$prices")
   step_done
 
   local kind rows=""

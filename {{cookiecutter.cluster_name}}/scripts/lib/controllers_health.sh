@@ -42,7 +42,7 @@ check_controllers() {
     ip=$(field "$rec" public_ip)
     where=""
     if [[ -n "$lb" ]]; then
-      if jq -e --argjson i "$id" 'index($i) != null' <<<"$members" >/dev/null; then
+      if jq -e --arg i "$id" 'map(tostring) | index($i) != null' <<<"$members" >/dev/null; then
         where="behind the load balancer, "
       else
         where="NOT behind the load balancer, "

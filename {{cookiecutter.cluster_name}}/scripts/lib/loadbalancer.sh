@@ -54,7 +54,7 @@ lb_find() {
 
 # _lb_drift LB_JSON: one line per difference from the intended load balancer (empty: none).
 _lb_drift() {
-  jq -r --arg region "$REGION" --argjson port "$APISERVER_SECURE_PORT" '
+  jq -r --arg region "$REGION" --arg p "$APISERVER_SECURE_PORT" '($p | tonumber) as $port |
     (if .region.slug != $region then "region \(.region.slug), not \($region)" else empty end),
     (if [.forwarding_rules[] | {entry_protocol, entry_port, target_protocol, target_port}]
         != [{entry_protocol: "tcp", entry_port: $port, target_protocol: "tcp", target_port: $port}]
