@@ -67,7 +67,8 @@ def _check_networks(values: Mapping[str, str], bad: set[str]) -> list[AnswerErro
             AnswerError("_service_cidr", f"{services} is too small; use a /28 or larger")
         )
     workers = 1 if "worker_count" in bad else int(values.get("worker_count", "1"))
-    if problem := pod_capacity_problem(pods, workers):
+    controllers = 1 if "controller_count" in bad else int(values.get("controller_count", "1"))
+    if problem := pod_capacity_problem(pods, workers, controllers):
         errors.append(AnswerError("_pod_network", problem))
     if "_dns_service_ip" in values and "_dns_service_ip" not in bad:
         errors.extend(_check_dns_ip(values["_dns_service_ip"], services))
@@ -75,15 +76,16 @@ def _check_networks(values: Mapping[str, str], bad: set[str]) -> list[AnswerErro
 
 
 def pod_capacity_problem(pods: ipaddress.IPv4Network | ipaddress.IPv6Network,
-                         workers: int) -> str | None:
+                         workers: int, controllers: int = 1) -> str | None:
     """flannel needs one /NODE_SUBNET_PREFIX of the pod network per node."""
-    nodes = workers + 1
+    nodes = workers + controllers
     fits = 2 ** (NODE_SUBNET_PREFIX - pods.prefixlen) if pods.prefixlen <= NODE_SUBNET_PREFIX else 0
     if fits >= nodes:
         return None
     wide = NODE_SUBNET_PREFIX - (nodes - 1).bit_length()
     return (f"{pods} holds {fits} node subnet(s) (/{NODE_SUBNET_PREFIX} each) but the "
-            f"controller and {workers} worker(s) need {nodes}; use a /{wide} or larger "
+            f"{controllers} controller(s) and {workers} worker(s) need {nodes}; use a /{wide} "
+            "or larger "
             "network or fewer workers")
 
 

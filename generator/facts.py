@@ -28,6 +28,13 @@ SSH_PORT = 22
 FLANNEL_PORTS = {"vxlan": "8472/udp", "udp": "8285/udp", "host-gw": ""}
 
 
+# The load balancer in front of several controllers: one node (size_unit 1; doctl
+# --size-unit), billed per node: "Load balancers cost $10.00 per month for each node they
+# contain" (docs.digitalocean.com/products/networking/load-balancers/, Plans and Pricing).
+LB_SIZE_UNIT = 1
+LB_NODE_MONTHLY_USD = "10.00"
+
+
 def apiserver_service_ip(service_cidr: str) -> str:
     """The apiserver takes the first address of the service range (10.3.0.1 in the tutorial)."""
     network = ipaddress.ip_network(service_cidr, strict=True)

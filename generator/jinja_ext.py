@@ -26,6 +26,8 @@ class ClusterFacts(Extension):
         environment.filters["flannel_port"] = facts.flannel_port
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
         environment.globals["ssh_port"] = facts.SSH_PORT
+        environment.globals["lb_size_unit"] = facts.LB_SIZE_UNIT
+        environment.globals["lb_node_monthly_usd"] = facts.LB_NODE_MONTHLY_USD
         environment.filters["apiserver_url"] = facts.apiserver_url
         environment.filters["droplet_tag"] = facts.droplet_tag
         environment.globals["template_root"] = str(TEMPLATE_ROOT)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 # Droplet names use two digits (cluster-worker-01 .. -99): the one worker limit.
 MAX_WORKERS = 99
+# Controllers are named like workers (cluster-controller-01 ..); every one of them contends for
+# the podmaster leases and takes a node subnet: a handful is what high availability needs.
+MAX_CONTROLLERS = 9
 # flannel leases one /24 per node (controller and each worker) out of the pod network.
 NODE_SUBNET_PREFIX = 24
 # Every settings.env value is `include`d by make and sourced by bash unquoted: only characters
@@ -106,6 +109,7 @@ FIELDS: tuple[Field, ...] = (
     Field("controller_size", "CONTROLLER_SIZE", _SIZE),
     Field("worker_size", "WORKER_SIZE", _SIZE),
     Field("worker_count", "WORKER_COUNT", integer(1, MAX_WORKERS)),
+    Field("controller_count", "CONTROLLER_COUNT", integer(1, MAX_CONTROLLERS)),
     Field("ssh_key_name", "SSH_KEY_NAME", pattern(
         255, "[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}",
         "use the name of an SSH key registered at DigitalOcean made of letters, digits and "
@@ -164,6 +168,8 @@ FIELDS: tuple[Field, ...] = (
     Field(None, "ETCD_NAME", _DROPLET),
     Field(None, "CONTROLLER_NAME", _DROPLET),
     Field(None, "WORKER_PREFIX", _DROPLET),
+    Field(None, "CONTROLLER_PREFIX", _DROPLET),
+    Field(None, "LOAD_BALANCER", _DROPLET),
     Field(None, "CLUSTER_TAG", _TAG),
     Field(None, "ETCD_TAG", _TAG),
     Field(None, "CONTROLLER_TAG", _TAG),

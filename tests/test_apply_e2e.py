@@ -127,6 +127,8 @@ def test_summary_progress_and_api_budget(applied: Apply) -> None:
     calls = applied.account()["api_calls"]
     firewall = sum(n for kind, n in calls.items() if "/v2/firewalls" in kind or "/v2/tags" in kind)
     assert firewall == 7
+    # one controller (the tutorial): no load balancer, not even a listing (issue 12)
+    assert not [kind for kind in calls if "load_balancers" in kind]
     assert (applied.calls() - 1 - firewall) / 4 <= 4  # minus the test's own key import
 
 

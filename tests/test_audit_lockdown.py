@@ -32,7 +32,8 @@ def test_the_default_bake_is_locked_down(cluster_copy: Path) -> None:
     assert lockdown(cluster_copy) == []
 
 
-APISERVER_RULE = ('"protocol:tcp,ports:$APISERVER_SECURE_PORT,$(_fw_addresses "$ADMIN_CIDRS")"')
+APISERVER_RULE = ('"protocol:tcp,ports:$APISERVER_SECURE_PORT,$(_fw_addresses "$ADMIN_CIDRS")'
+                  '${LB_ID:+,load_balancer_uid:$LB_ID}"')
 ADMINS = '$(_fw_addresses "$ADMIN_CIDRS")'
 
 

@@ -13,7 +13,8 @@ from tests.baking import copy_cluster
 from tests.standins import daemons, dropletfs
 
 SSL = "/etc/kubernetes/ssl"
-LAYERS = ["droplets", "ssh", "etcd", "flannel", "apiserver", "nodes", "kube-dns", "certificates"]
+LAYERS = ["droplets", "ssh", "etcd", "flannel", "controllers", "apiserver", "nodes", "kube-dns",
+          "certificates"]
 
 
 @pytest.fixture

@@ -69,12 +69,21 @@ def test_the_default_settings_pass_make_and_bash(apply: Apply) -> None:
 def test_a_pod_network_too_small_for_the_workers_is_refused(apply: Apply) -> None:
     edit(apply, "POD_NETWORK", "10.2.0.0/22")  # 4 node subnets: controller + 3 workers
     out = refused(apply, "etcd", WORKERS="6")
-    assert ("POD_NETWORK: 10.2.0.0/22 holds 4 node subnet(s) (/24 each) but the controller "
+    assert ("POD_NETWORK: 10.2.0.0/22 holds 4 node subnet(s) (/24 each) but 1 controller(s) "
             "and 6 worker(s) need 7; use a /21 or larger network") in out
     assert "nothing was sent to DigitalOcean" in out
     assert apply.droplets() == {}
     apply.make("etcd", WORKERS="3")  # 4 nodes fit
     assert list(apply.droplets()) == ["do-cluster-etcd-01"]
+
+
+def test_the_pod_network_counts_every_controller(apply: Apply) -> None:
+    edit(apply, "POD_NETWORK", "10.2.0.0/23")  # 2 node subnets
+    edit(apply, "CONTROLLER_COUNT", "2")
+    edit(apply, "WORKER_COUNT", "1")
+    out = refused(apply, "etcd", WORKERS="1")
+    assert "but 2 controller(s) and 1 worker(s) need 3; use a /22 or larger network" in out
+    assert apply.droplets() == {}
 
 
 def test_a_weak_key_size_is_refused(apply: Apply) -> None:

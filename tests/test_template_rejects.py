@@ -73,6 +73,12 @@ REJECTED = {
                             "write 10.2.0.0/16"),
     # row 12: one worker limit (two-digit droplet names)
     "100 workers": ({"worker_count": "100"}, "worker_count", "1 to 99"),
+    # issue 12: controllers are named -01..-09 and each takes a node subnet
+    "zero controllers": ({"controller_count": "0"}, "controller_count", "1 to 9"),
+    "ten controllers": ({"controller_count": "10"}, "controller_count", "1 to 9"),
+    "pod network too small for the controllers": (
+        {"_pod_network": "10.2.0.0/23", "controller_count": "2"}, "_pod_network",
+        "2 controller(s) and 1 worker(s) need 3"),
     # row 13: passed the answer check, failed only in the post-bake audit
     "version with a trailing line break": ({"kubernetes_version": "1.1.2\n"},
                                            "kubernetes_version", "line break"),

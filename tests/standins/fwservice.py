@@ -65,6 +65,9 @@ def _check_endpoints(data: dict[str, Any], where: dict[str, Any] | None, side: s
     for droplet_id in out.get("droplet_ids", []):
         if str(droplet_id) not in data["droplets"]:
             raise HttpError(422, f"(dosim) droplet {droplet_id} does not exist")
+    for lb_id in out.get("load_balancer_uids", []):
+        if lb_id not in data["load_balancers"]:
+            raise HttpError(422, f"(dosim) load balancer {lb_id} does not exist")
     return out
 
 

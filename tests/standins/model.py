@@ -46,6 +46,8 @@ def _live_ips(state: dict[str, Any], key: str) -> set[str]:
 def allocate_public_ip(state: dict[str, Any]) -> str | None:
     """Next free address after the cursor, in the first pool that still has one."""
     used = _live_ips(state, "public_ip")
+    # load balancers draw from the same pool (lbservice.py)
+    used |= {lb["sim"]["ip"] for lb in state.get("load_balancers", {}).values()}
     cursor = state["ip_cursor"].get("public", 0)
     for pool in PUBLIC_POOLS:
         hosts = [str(h) for h in ipaddress.ip_network(pool).hosts()][1:]  # .1 is the gateway

@@ -88,9 +88,10 @@ main() {
     step "removing the local files of ${names[*]} (deleted by an earlier 'make destroy')"
     clean_up "${names[@]}"
     step_done "${#REMOVED[@]} file(s): ${REMOVED[*]:-none}"
+    remove_load_balancer
     remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
     summary "cluster $CLUSTER_NAME destroyed" "removed the local files of: ${names[*]}" \
-      "and the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL"
+      "and the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL${LB_REMOVED}"
     return 0
   fi
   if ((count == 0)); then
@@ -99,7 +100,9 @@ main() {
       [[ -n "$name" ]] && mapfile -t -O "${#files[@]}" files < <(files_of "$name" | existing)
     done < <(local_names | sort -u)
     if ((${#files[@]} == 0)); then
-      summary "nothing to destroy" "no droplets are tagged $CLUSTER_TAG and no apply state is left here"
+      # a load balancer outlives its droplets only when a destroy stopped in between: ours by name and tag
+      remove_load_balancer
+      summary "nothing to destroy" "no droplets are tagged $CLUSTER_TAG and no apply state is left here${LB_REMOVED:+ (deleted a leftover: ${LB_REMOVED#; })}"
       return 0
     fi
     die "no droplets tagged $CLUSTER_TAG: wrong token or account? nothing removed." \
@@ -144,10 +147,12 @@ main() {
     die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $(jq -r '[.[].name] | join(" ")' <<<"$CLUSTER_LIST");" \
       "their keys, state and the cloud firewalls are kept; re-run 'make destroy'"
   fi
-  # the firewalls go last: never leave a droplet of the cluster without them
+  # the load balancer, then the firewalls (one names it as a source) go last: never leave a
+  # droplet of the cluster without them
+  remove_load_balancer
   remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
   summary "cluster $CLUSTER_NAME destroyed" \
-    "deleted: $count droplet(s): ${names[*]}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
+    "deleted: $count droplet(s): ${names[*]}${LB_REMOVED}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
     "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"

@@ -52,9 +52,11 @@ edge() {
 }
 
 topology_dot() {
-  local when="planned from settings.env" w names=()
+  local when="planned from settings.env" w c names=() ctls=() api=$CONTROLLER_NAME
   [[ "$PLANNED" == yes ]] || when="droplets as recorded in state/droplets/ ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   mapfile -t names < <(workers)
+  mapfile -t ctls < <(controller_names)
+  ! lb_wanted || api=$LOAD_BALANCER
   cat <<EOF
 digraph topology {
   graph [rankdir=LR, fontname="Helvetica", fontsize=12, labelloc=t, nodesep=0.4, ranksep=1.1,
@@ -69,27 +71,34 @@ $(node_stmt "$ETCD_NAME" etcd "$ETCD_SIZE")
   }
   subgraph cluster_controller {
     label="controller"; color="#2b6cc9";
-$(node_stmt "$CONTROLLER_NAME" controller "$CONTROLLER_SIZE")
-  }
+$(for c in "${ctls[@]}"; do node_stmt "$c" controller "$CONTROLLER_SIZE"; done)
+  }$(! lb_wanted || printf '\n  "%s" [label="%s\\nload balancer, tcp %s", shape=hexagon, style=filled, fillcolor="#dde7f7"];' \
+    "$LOAD_BALANCER" "$LOAD_BALANCER" "$APISERVER_SECURE_PORT")
   subgraph cluster_workers {
     label="workers (${#names[@]})"; color="#2b9a3a";
 $(for w in "${names[@]}"; do node_stmt "$w" worker "$WORKER_SIZE"; done)
   }
 EOF
-  # A firewall or load balancer, once the apply creates them, is drawn here from state/ too.
-  edge operator "$CONTROLLER_NAME" "kubectl\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
-  for w in "$ETCD_NAME" "$CONTROLLER_NAME" "${names[@]}"; do
+  edge operator "$api" "kubectl\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
+  if lb_wanted; then
+    for c in "${ctls[@]}"; do
+      edge "$api" "$c" "tcp $APISERVER_SECURE_PORT\\n(health check tcp)" 'color="#2b6cc9"'
+    done
+  fi
+  for w in "$ETCD_NAME" "${ctls[@]}" "${names[@]}"; do
     edge operator "$w" "ssh $SSH_PORT/tcp" 'style=dashed, color="#888888"'
   done
-  for w in "$CONTROLLER_NAME" "${names[@]}"; do
+  for w in "${ctls[@]}" "${names[@]}"; do
     edge "$w" "$ETCD_NAME" "etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)" 'color="#c98a2b"'
   done
   for w in "${names[@]}"; do
-    edge "$w" "$CONTROLLER_NAME" "apiserver\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
-    edge "$CONTROLLER_NAME" "$w" "kubelet $KUBELET_PORT/tcp" 'color="#555555"'
-    if [[ -n "$FLANNEL_PORT" ]]; then
-      edge "$CONTROLLER_NAME" "$w" "flannel $FLANNEL_BACKEND\\n$FLANNEL_PORT (private)" 'dir=both, style=dotted, color="#2b9a3a"'
-    fi
+    edge "$w" "$api" "apiserver\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
+    for c in "${ctls[@]}"; do
+      edge "$c" "$w" "kubelet $KUBELET_PORT/tcp" 'color="#555555"'
+      if [[ -n "$FLANNEL_PORT" ]]; then
+        edge "$c" "$w" "flannel $FLANNEL_BACKEND\\n$FLANNEL_PORT (private)" 'dir=both, style=dotted, color="#2b9a3a"'
+      fi
+    done
     edge internet "$w" "NodePorts\\n$NODE_PORT_RANGE/tcp" 'color="#7a3fb0"'
   done
   echo "}"

@@ -9,15 +9,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # One function per kind of resource, in apply order; each prints rows
 # "kind<TAB>name<TAB>action<TAB>size<TAB>detail" (size empty when it costs nothing itself).
-# Hook: when the apply creates a firewall or a load balancer, add plan_firewall /
-# plan_load_balancer here (their prices join the totals through the size column).
-PLAN_KINDS=(droplets certificates)
+# The load balancer's price joins the totals through its size column (LB_SIZE, priced from
+# LB_NODE_MONTHLY_USD: there is no load balancer size listing to ask).
+PLAN_KINDS=(droplets load_balancer certificates)
 
 # wanted: "role<TAB>name<TAB>size" of every droplet the create targets would leave.
 wanted() {
   local nn
   printf 'etcd\t%s\t%s\n' "$ETCD_NAME" "$ETCD_SIZE"
-  printf 'controller\t%s\t%s\n' "$CONTROLLER_NAME" "$CONTROLLER_SIZE"
+  controller_names | sed "s/^/controller\t/; s/\$/\t$CONTROLLER_SIZE/"
   for ((nn = 1; nn <= WANT_WORKERS; nn++)); do
     printf 'worker\t%s\t%s\n' "$(worker_name "$nn")" "$WORKER_SIZE"
   done
@@ -61,12 +61,31 @@ _stale_etcd_peer() {
   fi
 }
 
+# plan_load_balancer: with several controllers, their load balancer (ours: name and tag).
+plan_load_balancer() {
+  lb_wanted || return 0
+  local lb
+  lb=$(lb_find)
+  if [[ -z "$lb" ]]; then
+    printf 'load-balancer\t%s\tcreate\t%s\tmake controller (%s, tcp %s -> tag %s)\n' "$LOAD_BALANCER" \
+      "$LB_SIZE" "$REGION" "$APISERVER_SECURE_PORT" "$CONTROLLER_TAG"
+  else
+    printf 'load-balancer\t%s\tleave\t%s\t%s, id %s, IP %s, %s droplet(s)\n' "$LOAD_BALANCER" "$LB_SIZE" \
+      "$(jq -r .status <<<"$lb")" "$(jq -r .id <<<"$lb")" "$(jq -r '.ip // "" | if . == "" then "none yet" else . end' <<<"$lb")" \
+      "$(jq '.droplet_ids // [] | length' <<<"$lb")"
+  fi
+}
+
 plan_certificates() {
   local role name size cert pub priv
   while IFS=$'\t' read -r role name size; do
     case $role in
       etcd) continue ;;
-      controller) cert=apiserver ;;
+      controller)
+        # one certificate for all controllers: its row speaks for the first
+        [[ "$name" == "$CONTROLLER_NAME" ]] || continue
+        cert=apiserver
+        ;;
       worker) cert="worker-${name##*-}" ;;
     esac
     IFS=$'\t' read -r pub priv < <(jq -r --arg n "$name" \
@@ -87,7 +106,10 @@ plan_certificates() {
 _sans_cover() {
   local cert=$1 role=$2 want
   if [[ "$role" == controller ]]; then
-    want=$(printf '%s\n' "$APISERVER_SERVICE_IP" "$3" "$4" | sort | tr '\n' ' ')
+    # every controller's addresses (and the load balancer's when there are several)
+    want=$({ echo "$APISERVER_SERVICE_IP"; jq -r --arg p "$CONTROLLER_PREFIX-" \
+      '.[] | select(.name | startswith($p)) | .public_ip, .private_ip' <<<"$LIVE"
+      ! lb_wanted || lb_find | jq -r '.ip // empty'; } | sort | tr '\n' ' ')
   else
     want="$4 "
   fi
@@ -104,6 +126,8 @@ main() {
   raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" compute droplet list --tag-name "$CLUSTER_TAG")
   LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
   prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
+  LB_SIZE="lb-$LB_SIZE_UNIT-node"
+  prices=$(jq -c --arg k "$LB_SIZE" --arg v "$(jq -n "$LB_NODE_MONTHLY_USD * $LB_SIZE_UNIT")" '. + {($k): ($v | tonumber)}' <<<"$prices")
   step_done
 
   local kind rows=""
@@ -119,17 +143,17 @@ main() {
     jq --arg c "$CLUSTER_NAME" '{cluster: $c, items: .,
       to_create: map(select(.action == "create")) | length,
       monthly_new: (map(select(.action == "create") | .monthly // 0) | add // 0),
-      monthly_after: (map(select(.kind == "droplet" and .action != "blocked") | .monthly // 0) | add // 0),
+      monthly_after: (map(select((.kind == "droplet" or .kind == "load-balancer") and .action != "blocked") | .monthly // 0) | add // 0),
       unknown_prices: map(select(.size != "" and .monthly == null) | .size) | unique}' <<<"$plan"
   fi
   {
-    printf '  %-12s %-34s %-8s %-20s %9s  %s\n' KIND NAME ACTION SIZE '$/MONTH' DETAIL
+    printf '  %-13s %-34s %-8s %-20s %9s  %s\n' KIND NAME ACTION SIZE '$/MONTH' DETAIL
     jq -r '.[] | [.kind, .name, .action, (if .size == "" then "-" else .size end),
       (if .monthly == null then (if .size == "" then "-" else "unknown" end) else .monthly end),
       .detail] | @tsv' <<<"$plan" |
       while IFS=$'\t' read -r k n a s m d; do
         [[ ! "$m" =~ ^[0-9.]+$ ]] || printf -v m '%.2f' "$m"
-        printf '  %-12s %-34s %-8s %-20s %9s  %s\n' "$k" "$n" "$a" "$s" "$m" "$d"
+        printf '  %-13s %-34s %-8s %-20s %9s  %s\n' "$k" "$n" "$a" "$s" "$m" "$d"
       done
   } >&2
 
@@ -138,8 +162,11 @@ main() {
   while IFS=$'\t' read -r size count; do
     [[ -z "$size" ]] || lines+=("$(cost_line "$prices" "$size" "$count")")
   done <<<"$creates"
+  if jq -e 'any(.[]; .kind == "load-balancer" and .action == "create")' <<<"$plan" >/dev/null; then
+    lines+=("cost: 1 load balancer of $LB_SIZE_UNIT node(s) at $(money "$LB_NODE_MONTHLY_USD")/node = $(money "$(jq -n "$LB_NODE_MONTHLY_USD * $LB_SIZE_UNIT")")/month more")
+  fi
   new=$(jq 'map(select(.action == "create") | .monthly // 0) | add // 0' <<<"$plan")
-  after=$(jq 'map(select(.kind == "droplet" and .action != "blocked") | .monthly // 0) | add // 0' <<<"$plan")
+  after=$(jq 'map(select((.kind == "droplet" or .kind == "load-balancer") and .action != "blocked") | .monthly // 0) | add // 0' <<<"$plan")
   if [[ -z "$creates" ]] && ! jq -e 'any(.[]; .action != "leave")' <<<"$plan" >/dev/null; then
     lines+=("nothing to do: every droplet and certificate exists")
   else
@@ -147,7 +174,7 @@ main() {
       \(map(select(.action == "replace")) | length), blocked: \(map(select(.action == "blocked")) | length),
       left alone: \(map(select(.action == "leave")) | length)"' <<<"$plan" | tr -s ' \n' ' ' | sed 's/ $//')")
   fi
-  lines+=("monthly: +$(money "$new") new, $(money "$after") for the cluster's droplets after the apply")
+  lines+=("monthly: +$(money "$new") new, $(money "$after") for the cluster's droplets$(! lb_wanted || echo " and load balancer") after the apply")
   if jq -e 'any(.[]; .size != "" and .monthly == null)' <<<"$plan" >/dev/null; then
     lines+=("unknown price: $(jq -r '[.[] | select(.size != "" and .monthly == null) | .size] | unique | join(", ")' <<<"$plan") (not in doctl compute size list)")
   fi

@@ -50,6 +50,10 @@ main() {
       "them at once, with the cluster down. Re-create the cluster instead (make destroy, delete" \
       "pki/ca*.pem and pki/admin*.pem, re-bake or re-run the template's PKI, make etcd controller worker)."
   fi
+  # the controllers share one apiserver certificate: re-issuing it per node would drop the others' SANs
+  ((CONTROLLER_COUNT == 1)) ||
+    die "CONTROLLER_COUNT=$CONTROLLER_COUNT: rotating the shared apiserver certificate of several" \
+      "controllers is not done here; move pki/apiserver.pem aside and re-run 'make controller'"
   preflight --no-key
   CLUSTER_LIST=$(cluster_droplets)
   ROTATED=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make status [OUTPUT=json]: the cluster layer by layer in dependency order (droplets, ssh,
-# etcd, flannel's network key, the apiserver, nodes, kube-dns); explaining stops at the first
+# etcd, flannel's network key, the controllers and their load balancer, the apiserver, nodes,
+# kube-dns); explaining stops at the first
 # broken layer, the ones after it are SKIPPED. The soonest certificate expiry comes last.
 # usage: scripts/status.sh [-o text|json]     (json on stdout; progress always on stderr)
 set -euo pipefail
@@ -10,8 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source scripts/lib/health.sh
 # shellcheck source=scripts/lib/certs.sh
 source scripts/lib/certs.sh
+# shellcheck source=scripts/lib/controllers_health.sh
+source scripts/lib/controllers_health.sh
 
-LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
+LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
 
 main() {
   local output

@@ -29,11 +29,12 @@ main() {
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
 
-  local etcd controller
+  local etcd
   etcd=$(need_droplet "$ETCD_NAME" etcd)
-  controller=$(need_droplet "$CONTROLLER_NAME" controller)
+  need_droplet "$CONTROLLER_NAME" controller >/dev/null
   ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
-  CONTROLLER_PUBLIC_IP=$(field "$controller" public_ip)
+  # the controller's public IP, or with several controllers their load balancer's
+  CONTROLLER_PUBLIC_IP=$(apiserver_address)
   export ETCD_PEER CONTROLLER_PUBLIC_IP
   log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
 

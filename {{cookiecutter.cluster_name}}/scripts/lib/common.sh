@@ -70,6 +70,8 @@ source scripts/lib/cost.sh
 source scripts/lib/droplets.sh
 # shellcheck source=scripts/lib/firewall.sh
 source scripts/lib/firewall.sh
+# shellcheck source=scripts/lib/loadbalancer.sh
+source scripts/lib/loadbalancer.sh
 # shellcheck source=scripts/lib/ssh.sh
 source scripts/lib/ssh.sh
 # shellcheck source=scripts/lib/pki.sh

@@ -5,7 +5,8 @@
 #     from ADMIN_CIDRS, the NodePort range from NODEPORT_CIDRS, ICMP, every TCP/UDP port from
 #     droplets carrying those tags; outbound all.
 #   APISERVER_FIREWALL on the controllers (CONTROLLER_TAG): the apiserver's secure port from
-#     ADMIN_CIDRS.
+#     ADMIN_CIDRS and, with several controllers, from their load balancer (load_balancer_uid:
+#     LB_ID; a load balancer reaches its droplets only where their firewall lets it in).
 # So etcd (2379/2380), the kubelet (10250, 10255), cAdvisor (4194), flannel's VXLAN (8472/udp) and
 # the apiserver's insecure port (8080) answer only the cluster's own droplets.
 # Rules are written in doctl's syntax (doctl commands/firewalls.go extractRule: rules separated
@@ -39,7 +40,7 @@ firewall_spec() {
       ;;
     apiserver)
       printf '%s\n' "$APISERVER_FIREWALL" "$CONTROLLER_TAG" \
-        "protocol:tcp,ports:$APISERVER_SECURE_PORT,$(_fw_addresses "$ADMIN_CIDRS")" ""
+        "protocol:tcp,ports:$APISERVER_SECURE_PORT,$(_fw_addresses "$ADMIN_CIDRS")${LB_ID:+,load_balancer_uid:$LB_ID}" ""
       ;;
     *) die "firewall_spec: unknown firewall kind '$1'" ;;
   esac
@@ -96,12 +97,17 @@ _fw_tags_exist() {
   done
 }
 
-# ensure_firewalls: create the missing firewalls, put drifted rules back; no changing call when
-# every firewall already has its rules. Another cluster's firewalls (other names) are never
-# touched.
+# ensure_firewalls [WHY]: create the missing firewalls, put drifted rules back; no changing call
+# when every firewall already has its rules. Another cluster's firewalls (other names) are never
+# touched. WHY: the caller changed what the rules must be (a differing firewall is then updated
+# as expected, not reported as drift).
 ensure_firewalls() {
+  local why=${1:-}
   step "cloud firewalls: $NODES_FIREWALL, $APISERVER_FIREWALL"
   _fw_tags_exist
+  if lb_wanted && [[ -z "${LB_ID:-}" ]]; then
+    LB_ID=$(lb_find | jq -r '.id // empty')
+  fi
   local list kind spec name tags inbound outbound current id drift flags lines created=0 restored=0
   list=$(do_json "listing the firewalls" compute firewall list)
   for kind in "${FIREWALL_KINDS[@]}"; do
@@ -123,7 +129,11 @@ ensure_firewalls() {
       log "firewall $name (id $id): rules as intended, unchanged"
       continue
     fi
-    warn "firewall $name (id $id) drifted from the intended rules (changed by hand?):"
+    if [[ -n "$why" ]]; then
+      log "firewall $name (id $id): $why"
+    else
+      warn "firewall $name (id $id) drifted from the intended rules (changed by hand?):"
+    fi
     mapfile -t lines <<<"$drift"
     printf '      %s\n' "${lines[@]}" >&2
     do_json "restoring the firewall $name" compute firewall update "$id" "${flags[@]}" >/dev/null

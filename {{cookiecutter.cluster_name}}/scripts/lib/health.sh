@@ -30,7 +30,7 @@ _one_line() {
 expected_names() {
   local nn
   echo "$ETCD_NAME"
-  echo "$CONTROLLER_NAME"
+  controller_names
   for ((nn = 1; nn <= 10#${WORKERS:-$WORKER_COUNT}; nn++)); do
     worker_name "$nn"
     echo

@@ -74,11 +74,22 @@ pki_sign() {
   pki_place "$tmp" "$cert"
 }
 
-# pki_issue_apiserver PUBLIC_IP PRIVATE_IP: pki/apiserver{,-key}.pem, CN=kube-apiserver,
-# SANs: the controller's droplet name, the first service IP, its public and private IP.
+# pki_issue_apiserver PUBLIC_IP PRIVATE_IP [PUBLIC_IP PRIVATE_IP]...: pki/apiserver{,-key}.pem,
+# CN=kube-apiserver, SANs: the controllers' droplet names, the first service IP, each
+# controller's public and private IP (the first pair: CONTROLLER_PUBLIC_IP/_PRIVATE_IP, the
+# tutorial's; then CONTROLLER_NN_*), and APISERVER_LB_IP from the caller's environment.
 pki_issue_apiserver() {
-  CONTROLLER_PUBLIC_IP=$1 CONTROLLER_PRIVATE_IP=$2 \
+  (
+    export CONTROLLER_PUBLIC_IP=$1 CONTROLLER_PRIVATE_IP=$2 APISERVER_LB_IP=${APISERVER_LB_IP:-}
+    shift 2
+    local nn=2
+    while (($# >= 2)); do
+      export "CONTROLLER_$(printf '%02d' "$nn")_PUBLIC_IP=$1" "CONTROLLER_$(printf '%02d' "$nn")_PRIVATE_IP=$2"
+      shift 2
+      nn=$((nn + 1))
+    done
     pki_sign apiserver kube-apiserver openssl/apiserver.cnf
+  )
 }
 
 # pki_issue_worker NN WORKER_IP: pki/worker-NN{,-key}.pem, CN=kube-worker-NN, SAN: WORKER_IP.

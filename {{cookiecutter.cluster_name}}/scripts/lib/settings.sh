@@ -181,10 +181,11 @@ _settings_across() {
   read -r pods prefix < <(_cidr_parts "$POD_NETWORK")
   fits=0
   ((prefix > NODE_SUBNET_PREFIX)) || fits=$((1 << (NODE_SUBNET_PREFIX - prefix)))
-  if ((fits < workers + 1)); then
+  local nodes=$((workers + CONTROLLER_COUNT))
+  if ((fits < nodes)); then
     local wide=$NODE_SUBNET_PREFIX
-    while (((1 << (NODE_SUBNET_PREFIX - wide)) < workers + 1)); do wide=$((wide - 1)); done
-    echo "POD_NETWORK: $POD_NETWORK holds $fits node subnet(s) (/$NODE_SUBNET_PREFIX each) but the controller and $workers worker(s) need $((workers + 1)); use a /$wide or larger network (re-bake) or fewer workers"
+    while (((1 << (NODE_SUBNET_PREFIX - wide)) < nodes)); do wide=$((wide - 1)); done
+    echo "POD_NETWORK: $POD_NETWORK holds $fits node subnet(s) (/$NODE_SUBNET_PREFIX each) but $CONTROLLER_COUNT controller(s) and $workers worker(s) need $nodes; use a /$wide or larger network (re-bake) or fewer workers"
   fi
   local sprefix smask pmask
   read -r services sprefix < <(_cidr_parts "$SERVICE_CIDR")

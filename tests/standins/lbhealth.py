@@ -1,0 +1,54 @@
+"""Which droplets behind a simulated load balancer pass its health check (stand-in only).
+
+The real API reports no per-droplet health (godo's LoadBalancer has no such field); the stand-in
+keeps the check's outcome to decide where the load balancer's traffic goes (the fake kubectl
+connects through it). A TCP check on port P passes when the droplet is active with its IPs and
+something listens on P: here, an apiserver whose user data says ``--secure_port=P`` (or
+``--secure-port``) and whose TLS assets are installed (the tutorial's tls-ready.service starts
+it only then). An HTTP(S) check also needs a 2xx/3xx answer: an apiserver 1.1 answers 401 to a
+client without a certificate, so such a check never passes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from . import dropletfs, lbservice, model
+
+APISERVER_CERT = "/etc/kubernetes/ssl/apiserver.pem"
+
+
+def _listens(droplet: dict[str, Any], port: int) -> bool:
+    root = Path(droplet["sim"]["root"])
+    user_data = root / "var/lib/dosim/user-data"
+    if not user_data.is_file():
+        return False
+    if not re.search(rf"--secure[-_]port={port}\b", user_data.read_text()):
+        return False
+    return dropletfs.resolve(root, APISERVER_CERT).is_file()
+
+
+def healthy(data: dict[str, Any], lb: dict[str, Any], now: float | None = None) -> dict[int, bool]:
+    """Droplet id -> passes the health check, for every droplet behind ``lb``."""
+    now = time.time() if now is None else now
+    check = lb["health_check"]
+    out = {}
+    for droplet_id in lbservice.backend_ids(data, lb):
+        droplet = data["droplets"][str(droplet_id)]
+        up = (model.status_at(droplet, now) == "active"
+              and model.visible_public_ip(droplet, now) is not None
+              and _listens(droplet, check["port"]))
+        out[droplet_id] = up and check["protocol"] == "tcp"
+    return out
+
+
+def lb_at(data: dict[str, Any], ip: str, now: float | None = None) -> dict[str, Any] | None:
+    """The active load balancer whose public IP is ``ip`` (None: none)."""
+    now = time.time() if now is None else now
+    for lb in data.get("load_balancers", {}).values():
+        if lb["sim"]["ip"] == ip and now >= lb["sim"]["active_at"]:
+            return lb
+    return None
