@@ -82,6 +82,38 @@ def _user_data(rec: dict[str, Any]) -> str:
     return path.read_text() if path.is_file() else ""
 
 
+_ENV_FILE = re.compile(r"^\s*EnvironmentFile=(-?)(/\S+)\s*$", re.MULTILINE)
+
+
+def etcd_settings(rec: dict[str, Any]) -> dict[str, str] | None:
+    """etcd2's settings on this droplet: the user data's ``coreos.etcd2`` overridden by the
+    ``EnvironmentFile=`` its drop-in names (``ETCD_INITIAL_CLUSTER`` -> ``initial-cluster``:
+    systemd lets the file win over Environment=). None while etcd2 cannot start: a file
+    named without ``-`` that does not exist (a static cluster's member waits for it)."""
+    text = _user_data(rec)
+    settings = dict(Etcd2.of(text).settings)
+    for optional, path in _ENV_FILE.findall(text):
+        host = Path(rec["sim"]["root"]) / path.lstrip("/")
+        if not host.is_file():
+            if optional:
+                continue
+            return None
+        for line in host.read_text().splitlines():
+            key, eq, value = line.strip().partition("=")
+            if eq and key.startswith("ETCD_"):
+                settings[key[5:].lower().replace("_", "-")] = value
+    if settings.get("proxy", "off") != "on" and "initial-cluster" not in settings:
+        # etcd's default for a named member: itself at its advertised peer URLs
+        settings["initial-cluster"] = "{}={}".format(settings.get("name", "default"), settings.get(
+            "initial-advertise-peer-urls", "http://localhost:2380").split(",")[0].strip())
+    ip = rec["sim"].get("private_ip") or ""
+    return {k: v.replace("$private_ipv4", ip) for k, v in settings.items()}
+
+
+def _peers(settings: dict[str, str]) -> list[tuple[str, str]]:
+    return Etcd2(settings).peers()
+
+
 def _host(url: str) -> str:
     return url.split("//", 1)[-1].rsplit(":", 1)[0]
 
@@ -99,7 +131,7 @@ class Member:
     @property
     def client_url(self) -> str:
         assert self.rec is not None
-        conf = Etcd2.of(_user_data(self.rec)).settings
+        conf = etcd_settings(self.rec) or {}
         url = conf.get("advertise-client-urls", "http://:2379").split(",")[0].strip()
         scheme, port = url.split("://", 1)[0], url.rsplit(":", 1)[-1]
         return f"{scheme}://{self.rec['sim']['private_ip']}:{port}"
@@ -110,8 +142,11 @@ def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[s
     for rec in data["droplets"].values():
         if rec["sim"].get("private_ip") != ip or model.status_at(rec, now) != "active":
             continue
-        conf = Etcd2.of(_user_data(rec))
-        if not conf.proxy and conf.settings.get("name") == name:
+        conf = etcd_settings(rec)
+        if conf is None or Etcd2(conf).proxy or conf.get("name") != name:
+            continue
+        # etcd refuses to start when its initial cluster does not name it
+        if any(n == name for n, _ in _peers(conf)):
             return rec
     return None
 
@@ -121,16 +156,15 @@ def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member]
     me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
     if me is None:
         return [], "http://127.0.0.1:2379"
-    conf = Etcd2.of(_user_data(me))
-    if not conf.settings:
+    settings = etcd_settings(me)
+    if not settings:
         return [], "http://127.0.0.1:2379"
-    port = conf.settings.get("listen-client-urls", ":2379").split(",")[0].rsplit(":", 1)[-1]
+    conf = Etcd2(settings)
+    port = settings.get("listen-client-urls", ":2379").split(",")[-1].rsplit(":", 1)[-1]
     endpoint = f"http://127.0.0.1:{port}"
-    if not conf.proxy:
-        name = conf.settings.get("name", "default")
-        ip = me["sim"].get("private_ip", "")
-        peer = conf.settings.get("initial-advertise-peer-urls", "").replace("$private_ipv4", ip)
-        return [Member(name, peer, me)], endpoint
+    if not conf.proxy and _live_member(data, settings.get("name", ""), me["sim"].get(
+            "private_ip", ""), now) is None:
+        return [], endpoint  # etcd2 is not running (not started yet, or refused its config)
     return [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()], \
         endpoint
 
@@ -197,8 +231,11 @@ def _tls_problem(s: Session, opts: dict[str, str], members: list[Member]) -> str
 
 def op_etcdctl(s: Session, args: list[str]) -> int:
     opts, args = _global_options(args)
-    if not args or args[0] not in ("cluster-health", "get"):
-        sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get)\n")
+    if args[:2] == ["member", "list"] and len(args) == 2:
+        args = ["member-list"]
+    if not args or args[0] not in ("cluster-health", "get", "member-list"):
+        sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get, "
+                         "member list)\n")
         return 2
     now = time.time()
     with st.locked(write=False) as data:
@@ -227,6 +264,8 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
             healthy = len(up) == len(members)
             print("cluster is healthy" if healthy else "cluster is unhealthy")
             return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
+        if args[0] == "member-list":
+            return _member_list(members, up, endpoint)
         if len(args) != 2:
             sys.stderr.write("etcdctl get: one key (dosim)\n")
             return 2
@@ -239,6 +278,22 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
         sys.stderr.write(f"Error:  100: Key not found ({top}) [{len(members) + 3}]\n")
         return EXIT_SERVER_ERROR
     print(values[-1])
+    return 0
+
+
+def _member_list(members: list[Member], up: list[Member], endpoint: str) -> int:
+    """etcdctl 2.2 ``member list`` (etcdctl/command/member_commands.go): one line per member
+    of the membership, reachable or not; the leader (here: the first live member by name,
+    while a majority is live) with isLeader=true."""
+    if not up:
+        sys.stderr.write(_unavailable(endpoint))
+        return EXIT_SERVER_ERROR
+    leader = min(m.name for m in up) if len(up) > len(members) // 2 else None
+    for m in members:
+        client = m.client_url if m.rec is not None else \
+            m.peer_url.rsplit(":", 1)[0] + ":" + endpoint.rsplit(":", 1)[-1]
+        print(f"{_member_id(m.name, m.peer_url)}: name={m.name} peerURLs={m.peer_url} "
+              f"clientURLs={client} isLeader={'true' if m.name == leader else 'false'}")
     return 0
 
 

@@ -10,9 +10,8 @@ main() {
   preflight
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
-  local etcd rec exists=no
-  etcd=$(need_droplet "$ETCD_NAME" etcd)
-  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+  local rec exists=no
+  ETCD_PEER=$(etcd_proxy_peers)
   export ETCD_PEER
   log "ETCD_PEER=$ETCD_PEER"
 

@@ -29,10 +29,9 @@ main() {
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
 
-  local etcd controller
-  etcd=$(need_droplet "$ETCD_NAME" etcd)
+  local controller
   controller=$(need_droplet "$CONTROLLER_NAME" controller)
-  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+  ETCD_PEER=$(etcd_proxy_peers)
   CONTROLLER_PUBLIC_IP=$(field "$controller" public_ip)
   export ETCD_PEER CONTROLLER_PUBLIC_IP
   log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
