@@ -11,6 +11,7 @@ main() {
   apply_lock etcd
   preflight
   ensure_firewalls
+  # shellcheck disable=SC2034 # read by etcd_check_count, records_tsv, ensure_droplets
   CLUSTER_LIST=$(cluster_droplets)
   etcd_check_count
   local names=() name id
