@@ -1,0 +1,142 @@
+"""etcd_count=3 (issue 12): a static etcd cluster rehearsed against the DigitalOcean stand-in.
+
+All members are created in one call; each gets its own certificate (SAN: its private IP) and,
+over ssh, its name and the initial cluster (ETCD_CLUSTER_ENV) that etcd2 waits for; every
+proxy lists all members. Re-runs create nothing, a changed etcd_count is refused, destroy
+removes every member."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.applying import Apply, cert_sans
+from tests.baking import bake
+
+MEMBERS = ["do-cluster-etcd-01", "do-cluster-etcd-02", "do-cluster-etcd-03"]
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    base = tmp_path_factory.mktemp("etcd-cluster")
+    apply = Apply.create(bake(base / "bake", etcd_count="3", worker_count="2"), base / "sim")
+    apply.make("etcd", "controller", "worker")
+    return apply
+
+
+def initial_cluster(apply: Apply) -> str:
+    port = apply.settings()["ETCD_PEER_PORT"]
+    return ",".join(f"{n}=https://{apply.droplets()[n]['sim']['private_ip']}:{port}"
+                    for n in MEMBERS)
+
+
+def status_json(apply: Apply) -> dict[str, object]:
+    proc = apply.make("status", OUTPUT="json", check=False)
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def etcd_layer(apply: Apply) -> dict[str, object]:
+    layers = status_json(apply)["layers"]
+    assert isinstance(layers, list)
+    return next(layer for layer in layers if layer["layer"] == "etcd")
+
+
+def test_members_created_at_once_with_their_own_certificate_and_initial_cluster(
+        applied: Apply) -> None:
+    s = applied.settings()
+    droplets = applied.droplets()
+    assert sorted(n for n in droplets if "-etcd-" in n) == MEMBERS
+    # one create call for all members (doctl posts each droplet: 3 + controller + 2 workers)
+    assert applied.calls("POST /v2/droplets") == 6
+    assert f"creating 3 droplet(s) in {s['REGION']} ({s['ETCD_SIZE']}, {s['IMAGE']}): " \
+        f"{' '.join(MEMBERS)}" in applied.outputs[0]
+    initial = initial_cluster(applied)
+    assert (applied.cluster / "state/etcd-initial-cluster").read_text() == initial + "\n"
+    for nn, name in enumerate(MEMBERS, start=1):
+        rec = droplets[name]
+        assert rec["tags"] == ["k8s-do:do-cluster", "k8s-do:do-cluster:etcd"]
+        env = (applied.root(name) / s["ETCD_CLUSTER_ENV"].lstrip("/")).read_text()
+        assert env == f"ETCD_NAME={name}\nETCD_INITIAL_CLUSTER={initial}\n"
+        assert applied.owner(name, s["ETCD_CLUSTER_ENV"]) == "root:root"
+        assert applied.mode(name, s["ETCD_CLUSTER_ENV"]) == 0o644
+        cert = applied.cluster / f"pki/etcd-{nn:02d}.pem"
+        assert cert_sans(cert) == {f"IP Address:{rec['sim']['private_ip']}"}
+        on_droplet = applied.root(name) / s["ETCD_SSL_DIR"].lstrip("/") / "etcd.pem"
+        assert on_droplet.read_bytes() == cert.read_bytes()
+        sent = (applied.root(name) / "var/lib/dosim/user-data").read_text()
+        assert "initial-cluster:" not in sent and f"EnvironmentFile={s['ETCD_CLUSTER_ENV']}" in sent
+    for name in ("do-cluster-controller-01", "do-cluster-worker-01", "do-cluster-worker-02"):
+        sent = (applied.root(name) / "var/lib/dosim/user-data").read_text()
+        assert f'initial-cluster: "{initial}"' in sent
+
+
+def test_status_shows_every_member_and_the_leader(applied: Apply) -> None:
+    layer = etcd_layer(applied)
+    assert layer["status"] == "OK", layer
+    members = layer["members"]
+    assert isinstance(members, list)
+    assert [m["name"] for m in members] == MEMBERS
+    assert all(m["health"] == "healthy" for m in members)
+    assert [m["name"] for m in members if m["leader"]] == [layer["leader"]]
+    text = applied.make("status", check=False).stderr
+    assert "etcd       OK: 3 of 3 member(s) healthy, leader " in text
+
+
+def test_rerun_creates_nothing_and_redelivers_nothing(applied: Apply) -> None:
+    ids = {n: r["id"] for n, r in applied.droplets().items()}
+    posts = applied.calls("POST /v2/droplets")
+    out = applied.make("etcd", "controller", "worker").stderr
+    assert {n: r["id"] for n, r in applied.droplets().items()} == ids
+    assert applied.calls("POST /v2/droplets") == posts
+    for name in MEMBERS:
+        assert f"{name}: initial cluster already delivered" in out
+
+
+@pytest.mark.parametrize("count", ["1", "5"])
+def test_a_changed_etcd_count_is_refused(applied: Apply, count: str) -> None:
+    settings = applied.cluster / "settings.env"
+    text = settings.read_text()
+    ids = {n: r["id"] for n, r in applied.droplets().items()}
+    try:
+        settings.write_text(text.replace("\nETCD_COUNT=3\n", f"\nETCD_COUNT={count}\n"))
+        proc = applied.make("etcd", check=False)
+    finally:
+        settings.write_text(text)
+    assert proc.returncode != 0
+    assert (f"ETCD_COUNT={count} but the etcd cluster of do-cluster was formed with 3 member(s)"
+            in proc.stderr)
+    assert "members cannot be added or removed" in proc.stderr
+    assert {n: r["id"] for n, r in applied.droplets().items()} == ids
+
+
+def test_a_single_member_cluster_refuses_three(cluster_copy: Path, tmp_path: Path) -> None:
+    apply = Apply.create(cluster_copy, tmp_path / "sim")
+    apply.make("etcd")
+    settings = cluster_copy / "settings.env"
+    settings.write_text(settings.read_text().replace("\nETCD_COUNT=1\n", "\nETCD_COUNT=3\n"))
+    proc = apply.make("etcd", check=False)
+    assert proc.returncode != 0
+    assert "ETCD_COUNT=3 but the etcd cluster of do-cluster was formed with 1 member(s)" \
+        in proc.stderr
+    assert list(apply.droplets()) == ["do-cluster-etcd-01"]
+
+
+def test_one_member_lost_keeps_the_quorum_then_destroy_removes_all(applied: Apply) -> None:
+    """Runs last in this module: it deletes a member, then the cluster."""
+    lost = applied.droplets()[MEMBERS[2]]["id"]
+    applied.doctl("compute", "droplet", "delete", str(lost), "--force")
+    layer = etcd_layer(applied)
+    assert layer["status"] == "WARN", layer
+    assert "2 of 3 member(s) healthy" in str(layer["detail"])
+    members = {m["name"]: m for m in layer["members"]}  # type: ignore[union-attr]
+    assert members[MEMBERS[2]]["health"] == "unreachable"
+    assert layer["leader"] in MEMBERS[:2]
+
+    applied.make("destroy", FORCE="1")
+    assert applied.droplets() == {}
+    assert applied.account()["firewalls"] == {}
+    pki = applied.cluster / "pki"
+    assert not list(pki.glob("etcd-*.pem"))
+    assert not (applied.cluster / "state/etcd-initial-cluster").exists()
