@@ -78,6 +78,8 @@ source scripts/lib/pki.sh
 source scripts/lib/etcdtls.sh
 # shellcheck source=scripts/lib/etcdcluster.sh
 source scripts/lib/etcdcluster.sh
+# shellcheck source=scripts/lib/etcdbackup.sh
+source scripts/lib/etcdbackup.sh
 # shellcheck source=scripts/lib/authz.sh
 source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
