@@ -8,12 +8,15 @@ removes every member."""
 from __future__ import annotations
 
 import json
+import stat
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.applying import Apply, cert_sans
 from tests.baking import bake
+from tests.standins import dropletfs
 
 MEMBERS = ["do-cluster-etcd-01", "do-cluster-etcd-02", "do-cluster-etcd-03"]
 
@@ -121,6 +124,47 @@ def test_a_single_member_cluster_refuses_three(cluster_copy: Path, tmp_path: Pat
     assert "ETCD_COUNT=3 but the etcd cluster of do-cluster was formed with 1 member(s)" \
         in proc.stderr
     assert list(apply.droplets()) == ["do-cluster-etcd-01"]
+
+
+def test_backup_of_the_leader_into_private_files(applied: Apply) -> None:
+    """make backup on the stand-in: the leader's key list, the synced write, the archive."""
+    out = applied.make("backup").stderr
+    backups = applied.cluster / "backups"
+    (stamp,) = [p for p in backups.iterdir()]
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o700
+    assert stat.S_IMODE(stamp.stat().st_mode) == 0o700
+    assert sorted(p.name for p in stamp.iterdir()) == ["backup.json", "etcd2-data.tar.gz",
+                                                       "keys.txt"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in stamp.iterdir())
+    assert "/backups/" in (applied.cluster / ".gitignore").read_text().splitlines()
+    meta = json.loads((stamp / "backup.json").read_text())
+    leader = etcd_layer(applied)["leader"]
+    assert meta["member"] == leader and meta["keys"] == 1  # flannel's network config
+    assert (stamp / "keys.txt").read_text() == \
+        "/coreos.com/\n/coreos.com/network/\n/coreos.com/network/config\n"
+    with tarfile.open(stamp / "etcd2-data.tar.gz") as archive:
+        assert {"member/snap/db", "member/wal"} <= set(archive.getnames())
+    assert f"etcd2-data.tar.gz  {meta['archive_bytes']} bytes" in out and "1 keys" in out
+    assert not (applied.root(str(leader)) / "tmp/etcd2-backup").exists()
+    sessions = [e["script"] for e in dropletfs.read_log(applied.root(str(leader)))
+                if e.get("kind") == "session"]
+    order = [next(i for i, c in enumerate(sessions) if word in c)
+             for word in ("ls --recursive", "set /_k8s-do/backup", "etcdctl backup")]
+    assert order == sorted(order)
+
+
+def test_restore_asks_first_and_needs_a_backup(applied: Apply) -> None:
+    (stamp,) = list((applied.cluster / "backups").iterdir())
+    before = [dropletfs.read_log(applied.root(n)) for n in MEMBERS]
+    missing = applied.make("restore", check=False)
+    assert missing.returncode != 0 and "which backup? make restore BACKUP=backups/<stamp>" \
+        in missing.stderr
+    wrong = applied.make("restore", BACKUP="backups/nope", check=False)
+    assert wrong.returncode != 0 and "not a backup made by make backup" in wrong.stderr
+    refused = applied.make("restore", BACKUP=f"backups/{stamp.name}", check=False)
+    assert refused.returncode != 0
+    assert "no terminal to confirm on; run 'make restore BACKUP=" in refused.stderr
+    assert [dropletfs.read_log(applied.root(n)) for n in MEMBERS] == before  # nothing ran
 
 
 def test_one_member_lost_keeps_the_quorum_then_destroy_removes_all(applied: Apply) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import model
+from . import etcdstore, model
 from . import state as st
 
 if TYPE_CHECKING:
@@ -202,7 +202,11 @@ def _global_options(args: list[str]) -> tuple[dict[str, str], list[str]]:
     while args and args[0].startswith("--"):
         flag, eq, value = args[0].partition("=")
         if flag == "--no-sync":
+            opts[flag] = "1"
             args = args[1:]
+        elif flag in ("--endpoint", "--endpoints") and (eq or len(args) > 1):
+            opts["--endpoint"] = value if eq else args[1]
+            args = args[1 if eq else 2:]
         elif flag in _TLS_FLAGS and (eq or len(args) > 1):
             opts[flag] = value if eq else args[1]
             args = args[1 if eq else 2:]
@@ -229,22 +233,41 @@ def _tls_problem(s: Session, opts: dict[str, str], members: list[Member]) -> str
     return None
 
 
+def _store(data: dict[str, Any], member: Member, now: float) -> dict[str, str]:
+    """The keys a live member holds (etcdstore.KNOWN_KEYS, derived as `get` does)."""
+    keys = {}
+    for key in etcdstore.KNOWN_KEYS:
+        values = _flannel_setters(data, member, key, now)
+        if values:
+            keys[key] = values[-1]
+    return keys
+
+
 def op_etcdctl(s: Session, args: list[str]) -> int:
     opts, args = _global_options(args)
     if args[:2] == ["member", "list"] and len(args) == 2:
         args = ["member-list"]
-    if not args or args[0] not in ("cluster-health", "get", "member-list"):
+    if not args or args[0] not in ("cluster-health", "get", "member-list", "ls", "set",
+                                   "backup"):
         sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get, "
-                         "member list)\n")
+                         "member list, ls, set, backup)\n")
         return 2
     now = time.time()
     with st.locked(write=False) as data:
         members, endpoint = _members(s, data, now)
         up = [m for m in members if m.rec is not None]
+        if args[0] == "backup":  # reads the data dir, asks no server
+            me = [m for m in up if m.rec is not None and m.rec["sim"]["root"] == str(s.root)]
+            return etcdstore.op_backup(s, args[1:], _store(data, me[0], now) if me else None)
+        if "--endpoint" in opts and opts["--endpoint"].rstrip("/") != endpoint:
+            sys.stderr.write(_unavailable(opts["--endpoint"]))
+            return EXIT_SERVER_ERROR
         if not members:
             sys.stderr.write(_unavailable(endpoint))
             return EXIT_SERVER_ERROR
-        problem = _tls_problem(s, opts, members)
+        # the plain-http loopback listener, without syncing to the https URLs: no certificate
+        local = "--endpoint" in opts and "--no-sync" in opts
+        problem = None if local else _tls_problem(s, opts, members)
         if problem is not None:
             sys.stderr.write("Error:  client: etcd cluster is unavailable or misconfigured\n"
                              f"error #0: {problem}\n")
@@ -266,6 +289,13 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
             return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
         if args[0] == "member-list":
             return _member_list(members, up, endpoint)
+        if args[0] in ("ls", "set"):
+            if not up:
+                sys.stderr.write(_unavailable(endpoint))
+                return EXIT_SERVER_ERROR
+            if args[0] == "set":
+                return etcdstore.op_set_hidden(args[1:])
+            return etcdstore.op_ls(args[1:], _store(data, up[0], now))
         if len(args) != 2:
             sys.stderr.write("etcdctl get: one key (dosim)\n")
             return 2
