@@ -167,6 +167,37 @@ def test_restore_asks_first_and_needs_a_backup(applied: Apply) -> None:
     assert [dropletfs.read_log(applied.root(n)) for n in MEMBERS] == before  # nothing ran
 
 
+def test_restore_reforms_the_cluster_from_the_backup(applied: Apply) -> None:
+    """make restore FORCE=1 on the stand-in: etcd2 stopped everywhere, the founder unpacked and
+    started with --force-new-cluster, then normally, its peer URL set; the others re-added."""
+    s = applied.settings()
+    (stamp,) = list((applied.cluster / "backups").iterdir())
+    out = applied.make("restore", BACKUP=f"backups/{stamp.name}", FORCE="1").stderr
+    assert "keys: 1 now; the backup listed 1" in out
+    founder = applied.root(MEMBERS[0])
+    assert (founder / "var/lib/etcd2/member/snap/db").is_file()
+    assert applied.owner(MEMBERS[0], "/var/lib/etcd2/member/snap/db") == "etcd:etcd"
+    assert applied.mode(MEMBERS[0], "/var/lib/etcd2") == 0o700
+    assert not (founder / "run/systemd/system/etcd2.service.d/90-force-new-cluster.conf").exists()
+    port = s["ETCD_PEER_PORT"]
+    for nn, name in enumerate(MEMBERS[1:], start=2):
+        env = (applied.root(name) / s["ETCD_CLUSTER_ENV"].lstrip("/")).read_text()
+        joined = ",".join(f"{n}=https://{applied.droplets()[n]['sim']['private_ip']}:{port}"
+                          for n in MEMBERS[:nn])
+        assert env == (f"ETCD_NAME={name}\nETCD_INITIAL_CLUSTER={joined}\n"
+                       "ETCD_INITIAL_CLUSTER_STATE=existing\n")
+    for name in MEMBERS:
+        sessions = [e["script"] for e in dropletfs.read_log(applied.root(name))
+                    if e.get("kind") == "session"]
+        assert any("systemctl stop etcd2" in c for c in sessions), name
+    layer = etcd_layer(applied)
+    assert layer["status"] == "OK", layer
+    assert [m["name"] for m in layer["members"]] == MEMBERS  # type: ignore[union-attr]
+    # a later make etcd keeps the re-formed cluster as it is
+    rerun = applied.make("etcd").stderr
+    assert all(f"{n}: initial cluster already delivered" in rerun for n in MEMBERS)
+
+
 def test_one_member_lost_keeps_the_quorum_then_destroy_removes_all(applied: Apply) -> None:
     """Runs last in this module: it deletes a member, then the cluster."""
     lost = applied.droplets()[MEMBERS[2]]["id"]

@@ -12,7 +12,6 @@ ExitServerError 4, ExitClusterNotHealthy 5) and systemctl.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sys
 import time
@@ -20,21 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import etcdstore, model
+from . import etcdstore, model, units
 from . import state as st
+from .units import UNIT_LOG, op_systemctl, restarts  # noqa: F401 (the daemons' API)
 
 if TYPE_CHECKING:
     from .rops import Session
 
 USER_DATA = "var/lib/dosim/user-data"
-UNIT_LOG = "var/lib/dosim/systemd.json"
 EXIT_SERVER_ERROR = 4
 EXIT_CLUSTER_NOT_HEALTHY = 5
-# Units every CoreOS image ships, besides those the user data defines.
-IMAGE_UNITS = ("etcd2.service", "fleet.service", "flanneld.service", "docker.service",
-               "sshd.service", "systemd-networkd.service", "update-engine.service",
-               "locksmithd.service")
-_UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
 
 
 @dataclass
@@ -145,9 +139,24 @@ def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[s
         conf = etcd_settings(rec)
         if conf is None or Etcd2(conf).proxy or conf.get("name") != name:
             continue
+        if units.stopped(Path(rec["sim"]["root"]), "etcd2.service"):
+            continue
+        restored = etcdstore.restored_members(data)
+        if restored is not None:  # after make restore: the membership the founder keeps
+            if any(n == name for n, _ in restored) or etcdstore.is_founder(rec):
+                return rec
+            continue
         # etcd refuses to start when its initial cluster does not name it
         if any(n == name for n, _ in _peers(conf)):
             return rec
+    return None
+
+
+def _member_by_name(data: dict[str, Any], name: str, now: float) -> dict[str, Any] | None:
+    for rec in data["droplets"].values():
+        conf = etcd_settings(rec) if model.status_at(rec, now) == "active" else None
+        if conf and conf.get("name") == name:
+            return _live_member(data, name, rec["sim"].get("private_ip", ""), now)
     return None
 
 
@@ -165,6 +174,9 @@ def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member]
     if not conf.proxy and _live_member(data, settings.get("name", ""), me["sim"].get(
             "private_ip", ""), now) is None:
         return [], endpoint  # etcd2 is not running (not started yet, or refused its config)
+    restored = etcdstore.restored_members(data)
+    if not conf.proxy and restored is not None:
+        return [Member(n, url, _member_by_name(data, n, now)) for n, url in restored], endpoint
     return [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()], \
         endpoint
 
@@ -247,8 +259,10 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
     opts, args = _global_options(args)
     if args[:2] == ["member", "list"] and len(args) == 2:
         args = ["member-list"]
+    elif args[:2] in (["member", "update"], ["member", "add"]) and len(args) == 4:
+        args = [f"member-{args[1]}", *args[2:]]
     if not args or args[0] not in ("cluster-health", "get", "member-list", "ls", "set",
-                                   "backup"):
+                                   "backup", "member-update", "member-add"):
         sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get, "
                          "member list, ls, set, backup)\n")
         return 2
@@ -289,6 +303,12 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
             return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
         if args[0] == "member-list":
             return _member_list(members, up, endpoint)
+        if args[0] in ("member-update", "member-add"):
+            if not up:
+                sys.stderr.write(_unavailable(endpoint))
+                return EXIT_SERVER_ERROR
+            ids = {_member_id(m.name, m.peer_url): m.name for m in members}
+            return etcdstore.reconfigure(data, args, ids)
         if args[0] in ("ls", "set"):
             if not up:
                 sys.stderr.write(_unavailable(endpoint))
@@ -327,44 +347,17 @@ def _member_list(members: list[Member], up: list[Member], endpoint: str) -> int:
     return 0
 
 
-def units_of(user_data: str) -> set[str]:
-    names = re.findall(r"^\s*-\s*name:\s*\"?([\w@.-]+)\"?\s*$", user_data, re.MULTILINE)
-    return {n for n in names if n.endswith(_UNIT_SUFFIXES)} | set(IMAGE_UNITS)
+def _on_etcd2_start(s: Session) -> str | None:
+    """etcd2 starting on this droplet (systemctl start/restart): its settings as systemd hands
+    them over (the restore drop-in's ETCD_FORCE_NEW_CLUSTER included)."""
+    with st.locked(write=False) as data:
+        me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
+        conf = etcd_settings(me) if me else None
+        if me is None or conf is None or Etcd2(conf).proxy:
+            return "etcd2 has no member configuration here (its EnvironmentFile is missing?)"
+        own = conf.get("initial-advertise-peer-urls", "").split(",")[0].strip()
+        return etcdstore.on_start(s, data, conf.get("name", ""), own,
+                                  conf.get("initial-cluster-state", "new"))
 
 
-def restarts(root: Path) -> dict[str, Any]:
-    """For tests: ``{unit: {"restarts": n, "at": t}}`` recorded by ``systemctl restart``."""
-    path = root / UNIT_LOG
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def op_systemctl(s: Session, args: list[str]) -> int:
-    flags = [a for a in args if a.startswith("-")]
-    words = [a for a in args if not a.startswith("-")]
-    if flags or len(words) < 2 or words[0] not in ("restart", "is-active"):
-        sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: restart UNIT..., "
-                         "is-active UNIT...)\n")
-        return 2
-    verb, units = words[0], [u if "." in u else u + ".service" for u in words[1:]]
-    known = units_of((s.root / USER_DATA).read_text() if (s.root / USER_DATA).is_file() else "")
-    if verb == "is-active":
-        for unit in units:
-            print("active" if unit in known else "inactive")
-        return 0 if all(u in known for u in units) else 3
-    if not s.as_root:
-        sys.stderr.write(f"Failed to restart {units[0]}: Interactive authentication required.\n"
-                         f"See system logs and 'systemctl status {units[0]}' for details.\n")
-        return 1
-    for unit in units:
-        if unit not in known:
-            sys.stderr.write(f"Failed to restart {unit}: Unit {unit} not found.\n")
-            return 5
-    path = s.root / UNIT_LOG
-    log = restarts(s.root)
-    for unit in units:
-        entry = log.setdefault(unit, {"restarts": 0})
-        entry["restarts"] += 1
-        entry["at"] = time.time()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
-    return 0
+units.START_HOOKS["etcd2.service"] = _on_etcd2_start

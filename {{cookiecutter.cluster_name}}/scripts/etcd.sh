@@ -29,7 +29,7 @@ main() {
   ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/${names[0]}.yaml" "${names[@]}"
 
   local rec public private base lines=()
-  step "etcd certificates (SAN: each member's private IP) and TLS assets on ${names[*]}"
+  step "etcd certificate (SAN: each member's private IP) and TLS assets on ${names[*]}"
   for name in "${names[@]}"; do
     rec=$(need_droplet "$name" etcd)
     public=$(field "$rec" public_ip)

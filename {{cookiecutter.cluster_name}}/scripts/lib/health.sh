@@ -126,14 +126,21 @@ check_etcd() {
     fi
   done
   if [[ -z "$asked" ]]; then
-    local seen="no node to ask" ctl_ip
+    local seen="no node to ask" ctl_ip missing=()
+    for name in "${names[@]}"; do
+      [[ -n "$(_ip_of "$name" public_ip)" ]] || missing+=("$name")
+    done
     ctl_ip=$(_ip_of "$CONTROLLER_NAME" public_ip)
     if [[ -n "$ctl_ip" ]]; then
       out=$(_etcdctl "$ctl_ip" etcd-client cluster-health 2>&1) || true
       seen="the etcd proxy on $CONTROLLER_NAME says: $(_one_line "$out")"
     fi
-    layer etcd FAIL "no etcd member answers (${names[*]}; deleted? re-create with make etcd;${health:+ last: $(_one_line "$health");}\
- flannel and the apiserver depend on it); $seen"
+    if ((${#missing[@]})); then
+      layer etcd FAIL "${missing[*]} does not exist (deleted?): re-create it with make etcd;\
+ flannel and the apiserver depend on it; $seen"
+    else
+      layer etcd FAIL "no etcd member answers (${names[*]}): $(_one_line "$health"); $seen"
+    fi
     return 0
   fi
   list=$(_etcdctl "$ETCD_ASKED_IP" etcd member list 2>&1) || true
@@ -142,6 +149,7 @@ check_etcd() {
   count=$(jq length <<<"$members")
   up=$(jq '[.[] | select(.health == "healthy")] | length' <<<"$members")
   mapfile -t items < <(jq -r '.[] | "\(.name) (\(.id)): \(.health)\(if .leader then ", leader" else "" end)"' <<<"$members")
+  mapfile -t -O "${#items[@]}" items <<<"$health"
   items+=("asked: $asked")
   if ((count == 0 || up * 2 <= count)) || [[ -z "$leader" ]]; then
     _etcd_layer FAIL "$up of $count member(s) healthy, leader: ${leader:-none}: no quorum;\
