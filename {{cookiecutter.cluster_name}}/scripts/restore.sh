@@ -65,7 +65,7 @@ main() {
   step_done
 
   local founder=${names[0]} ip=${ips[0]} dropin dir=$BUILD_DIR/etcd-restore
-  step "$founder: the backup as its data dir, started once with --force-new-cluster"
+  step "restoring the backup on $founder (its data dir; started once with --force-new-cluster)"
   mkdir -p "$dir"
   dropin=$dir/$(basename "$ETCD_RESTORE_DROPIN")
   etcd_restore_dropin >"$dropin"
