@@ -62,7 +62,7 @@ main() {
     step_done "$ETCD_CLUSTER_ENV on every member (record: $ETCD_CLUSTER_FILE)"
   fi
   summary "etcd ready: $ETCD_COUNT member(s)" "${lines[@]}" \
-    "initial cluster (the proxies' ETCD_PEER): $initial" \
+    "ETCD_PEER=$(etcd_proxy_peers)" \
     "user data: $USER_DATA_DIR/${names[0]}.yaml" \
     "next: make controller"
 }
