@@ -65,10 +65,11 @@ main() {
   local keys bytes
   keys=$(key_count <"$dir/$ETCD_KEY_LIST")
   bytes=$(wc -c <"$dir/$ETCD_ARCHIVE" | tr -d ' ')
-  jq -n --arg m "$name" --arg t "$stamp" --argjson k "$keys" --argjson b "$bytes" \
-    --argjson n "$ETCD_COUNT" --arg c "$(cat "$ETCD_CLUSTER_FILE" 2>/dev/null || true)" \
-    '{member: $m, taken_at: $t, keys: $k, archive_bytes: $b, etcd_count: $n,
-      initial_cluster: $c, method: "etcdctl backup (etcd v2 admin guide)"}' >"$dir/backup.json"
+  jq -n --arg m "$name" --arg t "$stamp" --arg k "$keys" --arg b "$bytes" \
+    --arg n "$ETCD_COUNT" --arg c "$(cat "$ETCD_CLUSTER_FILE" 2>/dev/null || true)" \
+    '{member: $m, taken_at: $t, keys: ($k | tonumber), archive_bytes: ($b | tonumber),
+      etcd_count: ($n | tonumber), initial_cluster: $c,
+      method: "etcdctl backup (etcd v2 admin guide)"}' >"$dir/backup.json"
   chmod 600 "$dir"/*
   step_done "$bytes bytes, $keys keys"
   summary "backup $dir" \

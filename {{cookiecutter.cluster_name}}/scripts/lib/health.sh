@@ -185,8 +185,9 @@ _etcd_layer() {
   local status=$1 detail=$2 members=$3 leader=$4
   shift 4
   layer etcd "$status" "$detail" "$@"
-  LAYER_JSON[-1]=$(jq -c --argjson m "$members" --arg l "$leader" \
-    '. + {members: $m, leader: (if $l == "" then null else $l end)}' <<<"${LAYER_JSON[-1]}")
+  LAYER_JSON[-1]=$({ printf '%s\n' "${LAYER_JSON[-1]}"; printf '%s\n' "$members"; } |
+    jq -nc --arg l "$leader" 'input as $layer | input as $m
+      | $layer + {members: $m, leader: (if $l == "" then null else $l end)}')
 }
 
 check_flannel() {
