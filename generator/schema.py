@@ -19,6 +19,8 @@ MAX_WORKERS = 99
 MAX_CONTROLLERS = 9
 # flannel leases one /24 per node (controller and each worker) out of the pod network.
 NODE_SUBNET_PREFIX = 24
+# etcd members: one (the tutorial) or a static cluster that keeps a quorum without one or two.
+ETCD_COUNTS = ("1", "3", "5")
 # Every settings.env value is `include`d by make and sourced by bash unquoted: only characters
 # inert for both (no quoting, expansion, comment, continuation, word splitting or tilde).
 INERT_VALUE = r"^[A-Za-z0-9._/:,@+-]*$"
@@ -109,6 +111,10 @@ FIELDS: tuple[Field, ...] = (
     Field("controller_size", "CONTROLLER_SIZE", _SIZE),
     Field("worker_size", "WORKER_SIZE", _SIZE),
     Field("worker_count", "WORKER_COUNT", integer(1, MAX_WORKERS)),
+    # A static etcd cluster: an odd size keeps a majority through the loss of (N-1)/2 members.
+    Field("etcd_count", "ETCD_COUNT", pattern(
+        1, "|".join(ETCD_COUNTS), f"use {', '.join(ETCD_COUNTS[:-1])} or {ETCD_COUNTS[-1]} "
+        "(1 is the tutorial's single member; 3 or 5 survive the loss of 1 or 2)", yaml=False)),
     Field("controller_count", "CONTROLLER_COUNT", integer(1, MAX_CONTROLLERS)),
     Field("ssh_key_name", "SSH_KEY_NAME", pattern(
         255, "[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}",
@@ -160,12 +166,14 @@ FIELDS: tuple[Field, ...] = (
     # Lengths: what keeps the longest generated line within the .yamllint limit (200).
     Field("_ssl_dir", "SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
     Field("_etcd_ssl_dir", "ETCD_SSL_DIR", pattern(32, _PATH, _PATH_FIX.format(32))),
+    Field("_etcd_cluster_env", "ETCD_CLUSTER_ENV", pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_manifest_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_manifest_src_dir", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     Field("_kubeconfig_path", None, pattern(64, _PATH, _PATH_FIX.format(64))),
     # Derived by the bake; checked when present, so an edited settings.env is as strict.
     Field(None, "SSH_USER", pattern(32, "[a-z_][a-z0-9_-]{0,31}", "use a Unix user name")),
     Field(None, "ETCD_NAME", _DROPLET),
+    Field(None, "ETCD_PREFIX", _DROPLET),
     Field(None, "CONTROLLER_NAME", _DROPLET),
     Field(None, "WORKER_PREFIX", _DROPLET),
     Field(None, "CONTROLLER_PREFIX", _DROPLET),

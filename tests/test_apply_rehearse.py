@@ -18,7 +18,8 @@ from tests.k8s import binaries
 COMMON = ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
           'service "kube-dns" created', 'replicationcontroller "kube-dns-v9" created',
           "kubernetes.default -> 10.3.0.1", "answered on 1 worker(s)",
-          "status of do-cluster: 0 failed", "etcd       OK: 1 member(s) healthy",
+          "status of do-cluster: 0 failed",
+          "etcd       OK: 1 of 1 member(s) healthy, leader etcd-01",
           "flannel    OK: pod network 10.2.0.0/16", "apiserver  OK",
           "nodes      OK: 1 of 1 worker(s) Ready", "kube-dns   OK: service 10.3.0.10",
           'service "kube-dns" configured', "re-run: 0 droplets created", "== Rehearsal summary")

@@ -26,6 +26,7 @@ SAMPLES = {
     "REGION": ["ams3", "nyc1", "AMS3", "ams", "ams33", " ams3", "ams3 "],
     "IMAGE": ["coreos-alpha", "12345", "coreos..alpha", "-x", "i" * 64, "i" * 65],
     "WORKER_COUNT": ["1", "99", "0", "100", "01", "-1", "1.0", "", "999999999999"],
+    "ETCD_COUNT": ["1", "3", "5", "2", "4", "7", "0", "03", "", " 3"],
     "CONTROLLER_COUNT": ["1", "3", "9", "0", "10", "01", "two"],
     "SSH_KEY_NAME": ["k8s-key", "me@laptop", "a+b.c_d", "k" * 255, "k" * 256, "my key",
                      "k8s'key", "$(id)", "-k", "no", "1234"],

@@ -97,7 +97,7 @@ def test_flannel_key_exists_once_a_node_set_it(cluster: tuple[Sim, Path]) -> Non
     assert gone.stderr.startswith("Error:  100: Key not found (/coreos.com)")
     other = ssh(sim, identity, "etcd", "etcdctl get /other/key")
     assert other.returncode == daemons.EXIT_SERVER_ERROR
-    unknown = ssh(sim, identity, "etcd", "etcdctl member list")
+    unknown = ssh(sim, identity, "etcd", "etcdctl member add etcd-02 http://10.0.0.9:2380")
     assert unknown.returncode == 2 and "not simulated" in unknown.stderr
 
 

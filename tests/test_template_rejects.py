@@ -38,6 +38,10 @@ REJECTED = {
     "NodePort outside range": ({"_inspector_node_port": "38000"}, "_inspector_node_port", "inside"),
     "zero workers": ({"worker_count": "0"}, "worker_count", "1 to 99"),
     "negative workers": ({"worker_count": "-2"}, "worker_count", "1 to 99"),
+    # issue 12: an etcd cluster of an even size or more than 5 members
+    "two etcd members": ({"etcd_count": "2"}, "etcd_count", "use 1, 3 or 5"),
+    "seven etcd members": ({"etcd_count": "7"}, "etcd_count", "use 1, 3 or 5"),
+    "etcd count with a leading zero": ({"etcd_count": "03"}, "etcd_count", "use 1, 3 or 5"),
     "version with v": ({"kubernetes_version": "v1.1.2"}, "kubernetes_version", "MAJOR.MINOR"),
     "region slug malformed": ({"region": "Amsterdam 3"}, "region", "ams3"),
     "size slug malformed": ({"worker_size": "1 GB"}, "worker_size", "slug"),

@@ -110,7 +110,12 @@ class Endpoints:
             yield from self.advertised_urls(etcd, key, etcd.urls(key), listen)
         name = etcd.values.get("name", ("", 1))[0]
         own = [(text, n) for member, text, n in etcd.cluster() if member == name]
-        if not own:
+        count = self.c.settings.get("ETCD_COUNT")
+        if not name and "initial_cluster" not in etcd.values and count and count.value != "1":
+            # a static cluster: make etcd delivers each member's name and the initial
+            # cluster (ETCD_CLUSTER_ENV) once the members' private IPs exist
+            pass
+        elif not own:
             yield Finding(rel, etcd.line("initial_cluster"), ERROR, "endpoints.etcd-peer",
                           f"initial-cluster has no entry for this member ({name or 'no name'})")
         for text, line_no in own:

@@ -105,8 +105,8 @@ ROLES = ("etcd", "controller", "worker")
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("answers", [
-    {}, {"_update_group": "stable", "_kubelet_source": "download"},
-], ids=["default", "kubelet-download"])
+    {}, {"_update_group": "stable", "_kubelet_source": "download"}, {"etcd_count": "3"},
+], ids=["default", "kubelet-download", "etcd-cluster"])
 def test_units_verify(role: str, answers: dict[str, str], request: pytest.FixtureRequest,
                       bake_with: Callable[..., Path], systemd_analyze_bin: str,
                       tmp_path: Path) -> None:
@@ -132,6 +132,13 @@ BREAKAGES: dict[str, tuple[str, str, str, str]] = {
     "dropin-requires-missing": ("controller", "Requires=etcd2.service",
                                 "Requires=etcd.service", "etcd.service not found"),
 }
+# A static etcd cluster's member (etcd_count=3): its etcd2 drop-in waits for the delivered
+# initial cluster; a misspelled wait unit is caught.
+CLUSTER_BREAKAGES = {
+    "cluster-ready-missing": ("etcd", "Requires=etcd-cluster-ready.service",
+                              "Requires=etcd-cluster-wait.service",
+                              "etcd-cluster-wait.service not found"),
+}
 
 
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
@@ -145,6 +152,23 @@ def test_broken_unit_fails_verify(breakage: str, cluster_copy: Path, systemd_ana
     path.write_text(rendered.replace(text, replacement))
     root = tmp_path / "root"
     names = coreos_root(root, user_data(cluster_copy, role))
+    status, out = verify(systemd_analyze_bin, root, names)
+    assert status != 0 or out != "", "verify passed a broken unit"
+    assert message in out, out
+
+
+@pytest.mark.parametrize("breakage", list(CLUSTER_BREAKAGES))
+def test_broken_cluster_member_unit_fails_verify(
+        breakage: str, bake_with: Callable[..., Path], systemd_analyze_bin: str,
+        tmp_path: Path) -> None:
+    role, text, replacement, message = CLUSTER_BREAKAGES[breakage]
+    cluster = bake_with(etcd_count="3")
+    path = cluster / f"cloud-config/{role}.yaml"
+    rendered = path.read_text()
+    assert rendered.count(text) == 1
+    path.write_text(rendered.replace(text, replacement))
+    root = tmp_path / "root"
+    names = coreos_root(root, user_data(cluster, role))
     status, out = verify(systemd_analyze_bin, root, names)
     assert status != 0 or out != "", "verify passed a broken unit"
     assert message in out, out

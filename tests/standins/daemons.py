@@ -12,7 +12,6 @@ ExitServerError 4, ExitClusterNotHealthy 5) and systemctl.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sys
 import time
@@ -20,21 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import model
+from . import etcdstore, model, units
 from . import state as st
+from .units import UNIT_LOG, op_systemctl, restarts  # noqa: F401 (the daemons' API)
 
 if TYPE_CHECKING:
     from .rops import Session
 
 USER_DATA = "var/lib/dosim/user-data"
-UNIT_LOG = "var/lib/dosim/systemd.json"
 EXIT_SERVER_ERROR = 4
 EXIT_CLUSTER_NOT_HEALTHY = 5
-# Units every CoreOS image ships, besides those the user data defines.
-IMAGE_UNITS = ("etcd2.service", "fleet.service", "flanneld.service", "docker.service",
-               "sshd.service", "systemd-networkd.service", "update-engine.service",
-               "locksmithd.service")
-_UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
 
 
 @dataclass
@@ -82,6 +76,38 @@ def _user_data(rec: dict[str, Any]) -> str:
     return path.read_text() if path.is_file() else ""
 
 
+_ENV_FILE = re.compile(r"^\s*EnvironmentFile=(-?)(/\S+)\s*$", re.MULTILINE)
+
+
+def etcd_settings(rec: dict[str, Any]) -> dict[str, str] | None:
+    """etcd2's settings on this droplet: the user data's ``coreos.etcd2`` overridden by the
+    ``EnvironmentFile=`` its drop-in names (``ETCD_INITIAL_CLUSTER`` -> ``initial-cluster``:
+    systemd lets the file win over Environment=). None while etcd2 cannot start: a file
+    named without ``-`` that does not exist (a static cluster's member waits for it)."""
+    text = _user_data(rec)
+    settings = dict(Etcd2.of(text).settings)
+    for optional, path in _ENV_FILE.findall(text):
+        host = Path(rec["sim"]["root"]) / path.lstrip("/")
+        if not host.is_file():
+            if optional:
+                continue
+            return None
+        for line in host.read_text().splitlines():
+            key, eq, value = line.strip().partition("=")
+            if eq and key.startswith("ETCD_"):
+                settings[key[5:].lower().replace("_", "-")] = value
+    if settings.get("proxy", "off") != "on" and "initial-cluster" not in settings:
+        # etcd's default for a named member: itself at its advertised peer URLs
+        settings["initial-cluster"] = "{}={}".format(settings.get("name", "default"), settings.get(
+            "initial-advertise-peer-urls", "http://localhost:2380").split(",")[0].strip())
+    ip = rec["sim"].get("private_ip") or ""
+    return {k: v.replace("$private_ipv4", ip) for k, v in settings.items()}
+
+
+def _peers(settings: dict[str, str]) -> list[tuple[str, str]]:
+    return Etcd2(settings).peers()
+
+
 def _host(url: str) -> str:
     return url.split("//", 1)[-1].rsplit(":", 1)[0]
 
@@ -99,7 +125,7 @@ class Member:
     @property
     def client_url(self) -> str:
         assert self.rec is not None
-        conf = Etcd2.of(_user_data(self.rec)).settings
+        conf = etcd_settings(self.rec) or {}
         url = conf.get("advertise-client-urls", "http://:2379").split(",")[0].strip()
         scheme, port = url.split("://", 1)[0], url.rsplit(":", 1)[-1]
         return f"{scheme}://{self.rec['sim']['private_ip']}:{port}"
@@ -110,9 +136,27 @@ def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[s
     for rec in data["droplets"].values():
         if rec["sim"].get("private_ip") != ip or model.status_at(rec, now) != "active":
             continue
-        conf = Etcd2.of(_user_data(rec))
-        if not conf.proxy and conf.settings.get("name") == name:
+        conf = etcd_settings(rec)
+        if conf is None or Etcd2(conf).proxy or conf.get("name") != name:
+            continue
+        if units.stopped(Path(rec["sim"]["root"]), "etcd2.service"):
+            continue
+        restored = etcdstore.restored_members(data)
+        if restored is not None:  # after make restore: the membership the founder keeps
+            if any(n == name for n, _ in restored) or etcdstore.is_founder(rec):
+                return rec
+            continue
+        # etcd refuses to start when its initial cluster does not name it
+        if any(n == name for n, _ in _peers(conf)):
             return rec
+    return None
+
+
+def _member_by_name(data: dict[str, Any], name: str, now: float) -> dict[str, Any] | None:
+    for rec in data["droplets"].values():
+        conf = etcd_settings(rec) if model.status_at(rec, now) == "active" else None
+        if conf and conf.get("name") == name:
+            return _live_member(data, name, rec["sim"].get("private_ip", ""), now)
     return None
 
 
@@ -121,16 +165,18 @@ def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member]
     me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
     if me is None:
         return [], "http://127.0.0.1:2379"
-    conf = Etcd2.of(_user_data(me))
-    if not conf.settings:
+    settings = etcd_settings(me)
+    if not settings:
         return [], "http://127.0.0.1:2379"
-    port = conf.settings.get("listen-client-urls", ":2379").split(",")[0].rsplit(":", 1)[-1]
+    conf = Etcd2(settings)
+    port = settings.get("listen-client-urls", ":2379").split(",")[-1].rsplit(":", 1)[-1]
     endpoint = f"http://127.0.0.1:{port}"
-    if not conf.proxy:
-        name = conf.settings.get("name", "default")
-        ip = me["sim"].get("private_ip", "")
-        peer = conf.settings.get("initial-advertise-peer-urls", "").replace("$private_ipv4", ip)
-        return [Member(name, peer, me)], endpoint
+    if not conf.proxy and _live_member(data, settings.get("name", ""), me["sim"].get(
+            "private_ip", ""), now) is None:
+        return [], endpoint  # etcd2 is not running (not started yet, or refused its config)
+    restored = etcdstore.restored_members(data)
+    if not conf.proxy and restored is not None:
+        return [Member(n, url, _member_by_name(data, n, now)) for n, url in restored], endpoint
     return [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()], \
         endpoint
 
@@ -168,7 +214,11 @@ def _global_options(args: list[str]) -> tuple[dict[str, str], list[str]]:
     while args and args[0].startswith("--"):
         flag, eq, value = args[0].partition("=")
         if flag == "--no-sync":
+            opts[flag] = "1"
             args = args[1:]
+        elif flag in ("--endpoint", "--endpoints") and (eq or len(args) > 1):
+            opts["--endpoint"] = value if eq else args[1]
+            args = args[1 if eq else 2:]
         elif flag in _TLS_FLAGS and (eq or len(args) > 1):
             opts[flag] = value if eq else args[1]
             args = args[1 if eq else 2:]
@@ -195,19 +245,43 @@ def _tls_problem(s: Session, opts: dict[str, str], members: list[Member]) -> str
     return None
 
 
+def _store(data: dict[str, Any], member: Member, now: float) -> dict[str, str]:
+    """The keys a live member holds (etcdstore.KNOWN_KEYS, derived as `get` does)."""
+    keys = {}
+    for key in etcdstore.KNOWN_KEYS:
+        values = _flannel_setters(data, member, key, now)
+        if values:
+            keys[key] = values[-1]
+    return keys
+
+
 def op_etcdctl(s: Session, args: list[str]) -> int:
     opts, args = _global_options(args)
-    if not args or args[0] not in ("cluster-health", "get"):
-        sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get)\n")
+    if args[:2] == ["member", "list"] and len(args) == 2:
+        args = ["member-list"]
+    elif args[:2] in (["member", "update"], ["member", "add"]) and len(args) == 4:
+        args = [f"member-{args[1]}", *args[2:]]
+    if not args or args[0] not in ("cluster-health", "get", "member-list", "ls", "set",
+                                   "backup", "member-update", "member-add"):
+        sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get, "
+                         "member list, ls, set, backup)\n")
         return 2
     now = time.time()
     with st.locked(write=False) as data:
         members, endpoint = _members(s, data, now)
         up = [m for m in members if m.rec is not None]
+        if args[0] == "backup":  # reads the data dir, asks no server
+            me = [m for m in up if m.rec is not None and m.rec["sim"]["root"] == str(s.root)]
+            return etcdstore.op_backup(s, args[1:], _store(data, me[0], now) if me else None)
+        if "--endpoint" in opts and opts["--endpoint"].rstrip("/") != endpoint:
+            sys.stderr.write(_unavailable(opts["--endpoint"]))
+            return EXIT_SERVER_ERROR
         if not members:
             sys.stderr.write(_unavailable(endpoint))
             return EXIT_SERVER_ERROR
-        problem = _tls_problem(s, opts, members)
+        # the plain-http loopback listener, without syncing to the https URLs: no certificate
+        local = "--endpoint" in opts and "--no-sync" in opts
+        problem = None if local else _tls_problem(s, opts, members)
         if problem is not None:
             sys.stderr.write("Error:  client: etcd cluster is unavailable or misconfigured\n"
                              f"error #0: {problem}\n")
@@ -227,6 +301,21 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
             healthy = len(up) == len(members)
             print("cluster is healthy" if healthy else "cluster is unhealthy")
             return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
+        if args[0] == "member-list":
+            return _member_list(members, up, endpoint)
+        if args[0] in ("member-update", "member-add"):
+            if not up:
+                sys.stderr.write(_unavailable(endpoint))
+                return EXIT_SERVER_ERROR
+            ids = {_member_id(m.name, m.peer_url): m.name for m in members}
+            return etcdstore.reconfigure(data, args, ids)
+        if args[0] in ("ls", "set"):
+            if not up:
+                sys.stderr.write(_unavailable(endpoint))
+                return EXIT_SERVER_ERROR
+            if args[0] == "set":
+                return etcdstore.op_set_hidden(args[1:])
+            return etcdstore.op_ls(args[1:], _store(data, up[0], now))
         if len(args) != 2:
             sys.stderr.write("etcdctl get: one key (dosim)\n")
             return 2
@@ -242,44 +331,33 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
     return 0
 
 
-def units_of(user_data: str) -> set[str]:
-    names = re.findall(r"^\s*-\s*name:\s*\"?([\w@.-]+)\"?\s*$", user_data, re.MULTILINE)
-    return {n for n in names if n.endswith(_UNIT_SUFFIXES)} | set(IMAGE_UNITS)
-
-
-def restarts(root: Path) -> dict[str, Any]:
-    """For tests: ``{unit: {"restarts": n, "at": t}}`` recorded by ``systemctl restart``."""
-    path = root / UNIT_LOG
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def op_systemctl(s: Session, args: list[str]) -> int:
-    flags = [a for a in args if a.startswith("-")]
-    words = [a for a in args if not a.startswith("-")]
-    if flags or len(words) < 2 or words[0] not in ("restart", "is-active"):
-        sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: restart UNIT..., "
-                         "is-active UNIT...)\n")
-        return 2
-    verb, units = words[0], [u if "." in u else u + ".service" for u in words[1:]]
-    known = units_of((s.root / USER_DATA).read_text() if (s.root / USER_DATA).is_file() else "")
-    if verb == "is-active":
-        for unit in units:
-            print("active" if unit in known else "inactive")
-        return 0 if all(u in known for u in units) else 3
-    if not s.as_root:
-        sys.stderr.write(f"Failed to restart {units[0]}: Interactive authentication required.\n"
-                         f"See system logs and 'systemctl status {units[0]}' for details.\n")
-        return 1
-    for unit in units:
-        if unit not in known:
-            sys.stderr.write(f"Failed to restart {unit}: Unit {unit} not found.\n")
-            return 5
-    path = s.root / UNIT_LOG
-    log = restarts(s.root)
-    for unit in units:
-        entry = log.setdefault(unit, {"restarts": 0})
-        entry["restarts"] += 1
-        entry["at"] = time.time()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
+def _member_list(members: list[Member], up: list[Member], endpoint: str) -> int:
+    """etcdctl 2.2 ``member list`` (etcdctl/command/member_commands.go): one line per member
+    of the membership, reachable or not; the leader (here: the first live member by name,
+    while a majority is live) with isLeader=true."""
+    if not up:
+        sys.stderr.write(_unavailable(endpoint))
+        return EXIT_SERVER_ERROR
+    leader = min(m.name for m in up) if len(up) > len(members) // 2 else None
+    for m in members:
+        client = m.client_url if m.rec is not None else \
+            m.peer_url.rsplit(":", 1)[0] + ":" + endpoint.rsplit(":", 1)[-1]
+        print(f"{_member_id(m.name, m.peer_url)}: name={m.name} peerURLs={m.peer_url} "
+              f"clientURLs={client} isLeader={'true' if m.name == leader else 'false'}")
     return 0
+
+
+def _on_etcd2_start(s: Session) -> str | None:
+    """etcd2 starting on this droplet (systemctl start/restart): its settings as systemd hands
+    them over (the restore drop-in's ETCD_FORCE_NEW_CLUSTER included)."""
+    with st.locked(write=False) as data:
+        me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
+        conf = etcd_settings(me) if me else None
+        if me is None or conf is None or Etcd2(conf).proxy:
+            return "etcd2 has no member configuration here (its EnvironmentFile is missing?)"
+        own = conf.get("initial-advertise-peer-urls", "").split(",")[0].strip()
+        return etcdstore.on_start(s, data, conf.get("name", ""), own,
+                                  conf.get("initial-cluster-state", "new"))
+
+
+units.START_HOOKS["etcd2.service"] = _on_etcd2_start

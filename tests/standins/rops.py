@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from . import daemons
+from . import archive, daemons
 from . import dropletfs as fs
 
 KNOWN_USERS = ("root", "core", "etcd", "nobody")
@@ -798,7 +798,7 @@ COMMANDS: dict[str, Callable[[Session, list[str]], int]] = {
     "ln": op_ln, "rm": op_rm, "test": op_test, "[": lambda s, a: op_test(s, a, bracket=True),
     "cat": op_cat, "ls": op_ls, "install": op_install, "tee": op_tee, "touch": op_touch,
     "mappath": op_mappath, "noop": op_noop,
-    "etcdctl": daemons.op_etcdctl, "systemctl": daemons.op_systemctl,
+    "etcdctl": daemons.op_etcdctl, "systemctl": daemons.op_systemctl, "tar": archive.op_tar,
 }
 
 

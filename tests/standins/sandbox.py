@@ -26,7 +26,7 @@ from . import dropletfs as fs
 from . import rops
 
 SIMULATED = ("mkdir", "mv", "cp", "chown", "chmod", "ln", "rm", "cat", "ls", "install", "tee",
-             "touch", "test", "etcdctl", "systemctl")
+             "touch", "test", "etcdctl", "systemctl", "tar")
 REPO = Path(__file__).resolve().parents[2]
 
 PRELUDE = r"""
@@ -38,6 +38,7 @@ _dosim_op_process() { "$DOSIM_PY" -S -m tests.standins.rops "$@"; }  # stdlib on
 _dosim_op() {
   case "$1 ${*:2} " in
     "tee "* | "cat  " | "cat "*" - "*) _dosim_op_process "$@"; return ;;
+    "tar "*) _dosim_op_process "$@"; return ;;  # binary output
   esac
   local LC_ALL=C fd rc outlen errlen out="" err=""
   exec {fd}<>"/dev/tcp/127.0.0.1/$DOSIM_OP_PORT" || return 70

@@ -27,7 +27,7 @@ main() {
       step "certificates installed on $name ($ip:$SSL_DIR)"
       records+=$'\n'$(remote_cert_records "$name" "$ip" || true)
       step_done
-    done < <(jq -r --arg e "$ETCD_NAME" '.[] | select(.name != $e) | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
+    done < <(jq -r --arg p "$ETCD_PREFIX-" '.[] | select(.name | startswith($p) | not) | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
   else
     warn "no doctl or no API token: listing $PKI_DIR/ only (export DIGITALOCEAN_ACCESS_TOKEN to read the droplets too)"
   fi

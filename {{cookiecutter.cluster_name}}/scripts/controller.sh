@@ -25,9 +25,8 @@ main() {
   pki_sweep
   # shellcheck disable=SC2034 # read by the library (records_tsv, need_droplet, ensure_droplets)
   CLUSTER_LIST=$(cluster_droplets)
-  local etcd names=() name id first_missing=""
-  etcd=$(need_droplet "$ETCD_NAME" etcd)
-  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+  local names=() name id first_missing=""
+  ETCD_PEER=$(etcd_proxy_peers)
   export ETCD_PEER
   log "ETCD_PEER=$ETCD_PEER"
 

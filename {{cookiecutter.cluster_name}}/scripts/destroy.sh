@@ -16,8 +16,11 @@ files_of() {
   local name=$1
   printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
     "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
-  if [[ "$name" == "$ETCD_NAME" ]]; then
-    printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
+  if [[ "$name" =~ ^"$ETCD_PREFIX"-([0-9]{2})$ ]]; then
+    # a static cluster's member certificate is etcd-NN, the single member's etcd
+    printf '%s\n' "$PKI_DIR/etcd-${BASH_REMATCH[1]}.pem" "$PKI_DIR/etcd-${BASH_REMATCH[1]}-key.pem" \
+      "$BUILD_DIR/etcd-cluster/$name.env"
+    [[ "$name" != "$ETCD_NAME" ]] || printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
   elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
     printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" "$KUBECONFIG_FILE"
   elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
@@ -40,6 +43,9 @@ local_names() {
   if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
     echo "$ETCD_NAME"
   fi
+  for f in "$PKI_DIR"/etcd-[0-9][0-9].pem "$PKI_DIR"/etcd-[0-9][0-9]-key.pem; do
+    [[ -e "$f" ]] && printf '%s-%s\n' "$ETCD_PREFIX" "$(basename "$f" | sed -E 's/^etcd-([0-9]{2}).*/\1/')"
+  done
   return 0
 }
 
@@ -69,9 +75,10 @@ clean_up() {
   done < <({ printf '%s\n' "$@"; local_names; } | sort -u)
   if ((${#remaining[@]} == 0)); then
     mapfile -t -O "${#REMOVED[@]}" REMOVED < <(printf '%s\n' "$BUILD_DIR" "$DROPLET_STATE_DIR" \
-      "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr "$DELETED_FILE" | existing)
+      "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl "$PKI_DIR"/*.csr "$DELETED_FILE" \
+      "$ETCD_CLUSTER_FILE" | existing)
     rm -rf "$BUILD_DIR" "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl \
-      "$PKI_DIR"/*.csr "$DELETED_FILE"
+      "$PKI_DIR"/*.csr "$DELETED_FILE" "$ETCD_CLUSTER_FILE"
   fi
 }
 
@@ -153,7 +160,7 @@ main() {
   remove_firewalls || die "the cloud firewalls were kept; re-run 'make destroy'"
   summary "cluster $CLUSTER_NAME destroyed" \
     "deleted: $count droplet(s): ${names[*]}${LB_REMOVED}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
-    "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
+    "removed their state, user data, logs, certificates and keys (etcd members, apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
     "next: make etcd controller worker (to re-create it)"
 }

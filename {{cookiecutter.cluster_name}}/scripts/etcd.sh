@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make etcd: the cloud firewalls, the etcd droplet from cloud-config/etcd.yaml (tutorial step 3),
-# its TLS certificate installed over scp/ssh (lock-down, issue 10).
+# make etcd: the cloud firewalls, the etcd member droplet(s) from cloud-config/etcd.yaml
+# (tutorial step 3; ETCD_COUNT of them, all in one call), each member's TLS certificate (SAN:
+# its private IP) installed over scp/ssh (lock-down, issue 10), and for a static cluster of 3
+# or 5 each member's name and the initial cluster (scripts/lib/etcdcluster.sh).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -9,29 +11,59 @@ main() {
   apply_lock etcd
   preflight
   ensure_firewalls
+  # shellcheck disable=SC2034 # read by etcd_check_count, records_tsv, ensure_droplets
   CLUSTER_LIST=$(cluster_droplets)
-  local exists=no
-  [[ -n "$(record_of "$CLUSTER_LIST" "$ETCD_NAME")" ]] && exists=yes
-  render_user_data etcd.yaml "$ETCD_NAME" "$exists"
+  etcd_check_count
+  local names=() name id
+  mapfile -t names < <(etcd_names)
+  while IFS=$'\t' read -r name id _; do
+    render_user_data etcd.yaml "$name" "$([[ -n "$id" ]] && echo yes || echo no)"
+  done < <(records_tsv "${names[@]}")
+  if ((ETCD_COUNT > 1 && ${#STALE_USER_DATA[@]})) && [[ -s "$ETCD_CLUSTER_FILE" ]]; then
+    die "${STALE_USER_DATA[*]} run with other user data than cloud-config/etcd.yaml renders now," \
+      "but a member of the formed etcd cluster cannot be re-created (a new member would need" \
+      "runtime reconfiguration, out of scope): restore the template, or 'make backup'," \
+      "'make destroy' and re-create the cluster"
+  fi
   replace_stale etcd etcd.yaml
-  ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/$ETCD_NAME.yaml" "$ETCD_NAME"
+  ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/${names[0]}.yaml" "${names[@]}"
 
-  local rec public private
-  rec=$(need_droplet "$ETCD_NAME" etcd)
-  public=$(field "$rec" public_ip)
-  private=$(field "$rec" private_ip)
-  ETCD_PEER=$(etcd_peer_url "$private")
+  local rec public private base lines=()
+  step "etcd certificate (SAN: each member's private IP) and TLS assets on ${names[*]}"
+  for name in "${names[@]}"; do
+    rec=$(need_droplet "$name" etcd)
+    public=$(field "$rec" public_ip)
+    private=$(field "$rec" private_ip)
+    base=$(etcd_cert_base "$name")
+    ensure_cert_ips "$base" "$private"
+    pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
+    install_etcd_tls "$name" "$public" "$PKI_DIR/$base.pem" "$PKI_DIR/$base-key.pem" etcd ||
+      die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
+    lines+=("$name  id $(field "$rec" id)  public $public  private $private  pki/$base.pem")
+  done
+  step_done "in $ETCD_SSL_DIR"
 
-  step "etcd certificate (SAN: $private) and TLS assets on $ETCD_NAME"
-  ensure_cert_ips etcd "$private"
-  pki_issue_etcd "$private"
-  install_etcd_tls "$ETCD_NAME" "$public" "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem" etcd ||
-    die "the etcd TLS assets are not installed on $ETCD_NAME: fix the cause above and re-run 'make etcd'"
-  step_done "pki/etcd.pem in $ETCD_SSL_DIR"
-  summary "etcd ready" \
-    "$ETCD_NAME  id $(field "$rec" id)  public $(field "$rec" public_ip)  private $(field "$rec" private_ip)" \
-    "ETCD_PEER=$ETCD_PEER" \
-    "user data: $USER_DATA_DIR/$ETCD_NAME.yaml" \
+  local initial
+  initial=$(etcd_initial_cluster)
+  if ((ETCD_COUNT > 1)); then
+    if [[ -s "$ETCD_CLUSTER_FILE" && "$(<"$ETCD_CLUSTER_FILE")" != "$initial" ]]; then
+      die "the etcd cluster formed as $(<"$ETCD_CLUSTER_FILE"), but its members are now" \
+        "$initial: a re-created member cannot rejoin a static cluster (out of scope);" \
+        "'make destroy' and re-create the cluster (then 'make restore BACKUP=...')"
+    fi
+    step "initial cluster for ${names[*]}: $initial"
+    for name in "${names[@]}"; do
+      rec=$(need_droplet "$name" etcd)
+      deliver_initial_cluster "$name" "$(field "$rec" public_ip)" "$(etcd_member_name "$name")" \
+        "$initial" ||
+        die "the initial cluster is not delivered to $name: fix the cause above and re-run 'make etcd'"
+    done
+    printf '%s\n' "$initial" >"$ETCD_CLUSTER_FILE"
+    step_done "$ETCD_CLUSTER_ENV on every member (record: $ETCD_CLUSTER_FILE)"
+  fi
+  summary "etcd ready: $ETCD_COUNT member(s)" "${lines[@]}" \
+    "ETCD_PEER=$(etcd_proxy_peers)" \
+    "user data: $USER_DATA_DIR/${names[0]}.yaml" \
     "next: make controller"
 }
 

@@ -15,8 +15,10 @@ PLAN_KINDS=(droplets load_balancer certificates)
 
 # wanted: "role<TAB>name<TAB>size" of every droplet the create targets would leave.
 wanted() {
-  local nn
-  printf 'etcd\t%s\t%s\n' "$ETCD_NAME" "$ETCD_SIZE"
+  local nn name
+  while IFS= read -r name; do
+    printf 'etcd\t%s\t%s\n' "$name" "$ETCD_SIZE"
+  done < <(etcd_names)
   controller_names | sed "s/^/controller\t/; s/\$/\t$CONTROLLER_SIZE/"
   for ((nn = 1; nn <= WANT_WORKERS; nn++)); do
     printf 'worker\t%s\t%s\n' "$(worker_name "$nn")" "$WORKER_SIZE"

@@ -29,10 +29,8 @@ main() {
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
 
-  local etcd
-  etcd=$(need_droplet "$ETCD_NAME" etcd)
   need_droplet "$CONTROLLER_NAME" controller >/dev/null
-  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+  ETCD_PEER=$(etcd_proxy_peers)
   # the controller's public IP, or with several controllers their load balancer's
   CONTROLLER_PUBLIC_IP=$(apiserver_address)
   export ETCD_PEER CONTROLLER_PUBLIC_IP

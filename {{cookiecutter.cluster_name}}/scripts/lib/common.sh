@@ -78,6 +78,10 @@ source scripts/lib/ssh.sh
 source scripts/lib/pki.sh
 # shellcheck source=scripts/lib/etcdtls.sh
 source scripts/lib/etcdtls.sh
+# shellcheck source=scripts/lib/etcdcluster.sh
+source scripts/lib/etcdcluster.sh
+# shellcheck source=scripts/lib/etcdbackup.sh
+source scripts/lib/etcdbackup.sh
 # shellcheck source=scripts/lib/authz.sh
 source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh

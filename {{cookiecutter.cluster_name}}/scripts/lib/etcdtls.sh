@@ -12,9 +12,10 @@ etcd_peer_url() {
   echo "https://$1:$ETCD_PEER_PORT"
 }
 
-# pki_issue_etcd PRIVATE_IP: pki/etcd{,-key}.pem, CN=ETCD_MEMBER, SAN: PRIVATE_IP.
+# pki_issue_etcd PRIVATE_IP [BASE CN]: pki/BASE{,-key}.pem (default: etcd, the single
+# member's), CN (default ETCD_MEMBER), SAN: PRIVATE_IP.
 pki_issue_etcd() {
-  ETCD_PRIVATE_IP=$1 pki_sign etcd "$ETCD_MEMBER" openssl/etcd.cnf
+  ETCD_PRIVATE_IP=$1 pki_sign "${2:-etcd}" "${3:-$ETCD_MEMBER}" openssl/etcd.cnf
 }
 
 # install_etcd_tls NAME IP CERT KEY AS: CERT, KEY and the CA into ETCD_SSL_DIR on NAME as

@@ -29,7 +29,7 @@ _one_line() {
 # expected_names: the droplets `make etcd controller worker` would leave, in order.
 expected_names() {
   local nn
-  echo "$ETCD_NAME"
+  etcd_names
   controller_names
   for ((nn = 1; nn <= 10#${WORKERS:-$WORKER_COUNT}; nn++)); do
     worker_name "$nn"
@@ -98,43 +98,101 @@ _etcdctl() {
     --key-file "$ETCD_SSL_DIR/$as-key.pem" "$@"
 }
 
+# _etcd_members HEALTH LIST: the members as JSON [{name, id, health, leader}] from etcdctl's
+# cluster-health and member list (etcd 2.2's formats: etcdctl/command/cluster_health.go,
+# member_commands.go).
+_etcd_members() {
+  jq -nc --arg h "$1" --arg l "$2" '
+    ($h | split("\n") | map(capture("^member (?<id>[0-9a-f]+) is (?<health>[a-z]+)"))
+     | map({(.id): .health}) | add // {}) as $hs
+    | [$l | split("\n")[] | capture("^(?<id>[0-9a-f]+): name=(?<name>[^ ]+) .*isLeader=(?<leader>[a-z]+)")
+       | {name, id, health: ($hs[.id] // "unknown"), leader: (.leader == "true")}]'
+}
+
+# check_etcd: every member's health and the leader, asked of the first member that answers
+# (cluster-health dials every member), then the controller's proxy. Sets ETCD_ASKED_IP.
+ETCD_ASKED_IP=""
 check_etcd() {
-  local etcd_ip ctl_ip out rc=0 items=() healthy
-  etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
-  ctl_ip=$(_ip_of "$CONTROLLER_NAME" public_ip)
-  if [[ -z "$etcd_ip" ]]; then
-    local seen="no node to ask"
+  local names=() name ip asked="" health="" list="" rc=0 out members leader count up items=()
+  mapfile -t names < <(etcd_names)
+  for name in "${names[@]}"; do
+    ip=$(_ip_of "$name" public_ip)
+    [[ -n "$ip" ]] || continue
+    rc=0
+    health=$(_etcdctl "$ip" etcd cluster-health 2>&1) || rc=$?
+    if grep -q '^member ' <<<"$health"; then
+      asked=$name ETCD_ASKED_IP=$ip
+      break
+    fi
+  done
+  if [[ -z "$asked" ]]; then
+    local seen="no node to ask" ctl_ip missing=()
+    for name in "${names[@]}"; do
+      [[ -n "$(_ip_of "$name" public_ip)" ]] || missing+=("$name")
+    done
+    ctl_ip=$(_ip_of "$CONTROLLER_NAME" public_ip)
     if [[ -n "$ctl_ip" ]]; then
       out=$(_etcdctl "$ctl_ip" etcd-client cluster-health 2>&1) || true
       seen="the etcd proxy on $CONTROLLER_NAME says: $(_one_line "$out")"
     fi
-    layer etcd FAIL "$ETCD_NAME does not exist (deleted?): re-create it with make etcd;\
+    if ((${#missing[@]})); then
+      layer etcd FAIL "${missing[*]} does not exist (deleted?): re-create it with make etcd;\
  flannel and the apiserver depend on it; $seen"
+    else
+      layer etcd FAIL "no etcd member answers (${names[*]}): $(_one_line "$health"); $seen"
+    fi
     return 0
   fi
-  out=$(_etcdctl "$etcd_ip" etcd cluster-health 2>&1) || rc=$?
-  mapfile -t items <<<"$out"
-  if ((rc != 0)) || ! grep -qx 'cluster is healthy' <<<"$out"; then
-    layer etcd FAIL "etcdctl cluster-health on $ETCD_NAME exited $rc: $(_one_line "$out")" "${items[@]}"
+  list=$(_etcdctl "$ETCD_ASKED_IP" etcd member list 2>&1) || true
+  members=$(_etcd_members "$health" "$list")
+  leader=$(jq -r '[.[] | select(.leader) | .name][0] // ""' <<<"$members")
+  count=$(jq length <<<"$members")
+  up=$(jq '[.[] | select(.health == "healthy")] | length' <<<"$members")
+  mapfile -t items < <(jq -r '.[] | "\(.name) (\(.id)): \(.health)\(if .leader then ", leader" else "" end)"' <<<"$members")
+  mapfile -t -O "${#items[@]}" items <<<"$health"
+  items+=("asked: $asked")
+  if ((count == 0 || up * 2 <= count)) || [[ -z "$leader" ]]; then
+    _etcd_layer FAIL "$up of $count member(s) healthy, leader: ${leader:-none}: no quorum;\
+ $(_one_line "$health")" "$members" "$leader"
     return 0
   fi
-  healthy=$(grep -c '^member .* is healthy' <<<"$out")
+  local ctl_ip
+  ctl_ip=$(_ip_of "$CONTROLLER_NAME" public_ip)
   if [[ -n "$ctl_ip" ]]; then
     rc=0
     out=$(_etcdctl "$ctl_ip" etcd-client cluster-health 2>&1) || rc=$?
-    if ((rc != 0)); then
-      layer etcd FAIL "$ETCD_NAME is healthy but the etcd proxy on $CONTROLLER_NAME does not reach\
- it (exit $rc): $(_one_line "$out"); its initial-cluster must name $ETCD_NAME's private IP" "${items[@]}"
+    if ! grep -qx 'cluster is \(healthy\|unhealthy\)' <<<"$out"; then
+      _etcd_layer FAIL "the etcd members have a leader ($leader) but the etcd proxy on $CONTROLLER_NAME\
+ does not reach them (exit $rc): $(_one_line "$out"); its initial-cluster must name the members'\
+ private IPs" "$members" "$leader" "${items[@]}"
       return 0
     fi
     items+=("through the proxy on $CONTROLLER_NAME: $(tail -n1 <<<"$out")")
   fi
-  layer etcd OK "$healthy member(s) healthy (etcdctl cluster-health)" "${items[@]}"
+  if ((up < count)); then
+    _etcd_layer WARN "$up of $count member(s) healthy, leader $leader: the cluster keeps its quorum;\
+ bring back $(jq -r '[.[] | select(.health != "healthy") | .name] | join(" ")' <<<"$members")" \
+      "$members" "$leader" "${items[@]}"
+  else
+    _etcd_layer OK "$up of $count member(s) healthy, leader $leader (etcdctl cluster-health, member list)" \
+      "$members" "$leader" "${items[@]}"
+  fi
+}
+
+# _etcd_layer STATUS DETAIL MEMBERS_JSON LEADER ITEM...: the etcd layer, its JSON with members
+# and leader.
+_etcd_layer() {
+  local status=$1 detail=$2 members=$3 leader=$4
+  shift 4
+  layer etcd "$status" "$detail" "$@"
+  LAYER_JSON[-1]=$({ printf '%s\n' "${LAYER_JSON[-1]}"; printf '%s\n' "$members"; } |
+    jq -nc --arg l "$leader" 'input as $layer | input as $m
+      | $layer + {members: $m, leader: (if $l == "" then null else $l end)}')
 }
 
 check_flannel() {
   local etcd_ip out rc=0
-  etcd_ip=$(_ip_of "$ETCD_NAME" public_ip)
+  etcd_ip=${ETCD_ASKED_IP:-$(_ip_of "$ETCD_NAME" public_ip)}
   out=$(_etcdctl "$etcd_ip" etcd get "$FLANNEL_KEY" 2>&1) || rc=$?
   if ((rc != 0)); then
     local why="flanneld on $CONTROLLER_NAME sets it at boot (ExecStartPre of its drop-in)"

@@ -1,0 +1,66 @@
+"""``tar`` on the droplets: only what `make backup` and `make restore` send: ``tar -C DIR -czf -
+PATH...`` (a gzip'd archive of PATH under DIR on stdout, binary: it runs as its own process,
+not through the op server) and ``tar -xzf FILE -C DIR`` (members only below DIR). Reading and
+writing need the permissions the droplet's kernel would check."""
+
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .rops import Session
+
+
+def _extract(s: Session, archive: str, directory: str) -> int:
+    src, dest = s.dpath(archive), s.dpath(directory)
+    if not s.host(src).is_file():
+        sys.stderr.write(f"tar: {archive}: Cannot open: No such file or directory\n")
+        return 2
+    if not s.host(dest).is_dir():
+        sys.stderr.write(f"tar: {directory}: Cannot open: No such file or directory\n")
+        return 2
+    if not s.can_read(src) or not s.can_write_dir(dest):
+        sys.stderr.write(f"tar: {directory}: Cannot open: Permission denied\n")
+        return 2
+    with tarfile.open(s.host(src), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in member.name.split("/") or \
+                    not (member.isfile() or member.isdir()):
+                sys.stderr.write(f"tar: {member.name}: refused (dosim)\n")
+                return 2
+        tar.extractall(s.host(dest), filter="data")
+    return 0
+
+
+def op_tar(s: Session, args: list[str]) -> int:
+    if len(args) == 4 and args[0] == "-xzf" and args[2] == "-C":
+        return _extract(s, args[1], args[3])
+    if len(args) < 5 or args[0] != "-C" or args[2] != "-czf" or args[3] != "-":
+        sys.stderr.write(f"tar {' '.join(args)}: not simulated (dosim: tar -C DIR -czf - "
+                         "PATH..., tar -xzf FILE -C DIR)\n")
+        return 2
+    base = s.dpath(args[1])
+    if not s.host(base).is_dir():
+        sys.stderr.write(f"tar: {args[1]}: Cannot open: No such file or directory\n")
+        return 2
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in args[4:]:
+            dp = s.dpath(base + "/" + name)
+            path = s.host(dp)
+            if not path.exists():
+                sys.stderr.write(f"tar: {name}: Cannot stat: No such file or directory\n")
+                return 2
+            for item in [path, *sorted(path.rglob("*"))]:
+                rel = item.relative_to(s.host(base))
+                if not s.can_read(s.dpath(base + "/" + str(rel))):
+                    sys.stderr.write(f"tar: {rel}: Cannot open: Permission denied\n")
+                    return 2
+            archive.add(path, arcname=name)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()
+    return 0
