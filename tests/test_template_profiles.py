@@ -59,9 +59,14 @@ def test_every_profile_has_its_tree() -> None:
 @pytest.mark.parametrize("answers, field, words", [
     ({"profile": "modern"}, "profile", "one of: tutorial, current"),
     ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),
+    ({"profile": "current", "etcd_count": "3"}, "etcd_count", "current profile builds one"),
+    ({"profile": "current", "controller_count": "2"}, "controller_count",
+     "current profile builds one"),
 ])
 def test_profile_answers_are_checked(answers: dict[str, str], field: str, words: str) -> None:
-    errors = [str(e) for e in validate(default_answers() | answers)]
+    profile = answers.get("profile", "tutorial")
+    defaults = default_answers(profile=profile) if profile in PROFILES else default_answers()
+    errors = [str(e) for e in validate(defaults | answers)]
     assert any(e.startswith(f"{field}:") and words in e for e in errors), errors
 
 
