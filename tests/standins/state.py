@@ -51,6 +51,7 @@ def empty_state() -> dict[str, Any]:
         "ssh_keys": [],
         "tags": [],
         "firewalls": {},
+        "images": {},
     }
 
 

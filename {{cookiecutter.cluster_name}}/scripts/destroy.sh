@@ -75,6 +75,18 @@ clean_up() {
   fi
 }
 
+# kept_image: the imported image stays (the account's, reused by the next apply: an import
+# takes minutes and costs cents a month); how to delete it.
+kept_image() {
+  local id
+  id=$(recorded_image id)
+  if [[ -n "$id" ]]; then
+    echo "kept: image $id imported by make image ($IMAGE_STATE); delete it with 'doctl compute image delete $id' when no cluster needs it"
+  else
+    echo "no imported image to keep"
+  fi
+}
+
 main() {
   apply_lock destroy
   preflight --no-key
@@ -150,6 +162,7 @@ main() {
     "deleted: $count droplet(s): ${names[*]}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
     "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
     "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
+    "$(kept_image)" \
     "next: make etcd controller worker (to re-create it)"
 }
 

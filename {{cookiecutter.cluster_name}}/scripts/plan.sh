@@ -28,7 +28,7 @@ plan_droplets() {
   while IFS=$'\t' read -r role name size; do
     rec=$(jq -c --arg n "$name" '[.[] | select(.name == $n)]' <<<"$LIVE")
     case $(jq length <<<"$rec") in
-      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$IMAGE" ;;
+      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$(image_label)" ;;
       1)
         have=$(jq -r '.[0].size' <<<"$rec")
         printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s%s\n' "$name" "$have" \

@@ -64,6 +64,8 @@ source scripts/lib/doctl.sh
 source scripts/lib/state.sh
 # shellcheck source=scripts/lib/userdata.sh
 source scripts/lib/userdata.sh
+# shellcheck source=scripts/lib/image.sh
+source scripts/lib/image.sh
 # shellcheck source=scripts/lib/cost.sh
 source scripts/lib/cost.sh
 # shellcheck source=scripts/lib/droplets.sh
