@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make controller: the controller droplet (ETCD_PEER substituted), its apiserver certificate
-# installed over scp/ssh, and ./kubeconfig for the admin (tutorial steps 8 and 9).
+# make controller: the controller droplet (its placeholders substituted: profile_placeholders),
+# its TLS assets installed over scp/ssh (profile_controller_tls), and ./kubeconfig for the admin
+# (tutorial steps 8 and 9).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -12,9 +13,7 @@ main() {
   CLUSTER_LIST=$(cluster_droplets)
   local etcd rec exists=no
   etcd=$(need_droplet "$ETCD_NAME" etcd)
-  ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
-  export ETCD_PEER
-  log "ETCD_PEER=$ETCD_PEER"
+  profile_placeholders controller "$etcd"
 
   [[ -n "$(record_of "$CLUSTER_LIST" "$CONTROLLER_NAME")" ]] && exists=yes
   render_user_data controller.yaml "$CONTROLLER_NAME" "$exists"
@@ -25,20 +24,7 @@ main() {
   public=$(field "$rec" public_ip)
   private=$(field "$rec" private_ip)
 
-  step "apiserver certificate (SANs: $CONTROLLER_NAME, $APISERVER_SERVICE_IP, $public, $private)"
-  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "$public" "$private"
-  pki_issue_apiserver "$public" "$private"
-  step_done "pki/apiserver.pem"
-
-  step "TLS assets on $CONTROLLER_NAME"
-  # the policy first: tls-ready.service starts the apiserver once the certificates are there
-  install_policy "$CONTROLLER_NAME" "$public" ||
-    die "the authorization policy is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
-  install_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
-    die "the TLS assets are not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
-  install_etcd_tls "$CONTROLLER_NAME" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||
-    die "the etcd client certificate is not installed on $CONTROLLER_NAME: fix the cause above and re-run 'make controller'"
-  step_done
+  profile_controller_tls "$CONTROLLER_NAME" "$public" "$private"
 
   local result
   result=$(sed -e "s|CONTROLLER_PUBLIC_IP|$public|g" client/admin-kubeconfig.yaml |

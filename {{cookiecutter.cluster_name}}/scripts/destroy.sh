@@ -16,13 +16,8 @@ files_of() {
   local name=$1
   printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
     "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
-  if [[ "$name" == "$ETCD_NAME" ]]; then
-    printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
-  elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
-    printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" "$KUBECONFIG_FILE"
-  elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
-    printf '%s\n' "$PKI_DIR/worker-${BASH_REMATCH[1]}.pem" "$PKI_DIR/worker-${BASH_REMATCH[1]}-key.pem"
-  fi
+  profile_pki_files "$name"
+  [[ "$name" != "$CONTROLLER_NAME" ]] || echo "$KUBECONFIG_FILE"
 }
 
 # local_names: every droplet name the local files speak of (state, user data, node certificates).
@@ -31,16 +26,8 @@ local_names() {
   for f in "$DROPLET_STATE_DIR"/*.json "$USER_DATA_DIR"/*.yaml; do
     [[ -e "$f" ]] && basename "$f" | sed -E 's/\.(json|yaml)$//'
   done
-  for f in "$PKI_DIR"/worker-[0-9][0-9].pem "$PKI_DIR"/worker-[0-9][0-9]-key.pem; do
-    [[ -e "$f" ]] && worker_name "$(basename "$f" | sed -E 's/^worker-([0-9]{2}).*/\1/')"
-  done
-  if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" || -e "$KUBECONFIG_FILE" ]]; then
-    echo "$CONTROLLER_NAME"
-  fi
-  if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
-    echo "$ETCD_NAME"
-  fi
-  return 0
+  [[ ! -e "$KUBECONFIG_FILE" ]] || echo "$CONTROLLER_NAME"
+  profile_pki_names
 }
 
 # existing < FILES: those of the paths (one a line) that exist, relative to the cluster repo.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make etcd: the cloud firewalls, the etcd droplet from cloud-config/etcd.yaml (tutorial step 3),
-# its TLS certificate installed over scp/ssh (lock-down, issue 10).
+# its TLS certificate installed over scp/ssh (lock-down, issue 10; profile_etcd_tls).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -20,17 +20,10 @@ main() {
   rec=$(need_droplet "$ETCD_NAME" etcd)
   public=$(field "$rec" public_ip)
   private=$(field "$rec" private_ip)
-  ETCD_PEER=$(etcd_peer_url "$private")
-
-  step "etcd certificate (SAN: $private) and TLS assets on $ETCD_NAME"
-  ensure_cert_ips etcd "$private"
-  pki_issue_etcd "$private"
-  install_etcd_tls "$ETCD_NAME" "$public" "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem" etcd ||
-    die "the etcd TLS assets are not installed on $ETCD_NAME: fix the cause above and re-run 'make etcd'"
-  step_done "pki/etcd.pem in $ETCD_SSL_DIR"
+  profile_etcd_tls "$ETCD_NAME" "$public" "$private"
   summary "etcd ready" \
     "$ETCD_NAME  id $(field "$rec" id)  public $(field "$rec" public_ip)  private $(field "$rec" private_ip)" \
-    "ETCD_PEER=$ETCD_PEER" \
+    "${PROFILE_NOTES[@]}" \
     "user data: $USER_DATA_DIR/$ETCD_NAME.yaml" \
     "next: make controller"
 }

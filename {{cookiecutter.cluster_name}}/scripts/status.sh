@@ -11,7 +11,8 @@ source scripts/lib/health.sh
 # shellcheck source=scripts/lib/certs.sh
 source scripts/lib/certs.sh
 
-LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
+# the profile's layers (STATUS_LAYERS, scripts/lib/profile.sh), each checked by check_<layer>
+LAYERS=("${STATUS_LAYERS[@]}")
 
 main() {
   local output

@@ -82,3 +82,7 @@ source scripts/lib/etcdtls.sh
 source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh
+# The steps that differ per profile (PROFILE): placeholders, TLS assets, add-ons, status layers,
+# each droplet's local files. The bake put the chosen profile's file here.
+# shellcheck source=scripts/lib/profile.sh
+source scripts/lib/profile.sh

@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# The tutorial profile's own apply steps (sourced by scripts/lib/common.sh; the shared scripts
+# etcd.sh, controller.sh, worker.sh, addons.sh, status.sh and destroy.sh call these hooks):
+# which placeholders the user data has, which TLS assets go to which node and where, what
+# `make addons` applies and `make status` checks, which local files belong to which droplet.
+# The tutorial's steps 3, 8-10 and 11, as before the profiles existed.
+
+# The tutorial's sed placeholders in the cloud-configs (scripts/lib/userdata.sh).
+# shellcheck disable=SC2034 # read by userdata.sh, addons.sh and status.sh
+{
+  USER_DATA_PLACEHOLDERS=(ETCD_PEER CONTROLLER_PUBLIC_IP)
+  # make addons: the kube-dns add-on, Service first, then its ReplicationController (step 11)
+  ADDON_MANIFESTS=(manifests/addons/kube-dns-svc.yaml manifests/addons/kube-dns-rc.yaml)
+  ADDONS_SUMMARY="kube-dns deployed (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN)"
+  ADDONS_PODS_SELECTOR=k8s-app=kube-dns
+  # make status: the layers in dependency order (scripts/lib/health.sh: check_<layer>)
+  STATUS_LAYERS=(droplets ssh etcd flannel apiserver nodes kube-dns)
+}
+PROFILE_NOTES=()
+
+# profile_placeholders ROLE [ETCD_RECORD [CONTROLLER_RECORD]]: export the placeholders ROLE's
+# user data needs: the controller ETCD_PEER, a worker also CONTROLLER_PUBLIC_IP.
+profile_placeholders() {
+  local role=$1 etcd=${2:-} controller=${3:-}
+  case $role in
+    controller)
+      ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+      export ETCD_PEER
+      log "ETCD_PEER=$ETCD_PEER"
+      ;;
+    worker)
+      ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
+      CONTROLLER_PUBLIC_IP=$(field "$controller" public_ip)
+      export ETCD_PEER CONTROLLER_PUBLIC_IP
+      log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
+      ;;
+  esac
+}
+
+# profile_etcd_tls NAME PUBLIC_IP PRIVATE_IP: the member's certificate (SAN: its private IP),
+# installed over scp/ssh into ETCD_SSL_DIR (lock-down, issue 10).
+profile_etcd_tls() {
+  local name=$1 public=$2 private=$3
+  ETCD_PEER=$(etcd_peer_url "$private")
+  PROFILE_NOTES+=("ETCD_PEER=$ETCD_PEER")
+  step "etcd certificate (SAN: $private) and TLS assets on $name"
+  ensure_cert_ips etcd "$private"
+  pki_issue_etcd "$private"
+  install_etcd_tls "$name" "$public" "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem" etcd ||
+    die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
+  step_done "pki/etcd.pem in $ETCD_SSL_DIR"
+}
+
+# profile_controller_tls NAME PUBLIC_IP PRIVATE_IP: the apiserver certificate (steps 8-9), the
+# ABAC policy, the TLS assets and the etcd client certificate on the controller.
+profile_controller_tls() {
+  local name=$1 public=$2 private=$3
+  step "apiserver certificate (SANs: $name, $APISERVER_SERVICE_IP, $public, $private)"
+  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "$public" "$private"
+  pki_issue_apiserver "$public" "$private"
+  step_done "pki/apiserver.pem"
+
+  step "TLS assets on $name"
+  # the policy first: tls-ready.service starts the apiserver once the certificates are there
+  install_policy "$name" "$public" ||
+    die "the authorization policy is not installed on $name: fix the cause above and re-run 'make controller'"
+  install_tls "$name" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
+    die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
+  install_etcd_tls "$name" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||
+    die "the etcd client certificate is not installed on $name: fix the cause above and re-run 'make controller'"
+  step_done
+}
+
+# profile_worker_key NN NAME: the worker's private key (generated while the droplets boot).
+profile_worker_key() {
+  echo "$PKI_DIR/worker-$1-key.pem"
+}
+
+# profile_worker_issue NN NAME PUBLIC_IP PRIVATE_IP: pki/worker-NN.pem (WORKER_IP = private IP).
+profile_worker_issue() {
+  ensure_cert_ips "worker-$1" "$4"
+  pki_issue_worker "$1" "$4"
+}
+
+# profile_worker_install NN NAME PUBLIC_IP PRIVATE_IP: the worker's certificate with the generic
+# worker.pem/worker-key.pem symlinks (step 10), and as the etcd proxy's client certificate.
+profile_worker_install() {
+  local nn=$1 name=$2 public=$3
+  install_tls "$name" "$public" "$PKI_DIR/worker-$nn.pem" "$PKI_DIR/worker-$nn-key.pem" worker &&
+    install_etcd_tls "$name" "$public" "$PKI_DIR/worker-$nn.pem" "$PKI_DIR/worker-$nn-key.pem" etcd-client
+}
+
+# profile_pki_files NAME: the local certificates and keys that belong to droplet NAME only.
+profile_pki_files() {
+  local name=$1
+  if [[ "$name" == "$ETCD_NAME" ]]; then
+    printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
+  elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
+    printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem"
+  elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
+    printf '%s\n' "$PKI_DIR/worker-${BASH_REMATCH[1]}.pem" "$PKI_DIR/worker-${BASH_REMATCH[1]}-key.pem"
+  fi
+}
+
+# profile_pki_names: the droplets the local certificates and keys speak of.
+profile_pki_names() {
+  local f
+  for f in "$PKI_DIR"/worker-[0-9][0-9].pem "$PKI_DIR"/worker-[0-9][0-9]-key.pem; do
+    [[ -e "$f" ]] && worker_name "$(basename "$f" | sed -E 's/^worker-([0-9]{2}).*/\1/')"
+  done
+  if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" ]]; then
+    echo "$CONTROLLER_NAME"
+  fi
+  if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
+    echo "$ETCD_NAME"
+  fi
+  return 0
+}
