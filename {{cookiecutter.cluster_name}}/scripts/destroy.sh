@@ -148,7 +148,7 @@ main() {
   summary "cluster $CLUSTER_NAME destroyed" \
     "deleted: $count droplet(s): ${names[*]}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
     "removed their state, user data, logs, certificates and keys (etcd, apiserver, workers), ./kubeconfig" \
-    "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
+    "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem${KEPT_PKI:+, $KEPT_PKI}, $STATE_DIR/known_hosts" \
     "$(kept_image)" \
     "next: make etcd controller worker (to re-create it)"
 }

@@ -20,6 +20,10 @@ source scripts/lib/components.sh
   ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
   # make status: etcd and the pod network seen through the apiserver (no etcdctl on Flatcar)
   STATUS_LAYERS=(droplets ssh apiserver etcd-health nodes pod-network kube-dns)
+  # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
+  STATUS_CONTROLLER_NODE=yes
+  # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
+  KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
 }
 PROFILE_NOTES=()
 
@@ -65,7 +69,7 @@ install_component_files() {
     script+=" && sudo mv $(basename "$local_file") $remote && sudo chown root:root $remote"
     script+=" && sudo chmod $mode $remote"
   done <<<"$lines"
-  log "$name: copying ${#files[@]} file(s) to $SSH_USER@$ip:~ ($(basename -a "${files[@]}" | tr '\n' ' '))"
+  log "$name: copying ${#files[@]} file(s) to $SSH_USER@$ip:~ ($(basename -a "${files[@]}" | paste -sd " "))"
   ssh_retry "$name" "$ip" copy_to "$ip" "${files[@]}" || return 1
   log "$name: installing them into ${dirs[*]} (root:root, keys 0600)"
   ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p ${dirs[*]}$script" || return 1
