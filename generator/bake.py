@@ -21,7 +21,8 @@ PROFILES_DIR = "profiles"
 
 def keep_profile(cluster_dir: Path, profile: str) -> list[str]:
     """Move profiles/<profile>/ into place and drop every profile tree (the post-generation
-    prune). A path that the chosen tree shares with the common files is a template defect."""
+    prune). A re-bake over a cluster repo (cookiecutter -f) replaces the earlier profile files;
+    that no profile file shadows a shared one is a property of the template, tested there."""
     root = cluster_dir / PROFILES_DIR
     chosen = root / profile
     if not root.exists():  # the hook re-run on a finished cluster repo
@@ -32,11 +33,8 @@ def keep_profile(cluster_dir: Path, profile: str) -> list[str]:
     for source in sorted(p for p in chosen.rglob("*") if not p.is_dir()):
         relative = source.relative_to(chosen)
         target = cluster_dir / relative
-        if target.exists():
-            raise ValueError(f"{PROFILES_DIR}/{profile}/{relative} would replace the shared "
-                             f"{relative}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        source.rename(target)
+        source.replace(target)
         moved.append(str(relative))
     shutil.rmtree(root)
     return moved

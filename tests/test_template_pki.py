@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 from pathlib import Path
@@ -57,7 +58,8 @@ def test_ca_and_admin_are_the_tutorials(default_cluster: Path) -> None:
 def test_rerunning_post_gen_keeps_every_key(tmp_path: Path) -> None:
     cluster = bake(tmp_path)
     before = {p.name: p.read_bytes() for p in (cluster / "pki").iterdir()}
-    answers = '{"_rsa_bits": "2048", "_ca_days": "10000", "_cert_days": "365"}'
+    answers = json.dumps({"profile": "tutorial", "_rsa_bits": "2048", "_ca_days": "10000",
+                          "_cert_days": "365"})
     assert finish_bake(cluster, answers) == 0
     assert {p.name: p.read_bytes() for p in (cluster / "pki").iterdir()} == before
 
@@ -78,7 +80,8 @@ def test_a_lost_ca_certificate_is_an_error_not_a_new_ca(tmp_path: Path) -> None:
     cluster = bake(tmp_path)
     (cluster / "pki/ca.pem").unlink()
     key = (cluster / "pki/ca-key.pem").read_bytes()
-    answers = '{"_rsa_bits": "2048", "_ca_days": "10000", "_cert_days": "365"}'
+    answers = json.dumps({"profile": "tutorial", "_rsa_bits": "2048", "_ca_days": "10000",
+                          "_cert_days": "365"})
     try:
         finish_bake(cluster, answers)
     except FileNotFoundError as err:

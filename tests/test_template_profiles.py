@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import TEMPLATE_ROOT
 from generator.answers import validate
 from generator.bake import PROFILES_DIR, keep_profile
 from generator.schema import PROFILES
@@ -32,13 +33,22 @@ def test_keep_profile_moves_the_chosen_tree_into_place(tmp_path: Path) -> None:
     assert not (root / PROFILES_DIR).exists()
 
 
-def test_a_profile_file_may_not_replace_a_shared_one(tmp_path: Path) -> None:
+def test_a_rebake_replaces_the_earlier_profile_files(tmp_path: Path) -> None:
     root = _profiles_tree(tmp_path)
     (root / "cloud-config").mkdir()
-    (root / "cloud-config/etcd.yaml").write_text("# shared\n")
-    with pytest.raises(ValueError, match="would replace the shared cloud-config/etcd.yaml"):
-        keep_profile(root, "tutorial")
-    assert (root / "cloud-config/etcd.yaml").read_text() == "# shared\n"
+    (root / "cloud-config/etcd.yaml").write_text("# the earlier bake\n")
+    keep_profile(root, "tutorial")
+    assert (root / "cloud-config/etcd.yaml").read_text() == "# tutorial\n"
+
+
+def test_no_profile_file_shadows_a_shared_one() -> None:
+    template = TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}"
+    shared = {p.relative_to(template) for p in template.rglob("*")
+              if p.is_file() and PROFILES_DIR not in p.relative_to(template).parts[:1]}
+    for name in PROFILES:
+        tree = template / PROFILES_DIR / name
+        shadowing = [p for p in tree.rglob("*") if p.is_file() and p.relative_to(tree) in shared]
+        assert shadowing == [], f"{name}: these would replace shared files: {shadowing}"
 
 
 @pytest.mark.parametrize("answers, field, words", [
