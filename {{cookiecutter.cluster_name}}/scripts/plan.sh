@@ -52,11 +52,11 @@ plan_droplets() {
 # created with) names another etcd peer than the etcd droplet has now (it was re-created).
 _stale_etcd_peer() {
   local user_data=$USER_DATA_DIR/$2.yaml etcd_ip
-  [[ "$1" != etcd && -s "$user_data" ]] || return 0
+  [[ "$1" != etcd && -s "$user_data" && -n "$(profile_etcd_ref "$1" 192.0.2.1)" ]] || return 0
   etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
   if [[ -z "$etcd_ip" ]]; then
     echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
-  elif ! grep -qF "=$(etcd_peer_url "$etcd_ip")" "$user_data"; then
+  elif ! grep -qF "$(profile_etcd_ref "$1" "$etcd_ip")" "$user_data"; then
     echo "; its etcd proxy (user data) points at another etcd peer than $etcd_ip: re-create $2"
   fi
 }
@@ -64,11 +64,8 @@ _stale_etcd_peer() {
 plan_certificates() {
   local role name size cert pub priv
   while IFS=$'\t' read -r role name size; do
-    case $role in
-      etcd) continue ;;
-      controller) cert=apiserver ;;
-      worker) cert="worker-${name##*-}" ;;
-    esac
+    cert=$(profile_node_cert "$role" "$name")
+    [[ -n "$cert" ]] || continue
     IFS=$'\t' read -r pub priv < <(jq -r --arg n "$name" \
       '[(.[] | select(.name == $n)) // {} | .public_ip // "", .private_ip // ""] | @tsv' <<<"$LIVE")
     if [[ ! -s "$PKI_DIR/$cert.pem" ]]; then
@@ -86,11 +83,7 @@ plan_certificates() {
 # _sans_cover CERT ROLE PUBLIC PRIVATE: the IP SANs the apply would check (ensure_cert_ips).
 _sans_cover() {
   local cert=$1 role=$2 want
-  if [[ "$role" == controller ]]; then
-    want=$(printf '%s\n' "$APISERVER_SERVICE_IP" "$3" "$4" | sort | tr '\n' ' ')
-  else
-    want="$4 "
-  fi
+  want=$(profile_cert_ips "$role" "$3" "$4" | sort | tr '\n' ' ')
   [[ "$(pki_cert_ips "$cert" | tr '\n' ' ')" == "$want" ]]
 }
 

@@ -133,6 +133,29 @@ profile_worker_install() {
   install_component_files "$2" "$3" worker "$2"
 }
 
+# profile_node_cert ROLE NAME: the certificate (pki/<it>.pem) make plan checks for droplet NAME.
+profile_node_cert() {
+  case $1 in
+    controller) echo apiserver ;;
+    worker) echo "kubelet-$2" ;;
+  esac
+}
+
+# profile_cert_ips ROLE PUBLIC_IP PRIVATE_IP: the IP SANs that certificate must have.
+profile_cert_ips() {
+  if [[ "$1" == controller ]]; then
+    printf '%s\n' "$APISERVER_SERVICE_IP" "$2" "$3" 127.0.0.1
+  else
+    printf '%s\n' "$2" "$3"
+  fi
+}
+
+# profile_etcd_ref ROLE ETCD_PRIVATE_IP: what ROLE's user data says of the etcd member (the
+# controller's ETCD_ENDPOINTS; the workers' never name it).
+profile_etcd_ref() {
+  [[ "$1" != controller ]] || echo "https://$2:$ETCD_CLIENT_PORT"
+}
+
 # profile_pki_files NAME: the local certificates and keys that belong to droplet NAME only
 # (kube-proxy's, shared by every node, stays like the CA and the admin's).
 profile_pki_files() {

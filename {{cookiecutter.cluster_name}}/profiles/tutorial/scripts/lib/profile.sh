@@ -90,6 +90,29 @@ profile_worker_install() {
     install_etcd_tls "$name" "$public" "$PKI_DIR/worker-$nn.pem" "$PKI_DIR/worker-$nn-key.pem" etcd-client
 }
 
+# profile_node_cert ROLE NAME: the certificate (pki/<it>.pem) make plan checks for droplet NAME.
+profile_node_cert() {
+  case $1 in
+    controller) echo apiserver ;;
+    worker) echo "worker-${2##*-}" ;;
+  esac
+}
+
+# profile_cert_ips ROLE PUBLIC_IP PRIVATE_IP: the IP SANs that certificate must have.
+profile_cert_ips() {
+  if [[ "$1" == controller ]]; then
+    printf '%s\n' "$APISERVER_SERVICE_IP" "$2" "$3"
+  else
+    printf '%s\n' "$3"
+  fi
+}
+
+# profile_etcd_ref ROLE ETCD_PRIVATE_IP: what ROLE's user data says of the etcd member (its
+# proxy's peer URL); make plan flags a droplet whose user data says otherwise.
+profile_etcd_ref() {
+  echo "=$(etcd_peer_url "$2")"
+}
+
 # profile_pki_files NAME: the local certificates and keys that belong to droplet NAME only.
 profile_pki_files() {
   local name=$1
