@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from generator import releases
 from generator.facts import apiserver_service_ip
 from generator.schema import (
     BY_ANSWER,
@@ -164,6 +165,20 @@ def _check_combinations(answers: Mapping[str, str], bad: set[str]) -> list[Answe
     return errors
 
 
+def _check_current(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+    """What the current profile needs beyond each value's rule."""
+    if answers["profile"] != "current":
+        return []
+    errors = [AnswerError(field, message) for field, message in releases.unpinned(answers)
+              if field not in bad]
+    if answers["_reboot_strategy"] == "best-effort":
+        # flatcar/coreos-cloudinit rejects it (see ../shared/cloudinit/README.md)
+        errors.append(AnswerError("_reboot_strategy", (
+            "'best-effort' is not accepted by Flatcar's coreos-cloudinit; use reboot, "
+            "etcd-lock or off")))
+    return errors
+
+
 def _check_strings(answers: Mapping[str, Any]) -> list[AnswerError]:
     """Every string answer, `_` ones included, passes its schema rule; none is unknown."""
     errors = []
@@ -196,6 +211,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
     if not {"_node_port_range", "_inspector_node_port"} & bad:
         errors += _check_ports(values)
     errors += _check_combinations(values, bad)
+    errors += _check_current(values, bad)
     return errors
 
 

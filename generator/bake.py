@@ -60,6 +60,7 @@ def finish_bake(cluster_dir: Path, answers_json: str) -> int:
         rsa_bits=int(answers["_rsa_bits"]),
         ca_days=int(answers["_ca_days"]),
         cert_days=int(answers["_cert_days"]),
+        profile=answers["profile"],
     )
     created = ensure_pki(cluster_dir / "pki", settings)
     kept = "" if created else " (kept the existing CA and admin keys)"

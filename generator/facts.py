@@ -9,6 +9,14 @@ from typing import Any
 # Where the tutorial downloads release binaries and docker-wrapped images from.
 RELEASE_BUCKET = "https://storage.googleapis.com/kubernetes-release/release"
 
+# Where the official Kubernetes images are published (registry.k8s.io/kube-proxy:vX.Y.Z ...).
+KUBE_REGISTRY = "registry.k8s.io"
+# The current profile's node paths (issue 11's contract): the CA and the component
+# certificates, and kube-proxy's kubeconfig on every node. profiles/current/scripts/lib/
+# components.sh spells NODE_PKI_DIR too (bash reads no Python; a test keeps them equal).
+NODE_PKI_DIR = "/etc/kubernetes/pki"
+KUBE_PROXY_KUBECONFIG = "/etc/kubernetes/kube-proxy.kubeconfig"
+
 KUBELET_PATHS = {"bundled": "/usr/bin/kubelet", "download": "/opt/bin/kubelet"}
 
 # Ports the template leaves at their upstream defaults (no flag sets them): the kubelet's
@@ -29,6 +37,11 @@ def apiserver_service_ip(service_cidr: str) -> str:
 def release_url(answers: Mapping[str, Any], binary: str) -> str:
     """Download URL of one linux/amd64 release artifact of the configured Kubernetes version."""
     return f"{RELEASE_BUCKET}/v{answers['kubernetes_version']}/bin/linux/amd64/{binary}"
+
+
+def kube_image(answers: Mapping[str, Any], component: str) -> str:
+    """The official image of a Kubernetes component at the configured version."""
+    return f"{KUBE_REGISTRY}/{component}:v{answers['kubernetes_version']}"
 
 
 def kubelet_path(answers: Mapping[str, Any]) -> str:
@@ -76,3 +89,80 @@ TAG_PREFIX = "k8s-do"
 def droplet_tag(answers: Mapping[str, Any], role: str = "") -> str:
     """The cluster's tag (k8s-do:do-cluster) or one of its role tags (k8s-do:do-cluster:worker)."""
     return ":".join(part for part in (TAG_PREFIX, answers["cluster_name"], role) if part)
+
+
+# --- the current profile (Flatcar + current Kubernetes): where nodes fetch and keep things ---
+
+# Official release files and images (https://kubernetes.io/releases/download/): binaries at
+# dl.k8s.io/v<version>/bin/linux/amd64/<name> (with <name>.sha256 beside them), images at
+# registry.k8s.io/<component>:v<version>.
+K8S_DOWNLOAD = "https://dl.k8s.io"
+K8S_REGISTRY = "registry.k8s.io"
+# etcd's own releases (https://github.com/etcd-io/etcd/releases): etcd-v<v>-linux-amd64.tar.gz.
+ETCD_DOWNLOAD = "https://github.com/etcd-io/etcd/releases/download"
+# Flatcar's /usr is read-only: downloaded programs go to /opt/bin (Flatcar's documented place).
+BIN_DIR = "/opt/bin"
+# Node configuration beside the PKI directory (_ssl_dir): kubeconfigs and component configs.
+KUBERNETES_DIR = "/etc/kubernetes"
+
+
+def k8s_binary_url(answers: Mapping[str, Any], binary: str) -> str:
+    """dl.k8s.io URL of one linux/amd64 binary of the configured Kubernetes version."""
+    return f"{K8S_DOWNLOAD}/v{answers['kubernetes_version']}/bin/linux/amd64/{binary}"
+
+
+def k8s_image(answers: Mapping[str, Any], component: str) -> str:
+    """The official image of a control-plane component at the configured version."""
+    return f"{K8S_REGISTRY}/{component}:v{answers['kubernetes_version']}"
+
+
+def etcd_dist(answers: Mapping[str, Any]) -> str:
+    """The release tarball's top directory (and, with .tar.gz, its file name)."""
+    return f"etcd-v{answers['_etcd_version']}-linux-amd64"
+
+
+def etcd_url(answers: Mapping[str, Any]) -> str:
+    return f"{ETCD_DOWNLOAD}/v{answers['_etcd_version']}/{etcd_dist(answers)}.tar.gz"
+
+
+def node_file(name: str) -> str:
+    """A configuration file on the nodes: /etc/kubernetes/kubelet.kubeconfig, ..."""
+    return f"{KUBERNETES_DIR}/{name}"
+
+
+def service_account_issuer(answers: Mapping[str, Any]) -> str:
+    """The issuer of service-account tokens: the in-cluster apiserver's name."""
+    return f"https://kubernetes.default.svc.{answers['_cluster_domain']}"
+
+
+# Where certificates live on the nodes: the tutorial's answers (_ssl_dir, _etcd_ssl_dir), or
+# the current profile's kubeadm-style layout (the apply installs into the same directories:
+# settings.env's SSL_DIR and ETCD_SSL_DIR come from here).
+CURRENT_PKI_DIRS = {"_ssl_dir": f"{KUBERNETES_DIR}/pki", "_etcd_ssl_dir": "/etc/etcd/pki"}
+# The current apiserver's admission plug-ins beyond its defaults: the Node authorizer's
+# companion (kubelets may only change their own Node and the pods bound to it).
+CURRENT_ADMISSION_PLUGINS = "NodeRestriction"
+# The controller's components reach their apiserver at https://127.0.0.1 and check its
+# certificate for this name, one of its SANs (the loopback address is not one).
+APISERVER_TLS_NAME = "kubernetes"
+# Secure ports the controller manager and scheduler serve /healthz on, at their upstream
+# defaults (no flag sets them; bound to 127.0.0.1 for the kubelet's liveness probes).
+CONTROLLER_MANAGER_PORT = 10257
+SCHEDULER_PORT = 10259
+
+
+def pki_dir(answers: Mapping[str, Any], answer: str = "_ssl_dir") -> str:
+    """The node's PKI directory (answer _ssl_dir) or the etcd member's (_etcd_ssl_dir)."""
+    return answers[answer] if answers["profile"] == "tutorial" else CURRENT_PKI_DIRS[answer]
+
+
+# The TLS files the apply installs over ssh on each role of the current profile (never in user
+# data), in the directory pki_dir gives; each node's units wait until all are there.
+_NODE_TLS = ("ca.pem", "kubelet.pem", "kubelet-key.pem", "kube-proxy.pem", "kube-proxy-key.pem")
+TLS_FILES = {
+    "etcd": ("ca.pem", "etcd.pem", "etcd-key.pem"),
+    "worker": _NODE_TLS,
+    "controller": (*_NODE_TLS, *(f"{name}{kind}.pem" for name in (
+        "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client", "service-account",
+        "controller-manager", "scheduler") for kind in ("", "-key"))),
+}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, abac, facts, schema
+from generator import TEMPLATE_ROOT, abac, facts, releases, schema
 
 
 class ClusterFacts(Extension):
@@ -19,6 +19,9 @@ class ClusterFacts(Extension):
         environment.filters["apiserver_service_ip"] = facts.apiserver_service_ip
         environment.filters["release_url"] = facts.release_url
         environment.filters["kubelet_path"] = facts.kubelet_path
+        environment.filters["kube_image"] = facts.kube_image
+        environment.globals["node_pki_dir"] = facts.NODE_PKI_DIR
+        environment.globals["kube_proxy_kubeconfig"] = facts.KUBE_PROXY_KUBECONFIG
         environment.filters["droplet_name"] = facts.droplet_name
         environment.filters["flannel_port"] = facts.flannel_port
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
@@ -29,3 +32,20 @@ class ClusterFacts(Extension):
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules
         environment.globals["abac_policy"] = abac.abac_policy
+        # the current profile
+        environment.filters["k8s_binary_url"] = facts.k8s_binary_url
+        environment.filters["k8s_sha256"] = releases.k8s_sha256
+        environment.filters["k8s_image"] = facts.k8s_image
+        environment.filters["etcd_dist"] = facts.etcd_dist
+        environment.filters["etcd_url"] = facts.etcd_url
+        environment.filters["etcd_sha256"] = releases.etcd_sha256
+        environment.filters["service_account_issuer"] = facts.service_account_issuer
+        environment.globals["node_file"] = facts.node_file
+        environment.filters["pki_dir"] = facts.pki_dir
+        environment.globals["admission_plugins"] = facts.CURRENT_ADMISSION_PLUGINS
+        environment.globals["apiserver_tls_name"] = facts.APISERVER_TLS_NAME
+        environment.globals["controller_manager_port"] = facts.CONTROLLER_MANAGER_PORT
+        environment.globals["scheduler_port"] = facts.SCHEDULER_PORT
+        environment.globals["tls_files"] = facts.TLS_FILES
+        environment.globals["bin_dir"] = facts.BIN_DIR
+        environment.globals["node_subnet_prefix"] = schema.NODE_SUBNET_PREFIX

@@ -2,7 +2,9 @@
 
 Mirrors the tutorial's openssl steps (genrsa 2048, self-signed CN=kube-ca for 10000
 days; CN=kube-admin signed by it for 365 days) with `cryptography`. Existing keys are
-never replaced: a re-bake keeps the CA every node already trusts.
+never replaced: a re-bake keeps the CA every node already trusts. The current profile's admin
+is CN=admin, O=system:masters: the group RBAC's cluster-admin binding names (the tutorial's
+ABAC policy names the user kube-admin instead).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from cryptography.x509.oid import NameOID
 
 CA_CN = "kube-ca"
 ADMIN_CN = "kube-admin"
+# The admin client certificate's subject per profile: (CN, O...).
+ADMIN_SUBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tutorial": (ADMIN_CN, ()),
+    "current": ("admin", ("system:masters",)),
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class PkiSettings:
     rsa_bits: int
     ca_days: int
     cert_days: int
+    profile: str
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -55,8 +63,9 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
+    return x509.Name([*(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def _load_key(path: Path) -> rsa.RSAPrivateKey:
@@ -108,7 +117,7 @@ def ensure_ca(pki_dir: Path, settings: PkiSettings) -> bool:
 
 
 def ensure_admin(pki_dir: Path, settings: PkiSettings) -> bool:
-    """Create pki/admin-key.pem and pki/admin.pem (client cert, CN=kube-admin) once."""
+    """Create pki/admin-key.pem and pki/admin.pem (client cert, the profile's admin) once."""
     key_path, cert_path = pki_dir / "admin-key.pem", pki_dir / "admin.pem"
     if key_path.exists():
         return False
@@ -118,7 +127,7 @@ def ensure_admin(pki_dir: Path, settings: PkiSettings) -> bool:
     not_before, not_after = _validity(settings.cert_days)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(ADMIN_CN))
+        .subject_name(_name(*ADMIN_SUBJECTS[settings.profile]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -69,6 +69,11 @@ _NAME = pattern(40, "[A-Za-z0-9]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?",
                 "use 1-40 letters, digits and inner '-' (it prefixes droplet names and is a tag)")
 _SIZE = pattern(64, "[a-z0-9]+(-[a-z0-9]+)*", "use a droplet size slug such as s-1vcpu-1gb")
 _IMAGE = pattern(128, "[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9._-]+)?", _IMAGE_FIX)
+# The current profile's add-on and smoke images: pinned to a version tag (one with a digit:
+# not `latest`), so every node runs the image the manifests were validated with.
+_PINNED_IMAGE = pattern(
+    128, "[a-z0-9]+([._/-][a-z0-9]+)*:[A-Za-z0-9._-]*[0-9][A-Za-z0-9._-]*",
+    "pin a version tag: repo/name:TAG with a digit in TAG (not latest), at most 128 characters")
 _PATH = "(/[A-Za-z0-9._-]+)+"
 _DROPLET = pattern(63, "[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?",
                    "it is derived from CLUSTER_NAME: re-bake rather than edit it")
@@ -129,12 +134,21 @@ FIELDS: tuple[Field, ...] = (
     Field("_busybox_image", None, _IMAGE),
     Field("_inspector_image", None, _IMAGE),
     Field("_inspector_node_port", "INSPECTOR_NODE_PORT", integer(1, 65535, _PORT_FIX)),
+    # Pins and where they come from: profiles/current/manifests/README.md.
+    Field("_coredns_image", None, _PINNED_IMAGE),
+    Field("_flannel_image", None, _PINNED_IMAGE),
+    Field("_flannel_cni_plugin_image", None, _PINNED_IMAGE),
+    Field("_smoke_dns_image", None, _PINNED_IMAGE),
+    Field("_smoke_http_image", None, _PINNED_IMAGE),
     Field("admin_cidrs", "ADMIN_CIDRS", _CIDRS),
     Field("_nodeport_cidrs", "NODEPORT_CIDRS", _CIDRS),
     Field("_rsa_bits", "RSA_BITS", integer(2048, 8192)),
     Field("_ca_days", None, integer(1, 36500)),
     Field("_cert_days", "CERT_DAYS", integer(1, 36500)),
     Field("_etcd_member", "ETCD_MEMBER", pattern(63, _DNS_LABEL, "use a lower-case DNS label")),
+    # current profile: the etcd release its etcd droplet runs (sum pinned in generator/data/)
+    Field("_etcd_version", None, pattern(
+        20, "[0-9]+\\.[0-9]+\\.[0-9]+", "use MAJOR.MINOR.PATCH without a 'v', e.g. 3.6.14")),
     Field("_etcd_client_port", "ETCD_CLIENT_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_etcd_peer_port", "ETCD_PEER_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_apiserver_local_port", None, integer(1, 65535, _PORT_FIX)),

@@ -51,6 +51,11 @@ def test_no_profile_file_shadows_a_shared_one() -> None:
         assert shadowing == [], f"{name}: these would replace shared files: {shadowing}"
 
 
+def test_every_profile_has_its_tree() -> None:
+    template = TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / PROFILES_DIR
+    assert sorted(p.name for p in template.iterdir()) == sorted(PROFILES)
+
+
 @pytest.mark.parametrize("answers, field, words", [
     ({"profile": "modern"}, "profile", "one of: tutorial, current"),
     ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),

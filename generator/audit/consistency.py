@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from generator import facts
+from generator.audit import flannel
 from generator.audit.cluster import CloudConfig, Cluster, Manifest
 from generator.audit.commands import arg_line, args, containers, execs, flags
 from generator.audit.lint import cluster_files
@@ -132,6 +133,11 @@ class Facts:
         ]
 
     def pod_network(self) -> Iterator[Finding]:
+        if self.s.get("PROFILE") == "current":
+            missing = self.at_setting("POD_NETWORK", "facts.pod-network",
+                                      "no ConfigMap carries flannel's net-conf.json")
+            yield from flannel.configmap_network(self.c, self.s["POD_NETWORK"], missing)
+            return
         published = self.flannel_configs()
         for config, d, raw in published:
             try:
@@ -270,10 +276,14 @@ class Facts:
         for m in self.c.api_objects():
             for path, container in containers(m):
                 name, tag = _image_name(container)
-                if name in RELEASE_IMAGES and tag != version:
+                # the official registry tags releases vX.Y.Z; the tutorial's docker-loaded
+                # images carry the bare version
+                want = f"v{version}" if str(container.get("image", "")).startswith(
+                    f"{facts.KUBE_REGISTRY}/") else version
+                if name in RELEASE_IMAGES and tag != want:
                     yield Finding(m.rel, m.line_of(at_path(m.node, [*path, "image"])), ERROR,
                                   "facts.k8s-version",
-                                  f"image {container['image']} is not tagged {version}")
+                                  f"image {container['image']} is not tagged {want}")
         texts = [(self.c.rel(p), p.read_text(errors="replace")) for p in cluster_files(self.c)
                  if p.suffix in (".yaml", ".sh", ".env", ".md", ".cnf")]
         for rel, text in texts:

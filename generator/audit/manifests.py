@@ -8,7 +8,11 @@ from typing import Any
 
 import kubernetes_validate
 import yaml
-from kubernetes_validate.utils import SchemaNotFoundError, all_versions
+from kubernetes_validate.utils import (
+    SchemaNotFoundError,
+    VersionNotSupportedError,
+    all_versions,
+)
 
 from generator.audit.cluster import Cluster, Manifest
 from generator.audit.report import ERROR, WARNING, Finding
@@ -29,6 +33,9 @@ KNOWN_KINDS = {
 # The oldest schema kubernetes-validate bundles: the nearest to 1.1 it has. Its strict
 # variant rejects unknown fields; the 1.1 fields the template uses all still exist there.
 SCHEMA_VERSION = all_versions()[0]
+# The current profile's apiserver serves the API of KUBERNETES_VERSION, validated with that
+# version's schemas, and creates these namespaces itself.
+CURRENT_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 TEMPLATE_KINDS = {"ReplicationController", "Deployment", "DaemonSet", "Job"}
 NAMESPACE_POST = re.compile(r'"kind"\s*:\s*"Namespace"\s*,\s*"metadata"\s*:\s*\{\s*"name"\s*:'
                             r'\s*"([^"]+)"')
@@ -50,6 +57,8 @@ class Checker:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.objects = cluster.api_objects()
+        self.current = cluster.setting("PROFILE") == "current"
+        self.version = cluster.setting("KUBERNETES_VERSION") or ""
 
     def find(self, m: Manifest, severity: str, rule: str, path: list[str | int],
              message: str) -> Finding:
@@ -87,7 +96,7 @@ class Checker:
         return None
 
     def created_namespaces(self) -> set[str]:
-        created = {"default"}
+        created = set(CURRENT_NAMESPACES) if self.current else {"default"}
         created |= {
             str(_get(m.data, "metadata", "name")) for m in self.objects if m.kind == "Namespace"
         }
@@ -99,6 +108,9 @@ class Checker:
         return created
 
     def schema(self, m: Manifest) -> Iterator[Finding]:
+        if self.current:
+            yield from self.current_schema(m)
+            return
         api, kind = _get(m.data, "apiVersion"), m.kind
         if kind not in KNOWN_KINDS.get(str(api), set()):
             yield self.find(m, ERROR, "manifest.kind", ["kind"],
@@ -112,6 +124,23 @@ class Checker:
             yield self.find(m, ERROR, "manifest.schema", path, f"{where}: {err.message}")
         except SchemaNotFoundError as err:
             yield self.find(m, WARNING, "manifest.schema", ["kind"], err.message)
+
+    def current_schema(self, m: Manifest) -> Iterator[Finding]:
+        """Strictly against the schemas of the cluster's own version: a kind it does not
+        serve (removed, or misspelled) has no schema there."""
+        try:
+            kubernetes_validate.validate(m.data, self.version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            path = list(err.path)
+            where = ".".join(map(str, path)) or "document"
+            yield self.find(m, ERROR, "manifest.schema", path, f"{where}: {err.message}")
+        except SchemaNotFoundError:
+            yield self.find(m, ERROR, "manifest.kind", ["kind"],
+                            f"{_get(m.data, 'apiVersion')}/{m.kind} is not in the Kubernetes "
+                            f"{self.version} API")
+        except VersionNotSupportedError:
+            yield self.find(m, ERROR, "manifest.schema", ["kind"],
+                            f"kubernetes-validate has no schemas for Kubernetes {self.version}")
 
     def pods(self, m: Manifest) -> Iterator[Finding]:
         for base, spec in self.pod_specs(m):

@@ -57,13 +57,52 @@ def _worker(cluster: Cluster) -> set[str]:
     return {"IP:$ENV::WORKER_IP"}
 
 
-EXPECTED_SANS: dict[str, Callable[[Cluster], set[str]]] = {
-    "apiserver.cnf": _apiserver,
-    "worker.cnf": _worker,
+def _current_apiserver(cluster: Cluster) -> set[str]:
+    """Also the names pods reach the apiserver by and 127.0.0.1 (the controller's pods)."""
+    domain = cluster.setting("CLUSTER_DOMAIN")
+    return _apiserver(cluster) | {"IP:127.0.0.1", "DNS:kubernetes", "DNS:kubernetes.default",
+                                  "DNS:kubernetes.default.svc",
+                                  f"DNS:kubernetes.default.svc.{domain}"}
+
+
+def _kubelet(cluster: Cluster) -> set[str]:
+    return {"DNS:$ENV::NODE_NAME", "IP:$ENV::NODE_PRIVATE_IP", "IP:$ENV::NODE_PUBLIC_IP"}
+
+
+def _etcd(cluster: Cluster) -> set[str]:
+    return {"IP:$ENV::ETCD_PRIVATE_IP"}
+
+
+def _none(cluster: Cluster) -> set[str]:
+    return set()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What openssl/NAME must ask for: SANs, and the extendedKeyUsage purposes (None: none
+    checked; the tutorial's requests name none, so any purpose)."""
+
+    sans: Callable[[Cluster], set[str]]
+    usages: frozenset[str] | None = None
+
+
+CLIENT, SERVER = frozenset({"clientAuth"}), frozenset({"serverAuth"})
+EXPECTED: dict[str, dict[str, Request]] = {
+    "tutorial": {"apiserver.cnf": Request(_apiserver), "worker.cnf": Request(_worker)},
+    # profiles/current/scripts/lib/components.sh issues one certificate from each
+    "current": {
+        "apiserver.cnf": Request(_current_apiserver, SERVER),
+        "kubelet.cnf": Request(_kubelet, CLIENT | SERVER),
+        "etcd.cnf": Request(_etcd, CLIENT | SERVER),
+        **{f"{name}.cnf": Request(_none, CLIENT) for name in (
+            "apiserver-kubelet-client", "apiserver-etcd-client", "controller-manager",
+            "scheduler", "kube-proxy")},
+    },
 }
 
 
-def check_cnf(cnf: Cnf, expected: set[str]) -> Iterator[Finding]:
+def check_cnf(cnf: Cnf, expected: set[str], usages: frozenset[str] | None = None
+              ) -> Iterator[Finding]:
     def err(line: int, rule: str, message: str) -> Finding:
         return Finding(cnf.rel, line, ERROR, rule, message)
 
@@ -87,6 +126,15 @@ def check_cnf(cnf: Cnf, expected: set[str]) -> Iterator[Finding]:
     if constraints is None or "CA:FALSE" not in constraints[0].replace(" ", "").upper():
         yield err(constraints[1] if constraints else ext_line, "openssl.ca",
                   f"[{ext}] must set basicConstraints = CA:FALSE (a node cert is no CA)")
+    if usages is not None:
+        eku = cnf.get(ext, "extendedKeyUsage")
+        have = {u.strip() for u in eku[0].split(",")} if eku else set()
+        if have != usages:
+            yield err(eku[1] if eku else ext_line, "openssl.usage",
+                      f"[{ext}] must set extendedKeyUsage = {', '.join(sorted(usages))} "
+                      f"(has {', '.join(sorted(have)) or 'none'})")
+    if not expected:
+        return
     san = cnf.get(ext, "subjectAltName")
     if san is None or not san[0].startswith("@") or san[0][1:] not in cnf.sections:
         yield err(san[1] if san else ext_line, "openssl.section",
@@ -99,10 +147,11 @@ def check_cnf(cnf: Cnf, expected: set[str]) -> Iterator[Finding]:
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:
-    for name, expected in EXPECTED_SANS.items():
+    expected = EXPECTED.get(cluster.setting("PROFILE") or "tutorial", EXPECTED["tutorial"])
+    for name, request in expected.items():
         path = cluster.root / "openssl" / name
         rel = f"openssl/{name}"
         if not path.is_file():
             yield Finding(rel, 1, ERROR, "openssl.section", f"{rel} is missing")
             continue
-        yield from check_cnf(parse(path, rel), expected(cluster))
+        yield from check_cnf(parse(path, rel), request.sans(cluster), request.usages)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
@@ -18,61 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from generator.audit.cluster import Cluster
+from generator.audit.pki_names import identities
 from generator.audit.report import ERROR, WARNING, Finding
-from generator.pki import ADMIN_CN, CA_CN
 
 MIN_BITS = 2048
 EXPIRY_WARNING = dt.timedelta(days=30)
 BAKE_FILES = ("ca.pem", "ca-key.pem", "admin.pem", "admin-key.pem")
 # Mode bits a private key must not have.
 KEY_MODE_FORBIDDEN = stat.S_IRWXG | stat.S_IRWXO
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What a certificate named like `pattern` must say (CN, SANs) about itself."""
-
-    pattern: re.Pattern[str]
-    common_name: Callable[[re.Match[str]], str]
-    sans: Callable[[Cluster, re.Match[str], list[str], list[str]], str | None] | None = None
-
-
-def _apiserver_sans(
-    cluster: Cluster, _: re.Match[str], ips: list[str], names: list[str]
-) -> str | None:
-    first, name = cluster.setting("APISERVER_SERVICE_IP"), cluster.setting("CONTROLLER_NAME")
-    # The first service IP, the droplet's public and private IP, the droplet name; the
-    # droplet's IPs are known once the apply recorded them.
-    recorded = cluster.recorded_ips(name or "")
-    if recorded:
-        want = sorted({first or "", *recorded})
-        if sorted(ips) != want or name not in names:
-            return (f"needs IP {want} (service IP, then {name}'s public and private IP as "
-                    f"recorded in state/droplets/) and DNS {name}; has IP {ips}, DNS {names}")
-        return None
-    if first not in ips or name not in names or len(ips) < 3:
-        return (f"needs IP {first}, the public and private IPs and DNS {name}; "
-                f"has IP {ips}, DNS {names}")
-    return None
-
-
-def _worker_sans(
-    cluster: Cluster, match: re.Match[str], ips: list[str], _: list[str]
-) -> str | None:
-    droplet = f"{cluster.setting('WORKER_PREFIX')}-{match[1]}"
-    recorded = cluster.recorded_ips(droplet)
-    if recorded and ips != [recorded[1]]:
-        return (f"needs exactly {droplet}'s private IP {recorded[1]} (state/droplets/); "
-                f"has IP {ips}")
-    return None if len(ips) == 1 else f"needs exactly the worker's IP; has IP {ips}"
-
-
-PROFILES = (
-    Profile(re.compile(r"ca"), lambda _: CA_CN),
-    Profile(re.compile(r"admin"), lambda _: ADMIN_CN),
-    Profile(re.compile(r"apiserver"), lambda _: "kube-apiserver", _apiserver_sans),
-    Profile(re.compile(r"worker-([0-9]+)"), lambda m: f"kube-worker-{m[1]}", _worker_sans),
-)
 
 
 class PkiChecker:
@@ -140,16 +91,20 @@ class PkiChecker:
 
     def identity(self, path: Path, cert: x509.Certificate) -> Iterator[Finding]:
         stem = path.stem
-        for profile in PROFILES:
-            if match := profile.pattern.fullmatch(stem):
+        for identity in identities(self.cluster):
+            if match := identity.pattern.fullmatch(stem):
                 break
         else:
             return
         cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-        if cns != [profile.common_name(match)]:
+        want = identity.common_name(self.cluster, match)
+        if cns != [want]:
+            yield self.finding(path, "pki.san", f"CN is {cns}, expected {want}")
+        orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        if orgs != list(identity.organizations):
             yield self.finding(path, "pki.san",
-                               f"CN is {cns}, expected {profile.common_name(match)}")
-        if profile.sans is None:
+                               f"O is {orgs}, expected {list(identity.organizations)}")
+        if identity.sans is None:
             return
         try:
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -157,7 +112,7 @@ class PkiChecker:
             names = san.get_values_for_type(x509.DNSName)
         except x509.ExtensionNotFound:
             ips, names = [], []
-        if problem := profile.sans(self.cluster, match, ips, names):
+        if problem := identity.sans(self.cluster, match, ips, names):
             yield self.finding(path, "pki.san", problem)
 
     def gitignored(self) -> Iterator[Finding]:

@@ -95,3 +95,9 @@ def plane(issued_cluster: Path, etcd_bin: str,
         yield Plane(cluster, cp, settings(cluster), k8s)
     finally:
         cp.stop()
+
+
+@pytest.fixture(scope="session")
+def current_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bake of the current profile (Flatcar + current Kubernetes), shared read-only."""
+    return bake(tmp_path_factory.mktemp("current"), profile="current")

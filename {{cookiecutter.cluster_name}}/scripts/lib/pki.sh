@@ -32,11 +32,12 @@ pki_place() {
   rm -f "$1"
 }
 
-# pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr). Call with the apply lock
-# held: no other run of this cluster can be writing them.
+# pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr; *.pub.tmp.PID: the
+# service-account public key). Call with the apply lock held: no other run of this cluster can
+# be writing them.
 pki_sweep() {
   local f swept=()
-  for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.csr; do
+  for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.pub.tmp.* "$PKI_DIR"/*.csr; do
     [[ -e "$f" ]] || continue
     rm -f "$f"
     swept+=("${f##*/}")
@@ -44,18 +45,20 @@ pki_sweep() {
   ((${#swept[@]} == 0)) || log "removed partial files of an interrupted run: ${swept[*]}"
 }
 
-# pki_sign NAME CN CONFIG: pki/NAME.pem from pki/NAME-key.pem, with the v3_req
-# extensions (SANs) of CONFIG; IPs reach openssl through the environment ($ENV::).
+# pki_sign NAME CN CONFIG [ORG]: pki/NAME.pem from pki/NAME-key.pem, subject CN (and O ORG:
+# the group Kubernetes' RBAC reads from it), with the v3_req extensions (SANs) of CONFIG; IPs
+# reach openssl through the environment ($ENV::).
 # On failure openssl's own message is shown and no partial file is left.
 pki_sign() {
-  local name=$1 cn=$2 config=$3
+  local name=$1 cn=$2 config=$3 subject="/CN=$2"
+  [[ -z "${4:-}" ]] || subject="/O=$4/CN=$cn"
   local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
   local tmp="$cert.tmp.$BASHPID" err
   pki_new_key "$key"
   if [[ -s "$cert" ]]; then
     return 0
   fi
-  if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "/CN=$cn" -config "$config" 2>&1); then
+  if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "$subject" -config "$config" 2>&1); then
     rm -f "$csr"
     die "the certificate request for $cert failed (openssl req, key $key, config $config):" \
       "$(tr '\n' ' ' <<<"$err")"

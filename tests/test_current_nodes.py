@@ -1,0 +1,222 @@
+"""The current profile's node artifacts (issue 11): static pods valid for the pinned
+Kubernetes version, every value rendered from the answers, downloads only against pinned
+sums, the answers that guard them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from generator import TEMPLATE_ROOT, facts, releases
+from generator.answers import validate
+from tests.baking import bake, default_answers
+
+STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+NODE_SCRIPTS = Path("profiles/current/node")
+CUSTOM = {"_pod_network": "10.244.0.0/16", "_service_cidr": "10.96.0.0/20",
+          "_dns_service_ip": "10.96.0.53", "_cluster_domain": "k8s.example",
+          "_apiserver_secure_port": "6443", "_etcd_client_port": "12379",
+          "_etcd_member": "etcd-main"}
+
+
+@pytest.fixture(scope="module")
+def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("current"), profile="current")
+
+
+@pytest.fixture(scope="module")
+def custom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("custom"), profile="current", **CUSTOM)
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def embedded(cluster: Path, role: str) -> dict[str, str]:
+    """write_files of a cloud-config: path -> content."""
+    config = load(cluster / f"cloud-config/{role}.yaml")
+    return {item["path"]: item["content"] for item in config["write_files"]}
+
+
+def command(pod: dict[str, Any]) -> dict[str, str]:
+    args = pod["spec"]["containers"][0]["command"][1:]
+    return dict(arg.removeprefix("--").split("=", 1) for arg in args)
+
+
+@pytest.mark.parametrize("name", STATIC_PODS)
+def test_static_pods_validate_strictly_at_the_pinned_version(current: Path, name: str) -> None:
+    """kubernetes-validate's strict 1.37 schema (unknown fields rejected), on the standalone
+    manifest and on the copy the controller's user data writes into the kubelet's
+    staticPodPath."""
+    version = default_answers(profile="current")["kubernetes_version"]
+    standalone = current / f"manifests/controller/{name}.yaml"
+    copy = embedded(current, "controller")[f"/etc/kubernetes/manifests/{name}.yaml"]
+    assert copy == standalone.read_text()
+    pod = load(standalone)
+    kubernetes_validate.validate(pod, version, strict=True)
+    assert pod["spec"]["containers"][0]["image"] == f"registry.k8s.io/{name}:v{version}"
+
+
+def test_a_misspelled_static_pod_field_fails_strict_validation(current: Path) -> None:
+    pod = load(current / "manifests/controller/kube-apiserver.yaml")
+    pod["spec"]["containers"][0]["comand"] = pod["spec"]["containers"][0].pop("command")
+    with pytest.raises(kubernetes_validate.ValidationError, match="comand"):
+        kubernetes_validate.validate(pod, "1.37.0", strict=True)
+
+
+def test_apiserver_flags_lock_the_cluster_down(current: Path) -> None:
+    flags = command(load(current / "manifests/controller/kube-apiserver.yaml"))
+    assert flags["authorization-mode"] == "Node,RBAC"
+    assert "NodeRestriction" in flags["enable-admission-plugins"].split(",")
+    assert flags["etcd-servers"] == "ETCD_ENDPOINTS"
+    pki = "/etc/kubernetes/pki"
+    assert (flags["etcd-certfile"], flags["etcd-keyfile"]) == (
+        f"{pki}/apiserver-etcd-client.pem", f"{pki}/apiserver-etcd-client-key.pem")
+    assert flags["service-account-key-file"] == f"{pki}/service-account.pem"
+    assert flags["service-account-signing-key-file"] == f"{pki}/service-account-key.pem"
+    assert flags["service-account-issuer"] == "https://kubernetes.default.svc.cluster.local"
+    # no insecure listener: kube-apiserver 1.24 removed --insecure-port and --port
+    assert not {"insecure-port", "insecure-bind-address", "port", "address"} & set(flags)
+
+
+def test_every_value_comes_from_the_answers(custom: Path) -> None:
+    api = command(load(custom / "manifests/controller/kube-apiserver.yaml"))
+    cm = command(load(custom / "manifests/controller/kube-controller-manager.yaml"))
+    kubelet = load(custom / "node/kubelet-config.yaml")
+    assert api["service-cluster-ip-range"] == cm["service-cluster-ip-range"] == "10.96.0.0/20"
+    assert api["secure-port"] == "6443"
+    assert api["service-account-issuer"] == "https://kubernetes.default.svc.k8s.example"
+    assert (cm["allocate-node-cidrs"], cm["cluster-cidr"]) == ("true", "10.244.0.0/16")
+    assert cm["node-cidr-mask-size"] == "24" and cm["use-service-account-credentials"] == "true"
+    assert (kubelet["clusterDNS"], kubelet["clusterDomain"]) == (["10.96.0.53"], "k8s.example")
+    kubeconfig = load(custom / "node/kubelet.kubeconfig")
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://APISERVER_ENDPOINT:6443"
+    etcd = (custom / "cloud-config/etcd.yaml").read_text()
+    assert "--listen-client-urls=https://$private_ipv4:12379" in etcd
+    assert "--initial-cluster=etcd-main=https://$private_ipv4:2380" in etcd
+
+
+def test_kubelet_configuration(current: Path) -> None:
+    """KubeletConfiguration fields (k8s.io/kubelet/config/v1beta1/types.go): anonymous off,
+    webhook authorization, x509 client CA, the apply's serving certificate."""
+    config = load(current / "node/kubelet-config.yaml")
+    pki = "/etc/kubernetes/pki"
+    assert config["authentication"] == {"anonymous": {"enabled": False},
+                                        "webhook": {"enabled": True},
+                                        "x509": {"clientCAFile": f"{pki}/ca.pem"}}
+    assert config["authorization"] == {"mode": "Webhook"}
+    assert (config["tlsCertFile"], config["tlsPrivateKeyFile"]) == (
+        f"{pki}/kubelet.pem", f"{pki}/kubelet-key.pem")
+    assert config["cgroupDriver"] == "systemd" and config["readOnlyPort"] == 0
+    assert config["staticPodPath"] == "/etc/kubernetes/manifests"
+    for role in ("controller", "worker"):
+        assert embedded(current, role)["/etc/kubernetes/kubelet-config.yaml"] == \
+            (current / "node/kubelet-config.yaml").read_text()
+
+
+@pytest.mark.parametrize("name, user, cert", [
+    ("kubelet", "kubelet", "kubelet"), ("kube-proxy", "kube-proxy", "kube-proxy"),
+    ("controller-manager", "system:kube-controller-manager", "controller-manager"),
+    ("scheduler", "system:kube-scheduler", "scheduler"),
+])
+def test_kubeconfigs_name_files_not_keys(current: Path, name: str, user: str, cert: str) -> None:
+    """Certificates by path (they ride in user data; the keys come over ssh); the server
+    certificate checked for `kubernetes`, one of the apiserver's SANs."""
+    text = (current / f"node/{name}.kubeconfig").read_text()
+    config = yaml.safe_load(text)
+    assert "-data" not in text
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["certificate-authority"] == "/etc/kubernetes/pki/ca.pem"
+    assert cluster["tls-server-name"] == facts.APISERVER_TLS_NAME
+    assert cluster["server"] in ("https://APISERVER_ENDPOINT", "https://127.0.0.1")
+    assert config["users"][0] == {"name": user, "user": {
+        "client-certificate": f"/etc/kubernetes/pki/{cert}.pem",
+        "client-key": f"/etc/kubernetes/pki/{cert}-key.pem"}}
+
+
+def test_downloads_are_pinned_and_checked(current: Path) -> None:
+    """Every download on a node goes through fetch-verified with the data file's sum."""
+    data = releases.data()
+    version = default_answers(profile="current")["kubernetes_version"]
+    texts = {role: (current / f"cloud-config/{role}.yaml").read_text()
+             for role in ("etcd", "controller", "worker")}
+    kubelet = data["kubernetes"][version]["kubelet"]["sha256"]
+    kubectl = data["kubernetes"][version]["kubectl"]["sha256"]
+    url = f"https://dl.k8s.io/v{version}/bin/linux/amd64"
+    for role in ("controller", "worker"):
+        assert f"/opt/bin/fetch-verified {url}/kubelet \\\n" in texts[role]
+        assert f"  {kubelet} /opt/bin/kubelet" in texts[role]
+    assert f"{url}/kubectl" in texts["controller"] and kubectl in texts["controller"]
+    etcd = next(iter(data["etcd"]))
+    assert f"etcd-io/etcd/releases/download/v{etcd}/etcd-v{etcd}-linux-amd64.tar.gz" in \
+        texts["etcd"] and data["etcd"][etcd]["sha256"] in texts["etcd"]
+    for role in texts:  # no other download: curl only inside fetch-verified
+        config = load(current / f"cloud-config/{role}.yaml")
+        config["write_files"] = [f for f in config["write_files"]
+                                 if f["path"] != "/opt/bin/fetch-verified"]
+        dumped = yaml.safe_dump(config)
+        assert "curl" not in dumped and "wget" not in dumped, role
+
+
+def test_every_pinned_sum_names_its_source() -> None:
+    data = json.loads(releases.DATA.read_text())
+    entries = [*(e for v in data["kubernetes"].values() for e in v.values()),
+               *data["etcd"].values()]
+    for entry in entries:
+        assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
+        assert entry["source"].strip()
+
+
+def _fetch(tmp_path: Path, payload: bytes, sum_: str) -> subprocess.CompletedProcess[str]:
+    source = tmp_path / "release"
+    source.write_bytes(payload)
+    script = TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / NODE_SCRIPTS
+    return subprocess.run(
+        ["bash", str(script / "fetch-verified.sh"), source.as_uri(), sum_,
+         str(tmp_path / "opt/bin/tool")], capture_output=True, text=True, timeout=60,
+        check=False)
+
+
+def test_fetch_verified_installs_a_matching_download(tmp_path: Path) -> None:
+    payload = b"#!/bin/sh\necho tool\n"
+    result = _fetch(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    assert result.returncode == 0, result.stderr
+    installed = tmp_path / "opt/bin/tool"
+    assert installed.read_bytes() == payload and installed.stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("sum_", [hashlib.sha256(b"other").hexdigest(), releases.UNPINNED])
+def test_fetch_verified_refuses_a_mismatch_and_installs_nothing(tmp_path: Path,
+                                                                sum_: str) -> None:
+    result = _fetch(tmp_path, b"tampered\n", sum_)
+    assert result.returncode != 0
+    assert not any((tmp_path / "opt/bin").iterdir())  # no binary, no leftover download
+
+
+@pytest.mark.parametrize("answers, field, words", [
+    ({"kubernetes_version": "1.37.1"}, "kubernetes_version", "no pinned sha256"),
+    ({"kubernetes_version": "1.36.0"}, "kubernetes_version", "kubernetes-release.json"),
+    ({"_etcd_version": "3.5.0"}, "_etcd_version", "no pinned sha256"),
+    ({"_etcd_version": "v3.6.14"}, "_etcd_version", "MAJOR.MINOR.PATCH"),
+    ({"_reboot_strategy": "best-effort"}, "_reboot_strategy", "Flatcar"),
+])
+def test_current_answers_are_checked(answers: dict[str, str], field: str, words: str) -> None:
+    errors = [str(e) for e in validate(default_answers(profile="current") | answers)]
+    assert any(e.startswith(f"{field}:") and words in e for e in errors), errors
+
+
+def test_tutorial_answers_need_no_pinned_sums() -> None:
+    assert validate(default_answers(_etcd_version="3.0.0")) == []
+
+
+def test_current_pki_dirs_reach_settings_env(current: Path) -> None:
+    text = (current / "settings.env").read_text()
+    assert "SSL_DIR=/etc/kubernetes/pki\n" in text and "ETCD_SSL_DIR=/etc/etcd/pki\n" in text
