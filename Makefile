@@ -53,10 +53,13 @@ define install_debian
 	fi
 endef
 
-demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply offline
+# PROFILE=current make demo: the same with the current profile (Flatcar + current Kubernetes).
+PROFILE ?=
+
+demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply offline (PROFILE=current: that profile)
 	@$(call install_debian,$(DEMO_PACKAGES),)
 	rm -rf $(OUT)
-	$(BIN)/cookiecutter --no-input -o $(OUT) .
+	$(BIN)/cookiecutter --no-input -o $(OUT) . $(if $(PROFILE),profile=$(PROFILE))
 	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
 	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram

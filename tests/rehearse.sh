@@ -12,6 +12,11 @@
 # (tests/k8s/runtime.py, answers.py). Otherwise the kubectl stand-in (tests/fake_kubectl)
 # plays the cluster, and the rehearsal says so.
 #
+# The current profile (PROFILE=current in settings.env): `make image` first (the stand-in's
+# custom image import), and a kubectl stand-in speaking a current kubectl
+# (tests/fake_kubectl_current): no control plane of that version can run here. It ends with
+# `make destroy`, which must delete every droplet and keep the imported image.
+#
 # usage: tests/rehearse.sh CLUSTER_DIR      (env: WORKERS, DOSIM_BOOT_SECONDS, REHEARSE_KUBE=fake)
 set -euo pipefail
 
@@ -31,6 +36,10 @@ setting() {
 # real_kube_reason: empty when the real control plane can run here, else why not.
 real_kube_reason() {
   [[ "${REHEARSE_KUBE:-}" != fake ]] || { echo "REHEARSE_KUBE=fake"; return; }
+  [[ "$(setting PROFILE)" != current ]] || {
+    echo "the current profile: no Kubernetes $(setting KUBERNETES_VERSION) binaries nor containers here"
+    return
+  }
   command -v etcd >/dev/null || { echo "no etcd (Debian package etcd-server)"; return; }
   command -v ip >/dev/null || { echo "no ip (Debian package iproute2)"; return; }
   local out
@@ -99,10 +108,13 @@ main() {
   mkdir -p "$SIM"
 
   export PATH="$REPO/tests/standins/bin:$PATH"
+  local profile kube_dir=fake_kubectl
+  profile=$(setting PROFILE)
+  [[ "$profile" != current ]] || kube_dir=fake_kubectl_current
   if [[ "$kube_mode" == real ]]; then
     export PATH="$REPO/tests/k8s/bin:$PATH" K8S_RUNTIME_KUBECONFIG=$CLUSTER/kubeconfig
   else
-    export PATH="$REPO/tests/fake_kubectl:$PATH" FAKE_KUBECTL_STATE=$SIM/kubernetes.json
+    export PATH="$REPO/tests/$kube_dir:$PATH" FAKE_KUBECTL_STATE=$SIM/kubernetes.json
   fi
   export DOSIM_STATE=$SIM/account.json DOSIM_ROOT=$SIM/droplets
   export DOSIM_BOOT_SECONDS=${DOSIM_BOOT_SECONDS:-1}
@@ -121,15 +133,22 @@ main() {
   ssh-keygen -q -t ed25519 -N '' -C rehearsal -f "$SIM/id_rehearsal"
   doctl compute ssh-key import "$(setting SSH_KEY_NAME)" --public-key-file "$SIM/id_rehearsal.pub" >/dev/null
   export SSH_IDENTITY_FILE=$SIM/id_rehearsal
-  local seed_calls start
+  local seed_calls start image_calls=0
   seed_calls=$(jq '.api_calls.total' "$DOSIM_STATE")
 
-  echo "== Rehearsal of $CLUSTER against the DigitalOcean stand-in (boot ${DOSIM_BOOT_SECONDS}s)"
+  echo "== Rehearsal of $CLUSTER ($profile profile) against the DigitalOcean stand-in (boot ${DOSIM_BOOT_SECONDS}s)"
   if [[ "$kube_mode" == real ]]; then
     echo "== Kubernetes: the real 1.1.2 apiserver, scheduler, controller-manager and kubectl;" \
       "containers stood in (tests/k8s/runtime.py)"
   else
-    echo "== Kubernetes: the kubectl stand-in (tests/fake_kubectl), because: $reason"
+    echo "== Kubernetes: the kubectl stand-in (tests/$kube_dir), because: $reason"
+  fi
+  if [[ -z "$(setting IMAGE)" ]]; then
+    echo "== Image: make image imports IMAGE_URL into the stand-in's account (NEW, pending, available)"
+    rm -f "$CLUSTER/state/image.json" "$CLUSTER/state/image-failed.json"
+    IMAGE_POLL_SECONDS=${IMAGE_POLL_SECONDS:-0.2} make -C "$CLUSTER" --no-print-directory image
+    image_calls=$(($(jq '.api_calls.total' "$DOSIM_STATE") - seed_calls))
+    seed_calls=$(jq '.api_calls.total' "$DOSIM_STATE")
   fi
   start=$SECONDS
   trap stop_control_plane EXIT
@@ -156,11 +175,18 @@ main() {
   echo "  apply (etcd controller worker addons smoke status): ${apply_seconds}s," \
     "$droplets droplets, $calls API calls ($(awk -v c="$calls" -v d="$droplets" 'BEGIN { printf "%.1f", c / d }') per droplet)"
   echo "  re-run: 0 droplets created"
+  if [[ -n "$(setting IMAGE)" ]]; then
+    echo "  image: $(setting IMAGE) (settings.env)"
+  else
+    echo "  image: imported by make image ($image_calls API calls), $(jq -c '{id, status, name}' "$CLUSTER/state/image.json")"
+  fi
   if [[ "$kube_mode" == real ]]; then
     echo "  Kubernetes: real 1.1.2 control plane (logs: $SIM/controlplane/logs)"
   else
     echo "  Kubernetes: stand-in ($reason)"
   fi
+  echo "  stood in: DigitalOcean's API (doctl), ssh/scp and the droplets' file systems" \
+    "(tests/standins)$([[ "$kube_mode" == real ]] && echo ", containers" || echo ", the Kubernetes cluster and kubectl (tests/$kube_dir)")"
   doctl compute droplet list --tag-name "$(setting CLUSTER_TAG)" \
     --format Name,PublicIPv4,PrivateIPv4,Status,Tags | sed 's/^/  /'
   echo "  cloud firewalls (inbound; outbound is open):"
@@ -174,6 +200,17 @@ main() {
   echo "  user data sent: $CLUSTER/build/user-data/"
   echo "  simulated account: $DOSIM_STATE; droplet file systems: $DOSIM_ROOT"
   echo "  kubeconfig: $CLUSTER/kubeconfig (points at a documentation address)"
+  [[ "$profile" == current ]] || return 0
+
+  echo
+  echo "== make destroy (FORCE=1): every droplet of the cluster goes, the imported image stays"
+  make -C "$CLUSTER" --no-print-directory destroy FORCE=1
+  droplets=$(jq '.droplets | length' "$DOSIM_STATE")
+  ((droplets == 0)) || { echo "rehearse: $droplets droplet(s) left after make destroy" >&2; exit 1; }
+  [[ -z "$(setting IMAGE)" ]] || return 0
+  [[ "$(jq -r '.images | length' "$DOSIM_STATE")" == 1 ]] ||
+    { echo "rehearse: the imported image is gone after make destroy" >&2; exit 1; }
+  echo "  destroyed: 0 droplets left; image $(jq -r .id "$CLUSTER/state/image.json") kept"
 }
 
 main "$@"

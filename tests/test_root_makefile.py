@@ -42,3 +42,16 @@ def test_apt_get_waits_for_another_apt_run(tmp_path: Path) -> None:
     verbs = [next((w for w in line.split() if w in ("update", "install")), "") for line in lines]
     assert verbs == ["update", "update", "install"], lines
     assert all(LOCK_WAIT in line for line in lines), lines
+
+
+def test_profile_current_make_demo_bakes_that_profile() -> None:
+    """`PROFILE=current make demo` bakes the current profile; plain `make demo` the default.
+    (A dry run: make still runs the recursive `$(MAKE) -C out/... diagram`, which fails.)"""
+    def dry_run(**env: str) -> str:
+        proc = subprocess.run(["make", "--no-print-directory", "-n", "-C", str(REPO), "demo"],
+                              env={**os.environ, **env}, check=False, capture_output=True,
+                              text=True, timeout=60)
+        return next(line for line in proc.stdout.splitlines() if "cookiecutter --no-input" in line)
+
+    assert dry_run(PROFILE="current").endswith(" . profile=current")
+    assert dry_run().endswith(" . ")

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import catalog, dropletfs, model
+from . import catalog, dropletfs, images, model
 from . import state as st
 from .api import NOT_FOUND, Handler, HttpError
 
@@ -62,7 +62,8 @@ def create_droplet(req: dict[str, Any], state_file: Path) -> Handler:
             raise HttpError(422, "You specified an invalid region for Droplet creation.")
         if catalog.size_info(req["size"]) is None:
             raise HttpError(422, "You specified an invalid size for Droplet creation.")
-        image = catalog.image_object(str(req["image"]), data["config"].get("images"))
+        image = (images.image_for_droplet(data, str(req["image"]))
+                 or catalog.image_object(str(req["image"]), data["config"].get("images")))
         if image is None:
             raise HttpError(422, "You specified an invalid image for Droplet creation.")
         keys = []

@@ -52,6 +52,7 @@ def empty_state() -> dict[str, Any]:
         "tags": [],
         "firewalls": {},
         "load_balancers": {},
+        "images": {},
     }
 
 

@@ -1,23 +1,11 @@
 #!/usr/bin/env bash
-# make controller: the CONTROLLER_COUNT controller droplets (ETCD_PEER substituted; one is the
-# tutorial's), with several the load balancer in front of them, the apiserver certificate
-# installed over scp/ssh, and ./kubeconfig for the admin (tutorial steps 8 and 9).
+# make controller: the CONTROLLER_COUNT controller droplets (their placeholders substituted:
+# profile_placeholders; one is the tutorial's), with several the load balancer in front of them,
+# their TLS assets installed over scp/ssh (profile_controller_tls), and ./kubeconfig for the
+# admin (tutorial steps 8 and 9).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-# install_controller NAME PUBLIC_IP: the policy, the apiserver certificate and the etcd client
-# certificate on one controller.
-install_controller() {
-  local name=$1 public=$2
-  # the policy first: tls-ready.service starts the apiserver once the certificates are there
-  install_policy "$name" "$public" ||
-    die "the authorization policy is not installed on $name: fix the cause above and re-run 'make controller'"
-  install_tls "$name" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" ||
-    die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
-  install_etcd_tls "$name" "$public" "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" etcd-client ||
-    die "the etcd client certificate is not installed on $name: fix the cause above and re-run 'make controller'"
-}
 
 main() {
   apply_lock controller
@@ -26,9 +14,7 @@ main() {
   # shellcheck disable=SC2034 # read by the library (records_tsv, need_droplet, ensure_droplets)
   CLUSTER_LIST=$(cluster_droplets)
   local names=() name id first_missing=""
-  ETCD_PEER=$(etcd_proxy_peers)
-  export ETCD_PEER
-  log "ETCD_PEER=$ETCD_PEER"
+  profile_placeholders controller "$(need_droplet "$ETCD_NAME" etcd)"
 
   mapfile -t names < <(controller_names)
   while IFS=$'\t' read -r name id _; do
@@ -38,31 +24,21 @@ main() {
   replace_stale controller controller.yaml
   ensure_droplets controller "$CONTROLLER_SIZE" "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
 
-  local publics=() privates=() ids=() public private lines=() sans=()
+  # read by profile_controller_tls: every controller, and the load balancer's IP (if any)
+  CONTROLLER_NAMES=() CONTROLLER_PUBLICS=() CONTROLLER_PRIVATES=()
+  local public private lines=()
   while IFS=$'\t' read -r name id public private; do
-    ids+=("$id") publics+=("$public") privates+=("$private")
-    sans+=("$public" "$private")
+    CONTROLLER_NAMES+=("$name") CONTROLLER_PUBLICS+=("$public") CONTROLLER_PRIVATES+=("$private")
     lines+=("$name  id $id  public $public  private $private")
   done < <(records_tsv "${names[@]}")
 
-  local server=${publics[0]}
+  local server=${CONTROLLER_PUBLICS[0]}
   if lb_wanted; then
     ensure_load_balancer
     server=$LB_IP
     ensure_firewalls "the apiservers' port admits the load balancer $LB_ID"
   fi
-
-  step "apiserver certificate (SANs: ${names[*]}, $APISERVER_SERVICE_IP, ${sans[*]}${LB_IP:+, load balancer $LB_IP})"
-  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "${sans[@]}" ${LB_IP:+"$LB_IP"}
-  APISERVER_LB_IP=${LB_IP:-} pki_issue_apiserver "${sans[@]}"
-  step_done "pki/apiserver.pem"
-
-  local nn
-  for ((nn = 0; nn < ${#names[@]}; nn++)); do
-    step "TLS assets on ${names[nn]}"
-    install_controller "${names[nn]}" "${publics[nn]}"
-    step_done
-  done
+  profile_controller_tls
 
   local result
   result=$(sed -e "s|CONTROLLER_PUBLIC_IP|$server|g" client/admin-kubeconfig.yaml |

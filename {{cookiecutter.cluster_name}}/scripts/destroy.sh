@@ -16,16 +16,8 @@ files_of() {
   local name=$1
   printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
     "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
-  if [[ "$name" =~ ^"$ETCD_PREFIX"-([0-9]{2})$ ]]; then
-    # a static cluster's member certificate is etcd-NN, the single member's etcd
-    printf '%s\n' "$PKI_DIR/etcd-${BASH_REMATCH[1]}.pem" "$PKI_DIR/etcd-${BASH_REMATCH[1]}-key.pem" \
-      "$BUILD_DIR/etcd-cluster/$name.env"
-    [[ "$name" != "$ETCD_NAME" ]] || printf '%s\n' "$PKI_DIR/etcd.pem" "$PKI_DIR/etcd-key.pem"
-  elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
-    printf '%s\n' "$PKI_DIR/apiserver.pem" "$PKI_DIR/apiserver-key.pem" "$KUBECONFIG_FILE"
-  elif [[ "$name" =~ ^"$WORKER_PREFIX"-([0-9]{2})$ ]]; then
-    printf '%s\n' "$PKI_DIR/worker-${BASH_REMATCH[1]}.pem" "$PKI_DIR/worker-${BASH_REMATCH[1]}-key.pem"
-  fi
+  profile_pki_files "$name"
+  [[ "$name" != "$CONTROLLER_NAME" ]] || echo "$KUBECONFIG_FILE"
 }
 
 # local_names: every droplet name the local files speak of (state, user data, node certificates).
@@ -34,19 +26,8 @@ local_names() {
   for f in "$DROPLET_STATE_DIR"/*.json "$USER_DATA_DIR"/*.yaml; do
     [[ -e "$f" ]] && basename "$f" | sed -E 's/\.(json|yaml)$//'
   done
-  for f in "$PKI_DIR"/worker-[0-9][0-9].pem "$PKI_DIR"/worker-[0-9][0-9]-key.pem; do
-    [[ -e "$f" ]] && worker_name "$(basename "$f" | sed -E 's/^worker-([0-9]{2}).*/\1/')"
-  done
-  if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" || -e "$KUBECONFIG_FILE" ]]; then
-    echo "$CONTROLLER_NAME"
-  fi
-  if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
-    echo "$ETCD_NAME"
-  fi
-  for f in "$PKI_DIR"/etcd-[0-9][0-9].pem "$PKI_DIR"/etcd-[0-9][0-9]-key.pem; do
-    [[ -e "$f" ]] && printf '%s-%s\n' "$ETCD_PREFIX" "$(basename "$f" | sed -E 's/^etcd-([0-9]{2}).*/\1/')"
-  done
-  return 0
+  [[ ! -e "$KUBECONFIG_FILE" ]] || echo "$CONTROLLER_NAME"
+  profile_pki_names
 }
 
 # existing < FILES: those of the paths (one a line) that exist, relative to the cluster repo.
@@ -79,6 +60,18 @@ clean_up() {
       "$ETCD_CLUSTER_FILE" | existing)
     rm -rf "$BUILD_DIR" "$DROPLET_STATE_DIR" "$STATE_DIR/ssh-key.json" "$PKI_DIR"/*.srl \
       "$PKI_DIR"/*.csr "$DELETED_FILE" "$ETCD_CLUSTER_FILE"
+  fi
+}
+
+# kept_image: the imported image stays (the account's, reused by the next apply: an import
+# takes minutes and costs cents a month); how to delete it.
+kept_image() {
+  local id
+  id=$(recorded_image id)
+  if [[ -n "$id" ]]; then
+    echo "kept: image $id imported by make image ($IMAGE_STATE); delete it with 'doctl compute image delete $id' when no cluster needs it"
+  else
+    echo "no imported image to keep"
   fi
 }
 
@@ -161,7 +154,8 @@ main() {
   summary "cluster $CLUSTER_NAME destroyed" \
     "deleted: $count droplet(s): ${names[*]}${LB_REMOVED}; the cloud firewalls $NODES_FIREWALL and $APISERVER_FIREWALL" \
     "removed their state, user data, logs, certificates and keys (etcd members, apiserver, workers), ./kubeconfig" \
-    "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem, $STATE_DIR/known_hosts" \
+    "kept: $PKI_DIR/ca*.pem, $PKI_DIR/admin*.pem${KEPT_PKI:+, $KEPT_PKI}, $STATE_DIR/known_hosts" \
+    "$(kept_image)" \
     "next: make etcd controller worker (to re-create it)"
 }
 

@@ -60,7 +60,7 @@ topology_dot() {
   cat <<EOF
 digraph topology {
   graph [rankdir=LR, fontname="Helvetica", fontsize=12, labelloc=t, nodesep=0.4, ranksep=1.1,
-         label="Cluster $CLUSTER_NAME in $REGION: $IMAGE, Kubernetes $KUBERNETES_VERSION\\n$when"];
+         label="Cluster $CLUSTER_NAME in $REGION: $(image_label), Kubernetes $KUBERNETES_VERSION\\n$when"];
   node [shape=box, fontname="Helvetica", fontsize=10];
   edge [fontname="Helvetica", fontsize=9];
   operator [label="operator\\n(make, doctl, ssh, kubectl)", shape=ellipse, style=filled, fillcolor="#eeeeee"];

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make etcd: the cloud firewalls, the etcd member droplet(s) from cloud-config/etcd.yaml
 # (tutorial step 3; ETCD_COUNT of them, all in one call), each member's TLS certificate (SAN:
-# its private IP) installed over scp/ssh (lock-down, issue 10), and for a static cluster of 3
-# or 5 each member's name and the initial cluster (scripts/lib/etcdcluster.sh).
+# its private IP) installed over scp/ssh (lock-down, issue 10; profile_etcd_tls), and for a
+# static cluster of 3 or 5 each member's name and the initial cluster (scripts/lib/etcdcluster.sh).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -28,24 +28,18 @@ main() {
   replace_stale etcd etcd.yaml
   ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/${names[0]}.yaml" "${names[@]}"
 
-  local rec public private base lines=()
-  step "etcd certificate (SAN: each member's private IP) and TLS assets on ${names[*]}"
+  local rec public private lines=()
   for name in "${names[@]}"; do
     rec=$(need_droplet "$name" etcd)
     public=$(field "$rec" public_ip)
     private=$(field "$rec" private_ip)
-    base=$(etcd_cert_base "$name")
-    ensure_cert_ips "$base" "$private"
-    pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
-    install_etcd_tls "$name" "$public" "$PKI_DIR/$base.pem" "$PKI_DIR/$base-key.pem" etcd ||
-      die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
-    lines+=("$name  id $(field "$rec" id)  public $public  private $private  pki/$base.pem")
+    profile_etcd_tls "$name" "$public" "$private"
+    lines+=("$name  id $(field "$rec" id)  public $public  private $private")
   done
-  step_done "in $ETCD_SSL_DIR"
 
   local initial
-  initial=$(etcd_initial_cluster)
   if ((ETCD_COUNT > 1)); then
+    initial=$(etcd_initial_cluster)
     if [[ -s "$ETCD_CLUSTER_FILE" && "$(<"$ETCD_CLUSTER_FILE")" != "$initial" ]]; then
       die "the etcd cluster formed as $(<"$ETCD_CLUSTER_FILE"), but its members are now" \
         "$initial: a re-created member cannot rejoin a static cluster (out of scope);" \
@@ -62,7 +56,7 @@ main() {
     step_done "$ETCD_CLUSTER_ENV on every member (record: $ETCD_CLUSTER_FILE)"
   fi
   summary "etcd ready: $ETCD_COUNT member(s)" "${lines[@]}" \
-    "ETCD_PEER=$(etcd_proxy_peers)" \
+    "${PROFILE_NOTES[@]}" \
     "user data: $USER_DATA_DIR/${names[0]}.yaml" \
     "next: make controller"
 }

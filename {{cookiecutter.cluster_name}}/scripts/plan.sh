@@ -30,7 +30,7 @@ plan_droplets() {
   while IFS=$'\t' read -r role name size; do
     rec=$(jq -c --arg n "$name" '[.[] | select(.name == $n)]' <<<"$LIVE")
     case $(jq length <<<"$rec") in
-      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$IMAGE" ;;
+      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$(image_label)" ;;
       1)
         have=$(jq -r '.[0].size' <<<"$rec")
         printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s%s\n' "$name" "$have" \
@@ -54,11 +54,11 @@ plan_droplets() {
 # created with) names another etcd peer than the etcd droplet has now (it was re-created).
 _stale_etcd_peer() {
   local user_data=$USER_DATA_DIR/$2.yaml etcd_ip
-  [[ "$1" != etcd && -s "$user_data" ]] || return 0
+  [[ "$1" != etcd && -s "$user_data" && -n "$(profile_etcd_ref "$1" 192.0.2.1)" ]] || return 0
   etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
   if [[ -z "$etcd_ip" ]]; then
     echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
-  elif ! grep -qF "=$(etcd_peer_url "$etcd_ip")" "$user_data"; then
+  elif ! grep -qF "$(profile_etcd_ref "$1" "$etcd_ip")" "$user_data"; then
     echo "; its etcd proxy (user data) points at another etcd peer than $etcd_ip: re-create $2"
   fi
 }
@@ -81,15 +81,8 @@ plan_load_balancer() {
 plan_certificates() {
   local role name size cert pub priv
   while IFS=$'\t' read -r role name size; do
-    case $role in
-      etcd) continue ;;
-      controller)
-        # one certificate for all controllers: its row speaks for the first
-        [[ "$name" == "$CONTROLLER_NAME" ]] || continue
-        cert=apiserver
-        ;;
-      worker) cert="worker-${name##*-}" ;;
-    esac
+    cert=$(profile_node_cert "$role" "$name")
+    [[ -n "$cert" ]] || continue
     IFS=$'\t' read -r pub priv < <(jq -r --arg n "$name" \
       '[(.[] | select(.name == $n)) // {} | .public_ip // "", .private_ip // ""] | @tsv' <<<"$LIVE")
     if [[ ! -s "$PKI_DIR/$cert.pem" ]]; then
@@ -107,14 +100,7 @@ plan_certificates() {
 # _sans_cover CERT ROLE PUBLIC PRIVATE: the IP SANs the apply would check (ensure_cert_ips).
 _sans_cover() {
   local cert=$1 role=$2 want
-  if [[ "$role" == controller ]]; then
-    # every controller's addresses (and the load balancer's when there are several)
-    want=$({ echo "$APISERVER_SERVICE_IP"; jq -r --arg p "$CONTROLLER_PREFIX-" \
-      '.[] | select(.name | startswith($p)) | .public_ip, .private_ip' <<<"$LIVE"
-      ! lb_wanted || lb_find | jq -r '.ip // empty'; } | sort | tr '\n' ' ')
-  else
-    want="$4 "
-  fi
+  want=$(profile_cert_ips "$role" "$3" "$4" | sort | tr '\n' ' ')
   [[ "$(pki_cert_ips "$cert" | tr '\n' ' ')" == "$want" ]]
 }
 

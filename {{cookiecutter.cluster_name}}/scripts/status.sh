@@ -14,7 +14,8 @@ source scripts/lib/certs.sh
 # shellcheck source=scripts/lib/controllers_health.sh
 source scripts/lib/controllers_health.sh
 
-LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
+# the profile's layers (STATUS_LAYERS, scripts/lib/profile.sh), each checked by check_<layer>
+LAYERS=("${STATUS_LAYERS[@]}")
 
 main() {
   local output

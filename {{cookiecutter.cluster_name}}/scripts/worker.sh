@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make worker [WORKERS=N]: the missing workers in one doctl call, then per worker (in parallel)
-# its own certificate (WORKER_IP = private IP) installed with the generic worker.pem and
-# worker-key.pem symlinks (tutorial step 10).
+# its own certificate issued for its addresses and installed over scp/ssh (tutorial step 10;
+# profile_worker_issue, profile_worker_install).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -9,11 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 KEYGEN_PIDS=""
 KEYGEN_COUNT=0
 
-# start_keygen: the workers' private keys (pki/worker-NN-key.pem, never replaced), in parallel.
+# start_keygen: the workers' private keys (profile_worker_key, never replaced), in parallel.
 start_keygen() {
   local nn
   for ((nn = 1; nn <= KEYGEN_COUNT; nn++)); do
-    pki_new_key "$PKI_DIR/worker-$(printf '%02d' "$nn")-key.pem" &
+    pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")" &
     KEYGEN_PIDS+=" $!"
   done
 }
@@ -29,12 +29,10 @@ main() {
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
 
-  need_droplet "$CONTROLLER_NAME" controller >/dev/null
-  ETCD_PEER=$(etcd_proxy_peers)
-  # the controller's public IP, or with several controllers their load balancer's
-  CONTROLLER_PUBLIC_IP=$(apiserver_address)
-  export ETCD_PEER CONTROLLER_PUBLIC_IP
-  log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
+  local etcd controller
+  etcd=$(need_droplet "$ETCD_NAME" etcd)
+  controller=$(need_droplet "$CONTROLLER_NAME" controller)
+  profile_placeholders worker "$etcd" "$controller"
 
   local names=() nn name first_missing="" exists id
   for ((nn = 1; nn <= count; nn++)); do
@@ -80,12 +78,9 @@ main() {
   for ((nn = 1; nn <= count; nn++)); do
     name=${names[nn - 1]}
     NN=$(printf '%02d' "$nn")
-    ensure_cert_ips "worker-$NN" "${privates[nn - 1]}"
-    pki_issue_worker "$NN" "${privates[nn - 1]}"
-    {
-      install_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" worker &&
-        install_etcd_tls "$name" "${publics[nn - 1]}" "$PKI_DIR/worker-$NN.pem" "$PKI_DIR/worker-$NN-key.pem" etcd-client
-    } >"$LOG_DIR/$name.log" 2>&1 &
+    profile_worker_issue "$NN" "$name" "${publics[nn - 1]}" "${privates[nn - 1]}"
+    profile_worker_install "$NN" "$name" "${publics[nn - 1]}" "${privates[nn - 1]}" \
+      >"$LOG_DIR/$name.log" 2>&1 &
     jobs+=("$!:$name")
   done
   local job failed=()
@@ -105,7 +100,7 @@ main() {
     lines+=("${names[nn]}  id ${ids[nn]}  public ${publics[nn]}  private ${privates[nn]}")
   done
   summary "${#names[@]} worker(s) ready" "${lines[@]}" \
-    "the kubelets register with https://$CONTROLLER_PUBLIC_IP within minutes: kubectl --kubeconfig kubeconfig get nodes" \
+    "the kubelets register with the apiserver within minutes: kubectl --kubeconfig kubeconfig get nodes" \
     "next: make addons"
 }
 

@@ -64,6 +64,8 @@ source scripts/lib/doctl.sh
 source scripts/lib/state.sh
 # shellcheck source=scripts/lib/userdata.sh
 source scripts/lib/userdata.sh
+# shellcheck source=scripts/lib/image.sh
+source scripts/lib/image.sh
 # shellcheck source=scripts/lib/cost.sh
 source scripts/lib/cost.sh
 # shellcheck source=scripts/lib/droplets.sh
@@ -86,3 +88,7 @@ source scripts/lib/etcdbackup.sh
 source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh
+# The steps that differ per profile (PROFILE): placeholders, TLS assets, add-ons, status layers,
+# each droplet's local files. The bake put the chosen profile's file here.
+# shellcheck source=scripts/lib/profile.sh
+source scripts/lib/profile.sh

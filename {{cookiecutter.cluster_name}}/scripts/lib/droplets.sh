@@ -19,6 +19,7 @@ ensure_droplets() {
     fi
   done < <(records_tsv "${names[@]}")
   if ((${#missing[@]})); then
+    require_image
     step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
     local created rc=0 wait=()
     [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)

@@ -226,9 +226,15 @@ check_apiserver() {
   layer apiserver OK "$server answers ($(grep -m1 '^Server Version' <<<"$out" || echo version unknown))"
 }
 
+# check_nodes: the kubelets registered and Ready: every worker, and the controller too where the
+# profile's controller runs a kubelet (STATUS_CONTROLLER_NODE=yes in scripts/lib/profile.sh).
 check_nodes() {
-  local out rc=0 want ready items=()
+  local out rc=0 want ready items=() what="worker(s)"
   want=$(jq --arg p "$WORKER_PREFIX-" '[.[] | select(.name | startswith($p))] | length' <<<"$CLUSTER_LIST")
+  if [[ "${STATUS_CONTROLLER_NODE:-no}" == yes && -n "$(record_of "$CLUSTER_LIST" "$CONTROLLER_NAME")" ]]; then
+    want=$((want + 1))
+    what="node(s) (controller and workers)"
+  fi
   out=$(kube get nodes -o json 2>&1) || rc=$?
   if ((rc != 0)); then
     layer nodes FAIL "kubectl get nodes: $(_one_line "$out")"
@@ -238,11 +244,11 @@ check_nodes() {
     | if . == "True" then "Ready" else "NotReady" end)"' <<<"$out")
   ready=$(jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length' <<<"$out")
   if ((ready == 0)); then
-    layer nodes FAIL "no node is Ready ($want worker droplet(s)); the kubelets register minutes after make worker" "${items[@]}"
+    layer nodes FAIL "no node is Ready ($want ${what/(s)/ droplet(s)}); the kubelets register minutes after make worker" "${items[@]}"
   elif ((ready < want)); then
-    layer nodes WARN "$ready of $want worker(s) Ready" "${items[@]}"
+    layer nodes WARN "$ready of $want $what Ready" "${items[@]}"
   else
-    layer nodes OK "$ready of $want worker(s) Ready" "${items[@]}"
+    layer nodes OK "$ready of $want $what Ready" "${items[@]}"
   fi
 }
 

@@ -1,27 +1,42 @@
 # shellcheck shell=bash
-# User data: the cloud-configs with the tutorial's placeholders substituted.
+# User data: the cloud-configs with the profile's placeholders substituted.
 
 STALE_USER_DATA=()
 
+# _placeholder_values: "NAME=value|..." of USER_DATA_PLACEHOLDERS (scripts/lib/profile.sh) as
+# the environment has them now (the rendering's cache key).
+_placeholder_values() {
+  local ph out=""
+  for ph in "${USER_DATA_PLACEHOLDERS[@]}"; do
+    out+="$ph=${!ph:-}|"
+  done
+  echo "$out"
+}
+
 # render_user_data TEMPLATE NAME [EXISTS]: build/user-data/NAME.yaml from cloud-config/TEMPLATE
-# with the tutorial's sed (ETCD_PEER, CONTROLLER_PUBLIC_IP from the environment). An existing
-# droplet's file (EXISTS=yes) is its audit record and is kept; when it differs from the
-# rendering NAME is added to STALE_USER_DATA (replace_stale stops or re-creates it).
+# with the tutorial's sed: each placeholder of USER_DATA_PLACEHOLDERS (the tutorial's
+# ETCD_PEER, CONTROLLER_PUBLIC_IP) replaced by the environment's value; one left over stops.
+# An existing droplet's file (EXISTS=yes) is its audit record and is kept; when it differs from
+# the rendering NAME is added to STALE_USER_DATA (replace_stale stops or re-creates it).
 # The rendering of a template is done once per run (workers share theirs).
 render_user_data() {
   local template=$1 name=$2 exists=${3:-no}
-  local out=$USER_DATA_DIR/$name.yaml
+  local out=$USER_DATA_DIR/$name.yaml key ph script="" alternatives
   mkdir -p "$USER_DATA_DIR"
-  if [[ "${_RENDERED_FOR:-}" != "$template|${ETCD_PEER:-}|${CONTROLLER_PUBLIC_IP:-}" ]]; then
-    _RENDERED=$(sed -e "s|ETCD_PEER|${ETCD_PEER:-ETCD_PEER}|g;s|CONTROLLER_PUBLIC_IP|${CONTROLLER_PUBLIC_IP:-CONTROLLER_PUBLIC_IP}|g;" \
-      "cloud-config/$template")
-    if grep -qE '\b(ETCD_PEER|CONTROLLER_PUBLIC_IP)\b' <<<"$_RENDERED"; then
+  key="$template|$(_placeholder_values)"
+  if [[ "${_RENDERED_FOR:-}" != "$key" ]]; then
+    for ph in "${USER_DATA_PLACEHOLDERS[@]}"; do
+      script+="s|$ph|${!ph:-$ph}|g;"
+    done
+    _RENDERED=$(sed -e "$script" "cloud-config/$template")
+    alternatives=$(IFS='|' && echo "${USER_DATA_PLACEHOLDERS[*]}")
+    if grep -qE "\b($alternatives)\b" <<<"$_RENDERED"; then
       die "cloud-config/$template: a placeholder is left unsubstituted for $name"
     fi
     if grep -q 'PRIVATE KEY' <<<"$_RENDERED"; then
       die "cloud-config/$template holds a private key: refusing to send it as user data"
     fi
-    _RENDERED_FOR="$template|${ETCD_PEER:-}|${CONTROLLER_PUBLIC_IP:-}"
+    _RENDERED_FOR=$key
   fi
   if [[ -f "$out" ]] && [[ "$(<"$out")" == "$_RENDERED" ]]; then
     return 0

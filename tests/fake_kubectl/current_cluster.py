@@ -1,0 +1,591 @@
+"""A strict, stateful kubectl (and curl) stand-in speaking a current kubectl (1.3x) against the
+current profile's cluster, for the apply tests and ``PROFILE=current make demo``.
+
+Why a stand-in: ``require_kubectl`` accepts only a kubectl within one minor of the cluster's
+version, this machine's kubectl is 1.32 and the cluster runs 1.37; no control plane of that
+version can run here (no containers, no 1.37 binaries). What the apply scripts use is spoken
+as kubectl 1.3x prints it (texts from the kubectl sources: k8s.io/kubectl pkg/cmd/apply,
+create, delete, get, version; apimachinery's StatusError "Error from server (NotFound): ..."):
+
+- ``version [--client]``: ``Client Version: v1.37.x``, ``Kustomize Version: ...``,
+  ``Server Version``.
+- ``create --save-config -f``, ``apply -f``, ``get -f``, ``delete -f``:
+  ``<resource>[.<group>]/<name> created|configured|unchanged|deleted``; an existing object on
+  create is ``AlreadyExists``; a missing namespace is ``NotFound``; every object is handled,
+  then exit 1 if any failed.
+- ``get KIND [NAME] [-n NS] [-l SELECTOR (equality or set-based)] [-o json|jsonpath=|name]``,
+  ``get --raw /readyz/etcd``, ``exec POD -- nslookup NAME`` (busybox 1.28's output).
+
+The "cluster" follows the simulated account (``DOSIM_STATE``): the apiserver answers at the
+kubeconfig's address only when the controller droplet there has
+``/etc/kubernetes/pki/apiserver.pem`` naming that address; a node is a droplet with
+``/etc/kubernetes/pki/kubelet.pem`` whose CN is ``system:node:<droplet name>`` (the Node
+authorizer's rule), tainted as its user data's ``--register-with-taints`` says, with a pod CIDR
+from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``; nodes are Ready once
+the flannel DaemonSet exists (the CNI); pods of Deployments and DaemonSets are Running on Ready
+nodes whose taints they tolerate; DNS answers once CoreDNS runs and kube-proxy's DaemonSet
+exists; etcd is ready while the etcd droplet has ``/etc/etcd/pki/etcd.pem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from fake_cluster import (
+    DOC_NETS,
+    KubectlError,
+    _dosim,
+    _installed,
+    _key,
+    _san_tokens,
+    _server_host,
+    cluster_state,
+    jsonpath,
+    load_kubeconfig,
+)
+
+VERSION = os.environ.get("FAKE_KUBECTL_VERSION", "v1.37.0")
+KUSTOMIZE = "v5.7.1"
+NODE_PKI = "/etc/kubernetes/pki"
+# Kind -> (resource, group, namespaced)
+KINDS: dict[str, tuple[str, str, bool]] = {
+    "Namespace": ("namespaces", "", False), "Node": ("nodes", "", False),
+    "ServiceAccount": ("serviceaccounts", "", True), "ConfigMap": ("configmaps", "", True),
+    "Service": ("services", "", True), "Pod": ("pods", "", True),
+    "Endpoints": ("endpoints", "", True),
+    "Deployment": ("deployments", "apps", True), "DaemonSet": ("daemonsets", "apps", True),
+    "ClusterRole": ("clusterroles", "rbac.authorization.k8s.io", False),
+    "ClusterRoleBinding": ("clusterrolebindings", "rbac.authorization.k8s.io", False),
+    "Role": ("roles", "rbac.authorization.k8s.io", True),
+    "RoleBinding": ("rolebindings", "rbac.authorization.k8s.io", True),
+}
+ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service": "Service",
+           "services": "Service", "no": "Node", "node": "Node", "nodes": "Node",
+           "ds": "DaemonSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet",
+           "deploy": "Deployment", "deployment": "Deployment", "deployments": "Deployment",
+           "ep": "Endpoints", "endpoints": "Endpoints", "ns": "Namespace",
+           "namespace": "Namespace", "namespaces": "Namespace", "cm": "ConfigMap",
+           "configmap": "ConfigMap", "configmaps": "ConfigMap"}
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _type(kind: str) -> str:
+    """``deployments.apps``: how kubectl names a resource type in messages."""
+    resource, group, _ = KINDS[kind]
+    return f"{resource}.{group}" if group else resource
+
+
+def _ref(kind: str, name: str) -> str:
+    """``deployment.apps/coredns``: kubectl's object reference in its output lines."""
+    _, group, _ = KINDS[kind]
+    return f"{kind.lower()}{'.' + group if group else ''}/{name}"
+
+
+# ---------------------------------------------------------------- the account's droplets
+
+
+def _droplets() -> list[dict[str, Any]]:
+    account = _dosim() or {}
+    return sorted(account.get("droplets", {}).values(), key=lambda d: d["name"])
+
+
+def _user_data(rec: dict[str, Any]) -> str:
+    path = Path(rec["sim"]["root"]) / "var/lib/dosim/user-data"
+    return path.read_text() if path.is_file() else ""
+
+
+def _cn(cert: Path) -> str:
+    out = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject",
+                          "-nameopt", "multiline"], capture_output=True, text=True,
+                         check=False).stdout
+    match = re.search(r"commonName\s*=\s*(\S+)", out)
+    return match.group(1) if match else ""
+
+
+def connect(server: str) -> None:
+    host = _server_host(server)
+    port = urlparse(server).port or 443
+    ip = ipaddress.ip_address(host) if re.fullmatch(r"[0-9.]+", host) else None
+    if ip is None or not any(ip in net for net in DOC_NETS):
+        raise KubectlError(f"Unable to connect to the server: dial tcp {host}:{port}: fake kubectl "
+                           "only talks to documentation addresses (tests never leave loopback)")
+    for rec in _droplets():
+        if rec["sim"].get("public_ip") != host:
+            continue
+        cert = _installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/apiserver.pem")
+        if cert is None:
+            break
+        ips = [t[len("IP Address:"):] for t in _san_tokens(cert)]
+        if host not in ips:
+            raise KubectlError("Unable to connect to the server: tls: failed to verify "
+                               f"certificate: x509: certificate is valid for {', '.join(ips)}, "
+                               f"not {host}")
+        return
+    raise KubectlError(f"The connection to the server {host}:{port} was refused - did you "
+                       "specify the right host or port?")
+
+
+def _cidrs() -> list[str]:
+    """Node pod CIDRs as the controller-manager hands them out (its user data's flags)."""
+    for rec in _droplets():
+        text = _user_data(rec)
+        cidr = re.search(r"--cluster-cidr=([0-9./]+)", text)
+        if cidr:
+            mask = re.search(r"--node-cidr-mask-size=([0-9]+)", text)
+            net = ipaddress.ip_network(cidr.group(1))
+            return [str(s) for s in net.subnets(new_prefix=int(mask.group(1) if mask else 24))]
+    return []
+
+
+def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    flannel = any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "kube-flannel-ds"
+                  for o in data["objects"].values())
+    cidrs = _cidrs()
+    allocated = data.setdefault("pod_cidrs", {})
+    found = []
+    for rec in _droplets():
+        cert = _installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet.pem")
+        key = _installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet-key.pem")
+        if cert is None or key is None or _cn(cert) != f"system:node:{rec['name']}":
+            continue
+        name = rec["name"]
+        if name not in allocated and cidrs:
+            used = set(allocated.values())
+            allocated[name] = next(c for c in cidrs if c not in used)
+        taints = [{"key": k, "effect": e} for k, e in re.findall(
+            r"--register-with-taints=([^=\s]+)=:?(\w+)", _user_data(rec))]
+        found.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {"podCIDR": allocated.get(name, ""), "taints": taints},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if flannel else "False",
+                                       "reason": "KubeletReady" if flannel else
+                                       "KubeletNotReady (container runtime network not ready: "
+                                       "cni plugin not initialized)"}],
+                       "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
+                                     {"type": "Hostname", "address": name}]}})
+    return found
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    return node["status"]["conditions"][0]["status"] == "True"
+
+
+def _tolerates(spec: dict[str, Any], node: dict[str, Any]) -> bool:
+    tolerations = spec.get("tolerations") or []
+    for taint in node["spec"]["taints"]:
+        if not any(t.get("operator") == "Exists" and not t.get("key") or
+                   t.get("key") == taint["key"] for t in tolerations):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bare pods plus those the Deployments and DaemonSets make, with their phase now."""
+    ready = [n for n in node_list if _ready(n)]
+    out = []
+    for obj in data["objects"].values():
+        kind, meta = obj["kind"], obj["metadata"]
+        if kind == "Pod":
+            spec = obj.get("spec") or {}
+            fits = [n for n in ready if _tolerates(spec, n)]
+            out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {},
+                            fits[0]["metadata"]["name"] if fits else ""))
+        elif kind in ("Deployment", "DaemonSet"):
+            template = obj["spec"]["template"]
+            labels = template["metadata"].get("labels") or {}
+            fits = [n for n in (node_list if kind == "DaemonSet" else ready)
+                    if _tolerates(template.get("spec") or {}, n)]
+            if kind == "DaemonSet":
+                for node in fits:
+                    out.append(_pod(f"{meta['name']}-{_short(node['metadata']['name'])}",
+                                    meta["namespace"], labels, node["metadata"]["name"]))
+            else:
+                for i in range(int(obj["spec"].get("replicas", 1))):
+                    node = fits[i % len(fits)]["metadata"]["name"] if fits else ""
+                    out.append(_pod(f"{meta['name']}-{_short(meta['name'])}-{i}",
+                                    meta["namespace"], labels, node))
+    return out
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:5]
+
+
+def _pod(name: str, ns: str, labels: dict[str, str], node: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+            "spec": {"nodeName": node},
+            "status": {"phase": "Running" if node else "Pending"}}
+
+
+def _daemonset_status(obj: dict[str, Any], node_list: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = obj["spec"]["template"].get("spec") or {}
+    want = [n for n in node_list if _tolerates(spec, n)]
+    return {"desiredNumberScheduled": len(want), "currentNumberScheduled": len(want),
+            "numberReady": len(want), "numberAvailable": len(want)}
+
+
+def _endpoints(data: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for svc in data["objects"].values():
+        if svc["kind"] != "Service":
+            continue
+        ns, selector = svc["metadata"]["namespace"], svc["spec"].get("selector") or {}
+        backing = [p for p in pods if p["metadata"]["namespace"] == ns and selector and
+                   p["status"]["phase"] == "Running" and
+                   all(p["metadata"]["labels"].get(k) == v for k, v in selector.items())]
+        addresses = [{"ip": f"10.244.0.{i + 2}", "targetRef": {"kind": "Pod",
+                      "name": p["metadata"]["name"]}} for i, p in enumerate(backing)]
+        out.append({"apiVersion": "v1", "kind": "Endpoints",
+                    "metadata": {"name": svc["metadata"]["name"], "namespace": ns},
+                    "subsets": [{"addresses": addresses}] if addresses else []})
+    return out
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def load_manifests(file: str) -> list[dict[str, Any]]:
+    path = Path(file)
+    if not path.is_file():
+        raise KubectlError(f'error: the path "{file}" does not exist')
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except yaml.YAMLError as exc:
+        raise KubectlError(f'error: error parsing {file}: {exc}') from None
+    for doc in docs:
+        kind = doc.get("kind", "")
+        if kind not in KINDS or kind in ("Node", "Endpoints"):
+            raise KubectlError(f'error: resource mapping not found for name: '
+                               f'"{(doc.get("metadata") or {}).get("name", "")}" namespace: "" '
+                               f'from "{file}": no matches for kind "{kind}" in version '
+                               f'"{doc.get("apiVersion", "")}"\nensure CRDs are installed first')
+        if not (doc.get("metadata") or {}).get("name"):
+            raise KubectlError(f'error: error validating "{file}": metadata.name is required')
+    return docs
+
+
+def _objects(files: list[str], namespace: str) -> list[tuple[str, dict[str, Any], str, str]]:
+    if not files:
+        raise KubectlError("error: must specify one of -f and -k")
+    out = []
+    for file in files:
+        for doc in load_manifests(file):
+            kind = doc["kind"]
+            ns = (doc["metadata"].get("namespace") or namespace) if KINDS[kind][2] else ""
+            out.append((file, doc, ns, _key(kind, ns, doc["metadata"]["name"])))
+    return out
+
+
+def _namespace_exists(data: dict[str, Any], ns: str) -> bool:
+    return not ns or ns in BUILTIN_NAMESPACES or _key("Namespace", "", ns) in data["objects"]
+
+
+def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
+              data: dict[str, Any]) -> tuple[str, str]:
+    out, errors = [], []
+    for file, doc, ns, key in _objects(files, opts["namespace"]):
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        ref = _ref(kind, name)
+        when = "creating" if verb == "create" else "deleting" if verb == "delete" else "applying"
+        if verb == "delete":
+            if data["objects"].pop(key, None) is None:
+                errors.append(f'Error from server (NotFound): error when deleting "{file}": '
+                              f'{_type(kind)} "{name}" not found')
+            else:
+                out.append(f'{kind.lower()}{"." + KINDS[kind][1] if KINDS[kind][1] else ""} '
+                           f'"{name}" deleted')
+            continue
+        if not _namespace_exists(data, ns):
+            errors.append(f'Error from server (NotFound): error when {when} "{file}": '
+                          f'namespaces "{ns}" not found')
+            continue
+        obj = json.loads(json.dumps(doc))
+        obj["metadata"]["namespace"] = ns
+        old = data["objects"].get(key)
+        if verb == "create" and old is not None:
+            errors.append(f'Error from server (AlreadyExists): error when creating "{file}": '
+                          f'{_type(kind)} "{name}" already exists')
+            continue
+        if verb == "create" and not opts["save_config"]:
+            obj["metadata"].setdefault("annotations", {})
+        if verb == "apply" and old is not None and _strip(old) == _strip(obj):
+            out.append(f"{ref} unchanged")
+            continue
+        data["objects"][key] = obj
+        out.append(f"{ref} {'created' if old is None else 'configured'}")
+    return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+
+
+def _strip(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "status"}
+
+
+def cmd_get_files(files: list[str], opts: dict[str, Any], data: dict[str, Any]) -> tuple[str, str]:
+    out, errors = [], []
+    for _file, doc, _ns, key in _objects(files, opts["namespace"]):
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        if key in data["objects"]:
+            out.append(_ref(kind, name))
+        else:
+            errors.append(f'Error from server (NotFound): {_type(kind)} "{name}" not found')
+    return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+
+
+# ---------------------------------------------------------------- get
+
+
+def _selected(labels: dict[str, str], selector: str) -> bool:
+    """Equality (``a=b,c!=d``) and set-based (``k in (a, b)``, ``k notin (...)``) terms."""
+    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", selector):
+        term = term.strip()
+        match = re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", term)
+        if match:
+            values = {v.strip() for v in match.group(3).split(",")}
+            inside = labels.get(match.group(1)) in values
+            if inside != (match.group(2) == "in"):
+                return False
+            continue
+        key, op, value = re.fullmatch(r"([\w./-]+)\s*(!=|==|=)?\s*(.*)", term).groups()
+        if op is None:
+            if key not in labels:
+                return False
+        elif (labels.get(key) == value) != (op != "!="):
+            return False
+    return True
+
+
+def _table(kind: str, items: list[dict[str, Any]]) -> str:
+    if kind == "Pod":
+        rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"]] + [
+            [i["metadata"]["name"], "1/1" if i["status"]["phase"] == "Running" else "0/1",
+             i["status"]["phase"], "0", "1m"] for i in items]
+    elif kind == "Node":
+        rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"]] + [
+            [i["metadata"]["name"], "Ready" if _ready(i) else "NotReady", "<none>", "1m",
+             VERSION] for i in items]
+    else:
+        rows = [["NAME", "AGE"]] + [[i["metadata"]["name"], "1m"] for i in items]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
+                   for r in rows)
+
+
+def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    if not args:
+        raise KubectlError("error: Required resource not specified.")
+    kind = ALIASES.get(args[0]) or next((k for k in KINDS if k.lower() == args[0]), None)
+    if kind is None:
+        raise KubectlError(f'error: the server doesn\'t have a resource type "{args[0]}"')
+    name = args[1] if len(args) > 1 else None
+    ns = opts["namespace"]
+    node_list = nodes(data)
+    pods = _pods(data, node_list)
+    if kind == "Node":
+        items = node_list
+    elif kind == "Pod":
+        items = [p for p in pods if p["metadata"]["namespace"] == ns]
+    elif kind == "Endpoints":
+        items = [e for e in _endpoints(data, pods) if e["metadata"]["namespace"] == ns]
+    else:
+        items = [json.loads(json.dumps(o)) for o in data["objects"].values()
+                 if o["kind"] == kind and (not KINDS[kind][2] or o["metadata"]["namespace"] == ns)]
+        for item in items:
+            if kind == "DaemonSet":
+                item["status"] = _daemonset_status(item, node_list)
+    if opts["selector"]:
+        items = [i for i in items if _selected(i["metadata"].get("labels") or {},
+                                               opts["selector"])]
+    items.sort(key=lambda i: i["metadata"]["name"])
+    if name is not None:
+        items = [i for i in items if i["metadata"]["name"] == name]
+        if not items:
+            raise KubectlError(f'Error from server (NotFound): {_type(kind)} "{name}" not found')
+    output = opts["output"]
+    target: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
+    if output.startswith("jsonpath="):
+        return jsonpath(target, output[len("jsonpath="):])
+    if output == "json":
+        return json.dumps(target, indent=4) + "\n"
+    if output == "name":
+        return "".join(f"{_ref(kind, i['metadata']['name'])}\n" for i in items)
+    if output:
+        raise KubectlError(f"error: unable to match a printer suitable for the output format "
+                           f'"{output}", allowed formats are: json,jsonpath,name (fake kubectl)')
+    if not items:
+        raise KubectlError(f"No resources found in {ns} namespace.", code=0)
+    return _table(kind, items)
+
+
+def cmd_raw(path: str) -> str:
+    if path != "/readyz/etcd":
+        raise KubectlError(f"error: fake kubectl: get --raw {path} is not simulated")
+    for rec in _droplets():
+        if rec["name"].endswith("-etcd-01") and _installed(Path(rec["sim"]["root"]),
+                                                           "/etc/etcd/pki/etcd.pem"):
+            return "ok"
+    raise KubectlError('Error from server (InternalError): an error on the server ("[-]etcd '
+                       'failed: reason withheld\\nreadyz check failed") has prevented the '
+                       "request from succeeding")
+
+
+def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    if "--" not in args:
+        raise KubectlError("error: exec [POD] [COMMAND] is not supported anymore. "
+                           "Use exec [POD] -- [COMMAND] instead")
+    split = args.index("--")
+    (pod_name,), command = args[:split], args[split + 1:]
+    node_list = nodes(data)
+    pods = {p["metadata"]["name"]: p for p in _pods(data, node_list)
+            if p["metadata"]["namespace"] == opts["namespace"]}
+    if pod_name not in pods:
+        raise KubectlError(f'Error from server (NotFound): pods "{pod_name}" not found')
+    if pods[pod_name]["status"]["phase"] != "Running":
+        raise KubectlError("error: unable to upgrade connection: container not found "
+                           f'("{pod_name}")')
+    if command[:1] != ["nslookup"] or len(command) != 2:
+        raise KubectlError(f"error: fake kubectl: only nslookup NAME runs in pods, not {command}")
+    dns = data["objects"].get(_key("Service", "kube-system", "kube-dns"))
+    proxy = any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "kube-proxy"
+                for o in data["objects"].values())
+    running = [e for e in _endpoints(data, _pods(data, node_list))
+               if e["metadata"]["name"] == "kube-dns" and e["subsets"]]
+    if dns is None or not proxy or not running:
+        raise KubectlError(";; connection timed out; no servers could be reached\n\n"
+                           "command terminated with exit code 1")
+    server, domain = dns["spec"]["clusterIP"], "cluster.local"
+    target = command[1]
+    if target not in ("kubernetes.default", "kubernetes"):
+        raise KubectlError(f"Server:    {server}\nAddress 1: {server} kube-dns.kube-system.svc."
+                           f"{domain}\n\nnslookup: can't resolve '{target}'\n"
+                           "command terminated with exit code 1")
+    first = str(next(ipaddress.ip_network(server + "/24", strict=False).hosts()))
+    return (f"Server:    {server}\nAddress 1: {server} kube-dns.kube-system.svc.{domain}\n\n"
+            f"Name:      {target}\nAddress 1: {first} kubernetes.default.svc.{domain}\n")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
+    opts: dict[str, Any] = {"kubeconfig": None, "namespace": "default", "files": [],
+                            "selector": "", "output": "", "client": False, "raw": "",
+                            "save_config": False}
+    valued = {"--kubeconfig": "kubeconfig", "--namespace": "namespace", "-n": "namespace",
+              "-f": "files", "--filename": "files", "-l": "selector", "--selector": "selector",
+              "-o": "output", "--output": "output", "--raw": "raw"}
+    args: list[str] = []
+    verb = ""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            args += ["--", *argv[i:]]
+            break
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in valued:
+            if not eq:
+                if i >= len(argv):
+                    raise KubectlError(f"error: flag needs an argument: {name}")
+                value, i = argv[i], i + 1
+            if valued[name] == "files":
+                opts["files"].append(value)
+            else:
+                opts[valued[name]] = value
+        elif arg == "--client":
+            opts["client"] = True
+        elif arg == "--save-config":
+            opts["save_config"] = True
+        elif arg.startswith("-"):
+            raise KubectlError(f"error: unknown flag: {arg}\nSee 'kubectl --help' for usage.")
+        elif not verb:
+            verb = arg
+        else:
+            args.append(arg)
+    return verb, args, opts
+
+
+def kubectl(argv: list[str]) -> tuple[int, str, str]:
+    client = f"Client Version: {VERSION}\nKustomize Version: {KUSTOMIZE}\n"
+    try:
+        verb, args, opts = parse(argv)
+        if verb not in ("version", "create", "apply", "get", "exec", "delete"):
+            raise KubectlError(f'error: unknown command "{verb}" for "kubectl"')
+        if opts["save_config"] and verb != "create":
+            raise KubectlError("error: unknown flag: --save-config")
+        if verb == "version" and opts["client"]:
+            return 0, client, ""
+        if opts["kubeconfig"] is None:
+            raise KubectlError("error: fake kubectl: pass --kubeconfig (the scripts never use "
+                               "~/.kube/config)")
+        kubeconfig = Path(opts["kubeconfig"])
+        cfg = load_kubeconfig(kubeconfig)
+        connect(cfg["server"])
+        state = Path(os.environ.get("FAKE_KUBECTL_STATE") or
+                     kubeconfig.parent / "state" / "fake-kubectl.json")
+        with cluster_state(state) as data:
+            data["calls"].append(" ".join(argv))
+            if verb == "version":
+                return 0, client + f"Server Version: {VERSION}\n", ""
+            if verb in ("create", "apply", "delete"):
+                out, errors = cmd_write(verb, opts["files"], opts, data)
+                return (1 if errors else 0), out, errors
+            if verb == "get" and opts["raw"]:
+                return 0, cmd_raw(opts["raw"]), ""
+            if verb == "get" and opts["files"]:
+                out, errors = cmd_get_files(opts["files"], opts, data)
+                return (1 if errors else 0), out, errors
+            if verb == "get":
+                try:
+                    return 0, cmd_get(args, opts, data), ""
+                except KubectlError as exc:
+                    if exc.code == 0:
+                        return 0, "", str(exc) + "\n"
+                    raise
+            return 0, cmd_exec(args, opts, data), ""
+    except KubectlError as exc:
+        return exc.code, "", str(exc) + "\n"
+
+
+def curl(argv: list[str]) -> tuple[int, str, str]:
+    """``curl -fsS --max-time N -o FILE URL``: a NodePort answers on a node's public address
+    when kube-proxy runs and a Running pod backs the Service."""
+    url = next((a for a in argv if a.startswith("http")), "")
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "", parsed.port or 80
+    if not any(ipaddress.ip_address(host) in n for n in DOC_NETS):
+        return 7, "", f"curl: (7) Failed to connect to {host} port {port}: fake curl only " \
+                      "answers for documentation addresses\n"
+    state = Path(os.environ.get("FAKE_KUBECTL_STATE", ""))
+    data = json.loads(state.read_text()) if state.is_file() else {"objects": {}}
+    node_list = nodes(data)
+    publics = {r["sim"]["public_ip"]: r["name"] for r in _droplets()}
+    proxy = any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "kube-proxy"
+                for o in data["objects"].values())
+    if publics.get(host) not in {n["metadata"]["name"] for n in node_list} or not proxy:
+        return 7, "", f"curl: (7) Failed to connect to {host} port {port}: Connection refused\n"
+    for svc in data["objects"].values():
+        if svc["kind"] == "Service" and any(p.get("nodePort") == port
+                                            for p in svc["spec"].get("ports", [])):
+            eps = [e for e in _endpoints(data, _pods(data, node_list))
+                   if e["metadata"]["name"] == svc["metadata"]["name"] and e["subsets"]]
+            if eps:
+                body = eps[0]["subsets"][0]["addresses"][0]["targetRef"]["name"] + "\n"
+                if "-o" in argv:
+                    return 0, "", ""
+                return 0, body, ""
+    return 7, "", f"curl: (7) Failed to connect to {host} port {port}: Connection refused\n"

@@ -1,0 +1,252 @@
+# shellcheck shell=bash
+# The current profile's own apply steps (Flatcar + current Kubernetes; sourced by
+# scripts/lib/common.sh, called by the shared etcd.sh, controller.sh, worker.sh, addons.sh,
+# status.sh and destroy.sh): the user data's placeholders, each component's certificate issued
+# after its droplet exists (scripts/lib/components.sh) and installed over scp/ssh where
+# component_files says (never in user data), the add-ons, the status layers, and which local
+# files belong to which droplet.
+
+# shellcheck source=scripts/lib/components.sh
+source scripts/lib/components.sh
+
+# shellcheck disable=SC2034 # read by userdata.sh, addons.sh and status.sh
+{
+  # the controller's user data names the etcd member(s), a worker's the apiserver
+  USER_DATA_PLACEHOLDERS=(ETCD_ENDPOINTS APISERVER_ENDPOINT)
+  # kube-proxy and the pod network before the DNS that needs both
+  ADDON_MANIFESTS=(manifests/addons/kube-proxy.yaml manifests/addons/flannel.yaml
+    manifests/addons/coredns.yaml)
+  ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
+  ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
+  # make status: etcd and the pod network seen through the apiserver (no etcdctl on Flatcar)
+  STATUS_LAYERS=(droplets ssh apiserver etcd-health nodes pod-network kube-dns)
+  # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
+  STATUS_CONTROLLER_NODE=yes
+  # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
+  KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
+}
+PROFILE_NOTES=()
+
+# profile_placeholders ROLE [ETCD_RECORD [CONTROLLER_RECORD]]: the controller's ETCD_ENDPOINTS
+# (https://<etcd private IP>:<client port>) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet talks
+# to the local apiserver), a worker's APISERVER_ENDPOINT (the controller's private IP: node
+# traffic stays on the private network).
+profile_placeholders() {
+  local role=$1 etcd=${2:-} controller=${3:-}
+  case $role in
+    controller)
+      ETCD_ENDPOINTS="https://$(field "$etcd" private_ip):$ETCD_CLIENT_PORT"
+      APISERVER_ENDPOINT=127.0.0.1
+      export ETCD_ENDPOINTS APISERVER_ENDPOINT
+      log "ETCD_ENDPOINTS=$ETCD_ENDPOINTS APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
+      ;;
+    worker)
+      APISERVER_ENDPOINT=$(field "$controller" private_ip)
+      export APISERVER_ENDPOINT
+      log "APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
+      ;;
+  esac
+}
+
+# install_component_files NAME IP ROLE [NODE]: every file component_files lists for ROLE, copied
+# to ~core with scp, then moved into place as root with its mode (root:root) in one ssh session.
+# Skipped when these very files were installed before (state key components_sha256).
+install_component_files() {
+  local name=$1 ip=$2 role=$3 node=${4:-} lines sha local_file remote mode
+  local files=() script="" dirs=()
+  lines=$(component_files "$role" "$node")
+  sha=$( {
+    printf '%s\n' "$lines"
+    while read -r local_file _; do cat "$local_file"; done <<<"$lines"
+  } | sha256_of)
+  if [[ "$(state_get "$name" components_sha256)" == "$sha" ]]; then
+    log "$name: certificates and keys already installed"
+    return 0
+  fi
+  while read -r local_file remote mode; do
+    files+=("$local_file")
+    [[ " ${dirs[*]-} " == *" ${remote%/*} "* ]] || dirs+=("${remote%/*}")
+    script+=" && sudo mv $(basename "$local_file") $remote && sudo chown root:root $remote"
+    script+=" && sudo chmod $mode $remote"
+  done <<<"$lines"
+  log "$name: copying ${#files[@]} file(s) to $SSH_USER@$ip:~ ($(basename -a "${files[@]}" | paste -sd " "))"
+  ssh_retry "$name" "$ip" copy_to "$ip" "${files[@]}" || return 1
+  log "$name: installing them into ${dirs[*]} (root:root, keys 0600)"
+  ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p ${dirs[*]}$script" || return 1
+  state_set "$name" components_sha256 "$sha"
+}
+
+# profile_etcd_tls NAME PUBLIC_IP PRIVATE_IP: the member's server+peer certificate (SANs: its
+# private IP, 127.0.0.1) and the CA into /etc/etcd/pki.
+profile_etcd_tls() {
+  local name=$1 public=$2 private=$3
+  PROFILE_NOTES+=("client URL https://$private:$ETCD_CLIENT_PORT (TLS, client certificates required)")
+  step "etcd certificate (SANs: $private, 127.0.0.1) and TLS assets on $name"
+  ensure_cert_ips etcd "$private" 127.0.0.1
+  pki_issue_etcd "$private"
+  install_component_files "$name" "$public" etcd ||
+    die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
+  step_done "pki/etcd.pem in $ETCD_PKI_DIR"
+}
+
+# _issue_node NAME PUBLIC_IP PRIVATE_IP: the node's kubelet certificate (CN system:node:NAME,
+# O system:nodes; SANs NAME and both IPs: issued now that the droplet has them) and the shared
+# kube-proxy client certificate.
+_issue_node() {
+  ensure_cert_ips "kubelet-$1" "$3" "$2"
+  pki_issue_kubelet "$1" "$3" "$2"
+  pki_issue_kube_proxy
+}
+
+# profile_controller_tls: the control plane's certificates (apiserver, its kubelet and etcd
+# clients, controller-manager, scheduler), the service-account key pair and the controller's own
+# kubelet and kube-proxy certificates, installed into /etc/kubernetes/pki. Reads
+# CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES (controller.sh): one controller.
+profile_controller_tls() {
+  local name=${CONTROLLER_NAMES[0]} public=${CONTROLLER_PUBLICS[0]} private=${CONTROLLER_PRIVATES[0]}
+  step "control plane certificates (apiserver SANs: $name, $APISERVER_SERVICE_IP, $public, $private)"
+  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "$public" "$private" 127.0.0.1
+  pki_issue_apiserver "$public" "$private"
+  pki_issue_controller_clients
+  pki_issue_service_account
+  _issue_node "$name" "$public" "$private"
+  step_done "pki/apiserver.pem, controller clients, service-account key, kubelet-$name.pem"
+
+  step "TLS assets on $name"
+  install_component_files "$name" "$public" controller "$name" ||
+    die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
+  step_done "$NODE_PKI_DIR"
+}
+
+# profile_worker_key NN NAME: the worker's kubelet key (generated while the droplets boot).
+profile_worker_key() {
+  echo "$PKI_DIR/kubelet-$2-key.pem"
+}
+
+# profile_worker_issue NN NAME PUBLIC_IP PRIVATE_IP: pki/kubelet-NAME.pem (and kube-proxy.pem).
+profile_worker_issue() {
+  _issue_node "$2" "$3" "$4"
+}
+
+# profile_worker_install NN NAME PUBLIC_IP PRIVATE_IP: the CA, the kubelet's and kube-proxy's
+# certificates into /etc/kubernetes/pki (the kubelet's path unit starts it then).
+profile_worker_install() {
+  install_component_files "$2" "$3" worker "$2"
+}
+
+# profile_node_cert ROLE NAME: the certificate (pki/<it>.pem) make plan checks for droplet NAME.
+profile_node_cert() {
+  case $1 in
+    controller) echo apiserver ;;
+    worker) echo "kubelet-$2" ;;
+  esac
+}
+
+# profile_cert_ips ROLE PUBLIC_IP PRIVATE_IP: the IP SANs that certificate must have.
+profile_cert_ips() {
+  if [[ "$1" == controller ]]; then
+    printf '%s\n' "$APISERVER_SERVICE_IP" "$2" "$3" 127.0.0.1
+  else
+    printf '%s\n' "$2" "$3"
+  fi
+}
+
+# profile_etcd_ref ROLE ETCD_PRIVATE_IP: what ROLE's user data says of the etcd member (the
+# controller's ETCD_ENDPOINTS; the workers' never name it).
+profile_etcd_ref() {
+  [[ "$1" != controller ]] || echo "https://$2:$ETCD_CLIENT_PORT"
+}
+
+# profile_pki_files NAME: the local certificates and keys that belong to droplet NAME only
+# (kube-proxy's, shared by every node, stays like the CA and the admin's).
+profile_pki_files() {
+  local name=$1 base
+  local bases=("kubelet-$name")
+  if [[ "$name" == "$ETCD_NAME" ]]; then
+    bases=(etcd)
+  elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
+    bases+=(apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler)
+    printf '%s\n' "$PKI_DIR/service-account-key.pem" "$PKI_DIR/service-account.pub"
+  fi
+  for base in "${bases[@]}"; do
+    printf '%s\n' "$PKI_DIR/$base.pem" "$PKI_DIR/$base-key.pem"
+  done
+}
+
+# profile_pki_names: the droplets the local certificates and keys speak of.
+profile_pki_names() {
+  local f base
+  for f in "$PKI_DIR"/kubelet-*.pem; do
+    [[ -e "$f" ]] || continue
+    base=$(basename "$f" .pem)
+    base=${base#kubelet-}
+    echo "${base%-key}"
+  done
+  if [[ -e "$PKI_DIR/apiserver.pem" || -e "$PKI_DIR/apiserver-key.pem" ]]; then
+    echo "$CONTROLLER_NAME"
+  fi
+  if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
+    echo "$ETCD_NAME"
+  fi
+  return 0
+}
+
+# check_etcd_health: etcd as the apiserver sees it (GET /readyz/etcd over its client certificate).
+check_etcd_health() {
+  local out rc=0
+  out=$(kube get --raw /readyz/etcd 2>&1) || rc=$?
+  if ((rc != 0)) || [[ "$out" != ok ]]; then
+    layer etcd-health FAIL "the apiserver's etcd check: $(_one_line "$out") (is $ETCD_NAME up? make etcd)"
+    return 0
+  fi
+  layer etcd-health OK "the apiserver reaches etcd (GET /readyz/etcd: ok)"
+}
+
+# _ip_int A.B.C.D: the address as a number.
+_ip_int() {
+  local IFS=. a b c d
+  read -r a b c d <<<"$1"
+  echo $(((a << 24) + (b << 16) + (c << 8) + d))
+}
+
+# _cidr_in SUBNET NETWORK: SUBNET (a node's pod CIDR) lies inside NETWORK.
+_cidr_in() {
+  local bits=${2#*/} mask
+  ((${1#*/} >= bits)) || return 1
+  mask=$(((0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF))
+  (($(($(_ip_int "${1%/*}") & mask)) == $(($(_ip_int "${2%/*}") & mask))))
+}
+
+# check_pod_network: every node has a pod CIDR inside POD_NETWORK (the controller-manager's
+# --allocate-node-cidrs) and the flannel DaemonSet is ready on every node it schedules to.
+check_pod_network() {
+  local nodes ds rc=0 outside=() ready want items=() node cidr
+  nodes=$(kube get nodes -o json 2>&1) || rc=$?
+  if ((rc != 0)); then
+    layer pod-network FAIL "kubectl get nodes: $(_one_line "$nodes")"
+    return 0
+  fi
+  while read -r node cidr; do
+    items+=("$node podCIDR ${cidr:-none}")
+    if [[ -z "$cidr" ]] || ! _cidr_in "$cidr" "$POD_NETWORK"; then
+      outside+=("$node")
+    fi
+  done < <(jq -r '.items[] | "\(.metadata.name) \(.spec.podCIDR // "")"' <<<"$nodes")
+  if ((${#outside[@]})); then
+    layer pod-network FAIL "nodes without a pod CIDR in $POD_NETWORK: ${outside[*]}" "${items[@]}"
+    return 0
+  fi
+  rc=0
+  ds=$(kube get daemonset kube-flannel-ds --namespace=kube-flannel -o json 2>&1) || rc=$?
+  if ((rc != 0)); then
+    layer pod-network FAIL "no flannel DaemonSet: make addons ($(_one_line "$ds"))" "${items[@]}"
+    return 0
+  fi
+  ready=$(jq '.status.numberReady // 0' <<<"$ds")
+  want=$(jq '.status.desiredNumberScheduled // 0' <<<"$ds")
+  if ((want == 0 || ready < want)); then
+    layer pod-network FAIL "flannel ready on $ready of $want node(s)" "${items[@]}"
+    return 0
+  fi
+  layer pod-network OK "flannel ($FLANNEL_BACKEND) ready on $ready node(s); pod CIDRs in $POD_NETWORK" "${items[@]}"
+}
