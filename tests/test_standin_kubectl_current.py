@@ -113,3 +113,24 @@ def test_the_apiserver_answers_only_with_its_certificate_installed(
     (tmp / "ctl/etc/kubernetes/pki/apiserver.pem").unlink()
     refused = run("version")
     assert refused.returncode == 1 and "203.0.113.9:443 was refused" in refused.stderr
+
+
+def test_nodes_carry_the_taints_their_user_data_registers(tmp_path: Path) -> None:
+    """The controller's taint comes from its kubelet's --config-dir drop-in
+    (registerWithTaints), as a real kubelet reads it; a worker's user data registers none."""
+    import sys
+
+    from tests.baking import bake
+
+    sys.path.insert(0, str(REPO / "tests" / "fake_kubectl"))
+    from current_cluster import _taints
+
+    cluster = bake(tmp_path, profile="current")
+    controller = (cluster / "cloud-config/controller.yaml").read_text()
+    assert _taints(controller) == [{"key": "node-role.kubernetes.io/control-plane",
+                                    "effect": "NoSchedule"}]
+    assert _taints((cluster / "cloud-config/worker.yaml").read_text()) == []
+    # the drop-in outside the directory --config-dir names is not read
+    moved = controller.replace("--config-dir=/etc/kubernetes/kubelet.conf.d",
+                               "--config-dir=/etc/kubernetes/other.d")
+    assert _taints(moved) == []

@@ -20,7 +20,8 @@ The "cluster" follows the simulated account (``DOSIM_STATE``): the apiserver ans
 kubeconfig's address only when the controller droplet there has
 ``/etc/kubernetes/pki/apiserver.pem`` naming that address; a node is a droplet with
 ``/etc/kubernetes/pki/kubelet.pem`` whose CN is ``system:node:<droplet name>`` (the Node
-authorizer's rule), tainted as its user data's ``--register-with-taints`` says, with a pod CIDR
+authorizer's rule), tainted as its user data says (``--register-with-taints`` or a
+``--config-dir`` drop-in), with a pod CIDR
 from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``; nodes are Ready once
 the flannel DaemonSet exists (the CNI); pods of Deployments and DaemonSets are Running on Ready
 nodes whose taints they tolerate; DNS answers once CoreDNS runs and kube-proxy's DaemonSet
@@ -103,6 +104,25 @@ def _user_data(rec: dict[str, Any]) -> str:
     return path.read_text() if path.is_file() else ""
 
 
+def _taints(user_data: str) -> list[dict[str, str]]:
+    """What the kubelet registers its node with: --register-with-taints, and registerWithTaints
+    of the KubeletConfiguration drop-ins in the directory its --config-dir names."""
+    taints = [{"key": k, "effect": e} for k, e in re.findall(
+        r"--register-with-taints=([^=\s]+)=:?(\w+)", user_data)]
+    config_dirs = re.findall(r"--config-dir=(\S+)", user_data)
+    try:
+        files = (yaml.safe_load(user_data) or {}).get("write_files") or []
+    except yaml.YAMLError:
+        return taints
+    for item in files:
+        if any(str(item.get("path", "")).startswith(f"{d.rstrip('/')}/") for d in config_dirs):
+            config = yaml.safe_load(item.get("content") or "") or {}
+            if config.get("kind") == "KubeletConfiguration":
+                taints += [{"key": t["key"], "effect": t["effect"]}
+                           for t in config.get("registerWithTaints") or []]
+    return taints
+
+
 def _cn(cert: Path) -> str:
     out = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject",
                           "-nameopt", "multiline"], capture_output=True, text=True,
@@ -161,8 +181,7 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         if name not in allocated and cidrs:
             used = set(allocated.values())
             allocated[name] = next(c for c in cidrs if c not in used)
-        taints = [{"key": k, "effect": e} for k, e in re.findall(
-            r"--register-with-taints=([^=\s]+)=:?(\w+)", _user_data(rec))]
+        taints = _taints(_user_data(rec))
         found.append({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
