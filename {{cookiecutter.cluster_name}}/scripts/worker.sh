@@ -34,7 +34,8 @@ main() {
   need_droplet "$CONTROLLER_NAME" controller >/dev/null
   ETCD_PEER=$(etcd_peer_url "$(field "$etcd" private_ip)")
   # the controller's public IP, or with several controllers their load balancer's
-  CONTROLLER_PUBLIC_IP=$(apiserver_address)
+  apiserver_address
+  CONTROLLER_PUBLIC_IP=$APISERVER_ADDRESS
   export ETCD_PEER CONTROLLER_PUBLIC_IP
   log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
 
@@ -57,6 +58,10 @@ main() {
   AFTER_CREATE=start_keygen ensure_droplets worker "$WORKER_SIZE" \
     "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
   [[ -n "$KEYGEN_PIDS" ]] || start_keygen
+  # the new workers' public IPs join the load balancer's allow list before their kubelets dial it
+  if lb_wanted; then
+    lb_reconcile "$LB_JSON"
+  fi
 
   local extra
   extra=$(jq -r --arg p "$WORKER_PREFIX-" --argjson n "$count" \
