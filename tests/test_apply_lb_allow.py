@@ -8,6 +8,7 @@ stand-in's side is tests/standins/lbservice.py and lbhealth.admits."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,15 @@ def test_kubectl_outside_admin_cidrs_is_dropped_by_the_load_balancer(applied: Ap
     assert by["apiserver"]["status"] == "FAIL"
     assert "i/o timeout" in json.dumps(by["apiserver"])
 
+
+
+def test_readme_says_who_reaches_the_load_balancer(applied: Apply, default_cluster: Path) -> None:
+    def security(cluster: Path) -> str:
+        readme = (cluster / "README.md").read_text()
+        return readme[readme.index("## Security"):readme.index("## Apply")]
+
+    row = [line for line in security(applied.cluster).splitlines()
+           if line.startswith("| apiservers through the load balancer")]
+    assert len(row) == 1 and f"`{ADMIN},2001:db8::/48`" in row[0]
+    assert "every controller and worker" in row[0] and "no IPv6 address" in row[0]
+    assert "through the load balancer" not in security(default_cluster)  # one controller: no LB
