@@ -3,6 +3,7 @@ rule gets a planted defect in a copy of the default bake (generator/audit/lockdo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from generator.audit import audit
 from generator.audit.report import Finding
 
 FIREWALL = "scripts/lib/firewall.sh"
+LB = "scripts/lib/loadbalancer.sh"
 ETCD, CTRL, WORKER = ("cloud-config/etcd.yaml", "cloud-config/controller.yaml",
                       "cloud-config/worker.yaml")
 APISERVER = "manifests/controller/kube-controller.yaml"
@@ -54,6 +56,9 @@ PLANTED = {
     "cAdvisor to a droplet id": (FIREWALL, APISERVER_RULE,
                                  added("protocol:tcp,ports:4194,droplet_id:1"),
                                  "lockdown.firewall", "[4194]"),
+    # the load balancer in front of the apiservers open to the internet
+    "load balancer without an allow list": (LB, '\n    --allow-list "$(lb_allow_list)")', ")",
+                                            "lockdown.lb-allow", "no --allow-list"),
     # etcd in plain http off the loopback
     "member client url": (ETCD, '"https://$private_ipv4:2379"', '"http://$private_ipv4:2379"',
                           "lockdown.etcd-tls", "plain http"),
@@ -83,3 +88,15 @@ def test_a_tag_only_rule_over_every_port_passes(cluster_copy: Path) -> None:
     """The cluster's own rule (all TCP from the cluster's tags) is not an exposure."""
     plant(cluster_copy, FIREWALL, APISERVER_RULE, added("protocol:tcp,ports:all,tag:$WORKER_TAG"))
     assert lockdown(cluster_copy) == []
+
+
+def test_the_allow_list_follows_admin_cidrs(bake_with: Callable[..., Path]) -> None:
+    """A narrowed ADMIN_CIDRS (an IPv6 network in it is left out of the list) audits clean;
+    an allow list opened to everyone beyond it fails."""
+    cluster = bake_with(controller_count=2, admin_cidrs="198.51.100.0/24,2001:db8::/48")
+    assert lockdown(cluster) == []
+    plant(cluster, LB, "'[($admin | split(\",\")[]", "'[(\"0.0.0.0/0\"")
+    found = lockdown(cluster)
+    assert [f.rule for f in found] == ["lockdown.lb-allow"], found
+    assert "'cidr:0.0.0.0/0' admits beyond ADMIN_CIDRS (198.51.100.0/24,2001:db8::/48)" in \
+        found[0].message

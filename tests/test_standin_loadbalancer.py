@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.standins import lbhealth
 from tests.standins.testing import Sim
 
 LB = ("compute", "load-balancer")
@@ -116,3 +117,53 @@ def test_text_output_has_doctls_columns(sim: Sim) -> None:
     assert row.split()[:3] == ["k-lb", "active", "k:controller"]
     assert ("entry_protocol:tcp,entry_port:443,target_protocol:tcp,target_port:443,"
             "certificate_id:,tls_passthrough:false") in row
+
+
+def test_allow_and_deny_lists_are_stored_and_replaced_by_update(sim: Sim) -> None:
+    """doctl --allow-list/--deny-list: comma-separated, repeatable string slices; the API's
+    ``firewall: {allow, deny}`` (godo LBFirewall); a PUT without them resets the firewall."""
+    rc, out = create(sim, "--tag-name", "k:controller", "--allow-list", "ip:192.0.2.7",
+                     "--allow-list", "cidr:198.51.100.0/24,ip:203.0.113.9",
+                     "--deny-list", "ip:198.51.100.66")
+    assert rc == 0, out
+    (lb,) = sim.doctl_json(*LB, "list")
+    assert lb["firewall"] == {"allow": ["ip:192.0.2.7", "cidr:198.51.100.0/24", "ip:203.0.113.9"],
+                              "deny": ["ip:198.51.100.66"]}
+    text = sim.doctl(*LB, "get", lb["id"], "--format", "Firewall", "--no-header", check=True)
+    assert text.stdout.strip() == ("allow:[ip:192.0.2.7 cidr:198.51.100.0/24 ip:203.0.113.9],"
+                                   "deny:[ip:198.51.100.66]")
+    base = ("--name", "k-lb", "--region", "nyc3", "--forwarding-rules", RULE, "--tag-name",
+            "k:controller", "-o", "json")
+    proc = sim.doctl(*LB, "update", lb["id"], *base, "--allow-list", "ip:192.0.2.8")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["firewall"] == {"allow": ["ip:192.0.2.8"], "deny": []}
+    proc = sim.doctl(*LB, "update", lb["id"], *base)  # no list given: no firewall sent
+    assert proc.returncode == 0 and "firewall" not in json.loads(proc.stdout)[0]
+
+
+@pytest.mark.parametrize(("rule", "needle"), [
+    ("1.2.3.4", "invalid rule '1.2.3.4'"),  # no type
+    ("host:1.2.3.4", "invalid rule 'host:1.2.3.4'"),
+    ("ip:1.2.3", "invalid rule 'ip:1.2.3'"),
+    ("ip:1.2.3.0/24", "invalid rule 'ip:1.2.3.0/24'"),
+    ("cidr:1.2.0.0/33", "invalid rule 'cidr:1.2.0.0/33'"),
+    ("cidr:0.0.0.0/0,cidr:::/0", "'cidr:::/0' is IPv6"),
+    ("ip:2001:db8::1", "'ip:2001:db8::1' is IPv6"),
+])
+def test_malformed_or_ipv6_rules_are_refused(sim: Sim, rule: str, needle: str) -> None:
+    rc, out = create(sim, "--tag-name", "k:controller", "--allow-list", rule)
+    assert rc != 0 and "422" in out and f"firewall.allow: {needle}" in out, out
+    rc, out = create(sim, "--tag-name", "k:controller", "--deny-list", rule)
+    assert rc != 0 and f"firewall.deny: {needle}" in out, out
+    assert json.loads(sim.state_file.read_text())["load_balancers"] == {}
+
+
+def test_the_firewall_decides_who_gets_through() -> None:
+    lb = {"firewall": {"allow": ["cidr:198.51.100.0/24", "ip:192.0.2.7"],
+                       "deny": ["ip:198.51.100.66"]}}
+    assert lbhealth.admits(lb, "198.51.100.7") and lbhealth.admits(lb, "192.0.2.7")
+    assert not lbhealth.admits(lb, "192.0.2.8")  # not on the allow list
+    assert not lbhealth.admits(lb, "198.51.100.66")  # denied wins
+    assert lbhealth.admits({"firewall": None}, "192.0.2.8")  # no firewall: everyone
+    assert not lbhealth.admits({"firewall": {"allow": [], "deny": ["cidr:0.0.0.0/0"]}},
+                               "192.0.2.8")

@@ -6,11 +6,16 @@
   insecure port (8080);
 - lockdown.etcd-tls: an etcd URL in plain http off the loopback;
 - lockdown.authorization: an apiserver without --authorization-mode, or with AlwaysAllow;
-- lockdown.flannel: a node running flanneld without coreos.flannel.interface.
+- lockdown.flannel: a node running flanneld without coreos.flannel.interface;
+- lockdown.lb-allow: a load balancer in front of the apiservers (scripts/lib/loadbalancer.sh,
+  its doctl flags as `make controller` builds them, with no droplet yet) without an allow list,
+  or with a rule beyond ADMIN_CIDRS: the droplets' firewall admits the load balancer itself, so
+  its own firewall is what keeps the apiservers from the internet.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import subprocess
 from collections.abc import Iterator
@@ -31,9 +36,15 @@ _SPECS = ('set -euo pipefail; set -a; . ./settings.env; set +a; '
           'die() { echo "$*" >&2; exit 1; }; . ./scripts/lib/firewall.sh; '
           'for kind in "${FIREWALL_KINDS[@]}"; do firewall_spec "$kind"; done')
 
+LOADBALANCER_SH = "scripts/lib/loadbalancer.sh"
+# the load balancer's create/update flags, one a line, for a cluster with no droplet yet
+_LB_FLAGS = ('set -euo pipefail; set -a; . ./settings.env; set +a; CLUSTER_LIST="[]"; '
+             '. ./scripts/lib/loadbalancer.sh; _lb_flags; printf "%s\\n" "${LB_FLAGS[@]}"')
+
 
 def check(cluster: Cluster) -> Iterator[Finding]:
     yield from _firewall(cluster)
+    yield from _lb_allow(cluster)
     for config in cluster.cloud_configs:
         coreos = nget(config.root, "coreos")
         yield from _etcd_urls(config.rel, nget(coreos, "etcd2"))
@@ -82,6 +93,39 @@ def _firewall(cluster: Cluster) -> Iterator[Finding]:
                 yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall",
                               f"firewall {name}: rule {rule} opens {opened} to {outside}; only "
                               "the cluster's tags may reach them")
+
+
+def _lb_allow(cluster: Cluster) -> Iterator[Finding]:
+    if not (cluster.root / LOADBALANCER_SH).is_file():
+        return  # the apply cannot create a load balancer without it (the lint names it missing)
+    result = subprocess.run(["bash", "-c", _LB_FLAGS], cwd=cluster.root, capture_output=True,
+                            text=True, timeout=60, check=False)
+    flags = result.stdout.split("\n")
+    if result.returncode != 0:
+        yield Finding(LOADBALANCER_SH, 1, ERROR, "lockdown.lb-allow",
+                      f"_lb_flags failed: {result.stderr.strip()[:300]}")
+        return
+    if "--allow-list" not in flags or not flags[flags.index("--allow-list") + 1]:
+        yield Finding(LOADBALANCER_SH, 1, ERROR, "lockdown.lb-allow",
+                      "the load balancer in front of the apiservers gets no --allow-list: "
+                      "anyone on the internet reaches their port through it; allow ADMIN_CIDRS "
+                      "and the cluster's droplets (lb_allow_list)")
+        return
+    admin = cluster.settings.get("ADMIN_CIDRS")
+    if admin is None:
+        return  # facts.settings reports it
+    admins = [ipaddress.ip_network(c, strict=False) for c in admin.value.split(",") if c]
+    for rule in flags[flags.index("--allow-list") + 1].split(","):
+        kind, _, source = rule.partition(":")
+        try:
+            net = ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            net = None
+        if kind not in ("ip", "cidr") or net is None or not any(
+                net.version == a.version and net.subnet_of(a) for a in admins):
+            yield Finding(LOADBALANCER_SH, 1, ERROR, "lockdown.lb-allow",
+                          f"the load balancer's allow rule {rule!r} admits beyond ADMIN_CIDRS "
+                          f"({admin.value}) before any droplet exists")
 
 
 def _etcd_urls(rel: str, etcd2: yaml.Node | None) -> Iterator[Finding]:

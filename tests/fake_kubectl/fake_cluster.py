@@ -185,6 +185,10 @@ def connect(server: str) -> None:
     targets = [host]
     lb = lbhealth.lb_at(account, host)
     if lb is not None:
+        if not lbhealth.admits(lb, lbhealth.client_ip(account)):
+            # the load balancer's firewall drops the packets: the dial times out
+            raise KubectlError(f"Unable to connect to the server: dial tcp {host}:{port}: "
+                               "i/o timeout")
         # TCP passthrough to a droplet that passes the health check: its certificate answers
         up = [i for i, ok in lbhealth.healthy(account, lb).items() if ok]
         if not up:

@@ -11,12 +11,14 @@ client without a certificate, so such a check never passes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from pathlib import Path
 from typing import Any
 
 from . import dropletfs, lbservice, model
+from .state import knob
 
 APISERVER_CERT = "/etc/kubernetes/ssl/apiserver.pem"
 
@@ -43,6 +45,25 @@ def healthy(data: dict[str, Any], lb: dict[str, Any], now: float | None = None) 
               and _listens(droplet, check["port"]))
         out[droplet_id] = up and check["protocol"] == "tcp"
     return out
+
+
+def admits(lb: dict[str, Any], source: str) -> bool:
+    """Whether ``lb``'s firewall lets a client at ``source`` in: not on its deny list, and on
+    its allow list when there is one (an empty firewall admits everyone, as before the API had
+    one). The client's address is the stand-in's ``client_ip`` knob (DOSIM_CLIENT_IP)."""
+    firewall = lb.get("firewall") or {}
+    addr = ipaddress.ip_address(source)
+
+    def hit(rules: list[str]) -> bool:
+        return any(addr in ipaddress.ip_network(r.partition(":")[2], strict=False) for r in rules)
+
+    allow, deny = firewall.get("allow") or [], firewall.get("deny") or []
+    return not hit(deny) and (not allow or hit(allow))
+
+
+def client_ip(data: dict[str, Any]) -> str:
+    """Where the operator's kubectl connects from (a documentation address by default)."""
+    return knob(data, "client_ip", "192.0.2.10", str)
 
 
 def lb_at(data: dict[str, Any], ip: str, now: float | None = None) -> dict[str, Any] | None:

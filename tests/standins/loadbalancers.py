@@ -5,7 +5,11 @@ single spaces and each rule's key:value pairs on commas (``extractForwardingRule
 ``--health-check`` is one comma-separated key:value list (``fillStructFromStringSliceArgs``). A
 pair that is not exactly ``key:value`` is "Unexpected input value [...]: must be a key:value
 pair"; an unknown key is silently dropped; an int field whose value does not parse stays 0.
-``--algorithm`` defaults to round_robin. Output columns: doctl commands/displayers/load_balancer.go.
+``--algorithm`` defaults to round_robin. ``--allow-list``/``--deny-list`` are string slices (comma
+separated, repeatable); when either is given the request carries ``firewall`` with both
+(``GetStringSliceIsFlagSet``; godo ``LBFirewall`` omits an empty list). Output columns: doctl
+commands/displayers/load_balancer.go (the Firewall column only when the API returned one, as
+``prettyPrintStruct`` prints it: ``allow:[ip:1.2.3.4 cidr:10.0.0.0/8],deny:[]``).
 """
 
 from __future__ import annotations
@@ -80,6 +84,9 @@ def _request(ctx: Any) -> dict[str, Any]:
         "redirect_http_to_https": p.get("redirect-http-to-https"),
         "enable_proxy_protocol": p.get("enable-proxy-protocol"),
         "enable_backend_keepalive": p.get("enable-backend-keepalive")}
+    if "allow-list" in p.given or "deny-list" in p.given:
+        firewall = {"allow": p.get("allow-list"), "deny": p.get("deny-list")}
+        body["firewall"] = {k: v for k, v in firewall.items() if v}
     # godo's omitempty: zero values are not sent
     return {k: v for k, v in body.items() if v not in ("", 0, [], {}, False, None)}
 
@@ -91,6 +98,10 @@ def _rule_text(r: dict[str, Any]) -> str:
 
 def _go(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _firewall_text(fw: dict[str, list[str]]) -> str:
+    return ",".join(f"{k}:[{' '.join(fw.get(k, []))}]" for k in ("allow", "deny"))
 
 
 def lbs_display(items: list[dict[str, Any]]) -> Displayable:
@@ -118,7 +129,8 @@ def lbs_display(items: list[dict[str, Any]]) -> Displayable:
                 "HealthCheck": ",".join(f"{k}:{_go(hc.get(k, ''))}" for k in CHECK_FIELDS)
                 + ",proxy_protocol:<nil>",
                 "ForwardingRules": " ".join(_rule_text(r) for r in lb["forwarding_rules"]),
-                "DisableLetsEncryptDNSRecords": False}
+                "DisableLetsEncryptDNSRecords": False,
+                **({"Firewall": _firewall_text(lb["firewall"])} if "firewall" in lb else {})}
 
     return Displayable(items, cols, headers, kv)
 
@@ -186,6 +198,7 @@ def add_commands(compute: Cmd, display_flags: list[Flag], doctl: ModuleType) -> 
                 Flag("redirect-http-to-https", kind="bool"),
                 Flag("enable-proxy-protocol", kind="bool"),
                 Flag("enable-backend-keepalive", kind="bool"),
+                Flag("allow-list", kind="slice"), Flag("deny-list", kind="slice"),
                 *([Flag("wait", kind="bool")] if create else []), *display_flags]
 
     lb = compute.add(Cmd("load-balancer", "Display commands to manage load balancers",

@@ -53,6 +53,10 @@ main() {
   AFTER_CREATE=start_keygen ensure_droplets worker "$WORKER_SIZE" \
     "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
   [[ -n "$KEYGEN_PIDS" ]] || start_keygen
+  # the new workers' public IPs join the load balancer's allow list before their kubelets dial it
+  if lb_wanted; then
+    lb_reconcile "$LB_JSON"
+  fi
 
   local extra
   extra=$(jq -r --arg p "$WORKER_PREFIX-" --argjson n "$count" \

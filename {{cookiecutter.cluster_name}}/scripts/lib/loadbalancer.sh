@@ -10,6 +10,14 @@
 # key:value pairs on commas; --health-check: key:value pairs on commas); fields and states
 # ("new", "active", "errored") from godo load_balancers.go.
 #
+# Its own firewall (the allow list): without one the load balancer answers the whole internet
+# on APISERVER_SECURE_PORT and hands every connection to an apiserver, whose droplet firewall
+# admits the load balancer by its uid: ADMIN_CIDRS would no longer limit who reaches the
+# apiservers. API: `firewall: {allow: [...], deny: [...]}`, rules "ip:1.2.3.4" or
+# "cidr:1.2.0.0/16" (godo load_balancers.go LBFirewall; openapi lb_firewall.yml); doctl
+# --allow-list, a comma-separated string slice (commands/load_balancers.go). `update` sends the
+# whole object: the allow list rides along in LB_FLAGS every time.
+#
 # Ours = named LOAD_BALANCER *and* tagged CONTROLLER_TAG (both carry the cluster name, which no
 # other cluster's can equal). Names are not unique at DigitalOcean: the apply lock serialises
 # this repo's runs, and a create re-lists afterwards to undo a concurrent duplicate.
@@ -25,6 +33,29 @@ lb_rules() {
 
 lb_health_check() {
   printf 'protocol:tcp,port:%s' "$APISERVER_SECURE_PORT"
+}
+
+# lb_allow_list: the allow rules, sorted, comma-separated: ADMIN_CIDRS's IPv4 networks
+# ("cidr:") and the public IP ("ip:") of every controller and worker in CLUSTER_LIST (they reach
+# the apiservers through the load balancer's public IP; the etcd droplet never does). The droplets
+# are listed even when ADMIN_CIDRS is everyone, so narrowing it later never locks the nodes out.
+# IPv6 networks are left out: the load balancer has an IPv4 address only (network_stack defaults
+# to IPV4; DUALSTACK is a private preview: openapi load_balancer_base.yml, doctl
+# --network-stack), so an IPv6 rule admits nothing, and a user reports that a list holding IPv6
+# ranges left the load balancer unfiltered (digitalocean-cloud-controller-manager#692).
+lb_allow_list() {
+  jq -r --arg admin "$ADMIN_CIDRS" --arg c "$CONTROLLER_TAG" --arg w "$WORKER_TAG" \
+    '[($admin | split(",")[] | select(contains(":") | not) | "cidr:\(.)"),
+      (.[] | select(any(.tags[]; . == $c or . == $w)) | select(.public_ip != "") | "ip:\(.public_ip)")]
+     | unique | join(",")' <<<"$CLUSTER_LIST"
+}
+
+# _lb_ipv6_note: say once per run which ADMIN_CIDRS networks the load balancer cannot filter on.
+_lb_ipv6_note() {
+  local v6
+  v6=$(tr ',' '\n' <<<"$ADMIN_CIDRS" | grep ':' | paste -sd, -) || return 0
+  log "ADMIN_CIDRS' IPv6 networks ($v6) are not in the load balancer's allow list: it has an" \
+    "IPv4 address only, so clients reach the apiservers through it over IPv4"
 }
 
 # _lb_ours LIST_JSON: ours among the listed load balancers, oldest first (JSON array).
@@ -54,26 +85,36 @@ lb_find() {
 
 # _lb_drift LB_JSON: one line per difference from the intended load balancer (empty: none).
 _lb_drift() {
-  jq -r --arg region "$REGION" --arg p "$APISERVER_SECURE_PORT" '($p | tonumber) as $port |
+  jq -r --arg region "$REGION" --arg p "$APISERVER_SECURE_PORT" --arg allow "$(lb_allow_list)" \
+    '($p | tonumber) as $port |
     (if .region.slug != $region then "region \(.region.slug), not \($region)" else empty end),
     (if [.forwarding_rules[] | {entry_protocol, entry_port, target_protocol, target_port}]
         != [{entry_protocol: "tcp", entry_port: $port, target_protocol: "tcp", target_port: $port}]
      then "forwarding rules \([.forwarding_rules[] | "\(.entry_protocol):\(.entry_port)->\(.target_protocol):\(.target_port)"] | join(" "))"
      else empty end),
     (if [.health_check.protocol, .health_check.port] != ["tcp", $port]
-     then "health check \(.health_check.protocol):\(.health_check.port)" else empty end)' <<<"$1"
+     then "health check \(.health_check.protocol):\(.health_check.port)" else empty end),
+    ((.firewall.allow // []) as $have | ($allow | split(",")) as $want |
+     if ($have | sort) != ($want | sort) then "allow list"
+       + ($want - $have | if . == [] then "" else " lacks \(join(","))" end)
+       + ($have - $want | if . == [] then "" else " has \(join(",")), not intended" end)
+     else empty end),
+    (if (.firewall.deny // []) != [] then "deny list \(.firewall.deny | join(","))" else empty end)' <<<"$1"
 }
 
 _lb_flags() {
   LB_FLAGS=(--name "$LOAD_BALANCER" --region "$REGION" --size-unit "$LB_SIZE_UNIT"
-    --tag-name "$CONTROLLER_TAG" --forwarding-rules "$(lb_rules)" --health-check "$(lb_health_check)")
+    --tag-name "$CONTROLLER_TAG" --forwarding-rules "$(lb_rules)" --health-check "$(lb_health_check)"
+    --allow-list "$(lb_allow_list)")
 }
 
 # ensure_load_balancer: create this cluster's load balancer if it is missing, put a drifted one
 # back, wait (bounded) until it is active with its IP. Sets LB_ID and LB_IP.
 ensure_load_balancer() {
   step "load balancer $LOAD_BALANCER (tcp $APISERVER_SECURE_PORT -> the controllers tagged $CONTROLLER_TAG)"
-  local lb drift
+  local lb
+  [[ -v CLUSTER_LIST ]] || CLUSTER_LIST=$(cluster_droplets)
+  _lb_ipv6_note
   _lb_flags
   lb=$(lb_find)
   if [[ -z "$lb" ]]; then
@@ -84,22 +125,35 @@ ensure_load_balancer() {
     log "created load balancer $LOAD_BALANCER (id $(jq -r .id <<<"$lb"))"
     lb=$(_lb_keep_oldest "$(jq -r .id <<<"$lb")")
   else
-    drift=$(_lb_drift "$lb")
-    if [[ "$drift" == region* ]]; then
-      die "load balancer $LOAD_BALANCER (id $(jq -r .id <<<"$lb")) is in another $drift:" \
-        "a load balancer cannot move; delete it and re-run"
-    elif [[ -n "$drift" ]]; then
-      warn "load balancer $LOAD_BALANCER drifted from the intended settings: ${drift//$'\n'/; }"
-      do_json "restoring the load balancer $LOAD_BALANCER" \
-        compute load-balancer update "$(jq -r .id <<<"$lb")" "${LB_FLAGS[@]}" >/dev/null
-      log "restored load balancer $LOAD_BALANCER"
-    else
-      log "load balancer $LOAD_BALANCER (id $(jq -r .id <<<"$lb")): as intended, unchanged"
-    fi
+    lb_reconcile "$lb"
   fi
   LB_ID=$(jq -r .id <<<"$lb")
   _lb_wait_active
   step_done "id $LB_ID, IP $LB_IP"
+}
+
+# lb_reconcile LB_JSON: put back what differs from the intended settings (one update call; none
+# when nothing differs). An allow list that only lacks droplets is brought up to date (new
+# workers or controllers, or a rule removed by hand); anything else is reported as drift.
+lb_reconcile() {
+  local drift id
+  id=$(jq -r .id <<<"$1")
+  [[ -v LB_FLAGS ]] || _lb_flags
+  drift=$(_lb_drift "$1")
+  if [[ "$drift" == region* ]]; then
+    die "load balancer $LOAD_BALANCER (id $id) is in another $drift:" \
+      "a load balancer cannot move; delete it and re-run"
+  elif [[ -z "$drift" ]]; then
+    log "load balancer $LOAD_BALANCER (id $id): as intended, unchanged"
+    return 0
+  elif [[ "$drift" == "allow list lacks "* && "$drift" != *$'\n'* && "$drift" != *", not intended" ]]; then
+    log "load balancer $LOAD_BALANCER: its allow list ${drift#allow list }: updating it"
+  else
+    warn "load balancer $LOAD_BALANCER drifted from the intended settings: ${drift//$'\n'/; }"
+  fi
+  do_json "updating the load balancer $LOAD_BALANCER" \
+    compute load-balancer update "$id" "${LB_FLAGS[@]}" >/dev/null
+  log "restored load balancer $LOAD_BALANCER (allow list: $(lb_allow_list))"
 }
 
 # _lb_keep_oldest OUR_ID: a concurrent apply from another checkout may have created one too:
@@ -133,20 +187,21 @@ _lb_wait_active() {
   done
 }
 
-# apiserver_address: where workers and kubectl reach the apiserver: the load balancer's IP when
-# there are several controllers (it must exist and be active), else the controller's public IP
-# (from CLUSTER_LIST).
+# apiserver_address: where workers and kubectl reach the apiserver, in APISERVER_ADDRESS: the
+# load balancer's IP when there are several controllers (it must exist and be active; LB_JSON
+# keeps what was listed, for lb_reconcile), else the controller's public IP (from CLUSTER_LIST).
 apiserver_address() {
   if ! lb_wanted; then
-    field "$(need_droplet "$CONTROLLER_NAME" controller)" public_ip
+    # shellcheck disable=SC2034 # read by worker.sh
+    APISERVER_ADDRESS=$(field "$(need_droplet "$CONTROLLER_NAME" controller)" public_ip)
     return 0
   fi
-  local lb
-  lb=$(lb_find)
-  [[ -n "$lb" ]] || die "the load balancer $LOAD_BALANCER does not exist: run 'make controller' first"
-  [[ "$(jq -r .status <<<"$lb")" == active && -n "$(jq -r '.ip // ""' <<<"$lb")" ]] ||
-    die "the load balancer $LOAD_BALANCER is $(jq -r .status <<<"$lb") without an IP yet: re-run 'make controller'"
-  jq -r .ip <<<"$lb"
+  LB_JSON=$(lb_find)
+  [[ -n "$LB_JSON" ]] || die "the load balancer $LOAD_BALANCER does not exist: run 'make controller' first"
+  [[ "$(jq -r .status <<<"$LB_JSON")" == active && -n "$(jq -r '.ip // ""' <<<"$LB_JSON")" ]] ||
+    die "the load balancer $LOAD_BALANCER is $(jq -r .status <<<"$LB_JSON") without an IP yet: re-run 'make controller'"
+  # shellcheck disable=SC2034 # read by worker.sh
+  APISERVER_ADDRESS=$(jq -r .ip <<<"$LB_JSON")
 }
 
 # remove_load_balancer: delete this cluster's load balancer(s) (name and tag ours), if any.

@@ -30,8 +30,10 @@ profile_placeholders() {
       ;;
     worker)
       ETCD_PEER=$(etcd_proxy_peers)
-      # the controller's public IP, or with several controllers their load balancer's
-      CONTROLLER_PUBLIC_IP=$(apiserver_address)
+      # the controller's public IP, or with several controllers their load balancer's (its
+      # listing stays in LB_JSON for worker.sh's allow-list update)
+      apiserver_address
+      CONTROLLER_PUBLIC_IP=$APISERVER_ADDRESS
       export ETCD_PEER CONTROLLER_PUBLIC_IP
       log "ETCD_PEER=$ETCD_PEER CONTROLLER_PUBLIC_IP=$CONTROLLER_PUBLIC_IP"
       ;;
