@@ -4,44 +4,18 @@ valid. Issue 10 row 4: flannel pinned to the private interface; the lock-down's 
 
 from __future__ import annotations
 
-import hashlib
-import lzma
-import os
-import re
 from pathlib import Path
 
 import pytest
 
-from generator import TEMPLATE_ROOT
+from tests.integration.cloudinit_validators import unpack_validator, validate
 from tests.integration.conftest import CONTROLLER_PUBLIC_IP
-from tests.integration.support import applied_user_data, cloudinit_config, run
-
-SHARED = TEMPLATE_ROOT.parent / "shared" / "cloudinit"
-NAME = "coreos-cloudinit-v1.13.0"
+from tests.integration.support import applied_user_data, cloudinit_config
 
 
 @pytest.fixture(scope="session")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    readme, packed = SHARED / "README.md", SHARED / f"{NAME}.xz"
-    if not (readme.is_file() and packed.is_file()):
-        message = f"{packed} is missing (the validators live in ../shared/cloudinit)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    want = re.search(rf"`{re.escape(NAME)}\.xz` \| `([0-9a-f]{{64}})`", readme.read_text())
-    assert want, f"{readme} lists no sha256 for {NAME}"
-    binary = tmp_path_factory.mktemp("cloudinit") / NAME
-    binary.write_bytes(lzma.decompress(packed.read_bytes()))
-    assert hashlib.sha256(binary.read_bytes()).hexdigest() == want[1]
-    binary.chmod(0o755)
-    return binary
-
-
-def validate(validator: Path, text: str, tmp_path: Path) -> tuple[int, list[str]]:
-    path = tmp_path / "user-data.yaml"
-    path.write_text(text)
-    result = run([str(validator), "-validate", "-from-file", str(path)])
-    return result.returncode, re.findall(r"line \d+: (?:error|warning): .*", result.stderr)
+    return unpack_validator("coreos-cloudinit-v1.13.0", tmp_path_factory)
 
 
 @pytest.mark.parametrize("role", ["etcd", "controller", "worker"])

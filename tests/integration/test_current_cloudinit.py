@@ -4,47 +4,17 @@ the apply sends it; a planted defect is reported."""
 
 from __future__ import annotations
 
-import hashlib
-import lzma
-import os
-import re
 from pathlib import Path
 
 import pytest
 
-from generator import TEMPLATE_ROOT
+from tests.integration.cloudinit_validators import unpack_validator, validate
 from tests.integration.current_nodes import ROLES, user_data_text
-from tests.integration.support import run
-
-# ../shared beside the template checkout (a worktree one level deeper: ../../shared)
-SHARED = next((d for d in (TEMPLATE_ROOT.parent / "shared" / "cloudinit",
-                           TEMPLATE_ROOT.parent.parent / "shared" / "cloudinit") if d.is_dir()),
-              TEMPLATE_ROOT.parent / "shared" / "cloudinit")
-NAME = "flatcar-coreos-cloudinit"
 
 
 @pytest.fixture(scope="session")
 def flatcar_validator(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    readme, packed = SHARED / "README.md", SHARED / f"{NAME}.xz"
-    if not (readme.is_file() and packed.is_file()):
-        message = f"{packed} is missing (the validators live in ../shared/cloudinit)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    want = re.search(rf"`{re.escape(NAME)}\.xz` \| `([0-9a-f]{{64}})`", readme.read_text())
-    assert want, f"{readme} lists no sha256 for {NAME}"
-    binary = tmp_path_factory.mktemp("flatcar") / NAME
-    binary.write_bytes(lzma.decompress(packed.read_bytes()))
-    assert hashlib.sha256(binary.read_bytes()).hexdigest() == want[1]
-    binary.chmod(0o755)
-    return binary
-
-
-def validate(validator: Path, text: str, tmp_path: Path) -> tuple[int, list[str]]:
-    path = tmp_path / "user-data.yaml"
-    path.write_text(text)
-    result = run([str(validator), "-validate", "-from-file", str(path)])
-    return result.returncode, re.findall(r"line \d+: (?:error|warning): .*", result.stderr)
+    return unpack_validator("flatcar-coreos-cloudinit", tmp_path_factory)
 
 
 @pytest.mark.parametrize("role", ROLES)
