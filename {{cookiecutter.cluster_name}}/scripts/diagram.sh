@@ -52,10 +52,11 @@ edge() {
 }
 
 topology_dot() {
-  local when="planned from settings.env" w c names=() ctls=() api=$CONTROLLER_NAME
+  local when="planned from settings.env" w c e names=() ctls=() etcds=() api=$CONTROLLER_NAME
   [[ "$PLANNED" == yes ]] || when="droplets as recorded in state/droplets/ ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   mapfile -t names < <(workers)
   mapfile -t ctls < <(controller_names)
+  mapfile -t etcds < <(etcd_names)
   ! lb_wanted || api=$LOAD_BALANCER
   cat <<EOF
 digraph topology {
@@ -67,7 +68,7 @@ digraph topology {
   internet [label="clients\\n(NodePort services)", shape=ellipse, style=filled, fillcolor="#eeeeee"];
   subgraph cluster_etcd {
     label="etcd"; color="#c98a2b";
-$(node_stmt "$ETCD_NAME" etcd "$ETCD_SIZE")
+$(for e in "${etcds[@]}"; do node_stmt "$e" etcd "$ETCD_SIZE"; done)
   }
   subgraph cluster_controller {
     label="controller"; color="#2b6cc9";
@@ -85,11 +86,17 @@ EOF
       edge "$api" "$c" "tcp $APISERVER_SECURE_PORT\\n(health check tcp)" 'color="#2b6cc9"'
     done
   fi
-  for w in "$ETCD_NAME" "${ctls[@]}" "${names[@]}"; do
+  for w in "${etcds[@]}" "${ctls[@]}" "${names[@]}"; do
     edge operator "$w" "ssh $SSH_PORT/tcp" 'style=dashed, color="#888888"'
   done
+  # a static cluster's members talk to each other on the peer port; every proxy knows them all
+  for ((c = 1; c < ${#etcds[@]}; c++)); do
+    edge "${etcds[c - 1]}" "${etcds[c]}" "etcd peers\\n$ETCD_PEER_PORT/tcp (private)" 'dir=both, color="#c98a2b"'
+  done
   for w in "${ctls[@]}" "${names[@]}"; do
-    edge "$w" "$ETCD_NAME" "etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)" 'color="#c98a2b"'
+    for e in "${etcds[@]}"; do
+      edge "$w" "$e" "etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)" 'color="#c98a2b"'
+    done
   done
   for w in "${names[@]}"; do
     edge "$w" "$api" "apiserver\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
