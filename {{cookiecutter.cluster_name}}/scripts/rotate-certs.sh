@@ -44,6 +44,7 @@ rotate_node() {
 }
 
 main() {
+  [[ -z "$ROTATE_CERTS_REFUSAL" ]] || die "$ROTATE_CERTS_REFUSAL"
   if [[ "${CA:-}" == 1 ]]; then
     die "CA=1: rotating the CA is not done here. Every node certificate, the admin kubeconfig" \
       "and each node's ca.pem trust pki/ca.pem; a new CA means re-issuing and re-installing all of" \

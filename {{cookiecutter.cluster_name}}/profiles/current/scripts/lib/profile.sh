@@ -24,6 +24,8 @@ source scripts/lib/components.sh
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
   KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
+  # make rotate-certs knows the tutorial's node certificates only: say what to do instead
+  ROTATE_CERTS_REFUSAL="make rotate-certs re-issues the tutorial profile's node certificates only. Here: move the certificate aside (pki/kubelet-<node>.pem, pki/apiserver.pem, ...; its key stays), re-run 'make controller' or 'make worker' (a missing certificate is issued with the same key and installed), then restart that node's kubelet (ssh core@<node> sudo systemctl restart kubelet)"
 }
 PROFILE_NOTES=()
 

@@ -15,6 +15,8 @@
   ADDONS_PODS_SELECTOR=k8s-app=kube-dns
   # make status: the layers in dependency order (scripts/lib/health.sh: check_<layer>)
   STATUS_LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
+  # make rotate-certs re-issues this profile's node certificates (empty: nothing refused)
+  ROTATE_CERTS_REFUSAL=""
 }
 PROFILE_NOTES=()
 
