@@ -5,12 +5,13 @@ apply's openssl steps."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.baking import bake, copy_cluster
+from tests.integration.etcd_cluster import EtcdCluster, issue_member_certs
 from tests.integration.k8s_plane import Plane, require_k8s, start_plane
 from tests.integration.support import (
     CONTROLLER_PUBLIC_IP,
@@ -95,6 +96,15 @@ def plane(issued_cluster: Path, etcd_bin: str,
         yield Plane(cluster, cp, settings(cluster), k8s)
     finally:
         cp.stop()
+
+
+@pytest.fixture
+def three(bake_with: Callable[..., Path], etcd_bin: str, spawn: Spawn,
+          tmp_path: Path) -> EtcdCluster:
+    """A static etcd cluster of 3 members from an etcd_count=3 bake (issue 12)."""
+    cluster = issue_node_certs(bake_with(etcd_count="3"))
+    issue_member_certs(cluster)
+    return EtcdCluster(cluster, etcd_bin, spawn, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -21,14 +21,13 @@ import os
 import shlex
 import subprocess
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.etcd_cluster import EtcdCluster, issue_member_certs, parse_env_file
-from tests.integration.support import Spawn, issue_node_certs, stop
+from tests.integration.etcd_cluster import EtcdCluster, parse_env_file
+from tests.integration.support import stop
 from tests.integration.test_etcd import etcdctl_v2, node_tls
 from tests.integration.test_etcd_cluster import healthy_members, members_of, retry
 
@@ -67,14 +66,6 @@ def store(url: str) -> dict[str, str]:
 
     walk(root)
     return out
-
-
-@pytest.fixture
-def three(bake_with: Callable[..., Path], etcd_bin: str, spawn: Spawn,
-          tmp_path: Path) -> EtcdCluster:
-    cluster = issue_node_certs(bake_with(etcd_count="3"))
-    issue_member_certs(cluster)
-    return EtcdCluster(cluster, etcd_bin, spawn, tmp_path)
 
 
 def test_backup_wipe_restore_gives_back_every_key(

@@ -17,15 +17,12 @@ import pytest
 from tests.integration.etcd_cluster import (
     EtcdCluster,
     delivered_env_files,
-    issue_member_certs,
     member_names,
 )
 from tests.integration.support import (
     CONTROLLER_PUBLIC_IP,
-    Spawn,
     applied_user_data,
     cloudinit_config,
-    issue_node_certs,
     stop,
     wait_exit,
     wait_http,
@@ -33,14 +30,6 @@ from tests.integration.support import (
 from tests.integration.test_etcd import etcdctl_v2, network_config_command, node_tls
 
 FLANNEL_KEY = "/coreos.com/network/config"
-
-
-@pytest.fixture
-def three(bake_with: Callable[..., Path], etcd_bin: str, spawn: Spawn,
-          tmp_path: Path) -> EtcdCluster:
-    cluster = issue_node_certs(bake_with(etcd_count="3"))
-    issue_member_certs(cluster)
-    return EtcdCluster(cluster, etcd_bin, spawn, tmp_path)
 
 
 def retry(call: Callable[[], object], ok: Callable[[object], bool], timeout: float = 60
