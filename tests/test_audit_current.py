@@ -1,5 +1,5 @@
-"""The audit on a current-profile bake: clean as baked; the tutorial's own rules stay on for the
-tutorial profile; the template's pinned release sums are not taken for API tokens, any other
+"""The audit on a current-profile bake: clean as baked (the tutorial's facts judging it:
+test_audit_profiles.py); the template's pinned release sums are not taken for API tokens, any other
 64-hex value still is."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from generator.audit import audit
-from generator.audit.run import TUTORIAL_ONLY
 from tests.baking import bake, copy_cluster
 
 
@@ -22,17 +21,6 @@ def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_current_bake_audits_clean(current: Path) -> None:
     report = audit(current)
     assert report.errors == 0, report.text()
-
-
-def test_tutorial_rules_still_judge_a_tutorial_profile(current: Path, tmp_path: Path) -> None:
-    """The same files declared a tutorial bake: the 1.1-era rules fire again (they are gated
-    by PROFILE, not removed)."""
-    cluster = copy_cluster(current, tmp_path)
-    settings = cluster / "settings.env"
-    settings.write_text(settings.read_text().replace("PROFILE=current", "PROFILE=tutorial"))
-    fired = {f.rule for f in audit(cluster).findings}
-    assert {"unit.flannel", "facts.tls-files"} <= fired & TUTORIAL_ONLY
-    assert "manifest.kind" in fired  # the 1.1 API judges the manifests (profile-aware rule)
 
 
 def test_an_unpinned_64_hex_value_is_still_a_token(current: Path, tmp_path: Path) -> None:

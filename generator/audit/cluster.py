@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from generator import profiles
 from generator.audit import systemd
 from generator.audit.report import ERROR, Finding
 from generator.audit.yamlnodes import (
@@ -201,6 +202,11 @@ class Cluster:
     def setting(self, key: str) -> str | None:
         found = self.settings.get(key)
         return found.value if found else None
+
+    @cached_property
+    def profile(self) -> profiles.Profile:
+        """The baked profile's facts: what each rule judges this repo by."""
+        return profiles.profile(self.setting("PROFILE"))
 
     def recorded_ips(self, droplet: str) -> tuple[str, str] | None:
         """(public, private) IP the apply recorded for a droplet, if it recorded any."""

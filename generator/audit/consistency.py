@@ -6,6 +6,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,14 +22,6 @@ from generator.audit.yamlnodes import at_path
 
 REQUIRED = ("SERVICE_CIDR", "APISERVER_SERVICE_IP", "DNS_SERVICE_IP", "POD_NETWORK",
             "CLUSTER_DOMAIN", "KUBERNETES_VERSION", "CONTROLLER_NAME", "SSL_DIR")
-# What the apply installs into SSL_DIR on each role (workers also get worker-NN*.pem,
-# symlinked as worker.pem and worker-key.pem).
-INSTALLED_TLS = {
-    "controller": {"ca.pem", "apiserver.pem", "apiserver-key.pem"},
-    "worker": {"ca.pem", "worker.pem", "worker-key.pem"},
-    "etcd": set(),
-}
-WORKER_CERT = re.compile(r"^worker-[0-9]+(-key)?\.pem$")
 # Images built from the release the nodes download (tag = the Kubernetes version).
 RELEASE_IMAGES = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy",
                   "hyperkube"}
@@ -36,6 +29,16 @@ RELEASE_URL = re.compile(re.escape(facts.RELEASE_BUCKET) + r"/v([0-9][^/\s\"']*)
 SCRIPT_TAG = re.compile(r"^tag=([0-9][^\s]*)$")
 TLS_WAIT = re.compile(r"ls -1 (\S+)/\{([^}]*)\}\.pem .*-eq ([0-9]+)")
 FLANNEL_CONFIG = re.compile(r"/coreos\.com/network/config '([^']*)'")
+
+
+@dataclass(frozen=True)
+class KubeletSetting:
+    """A DNS setting of one kubelet: its value and where it is written."""
+
+    rel: str
+    line: int
+    value: object
+    where: str  # how the message names it
 
 
 def _image_name(container: dict[str, Any]) -> tuple[str, str]:
@@ -106,12 +109,12 @@ class Facts:
         if ipaddress.ip_address(dns) not in ipaddress.ip_network(self.s["SERVICE_CIDR"]):
             yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
                                   f"{dns} is outside SERVICE_CIDR {self.s['SERVICE_CIDR']}")
-        for config in self.c.cloud_configs:
-            for d in execs(config, "kubelet"):
-                value = flags(d.value.split()).get("--cluster-dns")
-                if value != dns:
-                    yield Finding(config.rel, d.line_of("--cluster-dns"), ERROR, "facts.dns-ip",
-                                  f"kubelet --cluster-dns is {value}, the DNS service IP {dns}")
+        for found in self.kubelet_settings("--cluster-dns", "clusterDNS", "facts.dns-ip"):
+            if isinstance(found, Finding):
+                yield found
+            elif found.value not in (dns, [dns]):
+                yield Finding(found.rel, found.line, ERROR, "facts.dns-ip",
+                              f"kubelet {found.where} is {found.value}, the DNS service IP {dns}")
         services = [m for m in self.c.api_objects()
                     if m.kind == "Service" and m.data["metadata"].get("name") == "kube-dns"]
         for m in services:
@@ -123,6 +126,29 @@ class Facts:
             yield self.at_setting("DNS_SERVICE_IP", "facts.dns-ip",
                                   "no kube-dns Service manifest carries the DNS service IP")
 
+    def kubelet_settings(self, flag: str, field: str,
+                         rule: str) -> Iterator[KubeletSetting | Finding]:
+        """Each kubelet's value of a setting: its flag, or (the profile's kubelets read a
+        KubeletConfiguration) the field of the file its --config names, which the same
+        cloud-config must write."""
+        for config in self.c.cloud_configs:
+            for d in execs(config, "kubelet"):
+                given = flags(d.value.split())
+                if not self.c.profile.kubelet_config_file:
+                    yield KubeletSetting(config.rel, d.line_of(flag), given.get(flag), flag)
+                    continue
+                path = given.get("--config")
+                written = [m for m in self.c.manifests if m.cloud_config is config
+                           and m.host_path == path and m.kind == "KubeletConfiguration"]
+                if not written:
+                    yield Finding(config.rel, d.line_of("--config"), ERROR, rule,
+                                  f"kubelet --config is {path}; {config.rel} writes no "
+                                  f"KubeletConfiguration there to read its {field} from")
+                for m in written:
+                    data = m.data if isinstance(m.data, dict) else {}
+                    yield KubeletSetting(m.rel, m.line_of(at_path(m.node, [field])),
+                                         data.get(field), f"{path} {field}")
+
     def flannel_configs(self) -> list[tuple[CloudConfig, Directive, str]]:
         """(cloud-config, directive, JSON) of every `etcdctl set` of the flannel config."""
         return [
@@ -133,7 +159,7 @@ class Facts:
         ]
 
     def pod_network(self) -> Iterator[Finding]:
-        if self.s.get("PROFILE") == "current":
+        if self.c.profile.pod_network_unit is None:  # flannel reads its ConfigMap
             missing = self.at_setting("POD_NETWORK", "facts.pod-network",
                                       "no ConfigMap carries flannel's net-conf.json")
             yield from flannel.configmap_network(self.c, self.s["POD_NETWORK"], missing)
@@ -187,13 +213,12 @@ class Facts:
 
     def domain(self) -> Iterator[Finding]:
         domain = self.s["CLUSTER_DOMAIN"]
-        for config in self.c.cloud_configs:
-            for d in execs(config, "kubelet"):
-                value = flags(d.value.split()).get("--cluster-domain")
-                if value != domain:
-                    yield Finding(config.rel, d.line_of("--cluster-domain"), ERROR,
-                                  "facts.domain", f"kubelet --cluster-domain is {value}, "
-                                  f"CLUSTER_DOMAIN {domain}")
+        for found in self.kubelet_settings("--cluster-domain", "clusterDomain", "facts.domain"):
+            if isinstance(found, Finding):
+                yield found
+            elif found.value != domain:
+                yield Finding(found.rel, found.line, ERROR, "facts.domain",
+                              f"kubelet {found.where} is {found.value}, CLUSTER_DOMAIN {domain}")
         # kube2sky takes the domain as is, skydns wants the trailing dot.
         for image, expected in (("kube2sky", {domain, domain + "."}), ("skydns", {domain + "."})):
             for m, path, container in self.containers(image):
@@ -245,15 +270,14 @@ class Facts:
     def tls_files(self) -> Iterator[Finding]:
         ssl = self.s["SSL_DIR"]
         ref = re.compile(re.escape(ssl) + r"/([\w.-]+\.pem)")
+        profile = self.c.profile
         for config in self.c.cloud_configs:
-            installed = INSTALLED_TLS.get(config.role)
+            installed = profile.tls_installed.get(config.role)
             if installed is None:
                 continue
             for number, text in enumerate(config.text.splitlines(), 1):
                 for name in ref.findall(text):
-                    if name not in installed and not (
-                        config.role == "worker" and WORKER_CERT.match(name)
-                    ):
+                    if not profile.tls_file_installed(config.role, name):
                         yield Finding(config.rel, number, ERROR, "facts.tls-files",
                                       f"{ssl}/{name} is not among the files the apply installs "
                                       f"on a {config.role} ({', '.join(sorted(installed))})")

@@ -185,7 +185,7 @@ def _other_yaml(cluster: Cluster) -> Iterator[Manifest]:
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:
-    if cluster.setting("PROFILE") != PROFILE:
+    if cluster.profile.name != PROFILE:
         return
     tables, schemas = flag_tables(), config_schemas()
     documents = [*cluster.manifests, *_other_yaml(cluster)]

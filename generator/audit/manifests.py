@@ -61,7 +61,7 @@ class Checker:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.objects = cluster.api_objects()
-        self.current = cluster.setting("PROFILE") == "current"
+        self.current = cluster.profile.name == "current"
         self.version = cluster.setting("KUBERNETES_VERSION") or ""
 
     def find(self, m: Manifest, severity: str, rule: str, path: list[str | int],

@@ -147,7 +147,7 @@ def check_cnf(cnf: Cnf, expected: set[str], usages: frozenset[str] | None = None
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:
-    expected = EXPECTED.get(cluster.setting("PROFILE") or "tutorial", EXPECTED["tutorial"])
+    expected = EXPECTED[cluster.profile.name]
     for name, request in expected.items():
         path = cluster.root / "openssl" / name
         rel = f"openssl/{name}"

@@ -133,4 +133,4 @@ IDENTITIES = {"tutorial": TUTORIAL, "current": CURRENT}
 
 def identities(cluster: Cluster) -> tuple[Identity, ...]:
     """The table of the cluster's PROFILE (the tutorial's when settings.env has none)."""
-    return IDENTITIES.get(cluster.setting("PROFILE") or "tutorial", TUTORIAL)
+    return IDENTITIES[cluster.profile.name]

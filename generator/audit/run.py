@@ -42,20 +42,11 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
 )
 
 
-# Rules written for the tutorial's system (Kubernetes 1.1's API and kubelet flags, CoreOS's
-# units, flannel through etcd, kube-dns, its certificate and openssl file names): they apply
-# to the tutorial profile only; the current profile's artifacts have checks of their own.
-TUTORIAL_ONLY = frozenset({
-    "facts.tls-files", "facts.dns-ip", "facts.domain", "unit.content", "unit.flannel",
-})
-
-
 def audit(cluster_dir: Path) -> Report:
     root = cluster_dir.resolve()
     cluster = Cluster(root)
     report = Report(str(cluster_dir))
-    tutorial = (cluster.setting("PROFILE") or "tutorial") == "tutorial"
     report.extend(cluster.findings)
-    for rule in RULES:
-        report.extend(f for f in rule(cluster) if tutorial or f.rule not in TUTORIAL_ONLY)
+    for rule in RULES:  # each judges by the baked profile's facts (cluster.profile)
+        report.extend(rule(cluster))
     return report

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from generator.audit.cluster import CloudConfig, Cluster, Unit
 from generator.audit.report import ERROR, Finding
 from generator.audit.systemd import Directive
+from generator.profiles import Profile
 
 # Sections systemd reads, by unit type ("X-" sections are always allowed).
 SECTIONS = {
@@ -30,18 +31,6 @@ EXEC_KEYS = {"ExecStart", "ExecStartPre", "ExecStartPost", "ExecReload", "ExecSt
              "ExecStopPost"}
 REQUIRE_KEYS = {"Requires", "Requisite", "Wants", "BindsTo", "PartOf"}
 ORDER_KEYS = {"After", "Before"}
-# Units a CoreOS image ships; a cloud-config may depend on them without defining them.
-SYSTEM_UNITS = {
-    "etcd.service", "etcd2.service", "fleet.service", "fleet.socket", "flanneld.service",
-    "docker.service", "docker.socket", "early-docker.service", "early-docker.socket",
-    "early-docker.target", "locksmithd.service", "update-engine.service",
-    "systemd-networkd.service", "systemd-resolved.service", "systemd-timesyncd.service",
-    "sshd.socket", "oem-cloudinit.service", "network.target", "network-online.target",
-    "network-pre.target", "multi-user.target", "basic.target", "sysinit.target",
-    "local-fs.target", "remote-fs.target", "sockets.target", "timers.target",
-    "time-sync.target", "nss-lookup.target", "system-config.target", "user-config.target",
-}
-FLANNEL = "flanneld.service"
 # Binaries whose service runs containers (the tutorial: such units need flanneld first).
 CONTAINER_RUNNERS = {"docker", "kubelet", "rkt"}
 DOCKER = {"docker.service", "docker.socket"}
@@ -65,7 +54,7 @@ def _section_findings(config: CloudConfig, unit: Unit) -> Iterator[Finding]:
                 )
 
 
-def _exec_findings(config: CloudConfig, unit: Unit) -> Iterator[Finding]:
+def _exec_findings(config: CloudConfig, unit: Unit, profile: Profile) -> Iterator[Finding]:
     for part in unit.all_parts():
         for d in part.directives:
             if d.key in EXEC_KEYS and d.value:
@@ -76,9 +65,9 @@ def _exec_findings(config: CloudConfig, unit: Unit) -> Iterator[Finding]:
     if unit.parsed and unit.name.endswith(".service") and not unit.parsed.values("ExecStart"):
         yield Finding(config.rel, unit.line, ERROR, "unit.exec",
                       f"{unit.name} has content but no ExecStart=; it can never start")
-    if not unit.content and not unit.dropins and unit.name not in SYSTEM_UNITS:
+    if not unit.content and not unit.dropins and unit.name not in profile.os_units:
         yield Finding(config.rel, unit.line, ERROR, "unit.content",
-                      f"{unit.name} has no content and is not a unit CoreOS ships")
+                      f"{unit.name} has no content and is not a unit {profile.os} ships")
 
 
 def _deps(unit: Unit, keys: set[str]) -> list[tuple[str, Directive]]:
@@ -147,18 +136,18 @@ def _runs_containers(unit: Unit) -> bool:
     )
 
 
-def check_config(config: CloudConfig) -> Iterator[Finding]:
+def check_config(config: CloudConfig, profile: Profile) -> Iterator[Finding]:
     defined = {u.name for u in config.units}
     for unit in config.units:
         yield from _section_findings(config, unit)
-        yield from _exec_findings(config, unit)
+        yield from _exec_findings(config, unit, profile)
         for keys, rule in ((REQUIRE_KEYS, "unit.requires"), (ORDER_KEYS, "unit.after")):
             for name, d in _deps(unit, keys):
-                if name not in defined and name not in SYSTEM_UNITS:
+                if name not in defined and name not in profile.os_units:
                     yield Finding(
                         config.rel, d.line, ERROR, rule,
                         f"{unit.name}: {d.key}={name} names a unit neither defined in this "
-                        "cloud-config nor shipped by CoreOS",
+                        f"cloud-config nor shipped by {profile.os}",
                     )
     requires, order = _graph(config, REQUIRE_KEYS), _graph(config, ORDER_KEYS)
     for graph in (requires, order):
@@ -166,21 +155,24 @@ def check_config(config: CloudConfig) -> Iterator[Finding]:
             names = " -> ".join([cycle[-1][0]] + [name for name, _ in cycle])
             yield Finding(config.rel, cycle[0][1].line, ERROR, "unit.cycle",
                           f"dependency cycle: {names}")
+    network = profile.pod_network_unit
+    if network is None:  # flannel is a DaemonSet: pods wait for it, no host unit does
+        return
     for unit in config.units:
         if not _runs_containers(unit):
             continue
         missing = [
             key for key, graph in (("Requires", requires), ("After", order))
-            if FLANNEL not in _closure(graph, unit.name)
+            if network not in _closure(graph, unit.name)
         ]
         if missing:
             yield Finding(
                 config.rel, unit.line, ERROR, "unit.flannel",
                 f"{unit.name} runs containers but does not {' and '.join(missing)} "
-                f"{FLANNEL} (directly or through docker.service)",
+                f"{network} (directly or through docker.service)",
             )
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:
     for config in cluster.cloud_configs:
-        yield from check_config(config)
+        yield from check_config(config, cluster.profile)
