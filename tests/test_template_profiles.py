@@ -59,7 +59,7 @@ def test_every_profile_has_its_tree() -> None:
 @pytest.mark.parametrize("answers, field, words", [
     ({"profile": "modern"}, "profile", "one of: tutorial, current"),
     ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),
-    ({"profile": "current", "etcd_count": "3"}, "etcd_count", "current profile builds one"),
+    ({"profile": "current", "etcd_count": "2"}, "etcd_count", "use 1, 3 or 5"),
     ({"profile": "current", "controller_count": "2"}, "controller_count",
      "current profile builds one"),
 ])

@@ -14,8 +14,8 @@
 #   pki_issue_apiserver PUBLIC_IP PRIVATE_IP   (pki.sh) apiserver.pem, CN kube-apiserver;
 #       SANs: controller name, kubernetes[.default[.svc[.CLUSTER_DOMAIN]]], APISERVER_SERVICE_IP,
 #       PUBLIC_IP, PRIVATE_IP, 127.0.0.1
-#   pki_issue_etcd PRIVATE_IP                  (etcdtls.sh) etcd.pem, CN ETCD_MEMBER, server+peer;
-#       SANs: PRIVATE_IP, 127.0.0.1
+#   pki_issue_etcd PRIVATE_IP [BASE CN]        (etcdtls.sh) etcd.pem (a cluster's: etcd-NN.pem),
+#       CN ETCD_MEMBER (the member's name), server+peer; SANs: PRIVATE_IP, 127.0.0.1
 #   pki_issue_kubelet NAME PRIVATE_IP PUBLIC_IP  kubelet-NAME.pem, CN system:node:NAME,
 #       O system:nodes, client+server; SANs: NAME, PRIVATE_IP, PUBLIC_IP
 #   pki_issue_kube_proxy                       kube-proxy.pem, CN system:kube-proxy (all nodes)
@@ -27,7 +27,8 @@
 #       key service-account.pub: the apiserver verifies and the controller-manager signs
 #       service-account tokens with them
 #   component_files ROLE [NODE_NAME]           what goes where on a droplet of ROLE (etcd,
-#       controller, worker): lines "LOCAL_FILE REMOTE_PATH MODE", each file issued already
+#       controller, worker; an etcd member's NODE_NAME picks its pair): lines "LOCAL_FILE
+#       REMOTE_PATH MODE", each file issued already
 # Each NAME-key.pem sits beside NAME.pem. A re-created droplet with other addresses: call
 # ensure_cert_ips kubelet-NAME PRIVATE_IP PUBLIC_IP (pki.sh) before pki_issue_kubelet.
 
@@ -89,8 +90,10 @@ component_files() {
   COMPONENT_LINES=()
   case "$role" in
     etcd)
+      # the member's own pair (etcd_cert_base: etcd, or etcd-NN of a cluster), as etcd.pem
       COMPONENT_LINES+=("$PKI_DIR/ca.pem $ETCD_PKI_DIR/ca.pem 0644")
-      _component_pair etcd "$ETCD_PKI_DIR" etcd
+      _component_pair "$(if [[ -n "$node" ]]; then etcd_cert_base "$node"; else echo etcd; fi)" \
+        "$ETCD_PKI_DIR" etcd
       ;;
     controller | worker)
       [[ -n "$node" ]] || die "component_files $role NODE_NAME: the node's name is missing"

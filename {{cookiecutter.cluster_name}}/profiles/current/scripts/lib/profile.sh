@@ -29,15 +29,26 @@ source scripts/lib/components.sh
 }
 PROFILE_NOTES=()
 
+# etcd_client_urls: every member's client URL (https://<private IP>:<client port>), comma-
+# separated, as the apiserver's --etcd-servers takes them.
+etcd_client_urls() {
+  local name urls=()
+  while IFS= read -r name; do
+    urls+=("https://$(field "$(need_droplet "$name" etcd)" private_ip):$ETCD_CLIENT_PORT")
+  done < <(etcd_names)
+  local IFS=,
+  echo "${urls[*]}"
+}
+
 # profile_placeholders ROLE [ETCD_RECORD [CONTROLLER_RECORD]]: the controller's ETCD_ENDPOINTS
-# (https://<etcd private IP>:<client port>) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet talks
-# to the local apiserver), a worker's APISERVER_ENDPOINT (the controller's private IP: node
-# traffic stays on the private network).
+# (every member's client URL) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet talks to the local
+# apiserver), a worker's APISERVER_ENDPOINT (the controller's private IP: node traffic stays on
+# the private network).
 profile_placeholders() {
-  local role=$1 etcd=${2:-} controller=${3:-}
+  local role=$1 controller=${3:-}
   case $role in
     controller)
-      ETCD_ENDPOINTS="https://$(field "$etcd" private_ip):$ETCD_CLIENT_PORT"
+      ETCD_ENDPOINTS=$(etcd_client_urls)
       APISERVER_ENDPOINT=127.0.0.1
       export ETCD_ENDPOINTS APISERVER_ENDPOINT
       log "ETCD_ENDPOINTS=$ETCD_ENDPOINTS APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
@@ -78,17 +89,20 @@ install_component_files() {
   state_set "$name" components_sha256 "$sha"
 }
 
-# profile_etcd_tls NAME PUBLIC_IP PRIVATE_IP: the member's server+peer certificate (SANs: its
-# private IP, 127.0.0.1) and the CA into /etc/etcd/pki.
+# profile_etcd_tls NAME PUBLIC_IP PRIVATE_IP: member NAME's own server+peer certificate
+# (pki/etcd.pem, or pki/etcd-NN.pem in a cluster of 3 or 5; CN its member name; SANs: its
+# private IP, 127.0.0.1) and the CA into /etc/etcd/pki as etcd.pem: its peers and clients
+# check the private IP they dialled against it.
 profile_etcd_tls() {
-  local name=$1 public=$2 private=$3
-  PROFILE_NOTES+=("client URL https://$private:$ETCD_CLIENT_PORT (TLS, client certificates required)")
+  local name=$1 public=$2 private=$3 base
+  base=$(etcd_cert_base "$name")
+  PROFILE_NOTES+=("$name client URL https://$private:$ETCD_CLIENT_PORT (TLS, client certificates required)")
   step "etcd certificate (SANs: $private, 127.0.0.1) and TLS assets on $name"
-  ensure_cert_ips etcd "$private" 127.0.0.1
-  pki_issue_etcd "$private"
-  install_component_files "$name" "$public" etcd ||
+  ensure_cert_ips "$base" "$private" 127.0.0.1
+  pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
+  install_component_files "$name" "$public" etcd "$name" ||
     die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
-  step_done "pki/etcd.pem in $ETCD_PKI_DIR"
+  step_done "pki/$base.pem in $ETCD_PKI_DIR"
 }
 
 # _issue_node NAME PUBLIC_IP PRIVATE_IP: the node's kubelet certificate (CN system:node:NAME,
@@ -164,8 +178,9 @@ profile_etcd_ref() {
 profile_pki_files() {
   local name=$1 base
   local bases=("kubelet-$name")
-  if [[ "$name" == "$ETCD_NAME" ]]; then
-    bases=(etcd)
+  if [[ "$name" =~ ^"$ETCD_PREFIX"-[0-9]{2}$ ]]; then
+    bases=("$(etcd_cert_base "$name")")
+    ((ETCD_COUNT == 1)) || echo "$BUILD_DIR/etcd-cluster/$name.env"
   elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
     bases+=(apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler)
     printf '%s\n' "$PKI_DIR/service-account-key.pem" "$PKI_DIR/service-account.pub"
@@ -190,6 +205,12 @@ profile_pki_names() {
   if [[ -e "$PKI_DIR/etcd.pem" || -e "$PKI_DIR/etcd-key.pem" ]]; then
     echo "$ETCD_NAME"
   fi
+  for f in "$PKI_DIR"/etcd-[0-9][0-9].pem "$PKI_DIR"/etcd-[0-9][0-9]-key.pem; do
+    [[ -e "$f" ]] || continue
+    base=$(basename "$f" .pem)
+    base=${base%-key}
+    echo "$ETCD_PREFIX-${base#etcd-}"
+  done
   return 0
 }
 
