@@ -19,8 +19,15 @@ TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
+# Python 3.11 or newer, and its venv module: a fresh Ubuntu lacks python3-venv (ensurepip), and
+# `python3 -m venv` then fails with a half-made .venv; say which package to install instead.
 $(BIN)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "ERROR: $$(python3 --version 2>&1) found; the template needs Python 3.11 or newer" >&2; exit 1; }
+	@python3 -m venv $(VENV) >$(VENV).log 2>&1 || { cat $(VENV).log >&2; rm -rf $(VENV) $(VENV).log; \
+	  echo "ERROR: python3 -m venv could not make $(VENV) (no venv/ensurepip module);" \
+	    "on Debian/Ubuntu: sudo apt-get install python3-venv, then run make again" >&2; exit 1; }
+	@rm -f $(VENV).log
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator import releases
-from generator.facts import apiserver_service_ip
+from generator.facts import apiserver_service_ip, dns_service_ip
 from generator.schema import (
     BY_ANSWER,
     BY_SETTING,
@@ -71,7 +71,7 @@ def _check_networks(values: Mapping[str, str], bad: set[str]) -> list[AnswerErro
     if problem := pod_capacity_problem(pods, workers, controllers):
         errors.append(AnswerError("_pod_network", problem))
     if "_dns_service_ip" in values and "_dns_service_ip" not in bad:
-        errors.extend(_check_dns_ip(values["_dns_service_ip"], services))
+        errors.extend(_check_dns_ip(dns_service_ip(values), services))
     return errors
 
 
@@ -197,6 +197,8 @@ def _check_strings(answers: Mapping[str, Any]) -> list[AnswerError]:
             errors.append(AnswerError(key, "is not an answer of this template; remove it"))
         elif not isinstance(value, str):
             errors.append(AnswerError(key, f"{value!r} is not a string"))
+        elif value == "" and field.empty_derives:
+            continue
         elif problem := rule_problem(field.rule, value):
             errors.append(AnswerError(key, problem))
         elif field.setting and not re.fullmatch(INERT_VALUE, value):

@@ -41,6 +41,19 @@ def apiserver_service_ip(service_cidr: str) -> str:
     return str(network.network_address + 1)
 
 
+# Without a _dns_service_ip answer, the cluster DNS takes this address of the service range
+# (10.3.0.10 in the tutorial's 10.3.0.0/24, kubeadm's 10.96.0.10 in 10.96.0.0/12).
+DNS_SERVICE_INDEX = 10
+
+
+def dns_service_ip(answers: Mapping[str, Any]) -> str:
+    """The cluster DNS Service IP: the _dns_service_ip answer, else the range's 10th address."""
+    if answers["_dns_service_ip"]:
+        return str(answers["_dns_service_ip"])
+    network = ipaddress.ip_network(answers["_service_cidr"], strict=True)
+    return str(network.network_address + DNS_SERVICE_INDEX)
+
+
 def release_url(answers: Mapping[str, Any], binary: str) -> str:
     """Download URL of one linux/amd64 release artifact of the configured Kubernetes version."""
     return f"{RELEASE_BUCKET}/v{answers['kubernetes_version']}/bin/linux/amd64/{binary}"

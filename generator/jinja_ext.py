@@ -17,6 +17,7 @@ class ClusterFacts(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters["apiserver_service_ip"] = facts.apiserver_service_ip
+        environment.filters["dns_service_ip"] = facts.dns_service_ip
         environment.filters["release_url"] = facts.release_url
         environment.filters["kubelet_path"] = facts.kubelet_path
         environment.filters["kube_image"] = facts.kube_image

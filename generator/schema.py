@@ -68,6 +68,9 @@ class Field:
     answer: str | None  # the cookiecutter key (None: derived, only in settings.env)
     setting: str | None  # the settings.env key (None: not in settings.env)
     rule: Rule
+    # an empty answer is allowed and derived by the bake (generator.facts); settings.env always
+    # carries the derived value
+    empty_derives: bool = False
 
 
 _NAME = pattern(40, "[A-Za-z0-9]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?",
@@ -126,7 +129,8 @@ FIELDS: tuple[Field, ...] = (
         "use MAJOR.MINOR.PATCH without a 'v' (at most 20 characters), e.g. 1.2.0")),
     Field("_pod_network", "POD_NETWORK", CIDR),
     Field("_service_cidr", "SERVICE_CIDR", CIDR),
-    Field("_dns_service_ip", "DNS_SERVICE_IP", IPV4),
+    # empty: the 10th address of _service_cidr (facts.dns_service_ip)
+    Field("_dns_service_ip", "DNS_SERVICE_IP", IPV4, empty_derives=True),
     Field("_cluster_domain", "CLUSTER_DOMAIN", pattern(
         100, f"{_DNS_LABEL}(\\.{_DNS_LABEL})*",
         "use a lower-case DNS domain without trailing dot, at most 100 characters")),

@@ -55,3 +55,36 @@ def test_profile_current_make_demo_bakes_that_profile() -> None:
 
     assert dry_run(PROFILE="current").endswith(" . profile=current")
     assert dry_run().endswith(" . ")
+
+
+# python3 as a fresh Ubuntu has it without python3-venv: `-m venv` leaves a half-made directory
+# and exits 1 with ensurepip's complaint (the text Debian's python3.11 prints); the rest is real.
+NO_ENSUREPIP = """#!/bin/bash
+if [[ "$1 $2" == "-m venv" ]]; then
+  mkdir -p "$3/bin"
+  echo "The virtual environment was not created successfully because ensurepip is not"
+  echo "available.  On Debian/Ubuntu systems, you need to install the python3-venv"
+  exit 1
+fi
+exec {python} "$@"
+"""
+
+
+def test_venv_without_python3_venv_names_the_package(tmp_path: Path) -> None:
+    """Issue 23: a fresh Ubuntu without python3-venv gets the package to install, and no
+    half-made virtualenv stays behind to break the next run."""
+    import sys
+
+    bin_dir, venv = tmp_path / "bin", tmp_path / "venv"
+    bin_dir.mkdir()
+    shim = bin_dir / "python3"
+    shim.write_text(NO_ENSUREPIP.format(python=sys.executable))
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), f"VENV={venv}",
+                           "venv"], env=env, check=False, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert "sudo apt-get install python3-venv" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not venv.exists()

@@ -116,3 +116,20 @@ def test_three_workers_are_the_default_worker_count(bake_with: Callable[..., Pat
     cluster = bake_with(worker_count=3)
     assert "\nWORKER_COUNT=3\n" in (cluster / "settings.env").read_text()
     assert "3 worker(s)" in (cluster / "README.md").read_text()
+
+
+def test_dns_ip_derives_from_the_service_range_unless_given() -> None:
+    """Issue 23: `_service_cidr=10.10.0.0/24` alone must bake (the DNS IP follows the range)."""
+    from generator.answers import validate
+    from generator.facts import dns_service_ip
+    from tests.baking import default_answers
+
+    moved = default_answers(_service_cidr="10.10.0.0/24")
+    assert validate(moved) == []
+    assert dns_service_ip(moved) == "10.10.0.10"
+    assert dns_service_ip(default_answers()) == "10.3.0.10"  # the tutorial's address
+    given = default_answers(_service_cidr="10.10.0.0/24", _dns_service_ip="10.10.0.53")
+    assert dns_service_ip(given) == "10.10.0.53"
+    # broken twin: a DNS IP given outside the moved range is still refused
+    stale = default_answers(_service_cidr="10.10.0.0/24", _dns_service_ip="10.3.0.10")
+    assert [e.field for e in validate(stale)] == ["_dns_service_ip"]

@@ -13,6 +13,7 @@ main() {
   local output
   output=$(output_format "$@")
   require_tools openssl jq
+  require_openssl
   local records
   step "certificates in $PKI_DIR/"
   records=$(local_cert_records)

@@ -3,6 +3,9 @@
 # rules of scripts/lib/settings.sh (plain KEY=value lines, inert values) or make stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/platform.sh
+source scripts/lib/platform.sh
+require_bash
 # shellcheck source=scripts/lib/log.sh
 source scripts/lib/log.sh
 # shellcheck source=scripts/lib/settings.sh

@@ -9,7 +9,11 @@
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$CLUSTER_DIR" || exit 1
 
-# settings.env only after its text passed the rules (settings.sh); log.sh first for die.
+# bash 4.4 first (macOS's 3.2 stops here with the fix); settings.env only after its text
+# passed the rules (settings.sh); log.sh before it for die.
+# shellcheck source=scripts/lib/platform.sh
+source scripts/lib/platform.sh
+require_bash
 # shellcheck source=scripts/lib/log.sh
 source scripts/lib/log.sh
 # shellcheck source=scripts/lib/settings.sh

@@ -29,6 +29,7 @@ require_token() {
 # token, then the ssh key registration (cached lookup).
 preflight() {
   require_tools doctl jq openssl ssh scp sed
+  require_openssl
   check_settings
   require_token
   mkdir -p "$DROPLET_STATE_DIR" "$BUILD_DIR"
