@@ -171,6 +171,34 @@ CONTROLLER_MANAGER_PORT = 10257
 SCHEDULER_PORT = 10259
 
 
+# The control plane's probes as kubeadm writes them into its static pods (kubernetes
+# cmd/kubeadm/app/util/staticpod/utils.go: LivenessProbe, ReadinessProbe, StartupProbe, whose
+# failureThreshold is ControlPlaneComponentHealthCheckTimeout, 4 minutes, over the 10 s period;
+# cmd/kubeadm/app/phases/controlplane/manifests.go: which component gets which). The startup
+# probe holds the liveness probe off for up to 4 minutes: a small droplet's apiserver is not
+# killed while it is still starting. Fields as (initialDelaySeconds, timeoutSeconds,
+# failureThreshold, periodSeconds), kubeadm's createHTTPProbe argument order.
+KUBEADM_PROBES = {"livenessProbe": (10, 15, 8, 10), "readinessProbe": (0, 15, 3, 1),
+                  "startupProbe": (10, 15, 24, 10)}
+_PROBE_FIELDS = ("initialDelaySeconds", "timeoutSeconds", "failureThreshold", "periodSeconds")
+
+
+def control_plane_probes(path: str, port: int | str, readiness_path: str = "") -> str:
+    """The probe blocks of one control-plane container (HTTPS on 127.0.0.1, as its secure port
+    is bound there or reachable there); a readiness probe only where kubeadm writes one (the
+    apiserver's /readyz)."""
+    kinds = [("livenessProbe", path), ("readinessProbe", readiness_path), ("startupProbe", path)]
+    lines = []
+    for kind, probe_path in kinds:
+        if not probe_path:
+            continue
+        lines += [f"{kind}:", "  httpGet:", "    scheme: HTTPS", "    host: 127.0.0.1",
+                  f"    path: {probe_path}", f"    port: {port}"]
+        lines += [f"  {name}: {value}" for name, value in zip(_PROBE_FIELDS, KUBEADM_PROBES[kind],
+                                                               strict=True)]
+    return "\n".join(lines)
+
+
 def pki_dir(answers: Mapping[str, Any], answer: str = "_ssl_dir") -> str:
     """The node's PKI directory (answer _ssl_dir) or the etcd member's (_etcd_ssl_dir)."""
     return answers[answer] if answers["profile"] == "tutorial" else CURRENT_PKI_DIRS[answer]

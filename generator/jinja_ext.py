@@ -50,5 +50,6 @@ class ClusterFacts(Extension):
         environment.globals["controller_manager_port"] = facts.CONTROLLER_MANAGER_PORT
         environment.globals["scheduler_port"] = facts.SCHEDULER_PORT
         environment.globals["tls_files"] = facts.TLS_FILES
+        environment.globals["control_plane_probes"] = facts.control_plane_probes
         environment.globals["bin_dir"] = facts.BIN_DIR
         environment.globals["node_subnet_prefix"] = schema.NODE_SUBNET_PREFIX

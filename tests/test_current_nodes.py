@@ -72,6 +72,47 @@ def test_a_misspelled_static_pod_field_fails_strict_validation(current: Path) ->
         kubernetes_validate.validate(pod, "1.37.0", strict=True)
 
 
+# What kubeadm writes into its static pods (kubernetes/kubernetes, read at commit
+# effb98eaa665a33b16634ab968c91644b99d1ba7: cmd/kubeadm/app/util/staticpod/utils.go
+# LivenessProbe -> createHTTPProbe(host, path, port, scheme, 10, 15, 8, 10), ReadinessProbe ->
+# (0, 15, 3, 1), StartupProbe -> (10, 15, ceil(4 min / 10 s) = 24, 10);
+# cmd/kubeadm/app/phases/controlplane/manifests.go: the apiserver probes /livez (liveness,
+# startup) and /readyz (readiness) on its secure port, the controller manager and scheduler
+# /healthz on 10257 and 10259 (liveness, startup), all HTTPS on 127.0.0.1). Written out here,
+# not read from generator.facts, so a changed fact fails this test.
+KUBEADM_LIVENESS = {"initialDelaySeconds": 10, "timeoutSeconds": 15, "failureThreshold": 8,
+                    "periodSeconds": 10}
+KUBEADM_READINESS = {"initialDelaySeconds": 0, "timeoutSeconds": 15, "failureThreshold": 3,
+                     "periodSeconds": 1}
+KUBEADM_STARTUP = {"initialDelaySeconds": 10, "timeoutSeconds": 15, "failureThreshold": 24,
+                   "periodSeconds": 10}
+KUBEADM_PROBE_PATHS = {
+    "kube-apiserver": ("/livez", "/readyz", 443),
+    "kube-controller-manager": ("/healthz", None, 10257),
+    "kube-scheduler": ("/healthz", None, 10259),
+}
+
+
+def probe(path: str, port: int, timing: dict[str, int]) -> dict[str, Any]:
+    return {"httpGet": {"scheme": "HTTPS", "host": "127.0.0.1", "path": path, "port": port},
+            **timing}
+
+
+@pytest.mark.parametrize("name", STATIC_PODS)
+def test_probes_are_the_ones_kubeadm_writes(current: Path, name: str) -> None:
+    """Issue 17.3: a startup probe on every control-plane pod (the liveness probe waits for up
+    to 4 minutes of start-up, so a small droplet's apiserver is not killed while starting),
+    the liveness and readiness probes with kubeadm's timings, in the pod the kubelet reads."""
+    live, ready, port = KUBEADM_PROBE_PATHS[name]
+    container = load(current / f"manifests/controller/{name}.yaml")["spec"]["containers"][0]
+    probes = {k: v for k, v in container.items() if k.endswith("Probe")}
+    expected = {"livenessProbe": probe(live, port, KUBEADM_LIVENESS),
+                "startupProbe": probe(live, port, KUBEADM_STARTUP)}
+    if ready:
+        expected["readinessProbe"] = probe(ready, port, KUBEADM_READINESS)
+    assert probes == expected
+
+
 def test_apiserver_flags_lock_the_cluster_down(current: Path) -> None:
     flags = command(load(current / "manifests/controller/kube-apiserver.yaml"))
     assert flags["authorization-mode"] == "Node,RBAC"
