@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator import releases
+from generator import profiles, releases
 from generator.facts import apiserver_service_ip, dns_service_ip
 from generator.schema import (
     BY_ANSWER,
@@ -172,6 +172,30 @@ def _check_combinations(answers: Mapping[str, str], bad: set[str]) -> list[Answe
     return errors
 
 
+def _check_profile(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+    """Answers the chosen profile's system cannot honour, each refused with the reason."""
+    if "profile" in bad or answers["profile"] not in profiles.PROFILES:
+        return []
+    chosen = profiles.PROFILES[answers["profile"]]
+    errors = []
+    backend = answers["_flannel_backend"]
+    if backend in chosen.refused_flannel_backends:
+        allowed = [b for b in CHOICES["_flannel_backend"]
+                   if b not in chosen.refused_flannel_backends]
+        errors.append(AnswerError("_flannel_backend", (
+            f"{backend!r} cannot work in the {chosen.name} profile: "
+            f"{chosen.refused_flannel_backends[backend]}; use {' or '.join(allowed)}")))
+    version = answers["kubernetes_version"]
+    if ("kubernetes_version" not in bad and chosen.kubernetes_minors
+            and not version.startswith(chosen.kubernetes_minors)):
+        minors = " or ".join(f"{m}x" for m in chosen.kubernetes_minors)
+        errors.append(AnswerError("kubernetes_version", (
+            f"{version!r}: the {chosen.name} profile builds Kubernetes {minors} only (its "
+            "units, manifests and policy use that release's flags and API, which later "
+            f"releases removed); use {minors}, or profile=current for a current release")))
+    return errors
+
+
 def _check_current(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
     """What the current profile needs beyond each value's rule."""
     if answers["profile"] != "current":
@@ -220,6 +244,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
     if not {"_node_port_range", "_inspector_node_port"} & bad:
         errors += _check_ports(values)
     errors += _check_combinations(values, bad)
+    errors += _check_profile(values, bad)
     errors += _check_current(values, bad)
     return errors
 

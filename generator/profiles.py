@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generator import facts
 
@@ -35,6 +35,11 @@ class Profile:
     # Where the kubelet reads the cluster DNS address and domain: its flags (1.1's
     # --cluster-dns and --cluster-domain) or the KubeletConfiguration its --config names.
     kubelet_config_file: bool
+    # Answers this system cannot honour, refused before the bake with the reason: flannel
+    # backends (backend -> why), the Kubernetes minor versions it is written for ("1.1.": the
+    # tutorial's flags, manifests and policy; empty: any version with pinned sums).
+    refused_flannel_backends: Mapping[str, str] = field(default_factory=dict)
+    kubernetes_minors: tuple[str, ...] = ()
 
     def tls_file_installed(self, role: str, name: str) -> bool:
         return name in self.tls_installed.get(role, ()) or bool(
@@ -60,6 +65,9 @@ TUTORIAL = Profile(
     },
     per_node_tls=re.compile(r"^worker-[0-9]+(-key)?\.pem$"),
     kubelet_config_file=False,
+    # Its units, pod manifests, podmaster and ABAC policy use Kubernetes 1.1's flags and API
+    # (--admission-control, extensions/v1beta1, ...), which later releases removed.
+    kubernetes_minors=("1.1.",),
 )
 
 CURRENT = Profile(
@@ -78,6 +86,18 @@ CURRENT = Profile(
                    for role in facts.TLS_FILES},
     per_node_tls=None,
     kubelet_config_file=True,
+    # flannel's Documentation/backends.md (v0.28.9): VXLAN is the recommended choice; host-gw
+    # "typically can't be used in cloud environments", UDP is "for debugging only".
+    refused_flannel_backends={
+        "udp": ("the udp backend moves every packet through a TUN device (/dev/net/tun) that "
+                "only a privileged container may open; flannel runs here unprivileged with "
+                "NET_ADMIN and NET_RAW (manifests/addons/flannel.yaml), and flannel documents "
+                "udp for debugging only"),
+        "host-gw": ("host-gw routes each node's pod subnet through the other node's address "
+                    "as a next hop on one layer-2 network; DigitalOcean's network forwards "
+                    "only the droplets' own addresses between droplets, so pod traffic across "
+                    "nodes would be dropped"),
+    },
 )
 
 PROFILES = {p.name: p for p in (TUTORIAL, CURRENT)}

@@ -15,7 +15,7 @@ ANSWERS = {
     "_service_cidr": "172.21.0.0/22",
     "_dns_service_ip": "172.21.0.53",
     "_cluster_domain": "k8s.example.org",
-    "kubernetes_version": "1.2.0",
+    "kubernetes_version": "1.1.8",
     "worker_count": "3",
     "_node_port_range": "31000-32000",
     "_inspector_node_port": "31500",
@@ -66,7 +66,7 @@ def test_dns_ip_and_domain_reach_every_kubelet_and_the_addon(custom: Path) -> No
         assert "--cluster-dns=172.21.0.53" in kubelet
         assert "--cluster-domain=k8s.example.org" in kubelet
         assert "ExecStart=/opt/bin/kubelet" in kubelet
-        assert "/v1.2.0/bin/linux/amd64/kubelet" in kubelet
+        assert "/v1.1.8/bin/linux/amd64/kubelet" in kubelet
     containers = {
         c["name"]: c
         for c in load(custom, "manifests/addons/kube-dns-rc.yaml")["spec"]["template"]["spec"][
@@ -90,11 +90,11 @@ def test_pod_network_reaches_flannel(custom: Path) -> None:
 
 def test_version_reaches_images_urls_and_script(custom: Path) -> None:
     controller = (custom / "cloud-config/controller.yaml").read_text()
-    assert "image: \"kube-apiserver:1.2.0\"" in controller
+    assert "image: \"kube-apiserver:1.1.8\"" in controller
     scheduler = (custom / "manifests/controller/kube-scheduler.yaml").read_text()
-    assert "kube-scheduler:1.2.0" in scheduler
-    assert "/v1.2.0/bin/linux/amd64/kube-proxy" in (custom / "cloud-config/worker.yaml").read_text()
-    assert "tag=1.2.0" in (custom / "node/pull-kube-images.sh").read_text()
+    assert "kube-scheduler:1.1.8" in scheduler
+    assert "/v1.1.8/bin/linux/amd64/kube-proxy" in (custom / "cloud-config/worker.yaml").read_text()
+    assert "tag=1.1.8" in (custom / "node/pull-kube-images.sh").read_text()
 
 
 def test_names_counts_and_ports_reach_the_apply_settings(custom: Path) -> None:

@@ -112,6 +112,41 @@ def test_validation_names_field_and_fix(case: str) -> None:
     assert hint in errors[0].message
 
 
+# Issue 17.7: answers the chosen profile's system cannot honour, refused with the reason
+# (generator/profiles.py). (profile, answers, field, words of the reason)
+PROFILE_REFUSALS = {
+    "current with udp": ("current", {"_flannel_backend": "udp"}, "_flannel_backend",
+                         "privileged"),
+    "current with host-gw": ("current", {"_flannel_backend": "host-gw"}, "_flannel_backend",
+                             "DigitalOcean"),
+    "tutorial with 1.37.0": ("tutorial", {"kubernetes_version": "1.37.0"},
+                             "kubernetes_version", "1.1.x only"),
+    "tutorial with 1.10.0": ("tutorial", {"kubernetes_version": "1.10.0"},
+                             "kubernetes_version", "1.1.x only"),
+}
+
+
+@pytest.mark.parametrize("case", PROFILE_REFUSALS)
+def test_answers_the_profile_cannot_honour_are_refused_with_the_reason(case: str) -> None:
+    profile, answers, field, reason = PROFILE_REFUSALS[case]
+    base = {key: value for key, value in default_answers(profile=profile).items()
+            if key not in COOKIECUTTER_KEYS}
+    assert validate(base) == []
+    errors = validate({**base, **answers})
+    assert [error.field for error in errors] == [field]
+    assert reason in errors[0].message and "use " in errors[0].message
+
+
+@pytest.mark.parametrize("answers", [{"profile": "tutorial", "_flannel_backend": "udp"},
+                                     {"profile": "tutorial", "_flannel_backend": "host-gw"},
+                                     {"profile": "tutorial", "kubernetes_version": "1.1.8"}])
+def test_what_the_profile_honours_is_accepted(answers: dict[str, str]) -> None:
+    """The tutorial ran flannel with any backend on CoreOS's host flanneld; 1.1 patches."""
+    base = {key: value for key, value in default_answers(profile=answers["profile"]).items()
+            if key not in COOKIECUTTER_KEYS}
+    assert validate({**base, **answers}) == []
+
+
 @pytest.mark.parametrize(
     "case",
     ["cluster name with underscore", "CIDR with host bits", "pod and service overlap",
