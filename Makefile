@@ -71,10 +71,14 @@ demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply o
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
 	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
 
-test: venv ## Run the whole test suite (template, apply, audit, real etcd/openssl/kubectl/systemd)
+# pytest-xdist workers: auto = one per core; TEST_JOBS=0 runs the suite serially in one process.
+# --dist loadscope keeps each module (and its module-scoped fixtures) on one worker.
+TEST_JOBS ?= auto
+
+test: venv ## Run the whole test suite, one worker per core (TEST_JOBS=0: serially)
 	@$(call install_debian,$(TEST_PACKAGES),kubectl)
 	$(BIN)/ruff check generator tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadscope
 
 # Every benchmark runs and prints its figures; the target fails at the end if any missed.
 BENCHES ?= tests.bench.bake tests.bench.audit tests.bench.apply

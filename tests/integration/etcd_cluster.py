@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from tests.integration.support import (
     applied_user_data,
     etcd_process_env,
     first_url,
+    free_port,
     settings,
     wait_http,
 )
@@ -68,27 +67,6 @@ def issue_member_certs(cluster: Path) -> None:
               'pki_issue_etcd 127.0.0.1 "etcd-${n##*-}" "$n"; done')
     subprocess.run(["bash", "-c", script, "issue", *member_names(cluster)], cwd=cluster,
                    check=True, capture_output=True)
-
-
-def quiet_port() -> int:
-    """A free port below the kernel's ephemeral range: three members and proxies dial each
-    other all the time, and a port free_port() found could be some connection's source port
-    by the time a member binds it."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    while True:
-        port = random.randrange(max(1024, low - 12000), low)
-        if port in _TAKEN:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
-        _TAKEN.add(port)
-        return port
-
-
-_TAKEN: set[int] = set()
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -136,7 +114,7 @@ class EtcdCluster:
         user_data = (self.cluster / "cloud-config/etcd.yaml").read_text()
         ports: list[Ports] = []
         for ip in PRIVATE_IPS:
-            own: Ports = {(host, conf[key]): quiet_port() for host in ("$private_ipv4", LOOPBACK)
+            own: Ports = {(host, conf[key]): free_port() for host in ("$private_ipv4", LOOPBACK)
                           for key in ("ETCD_PEER_PORT", "ETCD_CLIENT_PORT")}
             peer = own[("$private_ipv4", conf["ETCD_PEER_PORT"])]
             self.peer_of[ip] = f"https://{LOOPBACK}:{peer}"

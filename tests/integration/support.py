@@ -4,6 +4,7 @@ server processes on free loopback ports, TLS endpoints."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -56,11 +57,35 @@ def require_program(name: str, package: str) -> str:
     pytest.skip(message)
 
 
+def _port_slice() -> range:
+    """The ports this process may hand out: the 12000 below the kernel's ephemeral range (a
+    port the kernel picked could be some connection's source port by the time a server binds
+    it), cut into one slice per pytest-xdist worker so parallel workers never pick the same."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    start = max(1024, low - 12000)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    width = (low - start) // workers
+    return range(start + worker * width, start + (worker + 1) * width)
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on at 127.0.0.1 (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on at 127.0.0.1, from this process's slice (_port_slice),
+    never one handed out before in this process."""
+    while True:
+        port = random.choice(_port_slice())
+        if port in _TAKEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _TAKEN.add(port)
+        return port
+
+
+_TAKEN: set[int] = set()
 
 
 def settings(cluster: Path) -> dict[str, str]:
