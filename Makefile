@@ -63,10 +63,11 @@ endef
 # PROFILE=current make demo: the same with the current profile (Flatcar + current Kubernetes).
 PROFILE ?=
 
-demo: venv ## Bake the default cluster into ./out, show it, rehearse the apply offline (PROFILE=current: that profile)
+demo: venv ## Bake the default cluster into ./out (a failed bake leaves it as it was), show it, rehearse the apply offline (PROFILE=current: that profile)
 	@$(call install_debian,$(DEMO_PACKAGES),)
-	rm -rf $(OUT)
-	$(BIN)/cookiecutter --no-input -o $(OUT) . $(if $(PROFILE),profile=$(PROFILE))
+	rm -rf $(OUT).new
+	$(BIN)/cookiecutter --no-input -o $(OUT).new . $(if $(PROFILE),profile=$(PROFILE))
+	rm -rf $(OUT) && mv $(OUT).new $(OUT)
 	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
 	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
@@ -92,4 +93,4 @@ lint: venv ## ruff on Python, shellcheck on the shell the template ships
 	$(BIN)/shellcheck -x .ci/run tests/rehearse.sh
 
 clean: ## Remove the virtualenv and baked output
-	rm -rf $(VENV) $(OUT)
+	rm -rf $(VENV) $(OUT) $(OUT).new

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.applying import Apply
+from tests.applying import REPO, Apply
 
 FLATCAR_URL = ("https://stable.release.flatcar-linux.net/amd64-usr/current/"
                "flatcar_production_digitalocean_image.bin.bz2")
@@ -33,6 +33,11 @@ def _set(cluster: Path, **values: str) -> None:
 @pytest.fixture
 def apply(cluster_copy: Path, tmp_path: Path) -> Apply:
     _set(cluster_copy, PROFILE="current", IMAGE="", IMAGE_URL=FLATCAR_URL)
+    # and the current profile's image facts (profile.sh), which check_image applies
+    profile = cluster_copy / "scripts/lib/profile.sh"
+    current = (REPO / "{{cookiecutter.cluster_name}}/profiles/current/scripts/lib/profile.sh")
+    facts = [line for line in current.read_text().splitlines() if line.startswith("  IMAGE_OS")]
+    profile.write_text(profile.read_text() + "\n".join(["", *facts, ""]))
     return Apply.create(cluster_copy, tmp_path / "sim")
 
 
@@ -115,10 +120,13 @@ def test_a_failed_import_stops_with_the_api_error_and_a_rerun_imports_again(
 
 
 def test_a_named_image_is_checked_not_imported(apply: Apply) -> None:
-    _set(apply.cluster, IMAGE="coreos-alpha")
+    _set(apply.cluster, IMAGE="flatcar-stable")
     out = apply.make("image")
-    assert "nothing to import" in out.stderr and "CoreOS" in out.stderr
+    assert "nothing to import" in out.stderr and "Flatcar" in out.stderr
     assert apply.calls("POST /v2/images") == 0 and not (apply.cluster / "state/image.json").exists()
+    _set(apply.cluster, IMAGE="coreos-alpha")  # issue 20: of another system than the profile's
+    other = apply.make("image", check=False)
+    assert other.returncode != 0 and "is 'CoreOS: coreos alpha', not Flatcar" in other.stderr
     _set(apply.cluster, IMAGE="4242")
     missing = apply.make("image", check=False)
     assert missing.returncode != 0 and "image 4242 does not exist" in missing.stderr

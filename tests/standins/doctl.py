@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cli, firewalls, images, loadbalancers, model, service
+from . import cli, doctlauth, firewalls, images, loadbalancers, model, service
 from . import state as st
 from .api import ApiError, Client
 from .cli import Cmd, Flag, Parsed
@@ -555,6 +555,7 @@ def build_tree() -> Cmd:
     firewalls.add_commands(compute, _display_flags(), sys.modules[__name__])
     loadbalancers.add_commands(compute, _display_flags(), sys.modules[__name__])
     images.add_commands(compute, _display_flags(), sys.modules[__name__])
+    doctlauth.add_commands(root)
     return root
 
 
@@ -598,8 +599,10 @@ def main(argv: list[str]) -> int:
     if parsed.cmd.name == "version":
         sys.stdout.write(f"doctl version {VERSION}\n")
         return 0
-    token = parsed.get("access-token") or os.environ.get("DIGITALOCEAN_ACCESS_TOKEN", "")
-    if not token.strip():
+    if parsed.cmd.path().startswith("doctl auth "):
+        assert parsed.cmd.run is not None
+        return parsed.cmd.run(parsed)  # doctl's own config file only: no token, no API
+    if not doctlauth.token(parsed).strip():
         return _fail(TOKEN_ERROR, output)
     try:
         ctx = Ctx(parsed, Client.from_env(_retry_max(parsed)), st.state_path())

@@ -3,6 +3,9 @@
 # leader (else a healthy member), over ssh, into backups/<UTC stamp>/ (0700, files
 # 0600, git-ignored): the data dir archive, the list of its keys, and backup.json.
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

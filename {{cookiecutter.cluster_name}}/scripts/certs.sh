@@ -4,6 +4,9 @@
 # CERT_FAIL_DAYS (7). An installed certificate whose serial differs from pki/ is flagged.
 # usage: scripts/certs.sh [-o text|json]
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/certs.sh
@@ -19,7 +22,7 @@ main() {
   records=$(local_cert_records)
   step_done "$(grep -c . <<<"$records" || true) certificate(s)"
 
-  if command -v doctl >/dev/null 2>&1 && [[ -n "${DIGITALOCEAN_ACCESS_TOKEN:-}${DIGITALOCEAN_API_KEY:-}" ]]; then
+  if type -P doctl >/dev/null && [[ -n "${DIGITALOCEAN_ACCESS_TOKEN:-}${DIGITALOCEAN_API_KEY:-}${CONTEXT:-}" ]]; then
     preflight --no-key
     CLUSTER_LIST=$(cluster_droplets)
     local name ip
@@ -30,7 +33,7 @@ main() {
       step_done
     done < <(jq -r --arg p "$ETCD_PREFIX-" '.[] | select(.name | startswith($p) | not) | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
   else
-    warn "no doctl or no API token: listing $PKI_DIR/ only (export DIGITALOCEAN_ACCESS_TOKEN to read the droplets too)"
+    warn "no doctl or no API token: listing $PKI_DIR/ only (export DIGITALOCEAN_ACCESS_TOKEN, or CONTEXT=NAME for a doctl context, to read the droplets too)"
   fi
 
   # one array; an installed copy whose serial differs from pki/ is marked "stale"

@@ -2,6 +2,9 @@
 # The Makefile runs this before it includes settings.env: the file's text must pass the
 # rules of scripts/lib/settings.sh (plain KEY=value lines, inert values) or make stops.
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/platform.sh
 source scripts/lib/platform.sh

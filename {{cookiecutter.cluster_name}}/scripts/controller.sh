@@ -4,6 +4,9 @@
 # their TLS assets installed over scp/ssh (profile_controller_tls), and ./kubeconfig for the
 # admin (tutorial steps 8 and 9).
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

@@ -8,6 +8,9 @@
 # cluster, and the keys of running droplets (the apiserver key also signs the service
 # account tokens) must never go while those droplets exist.
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

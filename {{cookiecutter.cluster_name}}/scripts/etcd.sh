@@ -4,6 +4,9 @@
 # its private IP) installed over scp/ssh (lock-down, issue 10; profile_etcd_tls), and for a
 # static cluster of 3 or 5 each member's name and the initial cluster (scripts/lib/etcdcluster.sh).
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

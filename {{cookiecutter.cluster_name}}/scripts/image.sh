@@ -7,6 +7,9 @@
 # cluster: a re-run resumes the wait for the recorded (or, after an interruption, the
 # same-named) import instead of importing again; the apply lock serialises concurrent runs.
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -84,6 +87,10 @@ main() {
     json=$(image_json "$IMAGE") ||
       die "image $IMAGE does not exist for this token (above): correct IMAGE in settings.env," \
         "or empty it to import Flatcar with 'make image'"
+    local refusal
+    refusal=$(image_os_refusal "$json")
+    [[ -z "$refusal" ]] || die "$refusal; correct IMAGE in settings.env, or empty it to import" \
+      "Flatcar with 'make image'"
     step_done "$(jq -r '"\(.name), \(.distribution), \(.status // "available")"' <<<"$json")"
     summary "image $IMAGE ready (not imported: IMAGE names it)" "next: make etcd"
     return 0

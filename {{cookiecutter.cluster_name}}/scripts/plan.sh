@@ -4,6 +4,9 @@
 # of each droplet size (doctl compute size list: price_monthly) and the totals. Changes nothing.
 # usage: scripts/plan.sh [-o text|json]
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

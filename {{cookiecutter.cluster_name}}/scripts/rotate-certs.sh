@@ -4,6 +4,9 @@
 # and restart the node's kubelet. The old certificates are kept in pki/retired/. The CA is
 # never rotated here (CA=1 is refused: every certificate and kubeconfig trusts it).
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/certs.sh

@@ -3,6 +3,9 @@
 # its own certificate issued for its addresses and installed over scp/ssh (tutorial step 10;
 # profile_worker_issue, profile_worker_install).
 set -euo pipefail
+# shellcheck source=scripts/lib/usage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
+usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

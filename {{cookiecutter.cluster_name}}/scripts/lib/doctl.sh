@@ -1,6 +1,13 @@
 # shellcheck shell=bash
 # doctl and jq: API calls with doctl's own errors, the ssh key, the cluster's droplet listing.
 
+# doctl ARGS...: every call of the scripts, in doctl's context CONTEXT when it is set (doctl
+# --context: that context's token from doctl's config; else its default context, fed by
+# DIGITALOCEAN_ACCESS_TOKEN).
+doctl() {
+  command doctl ${CONTEXT:+--context "$CONTEXT"} "$@"
+}
+
 # do_json WHAT DOCTL-ARGS...: run doctl with -o json, print its JSON; on failure log doctl's
 # own error with WHAT and return its status (callers assign under errexit, so it stops).
 do_json() {

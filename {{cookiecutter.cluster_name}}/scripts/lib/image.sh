@@ -50,3 +50,32 @@ image_label() {
     echo "Flatcar stable (not imported yet: make image)"
   fi
 }
+
+# image_os_refusal IMAGE_JSON: empty when the image (one object of doctl's JSON) runs the
+# profile's system (IMAGE_OS_MATCH, profile.sh, an extended regex matched without case against
+# "DISTRIBUTION: NAME"), else why not.
+image_os_refusal() {
+  local seen
+  seen=$(jq -r '"\(.distribution // "Unknown"): \(.name // "")"' <<<"$1")
+  grep -qiE -- "$IMAGE_OS_MATCH" <<<"$seen" && return 0
+  echo "image $(jq -r '.id' <<<"$1") is '$seen', not $IMAGE_OS: the $PROFILE profile's user" \
+    "data is written for $IMAGE_OS"
+}
+
+# check_image: before make etcd/controller/worker change anything (preflight): IMAGE, or the
+# import make image recorded, exists for this account and runs the profile's system. One
+# lookup per make run (APPLY_RUN_ID), like the ssh key.
+check_image() {
+  require_image
+  local cache=$STATE_DIR/image-check.json run=${APPLY_RUN_ID:-} json refusal
+  if [[ -n "$run" && -s "$cache" ]] && jq -e --arg i "$IMAGE" --arg r "$run" \
+    '.image == $i and .run == $r' "$cache" >/dev/null 2>&1; then
+    return 0
+  fi
+  json=$(do_json "reading image $IMAGE" compute image get "$IMAGE") ||
+    die "image $IMAGE does not exist for this account (above): correct IMAGE in settings.env," \
+      "or run 'make image'"
+  refusal=$(image_os_refusal "$(jq -c '.[0]' <<<"$json")")
+  [[ -z "$refusal" ]] || die "$refusal; set IMAGE to such an image (or empty it and run 'make image')"
+  jq -n --arg i "$IMAGE" --arg r "$run" '{image: $i, run: $r}' >"$cache"
+}

@@ -9,8 +9,13 @@
 # shellcheck source=scripts/lib/components.sh
 source scripts/lib/components.sh
 
-# shellcheck disable=SC2034 # read by userdata.sh, addons.sh and status.sh
+# shellcheck disable=SC2034 # read by userdata.sh, addons.sh, status.sh and image.sh
 {
+  # the system the droplets' image must run (check_image: "DISTRIBUTION: NAME" matched
+  # without case; make image's import is a custom image of distribution Unknown named
+  # CLUSTER-flatcar-stable, DigitalOcean's Flatcar slug says Flatcar)
+  IMAGE_OS="Flatcar Container Linux"
+  IMAGE_OS_MATCH="flatcar"
   # the controller's user data names the etcd member(s), a worker's the apiserver
   USER_DATA_PLACEHOLDERS=(ETCD_ENDPOINTS APISERVER_ENDPOINT)
   # kube-proxy and the pod network before the DNS that needs both

@@ -6,8 +6,12 @@
 # The tutorial's steps 3, 8-10 and 11, as before the profiles existed.
 
 # The tutorial's sed placeholders in the cloud-configs (scripts/lib/userdata.sh).
-# shellcheck disable=SC2034 # read by userdata.sh, addons.sh and status.sh
+# shellcheck disable=SC2034 # read by userdata.sh, addons.sh, status.sh and image.sh
 {
+  # the system the droplets' image must run (check_image: "DISTRIBUTION: NAME" matched
+  # without case): the tutorial's cloud-config is CoreOS's coreos-cloudinit
+  IMAGE_OS="CoreOS Container Linux"
+  IMAGE_OS_MATCH="^CoreOS: "
   USER_DATA_PLACEHOLDERS=(ETCD_PEER CONTROLLER_PUBLIC_IP)
   # make addons: the kube-dns add-on, Service first, then its ReplicationController (step 11)
   ADDON_MANIFESTS=(manifests/addons/kube-dns-svc.yaml manifests/addons/kube-dns-rc.yaml)
