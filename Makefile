@@ -10,9 +10,9 @@ OUT := out
 CLUSTER := $(OUT)/do-cluster
 # Debian packages: what the demo's rehearsal needs (etcd, curl and iproute2 for the real
 # Kubernetes 1.1.2 control plane in a network namespace; graphviz for the diagram), and what
-# the real-program tests add.
+# the real-program tests add (containernetworking-plugins: the CNI plugins a current node runs).
 DEMO_PACKAGES := jq openssl curl iproute2 etcd-server graphviz
-TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd
+TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd containernetworking-plugins
 
 .PHONY: help venv demo test bench lint clean
 

@@ -120,6 +120,18 @@ K8S_DOWNLOAD = "https://dl.k8s.io"
 K8S_REGISTRY = "registry.k8s.io"
 # etcd's own releases (https://github.com/etcd-io/etcd/releases): etcd-v<v>-linux-amd64.tar.gz.
 ETCD_DOWNLOAD = "https://github.com/etcd-io/etcd/releases/download"
+# The CNI plugins' releases (https://github.com/containernetworking/plugins/releases):
+# cni-plugins-linux-amd64-v<v>.tgz, every plugin at the archive's top ("./bridge", ...: its
+# scripts/release.sh tars bin/ as "."). Flatcar ships none (flatcar/scripts
+# coreos-base/coreos RDEPEND has no net-misc/cni-plugins) and its containerd config.toml sets
+# no CNI bin_dir, so containerd's CRI looks in its default /opt/cni/bin.
+CNI_DOWNLOAD = "https://github.com/containernetworking/plugins/releases/download"
+CNI_BIN_DIR = "/opt/cni/bin"
+# What each node needs from the archive: the plugins flannel's CNI configuration delegates to
+# (flannel-io/cni-plugin flannel_linux.go: bridge with host-local IPAM; portmap chained after it
+# in manifests/addons/flannel.yaml) and loopback, which containerd's CRI runs for every pod's
+# lo. flannel's own plugin comes with its DaemonSet.
+CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
 # Flatcar's /usr is read-only: downloaded programs go to /opt/bin (Flatcar's documented place).
 BIN_DIR = "/opt/bin"
 # Node configuration beside the PKI directory (_ssl_dir): kubeconfigs and component configs.
@@ -143,6 +155,15 @@ def etcd_dist(answers: Mapping[str, Any]) -> str:
 
 def etcd_url(answers: Mapping[str, Any]) -> str:
     return f"{ETCD_DOWNLOAD}/v{answers['_etcd_version']}/{etcd_dist(answers)}.tar.gz"
+
+
+def cni_plugins_dist(answers: Mapping[str, Any]) -> str:
+    """The release tarball's name without .tgz."""
+    return f"cni-plugins-linux-amd64-v{answers['_cni_plugins_version']}"
+
+
+def cni_plugins_url(answers: Mapping[str, Any]) -> str:
+    return f"{CNI_DOWNLOAD}/v{answers['_cni_plugins_version']}/{cni_plugins_dist(answers)}.tgz"
 
 
 def node_file(name: str) -> str:

@@ -42,6 +42,11 @@ class ClusterFacts(Extension):
         environment.filters["etcd_dist"] = facts.etcd_dist
         environment.filters["etcd_url"] = facts.etcd_url
         environment.filters["etcd_sha256"] = releases.etcd_sha256
+        environment.filters["cni_plugins_dist"] = facts.cni_plugins_dist
+        environment.filters["cni_plugins_url"] = facts.cni_plugins_url
+        environment.filters["cni_plugins_sha256"] = releases.cni_plugins_sha256
+        environment.globals["cni_bin_dir"] = facts.CNI_BIN_DIR
+        environment.globals["cni_plugins"] = facts.CNI_PLUGINS
         environment.filters["service_account_issuer"] = facts.service_account_issuer
         environment.globals["node_file"] = facts.node_file
         environment.filters["pki_dir"] = facts.pki_dir

@@ -17,6 +17,8 @@ NODE_BINARIES = ("kubelet", "kubectl")
 # refuses the download. (Only a bake of the other profile renders it: the answers check
 # refuses a current bake without pinned sums.)
 UNPINNED = "unpinned"
+# Release tarballs pinned one sum per version: the answer naming the version -> its section.
+TARBALLS = {"_etcd_version": "etcd", "_cni_plugins_version": "cni-plugins"}
 
 
 @cache
@@ -30,7 +32,9 @@ def pinned_sums() -> frozenset[str]:
     tokens)."""
     kubernetes = [entry["sha256"] for binaries in data()["kubernetes"].values()
                   for entry in binaries.values()]
-    return frozenset(kubernetes + [entry["sha256"] for entry in data()["etcd"].values()])
+    tarballs = [entry["sha256"] for section in TARBALLS.values()
+                for entry in data()[section].values()]
+    return frozenset(kubernetes + tarballs)
 
 
 def k8s_sha256(answers: Mapping[str, Any], binary: str) -> str:
@@ -38,9 +42,17 @@ def k8s_sha256(answers: Mapping[str, Any], binary: str) -> str:
     return str(entry["sha256"]) if entry else UNPINNED
 
 
-def etcd_sha256(answers: Mapping[str, Any]) -> str:
-    entry = data()["etcd"].get(answers["_etcd_version"])
+def tarball_sha256(answers: Mapping[str, Any], answer: str) -> str:
+    entry = data()[TARBALLS[answer]].get(answers[answer])
     return str(entry["sha256"]) if entry else UNPINNED
+
+
+def etcd_sha256(answers: Mapping[str, Any]) -> str:
+    return tarball_sha256(answers, "_etcd_version")
+
+
+def cni_plugins_sha256(answers: Mapping[str, Any]) -> str:
+    return tarball_sha256(answers, "_cni_plugins_version")
 
 
 def unpinned(answers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -54,9 +66,10 @@ def unpinned(answers: Mapping[str, str]) -> list[tuple[str, str]]:
             f"{version!r} has no pinned sha256 for {', '.join(missing)}; use one of "
             f"{', '.join(sorted(known))} or add the sums (with their source) to "
             f"generator/data/{DATA.name}")))
-    if answers["_etcd_version"] not in data()["etcd"]:
-        problems.append(("_etcd_version", (
-            f"{answers['_etcd_version']!r} has no pinned sha256; use one of "
-            f"{', '.join(sorted(data()['etcd']))} or add its sum (with its source) to "
-            f"generator/data/{DATA.name}")))
+    for answer, section in TARBALLS.items():
+        if answers[answer] not in data()[section]:
+            problems.append((answer, (
+                f"{answers[answer]!r} has no pinned sha256; use one of "
+                f"{', '.join(sorted(data()[section]))} or add its sum (with its source) to "
+                f"generator/data/{DATA.name}")))
     return problems

@@ -163,6 +163,9 @@ FIELDS: tuple[Field, ...] = (
     # current profile: the etcd release its etcd droplet runs (sum pinned in generator/data/)
     Field("_etcd_version", None, pattern(
         20, "[0-9]+\\.[0-9]+\\.[0-9]+", "use MAJOR.MINOR.PATCH without a 'v', e.g. 3.6.14")),
+    # current profile: the CNI plugins release its nodes install (sum pinned in generator/data/)
+    Field("_cni_plugins_version", None, pattern(
+        20, "[0-9]+\\.[0-9]+\\.[0-9]+", "use MAJOR.MINOR.PATCH without a 'v', e.g. 1.9.1")),
     Field("_etcd_client_port", "ETCD_CLIENT_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_etcd_peer_port", "ETCD_PEER_PORT", integer(1, 65535, _PORT_FIX)),
     Field("_apiserver_local_port", None, integer(1, 65535, _PORT_FIX)),

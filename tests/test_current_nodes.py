@@ -199,6 +199,10 @@ def test_downloads_are_pinned_and_checked(current: Path) -> None:
     etcd = next(iter(data["etcd"]))
     assert f"etcd-io/etcd/releases/download/v{etcd}/etcd-v{etcd}-linux-amd64.tar.gz" in \
         texts["etcd"] and data["etcd"][etcd]["sha256"] in texts["etcd"]
+    cni = next(iter(data["cni-plugins"]))
+    for role in ("controller", "worker"):
+        assert (f"containernetworking/plugins/releases/download/v{cni}/cni-plugins-linux-amd64-"
+                f"v{cni}.tgz" in texts[role] and data["cni-plugins"][cni]["sha256"] in texts[role])
     for role in texts:  # no other download: curl only inside fetch-verified
         config = load(current / f"cloud-config/{role}.yaml")
         config["write_files"] = [f for f in config["write_files"]
@@ -210,7 +214,7 @@ def test_downloads_are_pinned_and_checked(current: Path) -> None:
 def test_every_pinned_sum_names_its_source() -> None:
     data = json.loads(releases.DATA.read_text())
     entries = [*(e for v in data["kubernetes"].values() for e in v.values()),
-               *data["etcd"].values()]
+               *data["etcd"].values(), *data["cni-plugins"].values()]
     for entry in entries:
         assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
         assert entry["source"].strip()
@@ -247,6 +251,7 @@ def test_fetch_verified_refuses_a_mismatch_and_installs_nothing(tmp_path: Path,
     ({"kubernetes_version": "1.36.0"}, "kubernetes_version", "kubernetes-release.json"),
     ({"_etcd_version": "3.5.0"}, "_etcd_version", "no pinned sha256"),
     ({"_etcd_version": "v3.6.14"}, "_etcd_version", "MAJOR.MINOR.PATCH"),
+    ({"_cni_plugins_version": "1.8.0"}, "_cni_plugins_version", "no pinned sha256"),
     ({"_reboot_strategy": "best-effort"}, "_reboot_strategy", "Flatcar"),
 ])
 def test_current_answers_are_checked(answers: dict[str, str], field: str, words: str) -> None:
