@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator import profiles, releases
+from generator import profiles, releases, sizes
 from generator.facts import apiserver_service_ip, dns_service_ip
 from generator.schema import (
     BY_ANSWER,
@@ -196,6 +196,14 @@ def _check_profile(answers: Mapping[str, str], bad: set[str]) -> list[AnswerErro
     return errors
 
 
+def _check_sizes(values: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+    """Each role's droplet size holds the least the profile's role needs (the size table)."""
+    profile = values.get("profile", profiles.TUTORIAL.name)
+    return [AnswerError(answer, problem) for role, answer in sizes.ROLE_ANSWERS.items()
+            if answer in values and answer not in bad and "profile" not in bad
+            and (problem := sizes.too_small(profile, role, values[answer]))]
+
+
 def _check_current(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
     """What the current profile needs beyond each value's rule."""
     if answers["profile"] != "current":
@@ -245,6 +253,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
         errors += _check_ports(values)
     errors += _check_combinations(values, bad)
     errors += _check_profile(values, bad)
+    errors += _check_sizes(values, bad)
     errors += _check_current(values, bad)
     return errors
 
@@ -260,5 +269,5 @@ def validate_settings(settings: Mapping[str, str]) -> list[AnswerError]:
               if key in BY_SETTING}
     setting_of = {f.answer: f.setting for f in BY_SETTING.values()}
     errors += [AnswerError(setting_of.get(e.field) or e.field, e.message)
-               for e in _check_networks(values, bad)]
+               for e in _check_networks(values, bad) + _check_sizes(values, bad)]
     return errors

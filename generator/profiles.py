@@ -40,6 +40,9 @@ class Profile:
     # tutorial's flags, manifests and policy; empty: any version with pinned sums).
     refused_flannel_backends: Mapping[str, str] = field(default_factory=dict)
     kubernetes_minors: tuple[str, ...] = ()
+    # The least droplet each role needs: role -> (vCPUs, memory MiB), and why.
+    min_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    min_size_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def tls_file_installed(self, role: str, name: str) -> bool:
         return name in self.tls_installed.get(role, ()) or bool(
@@ -86,6 +89,16 @@ CURRENT = Profile(
                    for role in facts.TLS_FILES},
     per_node_tls=None,
     kubelet_config_file=True,
+    # kubeadm's preflight refuses a control-plane node with fewer than 2 CPUs or 1700 MB
+    # (cmd/kubeadm/app/preflight/checks.go: NumCPUCheck, MemCheck); Typhoon's DigitalOcean
+    # module defaults to s-2vcpu-2gb controllers and s-1vcpu-2gb workers (variables.tf).
+    min_sizes={"controller": (2, 2048), "worker": (1, 2048), "etcd": (1, 2048)},
+    min_size_reasons={
+        "controller": "kubeadm's preflight: 2 CPUs and 1700 MB for a control plane",
+        "worker": "the kubelet, containerd, kube-proxy and flannel leave too little of 1 GB "
+                  "for pods; Typhoon's DigitalOcean workers start at s-1vcpu-2gb",
+        "etcd": "etcd keeps its whole key space in memory and needs room to compact",
+    },
     # flannel's Documentation/backends.md (v0.28.9): VXLAN is the recommended choice; host-gw
     # "typically can't be used in cloud environments", UDP is "for debugging only".
     refused_flannel_backends={

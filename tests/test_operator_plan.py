@@ -93,6 +93,18 @@ def test_after_the_apply_nothing_to_do_then_the_deleted_droplet(fresh: Apply) ->
     assert "its etcd proxy (user data) points at another etcd peer" in controller["detail"]
 
 
+def test_plan_shows_each_sizes_vcpus_and_memory(fresh: Apply) -> None:
+    """Issue 17.2: every droplet row carries what its size holds (doctl's vcpus, memory)."""
+    s = fresh.settings()
+    out = plan(fresh)
+    for item in (i for i in out["items"] if i["kind"] == "droplet"):
+        memory, vcpus = catalog.SIZES[item["size"]][:2]
+        assert (item["vcpus"], item["memory"]) == (vcpus, memory)
+    row = next(line for line in fresh.make("plan").stderr.splitlines()
+               if s["CONTROLLER_NAME"] in line)
+    assert f"{s['CONTROLLER_SIZE']:<20} 1 vCPU 1 GB" in row
+
+
 def test_unlisted_size_has_an_unknown_price(fresh: Apply) -> None:
     settings = fresh.cluster / "settings.env"
     settings.write_text(settings.read_text().replace("WORKER_SIZE=s-1vcpu-1gb", "WORKER_SIZE=2gb"))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make plan [WORKERS=N] [OUTPUT=json]: what the next `make etcd controller worker` would create
 # and what it would leave alone, read from the live account with doctl, with the monthly price
-# of each droplet size (doctl compute size list: price_monthly) and the totals. Changes nothing.
+# of each droplet size and its vCPUs and memory (doctl compute size list: price_monthly, vcpus,
+# memory) and the totals. Changes nothing.
 # usage: scripts/plan.sh [-o text|json]
 set -euo pipefail
 # shellcheck source=scripts/lib/usage.sh
@@ -113,10 +114,11 @@ main() {
   preflight --no-key # checks WORKERS against the one worker limit, with the settings
   WANT_WORKERS=$((10#${WORKERS:-$WORKER_COUNT}))
   step "reading the account: droplets tagged $CLUSTER_TAG and the droplet sizes' prices"
-  local raw prices
+  local raw prices specs
   raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" compute droplet list --tag-name "$CLUSTER_TAG")
   LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
   prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
+  specs=$(size_specs)
   LB_SIZE="lb-$LB_SIZE_UNIT-node"
   prices=$(jq -c --arg k "$LB_SIZE" --arg v "$(jq -n "$LB_NODE_MONTHLY_USD * $LB_SIZE_UNIT")" '. + {($k): ($v | tonumber)}' <<<"$prices")
   step_done
@@ -127,8 +129,9 @@ main() {
   done
   local plan
   plan=$(grep . <<<"$rows" | jq -R 'split("\t") | {kind: .[0], name: .[1], action: .[2], size: .[3], detail: .[4]}' |
-    jq -s --slurpfile p <(printf '%s\n' "$prices") \
-      'map(. + {monthly: (if .size == "" then null else ($p[0][.size] // null) end)})')
+    jq -s --slurpfile p <(printf '%s\n' "$prices") --slurpfile sp <(printf '%s\n' "$specs") \
+      'map(. + {monthly: (if .size == "" then null else ($p[0][.size] // null) end),
+        vcpus: ($sp[0][.size].vcpus // null), memory: ($sp[0][.size].memory // null)})')
 
   if [[ "$output" == json ]]; then
     jq --arg c "$CLUSTER_NAME" '{cluster: $c, items: .,
@@ -138,13 +141,14 @@ main() {
       unknown_prices: map(select(.size != "" and .monthly == null) | .size) | unique}' <<<"$plan"
   fi
   {
-    printf '  %-13s %-34s %-8s %-20s %9s  %s\n' KIND NAME ACTION SIZE '$/MONTH' DETAIL
+    printf '  %-13s %-34s %-8s %-20s %-15s %9s  %s\n' KIND NAME ACTION SIZE 'VCPUS/MEMORY' '$/MONTH' DETAIL
     jq -r '.[] | [.kind, .name, .action, (if .size == "" then "-" else .size end),
+      (if .vcpus == null then "-" else "\(.vcpus) vCPU \(.memory / 1024) GB" end),
       (if .monthly == null then (if .size == "" then "-" else "unknown" end) else .monthly end),
       .detail] | @tsv' <<<"$plan" |
-      while IFS=$'\t' read -r k n a s m d; do
+      while IFS=$'\t' read -r k n a s c m d; do
         [[ ! "$m" =~ ^[0-9.]+$ ]] || printf -v m '%.2f' "$m"
-        printf '  %-13s %-34s %-8s %-20s %9s  %s\n' "$k" "$n" "$a" "$s" "$m" "$d"
+        printf '  %-13s %-34s %-8s %-20s %-15s %9s  %s\n' "$k" "$n" "$a" "$s" "$c" "$m" "$d"
       done
   } >&2
 

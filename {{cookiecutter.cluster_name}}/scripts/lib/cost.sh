@@ -3,7 +3,8 @@
 # USD, billed up to 672 hours a month). make plan always asks; the create targets reuse the
 # answer for SIZE_PRICES_MAX_AGE_SECONDS (a day: prices change rarely, API requests count).
 
-# size_prices [--fresh]: {"<slug>": price_monthly, ...} of every size the account can create.
+# size_prices [--fresh]: {"<slug>": price_monthly, ...} of every size the account can create
+# (the cache keeps each size's vCPUs and memory too: size_specs).
 size_prices() {
   local cache=$STATE_DIR/sizes.json now out
   printf -v now '%(%s)T' -1
@@ -14,11 +15,18 @@ size_prices() {
     return 0
   fi
   out=$(doctl compute size list -o json 2>/dev/null) || return 1
-  out=$(jq -c 'map({key: .slug, value: (.price_monthly // null)}) | from_entries' <<<"$out") || return 1
+  out=$(jq -c '{prices: map({key: .slug, value: (.price_monthly // null)}) | from_entries,
+    specs: map({key: .slug, value: {vcpus, memory}}) | from_entries}' <<<"$out") || return 1
   mkdir -p "$STATE_DIR"
-  jq --argjson t "$now" '{fetched_at: $t, prices: .}' <<<"$out" >"$cache.tmp"
+  jq --argjson t "$now" '{fetched_at: $t} + .' <<<"$out" >"$cache.tmp"
   mv "$cache.tmp" "$cache"
-  printf '%s\n' "$out"
+  jq -c .prices <<<"$out"
+}
+
+# size_specs: {"<slug>": {"vcpus": N, "memory": MiB}, ...} as the last size_prices read them
+# (vcpus and memory of `doctl compute size list`); {} before any.
+size_specs() {
+  jq -c '.specs // {}' "$STATE_DIR/sizes.json" 2>/dev/null || echo '{}'
 }
 
 # money AMOUNT -> "$6.00"
