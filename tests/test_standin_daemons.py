@@ -97,8 +97,15 @@ def test_flannel_key_exists_once_a_node_set_it(cluster: tuple[Sim, Path]) -> Non
     assert gone.stderr.startswith("Error:  100: Key not found (/coreos.com)")
     other = ssh(sim, identity, "etcd", "etcdctl get /other/key")
     assert other.returncode == daemons.EXIT_SERVER_ERROR
-    unknown = ssh(sim, identity, "etcd", "etcdctl member add etcd-02 http://10.0.0.9:2380")
+    unknown = ssh(sim, identity, "etcd", "etcdctl rm /coreos.com/network/config")
     assert unknown.returncode == 2 and "not simulated" in unknown.stderr
+    # runtime reconfiguration needs the quorum: a one-member cluster has it; a member whose
+    # URL has an empty host is never reached (etcd dials its own loopback)
+    added = ssh(sim, identity, "etcd", "etcdctl member add etcd-02 https://:2380")
+    assert added.returncode == 0 and "Added member named etcd-02" in added.stdout
+    health = ssh(sim, identity, "etcd", "etcdctl cluster-health")
+    assert "is unreachable: [https://:2380] are all unreachable" in health.stdout
+    assert health.returncode == daemons.EXIT_CLUSTER_NOT_HEALTHY
 
 
 def test_systemctl_restart_needs_root_and_a_known_unit(cluster: tuple[Sim, Path]) -> None:

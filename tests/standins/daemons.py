@@ -132,7 +132,11 @@ class Member:
 
 
 def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[str, Any] | None:
-    """The active droplet with private IP ``ip`` running etcd member ``name``."""
+    """The active droplet with private IP ``ip`` running etcd member ``name``. A URL with an
+    empty host (``https://:2380``) reaches none: etcd accepts it and dials its own loopback
+    (etcd 3.4: "dial tcp :2380: connect: connection refused")."""
+    if not ip:
+        return None
     for rec in data["droplets"].values():
         if rec["sim"].get("private_ip") != ip or model.status_at(rec, now) != "active":
             continue
@@ -142,8 +146,11 @@ def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[s
         if units.stopped(Path(rec["sim"]["root"]), "etcd2.service"):
             continue
         restored = etcdstore.restored_members(data)
-        if restored is not None:  # after make restore: the membership the founder keeps
-            if any(n == name for n, _ in restored) or etcdstore.is_founder(rec):
+        if restored is not None:  # reconfigured: the membership its record keeps
+            if etcdstore.is_founder(rec) or (
+                    (name, conf.get("initial-advertise-peer-urls", "").split(",")[0].strip())
+                    in restored and (etcdstore.bootstrapped(data, rec)
+                                     or conf.get("initial-cluster-state") == "existing")):
                 return rec
             continue
         # etcd refuses to start when its initial cluster does not name it
@@ -152,7 +159,11 @@ def _live_member(data: dict[str, Any], name: str, ip: str, now: float) -> dict[s
     return None
 
 
-def _member_by_name(data: dict[str, Any], name: str, now: float) -> dict[str, Any] | None:
+def _member_at(data: dict[str, Any], name: str, url: str, now: float) -> dict[str, Any] | None:
+    """The droplet serving member ``name`` of a reconfigured membership at ``url`` (a restored
+    founder keeps DEFAULT_PEER until its peer URL is updated: found by name)."""
+    if url != etcdstore.DEFAULT_PEER:
+        return _live_member(data, name, _host(url), now)
     for rec in data["droplets"].values():
         conf = etcd_settings(rec) if model.status_at(rec, now) == "active" else None
         if conf and conf.get("name") == name:
@@ -175,10 +186,11 @@ def _members(s: Session, data: dict[str, Any], now: float) -> tuple[list[Member]
             "private_ip", ""), now) is None:
         return [], endpoint  # etcd2 is not running (not started yet, or refused its config)
     restored = etcdstore.restored_members(data)
-    if not conf.proxy and restored is not None:
-        return [Member(n, url, _member_by_name(data, n, now)) for n, url in restored], endpoint
-    return [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()], \
-        endpoint
+    static = [Member(n, url, _live_member(data, n, _host(url), now)) for n, url in conf.peers()]
+    # a member keeps the reconfigured membership; a proxy learns it from a member it reaches
+    if restored is not None and (not conf.proxy or any(m.rec is not None for m in static)):
+        return [Member(n, url, _member_at(data, n, url, now)) for n, url in restored], endpoint
+    return static, endpoint
 
 
 def _flannel_setters(data: dict[str, Any], member: Member, key: str, now: float) -> list[str]:
@@ -261,10 +273,12 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
         args = ["member-list"]
     elif args[:2] in (["member", "update"], ["member", "add"]) and len(args) == 4:
         args = [f"member-{args[1]}", *args[2:]]
+    elif args[:2] == ["member", "remove"] and len(args) == 3:
+        args = ["member-remove", args[2]]
     if not args or args[0] not in ("cluster-health", "get", "member-list", "ls", "set",
-                                   "backup", "member-update", "member-add"):
+                                   "backup", "member-update", "member-add", "member-remove"):
         sys.stderr.write(f"etcdctl: {args[:1]} is not simulated (dosim: cluster-health, get, "
-                         "member list, ls, set, backup)\n")
+                         "member list/add/remove/update, ls, set, backup)\n")
         return 2
     now = time.time()
     with st.locked(write=False) as data:
@@ -303,12 +317,13 @@ def op_etcdctl(s: Session, args: list[str]) -> int:
             return 0 if healthy else EXIT_CLUSTER_NOT_HEALTHY
         if args[0] == "member-list":
             return _member_list(members, up, endpoint)
-        if args[0] in ("member-update", "member-add"):
-            if not up:
+        if args[0] in ("member-update", "member-add", "member-remove"):
+            if len(up) * 2 <= len(members):  # a configuration change needs the quorum
                 sys.stderr.write(_unavailable(endpoint))
                 return EXIT_SERVER_ERROR
-            ids = {_member_id(m.name, m.peer_url): m.name for m in members}
-            return etcdstore.reconfigure(data, args, ids)
+            ids = {_member_id(m.name, m.peer_url): (m.name, m.peer_url) for m in members}
+            live = [(m.name, m.peer_url, m.rec["id"] if m.rec else None) for m in members]
+            return etcdstore.reconfigure(s, data, args, ids, live)
         if args[0] in ("ls", "set"):
             if not up:
                 sys.stderr.write(_unavailable(endpoint))

@@ -91,13 +91,22 @@ def op_backup(s: Session, args: list[str], keys: dict[str, str] | None) -> int:
 
 
 def restored_members(data: dict[str, Any]) -> list[tuple[str, str]] | None:
-    """The membership of a restored cluster (name, peer URL), kept by its founder; None while
-    no droplet of the account was restored."""
-    for rec in data["droplets"].values():
-        path = Path(rec["sim"]["root"]) / CLUSTER
-        if path.is_file():
-            return [(n, u) for n, u in json.loads(path.read_text())["members"]]
-    return None
+    """The membership of a reconfigured cluster (name, peer URL): restored (kept by its
+    founder) or changed at runtime (kept by the member that answered); None while the static
+    cluster's initial membership holds."""
+    path = _founder_path(data)
+    if path is None:
+        return None
+    return [(n, u) for n, u in json.loads(path.read_text())["members"]]
+
+
+def bootstrapped(data: dict[str, Any], rec: dict[str, Any]) -> bool:
+    """rec ran as a member before the reconfiguration (a survivor, or the founder): it keeps
+    its data dir; any other member must have joined with initial-cluster-state existing."""
+    path = _founder_path(data)
+    if path is None:
+        return True
+    return is_founder(rec) or rec["id"] in json.loads(path.read_text()).get("bootstrapped", [])
 
 
 def is_founder(rec: dict[str, Any]) -> bool:
@@ -115,22 +124,25 @@ def _founder_path(data: dict[str, Any]) -> Path | None:
 def on_start(s: Session, data: dict[str, Any], name: str, own_peer: str, state: str
              ) -> str | None:
     """etcd2 starts: with the restore drop-in it needs a data dir (the unpacked backup) and
-    becomes a one-member cluster at DEFAULT_PEER; a member joining a restored cluster
+    becomes a one-member cluster at DEFAULT_PEER; a member joining a reconfigured cluster
     (initial-cluster-state existing) must have been added with its peer URL first."""
     dropin = s.root / RESTORE_DROPIN
     if dropin.is_file() and "ETCD_FORCE_NEW_CLUSTER=true" in dropin.read_text():
         if not (s.host(DATA_DIR) / "member/snap/db").is_file():
             return f"--force-new-cluster on {DATA_DIR} without a backup in it"
+        for rec in data["droplets"].values():  # one membership record: the new cluster's
+            (Path(rec["sim"]["root"]) / CLUSTER).unlink(missing_ok=True)
         (s.root / CLUSTER).parent.mkdir(parents=True, exist_ok=True)
         (s.root / CLUSTER).write_text(json.dumps({"members": [[name, DEFAULT_PEER]]}) + "\n")
         return None
     members = restored_members(data)
-    if members is None or (s.root / CLUSTER).is_file():
-        return None  # the static cluster, or the founder restarted normally
+    me = next((r for r in data["droplets"].values() if r["sim"]["root"] == str(s.root)), None)
+    if members is None or (me is not None and bootstrapped(data, me)):
+        return None  # the static cluster, or a member restarted with its data dir
     if state != "existing":
-        return "a new cluster beside the restored one (initial-cluster-state is not existing)"
+        return "a new cluster beside the running one (initial-cluster-state is not existing)"
     if (name, own_peer) not in members:
-        return f"member {name} ({own_peer}) was not added to the restored cluster"
+        return f"member {name} ({own_peer}) was not added to the cluster"
     return None
 
 
@@ -138,26 +150,35 @@ def _member_id(name: str, peer_url: str) -> str:
     return hashlib.sha256(f"{name} {peer_url}".encode()).hexdigest()[:16]
 
 
-def reconfigure(data: dict[str, Any], args: list[str], ids: dict[str, str]) -> int:
-    """``member update ID URL`` / ``member add NAME URL`` (etcdctl 2.2
-    member_commands.go's output), only on a restored cluster."""
+def reconfigure(s: Session, data: dict[str, Any], args: list[str],
+                ids: dict[str, tuple[str, str]],
+                live: list[tuple[str, str, str]]) -> int:
+    """``member update ID URL`` / ``member add NAME URL`` / ``member remove ID`` (etcdctl 2.2
+    member_commands.go's output). The first reconfiguration of a static cluster records its
+    membership on the member that answers (``live``: name, peer URL, droplet id of each
+    member, None for the id of one that does not answer)."""
     path = _founder_path(data)
     if path is None:
-        sys.stderr.write("etcdctl member add/update: runtime reconfiguration is not simulated "
-                         "except on a restored cluster (dosim)\n")
-        return 2
-    members = json.loads(path.read_text())["members"]
+        path = s.root / CLUSTER
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"members": [[n, u] for n, u, _ in live], "bootstrapped":
+                                    [i for _, _, i in live if i is not None]}) + "\n")
+    record = json.loads(path.read_text())
+    members = record["members"]
+    if args[0] in ("member-update", "member-remove") and args[1] not in ids:
+        sys.stderr.write(f"client: etcd cluster is unavailable or misconfigured: member "
+                         f"{args[1]} not found\n")
+        return 1
     if args[0] == "member-update":
-        if args[1] not in ids:
-            sys.stderr.write(f"client: etcd cluster is unavailable or misconfigured: member "
-                             f"{args[1]} not found\n")
-            return 1
         for m in members:
-            if m[0] == ids[args[1]]:
+            if (m[0], m[1]) == ids[args[1]]:
                 m[1] = args[2]
         print(f"Updated member with ID {args[1]} in cluster")
+    elif args[0] == "member-remove":
+        members = [m for m in members if (m[0], m[1]) != ids[args[1]]]
+        print(f"Removed member {args[1]} from cluster")
     else:
-        if any(m[0] == args[1] or m[1] == args[2] for m in members):
+        if any(m[1] == args[2] for m in members):
             sys.stderr.write("client: etcd cluster is unavailable or misconfigured: "
                              "peerURL exists\n")
             return 1
@@ -167,5 +188,6 @@ def reconfigure(data: dict[str, Any], args: list[str], ids: dict[str, str]) -> i
         print(f'ETCD_NAME="{args[1]}"')
         print('ETCD_INITIAL_CLUSTER="{}"'.format(",".join(f"{n}={u}" for n, u in members)))
         print('ETCD_INITIAL_CLUSTER_STATE="existing"')
-    path.write_text(json.dumps({"members": members}) + "\n")
+    record["members"] = members
+    path.write_text(json.dumps(record) + "\n")
     return 0

@@ -2,6 +2,7 @@
 # make addons: the profile's add-ons (ADDON_MANIFESTS in scripts/lib/profile.sh; the tutorial's
 # kube-dns Service, then its ReplicationController: step 11), created or updated in order.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -3,6 +3,7 @@
 # leader (else a healthy member), over ssh, into backups/<UTC stamp>/ (0700, files
 # 0600, git-ignored): the data dir archive, the list of its keys, and backup.json.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -4,6 +4,7 @@
 # CERT_FAIL_DAYS (7). An installed certificate whose serial differs from pki/ is flagged.
 # usage: scripts/certs.sh [-o text|json]
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

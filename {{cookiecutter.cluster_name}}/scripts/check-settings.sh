@@ -2,6 +2,7 @@
 # The Makefile runs this before it includes settings.env: the file's text must pass the
 # rules of scripts/lib/settings.sh (plain KEY=value lines, inert values) or make stops.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

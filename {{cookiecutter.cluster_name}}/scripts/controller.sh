@@ -4,6 +4,7 @@
 # their TLS assets installed over scp/ssh (profile_controller_tls), and ./kubeconfig for the
 # admin (tutorial steps 8 and 9).
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
@@ -16,6 +17,7 @@ main() {
   pki_sweep
   # shellcheck disable=SC2034 # read by the library (records_tsv, need_droplet, ensure_droplets)
   CLUSTER_LIST=$(cluster_droplets)
+  etcd_require_members controller
   local names=() name id first_missing=""
   profile_placeholders controller "$(need_droplet "$ETCD_NAME" etcd)"
 

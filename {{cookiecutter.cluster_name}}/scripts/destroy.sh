@@ -8,6 +8,7 @@
 # cluster, and the keys of running droplets (the apiserver key also signs the service
 # account tokens) must never go while those droplets exist.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -4,6 +4,7 @@
 # flows between them with their ports, every one read from settings.env. Offline: no API call.
 # usage: scripts/diagram.sh [--planned] [--no-png] [--out PREFIX]   (PREFIX: build/topology)
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -4,6 +4,7 @@
 # its private IP) installed over scp/ssh (lock-down, issue 10; profile_etcd_tls), and for a
 # static cluster of 3 or 5 each member's name and the initial cluster (scripts/lib/etcdcluster.sh).
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
@@ -13,10 +14,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 main() {
   apply_lock etcd
   preflight
-  ensure_firewalls
   # shellcheck disable=SC2034 # read by etcd_check_count, records_tsv, ensure_droplets
   CLUSTER_LIST=$(cluster_droplets)
   etcd_check_count
+  # a lost member of the formed cluster: refused before anything is created unless the others
+  # keep the quorum and answer; then only it is replaced (scripts/lib/etcdmember.sh)
+  local lost=()
+  mapfile -t lost < <(etcd_lost_members "$CLUSTER_LIST")
+  ((${#lost[@]} == 0)) || etcd_replace_check "${lost[@]}"
+  ensure_firewalls
   local names=() name id
   mapfile -t names < <(etcd_names)
   while IFS=$'\t' read -r name id _; do
@@ -24,9 +30,9 @@ main() {
   done < <(records_tsv "${names[@]}")
   if ((ETCD_COUNT > 1 && ${#STALE_USER_DATA[@]})) && [[ -s "$ETCD_CLUSTER_FILE" ]]; then
     die "${STALE_USER_DATA[*]} run with other user data than cloud-config/etcd.yaml renders now," \
-      "but a member of the formed etcd cluster cannot be re-created (a new member would need" \
-      "runtime reconfiguration, out of scope): restore the template, or 'make backup'," \
-      "'make destroy' and re-create the cluster"
+      "and a member of the formed etcd cluster is not re-created by make etcd (only a lost one" \
+      "is replaced): restore the template, or delete that member's droplet by hand and" \
+      "re-run 'make etcd', which replaces it"
   fi
   replace_stale etcd etcd.yaml
   ensure_droplets etcd "$ETCD_SIZE" "$USER_DATA_DIR/${names[0]}.yaml" "${names[@]}"
@@ -40,14 +46,17 @@ main() {
     lines+=("$name  id $(field "$rec" id)  public $public  private $private")
   done
 
-  local initial
-  if ((ETCD_COUNT > 1)); then
+  if ((ETCD_COUNT > 1)) && [[ -s "$ETCD_CLUSTER_FILE" ]]; then
+    for name in "${names[@]}"; do
+      if [[ " ${lost[*]-} " == *" $name "* ]]; then
+        etcd_replace "$name"
+      else
+        log "$name: initial cluster already delivered (a member of the formed cluster)"
+      fi
+    done
+  elif ((ETCD_COUNT > 1)); then
+    local initial
     initial=$(etcd_initial_cluster)
-    if [[ -s "$ETCD_CLUSTER_FILE" && "$(<"$ETCD_CLUSTER_FILE")" != "$initial" ]]; then
-      die "the etcd cluster formed as $(<"$ETCD_CLUSTER_FILE"), but its members are now" \
-        "$initial: a re-created member cannot rejoin a static cluster (out of scope);" \
-        "'make destroy' and re-create the cluster (then 'make restore BACKUP=...')"
-    fi
     step "initial cluster for ${names[*]}: $initial"
     for name in "${names[@]}"; do
       rec=$(need_droplet "$name" etcd)
@@ -59,6 +68,7 @@ main() {
     step_done "$ETCD_CLUSTER_ENV on every member (record: $ETCD_CLUSTER_FILE)"
   fi
   summary "etcd ready: $ETCD_COUNT member(s)" "${lines[@]}" \
+    ${lost[0]:+"replaced: ${lost[*]} (joined the running cluster; other droplets unchanged)"} \
     "${PROFILE_NOTES[@]}" \
     "user data: $USER_DATA_DIR/${names[0]}.yaml" \
     "next: make controller"

@@ -7,6 +7,7 @@
 # cluster: a re-run resumes the wait for the recorded (or, after an interruption, the
 # same-named) import instead of importing again; the apply lock serialises concurrent runs.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

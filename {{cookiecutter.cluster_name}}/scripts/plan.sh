@@ -5,6 +5,7 @@
 # memory) and the totals. Changes nothing.
 # usage: scripts/plan.sh [-o text|json]
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
@@ -34,7 +35,9 @@ plan_droplets() {
   while IFS=$'\t' read -r role name size; do
     rec=$(jq -c --arg n "$name" '[.[] | select(.name == $n)]' <<<"$LIVE")
     case $(jq length <<<"$rec") in
-      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)\n' "$name" "$size" "$role" "$REGION" "$(image_label)" ;;
+      0) printf 'droplet\t%s\tcreate\t%s\tmake %s (%s, %s)%s\n' "$name" "$size" "$role" "$REGION" \
+        "$(image_label)" "$([[ " ${LOST_MEMBERS[*]-} " != *" $name "* ]] ||
+          echo "; replaces a lost member: it joins the running etcd cluster, no other droplet changes")" ;;
       1)
         have=$(jq -r '.[0].size' <<<"$rec")
         printf 'droplet\t%s\tleave\t%s\t%s, id %s, %s%s%s\n' "$name" "$have" \
@@ -59,6 +62,12 @@ plan_droplets() {
 _stale_etcd_peer() {
   local user_data=$USER_DATA_DIR/$2.yaml etcd_ip
   [[ "$1" != etcd && -s "$user_data" && -n "$(profile_etcd_ref "$1" 192.0.2.1)" ]] || return 0
+  if ((ETCD_COUNT > 1)) && [[ -s "$ETCD_CLUSTER_FILE" ]]; then
+    # a proxy that named a current or past membership learns the members from the cluster
+    etcd_membership_known "$user_data" ||
+      echo "; its etcd proxy (user data) names no membership the etcd cluster had: re-create $2"
+    return 0
+  fi
   etcd_ip=$(jq -r --arg n "$ETCD_NAME" '.[] | select(.name == $n) | .private_ip' <<<"$LIVE")
   if [[ -z "$etcd_ip" ]]; then
     echo "; its etcd proxy points at the etcd droplet about to be re-created with a new IP: re-create $2 after it"
@@ -117,6 +126,7 @@ main() {
   local raw prices specs
   raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" compute droplet list --tag-name "$CLUSTER_TAG")
   LIVE=$(jq -c "[(. // [])[] | $JQ_RECORD + {size: (.size_slug // \"\")}]" <<<"$raw")
+  mapfile -t LOST_MEMBERS < <(etcd_lost_members "$LIVE")
   prices=$(size_prices --fresh) || die "'doctl compute size list' failed: no prices to plan with"
   specs=$(size_specs)
   LB_SIZE="lb-$LB_SIZE_UNIT-node"

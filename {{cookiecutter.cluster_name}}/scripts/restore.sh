@@ -5,6 +5,7 @@
 # --force-new-cluster, then normally, its peer URL set back; each other member joins again with
 # an empty data dir (member add, initial-cluster-state existing). Asks first (like destroy).
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -4,6 +4,7 @@
 # and restart the node's kubelet. The old certificates are kept in pki/retired/. The CA is
 # never rotated here (CA=1 is refused: every certificate and kubeconfig trusts it).
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

@@ -4,6 +4,7 @@
 # delete -f), pass or fail: the inspector prints its environment on a public NodePort (lock-down,
 # issue 10). KEEP=1 leaves them running.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

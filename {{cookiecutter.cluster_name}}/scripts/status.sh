@@ -5,6 +5,7 @@
 # broken layer, the ones after it are SKIPPED. The soonest certificate expiry comes last.
 # usage: scripts/status.sh [-o text|json]     (json on stdout; progress always on stderr)
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"

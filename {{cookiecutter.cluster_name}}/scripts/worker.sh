@@ -3,6 +3,7 @@
 # its own certificate issued for its addresses and installed over scp/ssh (tutorial step 10;
 # profile_worker_issue, profile_worker_install).
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
@@ -31,6 +32,7 @@ main() {
   preflight
   pki_sweep
   CLUSTER_LIST=$(cluster_droplets)
+  etcd_require_members worker
 
   local etcd controller
   etcd=$(need_droplet "$ETCD_NAME" etcd)

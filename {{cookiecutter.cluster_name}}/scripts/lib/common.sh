@@ -86,6 +86,8 @@ source scripts/lib/pki.sh
 source scripts/lib/etcdtls.sh
 # shellcheck source=scripts/lib/etcdcluster.sh
 source scripts/lib/etcdcluster.sh
+# shellcheck source=scripts/lib/etcdmember.sh
+source scripts/lib/etcdmember.sh
 # shellcheck source=scripts/lib/etcdbackup.sh
 source scripts/lib/etcdbackup.sh
 # shellcheck source=scripts/lib/authz.sh

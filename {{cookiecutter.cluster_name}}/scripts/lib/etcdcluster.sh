@@ -4,8 +4,8 @@
 # that exist only once the droplets do, and user data cannot change: `make etcd` creates all
 # members in one call, then delivers each its name and the initial cluster over ssh as
 # ETCD_CLUSTER_ENV, which etcd2 waits for (etcd-cluster-ready.service). No discovery service.
-# Members are never added or removed (a static cluster; runtime reconfiguration is out of
-# scope): a changed ETCD_COUNT on an existing cluster is refused.
+# The size never changes (a changed ETCD_COUNT on an existing cluster is refused); a lost
+# member is replaced by a new one joining the running cluster (scripts/lib/etcdmember.sh).
 
 # The initial cluster as delivered (the cluster's membership since it formed).
 ETCD_CLUSTER_FILE=$STATE_DIR/etcd-initial-cluster
@@ -54,8 +54,8 @@ etcd_check_count() {
   done
   if [[ -n "$formed" ]] && ((formed != ETCD_COUNT)); then
     die "ETCD_COUNT=$ETCD_COUNT but the etcd cluster of $CLUSTER_NAME was formed with $formed" \
-      "member(s) (${existing[*]}): members cannot be added or removed (a static cluster;" \
-      "runtime reconfiguration is out of scope). Keep etcd_count=$formed (re-bake with it over" \
+      "member(s) (${existing[*]}): members cannot be added or removed (a lost member is" \
+      "replaced, the size is fixed). Keep etcd_count=$formed (re-bake with it over" \
       "this repo's pki/ and state/), or 'make backup', 'make destroy' and re-create the cluster"
   fi
 }
@@ -87,13 +87,18 @@ etcd_cluster_env() {
   printf 'ETCD_NAME=%s\nETCD_INITIAL_CLUSTER=%s\n' "$1" "$2"
 }
 
-# deliver_initial_cluster NAME IP MEMBER INITIAL_CLUSTER: ETCD_CLUSTER_ENV on NAME (root, 0644),
-# over scp/ssh; skipped when this very file was delivered before (state key etcd_cluster_sha256).
+# deliver_initial_cluster NAME IP MEMBER INITIAL_CLUSTER [existing]: ETCD_CLUSTER_ENV on NAME
+# (root, 0644), over scp/ssh; with `existing` for a member joining a running cluster
+# (etcd_rejoin_env). Skipped when this very file was delivered before (etcd_cluster_sha256).
 deliver_initial_cluster() {
   local name=$1 ip=$2 dir=$BUILD_DIR/etcd-cluster sha file
   mkdir -p "$dir"
   file=$dir/$name.env
-  etcd_cluster_env "$3" "$4" >"$file"
+  if [[ "${5:-}" == existing ]]; then
+    etcd_rejoin_env "$3" "$4" >"$file"
+  else
+    etcd_cluster_env "$3" "$4" >"$file"
+  fi
   sha=$(sha256_of "$file")
   if [[ "$(state_get "$name" etcd_cluster_sha256)" == "$sha" ]]; then
     log "$name: initial cluster already delivered"

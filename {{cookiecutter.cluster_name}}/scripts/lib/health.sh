@@ -171,7 +171,8 @@ check_etcd() {
   fi
   if ((up < count)); then
     _etcd_layer WARN "$up of $count member(s) healthy, leader $leader: the cluster keeps its quorum;\
- bring back $(jq -r '[.[] | select(.health != "healthy") | .name] | join(" ")' <<<"$members")" \
+ bring back $(jq -r '[.[] | select(.health != "healthy") | .name] | join(" ")' <<<"$members")\
+ (a member whose droplet is gone: make etcd replaces just it, the other droplets stay)" \
       "$members" "$leader" "${items[@]}"
   else
     _etcd_layer OK "$up of $count member(s) healthy, leader $leader (etcdctl cluster-health, member list)" \

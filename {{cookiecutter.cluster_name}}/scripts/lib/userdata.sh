@@ -13,22 +13,28 @@ _placeholder_values() {
   echo "$out"
 }
 
-# render_user_data TEMPLATE NAME [EXISTS]: build/user-data/NAME.yaml from cloud-config/TEMPLATE
-# with the tutorial's sed: each placeholder of USER_DATA_PLACEHOLDERS (the tutorial's
-# ETCD_PEER, CONTROLLER_PUBLIC_IP) replaced by the environment's value; one left over stops.
+# render_text TEMPLATE: cloud-config/TEMPLATE with the tutorial's sed: each placeholder of
+# USER_DATA_PLACEHOLDERS replaced by the environment's value (a missing one left as it is).
+render_text() {
+  local ph script=""
+  for ph in "${USER_DATA_PLACEHOLDERS[@]}"; do
+    script+="s|$ph|${!ph:-$ph}|g;"
+  done
+  sed -e "$script" "cloud-config/$1"
+}
+
+# render_user_data TEMPLATE NAME [EXISTS]: build/user-data/NAME.yaml, render_text of
+# cloud-config/TEMPLATE (the tutorial's ETCD_PEER, CONTROLLER_PUBLIC_IP); one left over stops.
 # An existing droplet's file (EXISTS=yes) is its audit record and is kept; when it differs from
 # the rendering NAME is added to STALE_USER_DATA (replace_stale stops or re-creates it).
 # The rendering of a template is done once per run (workers share theirs).
 render_user_data() {
   local template=$1 name=$2 exists=${3:-no}
-  local out=$USER_DATA_DIR/$name.yaml key ph script="" alternatives
+  local out=$USER_DATA_DIR/$name.yaml key alternatives
   mkdir -p "$USER_DATA_DIR"
   key="$template|$(_placeholder_values)"
   if [[ "${_RENDERED_FOR:-}" != "$key" ]]; then
-    for ph in "${USER_DATA_PLACEHOLDERS[@]}"; do
-      script+="s|$ph|${!ph:-$ph}|g;"
-    done
-    _RENDERED=$(sed -e "$script" "cloud-config/$template")
+    _RENDERED=$(render_text "$template")
     alternatives=$(IFS='|' && echo "${USER_DATA_PLACEHOLDERS[*]}")
     if grep -qE "\b($alternatives)\b" <<<"$_RENDERED"; then
       die "cloud-config/$template: a placeholder is left unsubstituted for $name"
@@ -42,7 +48,8 @@ render_user_data() {
     return 0
   fi
   if [[ "$exists" == yes && -f "$out" ]]; then
-    STALE_USER_DATA+=("$name")
+    # made for an earlier etcd membership: its proxy learns the current one from the cluster
+    user_data_past "$template" "$out" || STALE_USER_DATA+=("$name")
     return 0
   fi
   printf '%s\n' "$_RENDERED" >"$out.tmp"

@@ -2,6 +2,7 @@
 # fetch-verified URL SHA256 DEST [MODE]: install URL's file at DEST only when its sha256 is
 # SHA256 (a pinned sum from the template's release data); anything else leaves DEST as it was.
 set -euo pipefail
+shopt -s inherit_errexit
 
 main() {
   local url=$1 sum=$2 dest=$3 mode=${4:-0755} tmp

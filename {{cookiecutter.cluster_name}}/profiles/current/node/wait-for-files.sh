@@ -2,6 +2,7 @@
 # wait-for-files DIR FILE...: return once every DIR/FILE exists and is not empty (the apply
 # installs the node's certificates over ssh after the droplet boots; nothing may start before).
 set -euo pipefail
+shopt -s inherit_errexit
 
 main() {
   local dir=$1 file missing

@@ -170,3 +170,48 @@ profile_pki_names() {
   done
   return 0
 }
+
+# profile_etcd_placeholders MEMBERSHIP: the proxies' ETCD_PEER with that etcd membership (a
+# cluster of several: the membership itself; scripts/lib/etcdmember.sh).
+profile_etcd_placeholders() {
+  ETCD_PEER=$1
+}
+
+# profile_etcd_member_ready IP PRIVATE_IP: etcdctl cluster-health on the member at IP (with its
+# own certificate) reports the member whose client URL is at PRIVATE_IP healthy.
+profile_etcd_member_ready() {
+  local out
+  out=$(remote "$1" sudo etcdctl --ca-file "$ETCD_SSL_DIR/ca.pem" --cert-file \
+    "$ETCD_SSL_DIR/etcd.pem" --key-file "$ETCD_SSL_DIR/etcd-key.pem" cluster-health 2>&1) || true
+  grep -q "is healthy: got healthy result from https://$2:" <<<"$out"
+}
+
+# profile_etcd_member_join NAME PUBLIC_IP PRIVATE_IP OLD_URL SURVIVOR_IP MEMBERSHIP: through the
+# survivor's etcdctl (etcd v2 runtime reconfiguration): the member at OLD_URL removed, NAME
+# added at its peer URL (each step skipped when done before), then NAME's ETCD_CLUSTER_ENV
+# (MEMBERSHIP, initial-cluster-state existing), and a wait until the survivor reports it healthy.
+profile_etcd_member_join() {
+  local name=$1 public=$2 private=$3 old=$4 survivor=$5 membership=$6 member url list id
+  member=$(etcd_member_name "$name")
+  url=$(etcd_peer_url "$private")
+  list=$(remote "$survivor" "$(etcd_local_cmd member list)") || return 1
+  # etcdctl 2.2 member list: "ID: name=N peerURLs=U ..." or, added and not started, "ID[unstarted]: peerURLs=U"
+  id=$(sed -nE "s|^([0-9a-f]+)(\[unstarted\])?: (name=[^ ]* )?peerURLs=$old( .*)?$|\1|p" <<<"$list")
+  if [[ -n "$id" && "$old" != "$url" ]]; then
+    log "$name: removing the lost member $id ($old)"
+    remote "$survivor" "$(etcd_local_cmd member remove "$id")" >/dev/null || return 1
+  fi
+  if ! grep -qE "peerURLs=$url( |$)" <<<"$list"; then
+    log "$name: member add $member $url"
+    remote "$survivor" "$(etcd_local_cmd member add "$member" "$url")" >/dev/null || return 1
+  fi
+  deliver_initial_cluster "$name" "$public" "$member" "$membership" existing || return 1
+  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  until profile_etcd_member_ready "$survivor" "$private"; do
+    if ((SECONDS >= deadline)); then
+      log "ERROR: $name is not healthy after ${APPLY_TIMEOUT_SECONDS}s (etcd2 on it: journalctl -u etcd2)"
+      return 1
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+}
