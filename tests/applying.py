@@ -62,6 +62,7 @@ class Apply:
             # Waits end as soon as the stand-in answers; the bound only matters when a test
             # injects a fault, and then the test sets its own. Margin for a loaded machine.
             "APPLY_TIMEOUT_SECONDS": "120",
+            "RATE_LIMIT_WAIT_SECONDS": "0.1",  # the burst window, scaled like the polls
             "SSH_IDENTITY_FILE": str(sim / "id_test"),
         })
         apply = cls(cluster, sim, env)

@@ -241,6 +241,50 @@ def test_rate_limit_answers_429(sim: Sim) -> None:
     assert retried.returncode == 0 and len(sim.state()["droplets"]) == 1
 
 
+def test_burst_limit_answers_429_with_retry_after_and_doctl_waits_it(sim: Sim) -> None:
+    """DigitalOcean's burst limit (openapi description.yml "Rate Limit": 250 requests a minute,
+    each counted for its own minute; a 429 carries retry-after in seconds): here 2 requests a
+    4 s window. doctl (go-retryablehttp DefaultBackoff) sleeps the retry-after and retries."""
+    env = sim.env(DOSIM_RATE_LIMIT_PER_MINUTE="2", DOSIM_RATE_WINDOW_SECONDS="4")
+    for _ in range(2):
+        sim.doctl("compute", "droplet", "list", env=env, check=True)
+    refused = sim.doctl("compute", "droplet", "list", "-o", "json",
+                        env={**env, "DIGITALOCEAN_HTTP_RETRY_MAX": "0"})
+    assert refused.returncode == 1
+    detail = json.loads(refused.stdout)["errors"][0]["detail"]
+    assert detail.startswith("GET https://api.digitalocean.com/v2/droplets")
+    assert ': 429 (request "' in detail and detail.endswith(") API Rate limit exceeded.")
+    assert sim.state()["api_log"][-1]["retry_after"] in range(1, 5)
+    # with doctl's default retries a create waits the retry-after, then is served once
+    sim.doctl("compute", "droplet", "create", "a", *FLAGS, env=env, check=True)
+    assert len(sim.state()["droplets"]) == 1
+    log = sim.state()["api_log"]
+    pairs = [(e, next(f for f in log[i + 1:] if f["pid"] == e["pid"]))
+             for i, e in enumerate(log) if e["status"] == 429 and e["call"].startswith("POST")]
+    assert pairs, log
+    assert all(f["t"] >= e["t"] + e["retry_after"] - 0.05 for e, f in pairs), pairs
+    # never more than 2 served in any 4 s window
+    served = [e["t"] for e in log if e["status"] < 400]
+    assert all(sum(t <= u < t + 4 for u in served) <= 2 for t in served), served
+
+
+def test_burst_limit_off_and_a_refused_request_is_not_counted(sim: Sim) -> None:
+    """Broken twins: limit 0 never refuses; refused requests do not extend the wait."""
+    off = sim.env(DOSIM_RATE_LIMIT_PER_MINUTE="0")
+    for _ in range(5):
+        sim.doctl("compute", "droplet", "list", env=off, check=True)
+    assert "429" not in sim.state()["api_errors"]
+    tight = sim.env(DOSIM_RATE_LIMIT_PER_MINUTE="1", DOSIM_RATE_WINDOW_SECONDS="3",
+                    DIGITALOCEAN_HTTP_RETRY_MAX="0")
+    sim.doctl("compute", "droplet", "list", env=tight, check=True)
+    served_at = sim.state()["api_log"][-1]["t"]
+    for _ in range(2):
+        assert sim.doctl("compute", "droplet", "list", env=tight).returncode == 1
+    # once the served request's own window is over, the next is served (refusals don't count)
+    time.sleep(max(0.0, served_at + 3.05 - time.time()))
+    sim.doctl("compute", "droplet", "list", env=tight, check=True)
+
+
 def test_no_ip_glob_never_gets_networks(sim: Sim) -> None:
     env = sim.env(DOSIM_NO_IP="etcd-*")
     sim.doctl(*CREATE, "etcd-01", "ctl-01", *FLAGS, env=env, check=True)

@@ -76,6 +76,9 @@ def fresh(base: Path, boot: str, poll: str, droplets: int = 0) -> Apply:
                       # every request of the run in the log (for the peak rate); the account's
                       # droplet limit (25 by default) raised only where the row needs it
                       "DOSIM_API_LOG_MAX": "100000",
+                      # the stand-in's burst limit off: the peak column is the flow's own rate
+                      # (with it on, a 429 would only hide a peak over the target)
+                      "DOSIM_RATE_LIMIT_PER_MINUTE": "0",
                       "DOSIM_DROPLET_LIMIT": str(max(25, droplets))})
     return apply
 

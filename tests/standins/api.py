@@ -3,10 +3,18 @@
 godo (>= 1.10x, as doctl builds it) retries 429 and 5xx answers except 501 through
 go-retryablehttp, ``--http-retry-max`` times (doctl default 5); each attempt is a separate
 request that the API sees and this module counts.
+
+The burst limit (DigitalOcean API reference, "Rate Limit"; openapi description.yml): 250
+requests per minute per token, each request counted for its own minute; past it the API answers
+429 ``too_many_requests`` with a ``retry-after`` header in seconds (since August 2023, release
+note "api-rate-limit"). go-retryablehttp v0.7.8 (doctl's) DefaultBackoff sleeps exactly that
+long on a 429 before its next attempt, uncapped by --http-retry-wait-max. A refused request is
+not counted (it was not served).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -71,7 +79,8 @@ class Client:
         attempt = 0
         while True:
             attempt += 1
-            status, body, request_id = _one_attempt(method, path, kind, handler, attempt)
+            status, body, request_id, retry_after = _one_attempt(method, path, kind, handler,
+                                                                 attempt)
             self.calls_made.append(kind)
             if status < 300:
                 return body
@@ -80,13 +89,33 @@ class Client:
             if attempt > self.retry_max:
                 raise ApiError(method, BASE_URL + path, status, request_id, body["message"],
                                attempts=attempt)
-            time.sleep(min(self.retry_wait * 2 ** (attempt - 1), self.retry_wait * 30))
+            if retry_after is not None:
+                time.sleep(retry_after)
+            else:
+                time.sleep(min(self.retry_wait * 2 ** (attempt - 1), self.retry_wait * 30))
+
+
+def _burst_wait(data: dict[str, Any], now: float) -> int | None:
+    """None when the burst limit admits a request now (and counts it), else the whole seconds
+    until the oldest counted request leaves the window (the retry-after header, at least 1)."""
+    limit = st.knob(data, "rate_limit_per_minute", 250, int)
+    window = st.knob(data, "rate_window_seconds", 60.0, float)
+    if limit <= 0:
+        return None
+    served = [t for t in data.get("rate_window", []) if t > now - window]
+    if len(served) >= limit:
+        data["rate_window"] = served
+        return max(1, math.ceil(served[-limit] + window - now))
+    data["rate_window"] = [*served, round(now, 3)]
+    return None
 
 
 def _one_attempt(
     method: str, path: str, kind: str, handler: Handler, attempt: int
-) -> tuple[int, Any, str]:
+) -> tuple[int, Any, str, int | None]:
+    """One request: (status, body, request id, retry-after seconds or None)."""
     request_id = str(uuid.uuid4())
+    retry_after = None
     with st.locked() as data:
         if attempt > 1:
             data["api_retries"] = data.get("api_retries", 0) + 1
@@ -99,7 +128,7 @@ def _one_attempt(
         limit = st.knob(data, "rate_limit_on_call", frozenset(), st.parse_call_set)
         if number in fail:
             status, body = 500, {"id": "server_error", "message": "Unexpected server-side error"}
-        elif number in limit:
+        elif number in limit or (retry_after := _burst_wait(data, now)) is not None:
             status, body = 429, {"id": "too_many_requests", "message": "API Rate limit exceeded."}
         else:
             try:
@@ -110,9 +139,12 @@ def _one_attempt(
             errors = data.setdefault("api_errors", {})
             errors[str(status)] = errors.get(str(status), 0) + 1
         log = data["api_log"]
-        log.append({"n": number, "t": round(now, 3), "call": kind, "path": path,
-                    "status": status, "pid": os.getpid()})
+        entry = {"n": number, "t": round(now, 3), "call": kind, "path": path,
+                 "status": status, "pid": os.getpid()}
+        if retry_after is not None:
+            entry["retry_after"] = retry_after
+        log.append(entry)
         keep = st.knob(data, "api_log_max", 1000, int)
         if len(log) > keep:  # the whole file is rewritten per call: keep it small
             del log[: len(log) - keep]
-    return status, body, request_id
+    return status, body, request_id, retry_after

@@ -41,6 +41,11 @@ APPLY_POLL_SECONDS=${APPLY_POLL_SECONDS:-5}
 # rarely active with its IPs sooner, and earlier polls only spend API requests.
 APPLY_BOOT_SECONDS=${APPLY_BOOT_SECONDS:-20}
 SSH_TIMEOUT_SECONDS=${SSH_TIMEOUT_SECONDS:-$APPLY_TIMEOUT_SECONDS}
+SSH_HEARTBEAT_SECONDS=${SSH_HEARTBEAT_SECONDS:-10}
+# A read doctl gave up on with 429 (scripts/lib/doctl.sh do_json): waits before it is sent
+# again. 60 s: the burst limit's window, after which every earlier request has expired.
+RATE_LIMIT_WAIT_SECONDS=${RATE_LIMIT_WAIT_SECONDS:-60}
+RATE_LIMIT_RETRIES=${RATE_LIMIT_RETRIES:-3}
 
 # ssh/scp as SSH_USER with the repo's own known_hosts (plain host names, so the entry of a
 # deleted droplet's IP can be dropped). The key comes from your ssh-agent, or from

@@ -10,23 +10,54 @@ doctl() {
 
 # do_json WHAT DOCTL-ARGS...: run doctl with -o json, print its JSON; on failure log doctl's
 # own error with WHAT and return its status (callers assign under errexit, so it stops).
+# DigitalOcean's burst limit (250 requests a minute) answers 429; doctl already waits each
+# retry-after and retries 5 times. When it still gives up, a list or get is sent again after
+# RATE_LIMIT_WAIT_SECONDS, up to RATE_LIMIT_RETRIES times. Anything else (create, update,
+# delete) is never repeated here: it returns RATE_LIMITED_RC, and a caller that can check
+# by name what exists (ensure_droplets) decides.
+RATE_LIMITED_RC=75
 do_json() {
   local what=$1
   shift
-  local err out rc=0
+  local out detail tries=0 rc
+  while :; do
+    rc=0
+    _doctl_json "$@" || rc=$?
+    ((rc == 0)) && break
+    if [[ "$detail" != *": 429 "* ]]; then
+      log "ERROR: $what failed (doctl exit $rc): $detail"
+      return "$rc"
+    fi
+    if [[ "${3:-}" != list && "${3:-}" != get ]]; then
+      log "ERROR: $what was refused by the API's rate limit (not sent again: not a read;" \
+        "a re-run creates only what does not exist): $detail"
+      return "$RATE_LIMITED_RC"
+    fi
+    if ((tries++ >= RATE_LIMIT_RETRIES)); then
+      log "ERROR: $what failed: still rate limited after $RATE_LIMIT_RETRIES waits of" \
+        "${RATE_LIMIT_WAIT_SECONDS}s (RATE_LIMIT_RETRIES, RATE_LIMIT_WAIT_SECONDS): $detail"
+      return "$rc"
+    fi
+    log "$what: rate limited by the API; waiting ${RATE_LIMIT_WAIT_SECONDS}s" \
+      "(retry $tries of $RATE_LIMIT_RETRIES)"
+    sleep "$RATE_LIMIT_WAIT_SECONDS"
+  done
+  printf '%s\n' "${out:-[]}"
+}
+
+# _doctl_json DOCTL-ARGS...: one doctl run; sets out (its JSON) and, on failure, detail
+# (doctl's error on one line) in the caller's scope.
+_doctl_json() {
+  local err rc=0
   err=$(mktemp)
   out=$(doctl "$@" -o json 2>"$err") || rc=$?
   if ((rc != 0)); then
     # with -o json doctl reports API errors on stdout as {"errors":[{"detail":...}]}
-    local detail
     detail=$(jq -r '.errors[]?.detail' <<<"$out" 2>/dev/null || printf '%s' "$out")
-    log "ERROR: $what failed (doctl exit $rc): $(printf '%s %s' "$detail" "$(cat "$err")" |
-      tr '\n' ' ' | sed 's/  */ /g')"
-    rm -f "$err"
-    return "$rc"
+    detail=$(printf '%s %s' "$detail" "$(cat "$err")" | tr '\n' ' ' | sed 's/  */ /g')
   fi
   rm -f "$err"
-  printf '%s\n' "${out:-[]}"
+  return "$rc"
 }
 
 # ssh_key_fingerprint: fingerprint of SSH_KEY_NAME at DigitalOcean (doctl --ssh-keys wants

@@ -3,35 +3,47 @@
 
 # ensure_droplets ROLE SIZE USER_DATA_FILE NAME...: create the missing NAMEs in ONE doctl call
 # (doctl sends the creates concurrently; tags CLUSTER_TAG and the ROLE's tag), then wait
-# until every NAME has its public and private IP. Existing droplets are reused. Without
+# until every NAME has its public and private IP. Existing droplets are reused; creates the
+# API refused with 429 are sent again after RATE_LIMIT_WAIT_SECONDS for the NAMEs that still
+# do not exist (looked up by name: never a second droplet). Without
 # DOCTL_WAIT=1 doctl returns at once: its --wait polls each droplet's create action (one API
 # request per droplet per poll), where wait_for_ips lists them all in one request per poll.
 # Sets CLUSTER_LIST (all records of the cluster).
 ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
-  local names=("$@") missing=() name id rest CREATE_START_MS="" role_tag=${role^^}_TAG
-  while IFS=$'\t' read -r name id rest; do
-    if [[ -n "$id" ]]; then
-      log "reusing $name (id $id)"
-    else
-      missing+=("$name")
-    fi
-  done < <(records_tsv "${names[@]}")
+  local names=("$@") missing=() requested=() name CREATE_START_MS="" role_tag=${role^^}_TAG
+  _missing_droplets reusing "${names[@]}"
   if ((${#missing[@]})); then
     require_image
     step "creating ${#missing[*]} droplet(s) in $REGION ($size, $IMAGE): ${missing[*]}"
-    local created rc=0 wait=()
+    local created rc tries=0 wait=()
+    requested=("${missing[@]}")
     [[ "${DOCTL_WAIT:-0}" == 1 ]] && wait=(--wait)
     log_cost "$size" "${#missing[@]}"
     CREATE_START_MS=$(_now_ms)
     # an unfinished destroy's record must not outlive new droplets (their files are not its)
     rm -f "$DELETED_FILE"
-    created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
-      --image "$IMAGE" --size "$size" --region "$REGION" \
-      --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
-      --enable-private-networking --tag-names "$CLUSTER_TAG,${!role_tag}" \
-      "${wait[@]}") || rc=$?
+    while :; do
+      rc=0
+      created=$(do_json "creating ${missing[*]}" compute droplet create "${missing[@]}" \
+        --image "$IMAGE" --size "$size" --region "$REGION" \
+        --ssh-keys "$SSH_KEY_FINGERPRINT" --user-data-file "$user_data" \
+        --enable-private-networking --tag-names "$CLUSTER_TAG,${!role_tag}" \
+        "${wait[@]}") || rc=$?
+      ((rc == RATE_LIMITED_RC && tries++ < RATE_LIMIT_RETRIES)) || break
+      # a refused create was not performed, but some of one call's creates may have been:
+      # look by name, then create only what is still missing (never a second droplet)
+      log "waiting ${RATE_LIMIT_WAIT_SECONDS}s, then creating what does not exist yet" \
+        "(retry $tries of $RATE_LIMIT_RETRIES)"
+      sleep "$RATE_LIMIT_WAIT_SECONDS"
+      CLUSTER_LIST=$(cluster_droplets)
+      _missing_droplets created "${requested[@]}"
+      if ((${#missing[@]} == 0)); then
+        created='[]'
+        break
+      fi
+    done
     if ((rc != 0)); then
       forget_ssh_key
       die "creating ${missing[*]} did not complete; droplets created so far are kept" \
@@ -41,13 +53,13 @@ ensure_droplets() {
       "$AFTER_CREATE"
     fi
     CLUSTER_LIST=$(merge_created "$created")
-    step_done "${#missing[*]} requested"
+    step_done "${#requested[*]} requested"
   fi
   wait_for_ips "${names[@]}"
   local sha
   sha=$(sha256_of "$user_data")
   for name in "${names[@]}"; do
-    if [[ " ${missing[*]-} " == *" $name "* ]]; then
+    if [[ " ${requested[*]-} " == *" $name "* ]]; then
       save_record "$name" user_data_sha256 "$sha"
     elif [[ -f "$USER_DATA_DIR/$name.yaml" ]]; then
       # kept since its create (render_user_data never rewrites an existing droplet's file):
@@ -57,6 +69,21 @@ ensure_droplets() {
       save_record "$name"
     fi
   done
+}
+
+# _missing_droplets VERB NAME...: sets missing (the caller's array) to the NAMEs CLUSTER_LIST
+# lacks; logs "VERB NAME (id ID)" for the others.
+_missing_droplets() {
+  local verb=$1 name id rest
+  shift
+  missing=()
+  while IFS=$'\t' read -r name id rest; do
+    if [[ -n "$id" ]]; then
+      log "$verb $name (id $id)"
+    else
+      missing+=("$name")
+    fi
+  done < <(records_tsv "$@")
 }
 
 # merge_created CREATE_RESPONSE: CLUSTER_LIST plus the records of the droplets doctl created.

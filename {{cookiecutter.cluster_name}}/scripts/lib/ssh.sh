@@ -25,11 +25,15 @@ copy_to() {
 }
 
 # ssh_retry NAME IP COMMAND...: run COMMAND (remote or copy_to), retrying while ssh cannot
-# connect (exit 255: sshd starts after the droplet is "active"), bounded by SSH_TIMEOUT_SECONDS.
+# connect (exit 255), bounded by SSH_TIMEOUT_SECONDS. A droplet is ready when ssh answers, not
+# when the API says "active" (doctl issue 1003: --wait returns before sshd runs); a line every
+# SSH_HEARTBEAT_SECONDS says the wait goes on.
 ssh_retry() {
-  local name=$1 ip=$2 deadline rc err
+  local name=$1 ip=$2 start now deadline beat rc err
   shift 2
-  deadline=$(($(_now_ms) + SSH_TIMEOUT_SECONDS * 1000))
+  start=$(_now_ms)
+  deadline=$((start + SSH_TIMEOUT_SECONDS * 1000))
+  beat=$((start + SSH_HEARTBEAT_SECONDS * 1000))
   mkdir -p "$LOG_DIR"
   err=$LOG_DIR/$name.ssh-error
   while true; do
@@ -42,7 +46,13 @@ ssh_retry() {
       log "ERROR: $1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
       return 1
     fi
-    if (($(_now_ms) >= deadline)); then
+    now=$(_now_ms)
+    if ((now >= beat)); then
+      log "$name ($ip): ssh does not answer yet after $(((now - start) / 1000))s, waiting up to" \
+        "${SSH_TIMEOUT_SECONDS}s: $(tr '\n' ' ' <"$err")"
+      beat=$((now + SSH_HEARTBEAT_SECONDS * 1000))
+    fi
+    if ((now >= deadline)); then
       log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
         "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
       return 1
