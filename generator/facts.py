@@ -138,6 +138,31 @@ BIN_DIR = "/opt/bin"
 KUBERNETES_DIR = "/etc/kubernetes"
 
 
+# The Flatcar Container Linux release `make image` imports: a pinned stable release, not the
+# channel's moving "current" alias, so every import of a cluster boots the release its user
+# data was checked against (Flatcar's stable 4757.2.1, the newest stable seen by 2026-10: public
+# runbooks found with the search tool, find_string ids 70319669811 and 71200280480). Flatcar's
+# "Running on DigitalOcean" imports flatcar_production_digitalocean_image.bin.bz2: the API
+# takes raw/qcow2/vhdx/vdi/vmdk images compressed with gzip or bzip2 only (not xz), smaller
+# than 100 GB unpacked (POST /v2/images), and the bzip2 file is a fraction of the raw disk
+# DigitalOcean would otherwise fetch.
+FLATCAR_CHANNEL = "stable"
+FLATCAR_VERSION = "4757.2.1"
+
+
+def flatcar_image_url() -> str:
+    return (f"https://{FLATCAR_CHANNEL}.release.flatcar-linux.net/amd64-usr/{FLATCAR_VERSION}/"
+            "flatcar_production_digitalocean_image.bin.bz2")
+
+
+def kubectl_url(answers: Mapping[str, Any]) -> str:
+    """Where an operator gets a kubectl of the cluster's version: the tutorial's release
+    bucket, or dl.k8s.io for current releases (the bucket stops at v1.31.0)."""
+    if answers["profile"] == "tutorial":
+        return release_url(answers, "kubectl")
+    return k8s_binary_url(answers, "kubectl")
+
+
 def k8s_binary_url(answers: Mapping[str, Any], binary: str) -> str:
     """dl.k8s.io URL of one linux/amd64 binary of the configured Kubernetes version."""
     return f"{K8S_DOWNLOAD}/v{answers['kubernetes_version']}/bin/linux/amd64/{binary}"

@@ -37,6 +37,9 @@ class ClusterFacts(Extension):
         environment.globals["abac_policy"] = abac.abac_policy
         # the current profile
         environment.filters["k8s_binary_url"] = facts.k8s_binary_url
+        environment.filters["kubectl_url"] = facts.kubectl_url
+        environment.globals["flatcar_image_url"] = facts.flatcar_image_url
+        environment.globals["flatcar_version"] = facts.FLATCAR_VERSION
         environment.filters["k8s_sha256"] = releases.k8s_sha256
         environment.filters["k8s_image"] = facts.k8s_image
         environment.filters["etcd_dist"] = facts.etcd_dist

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.facts import flatcar_image_url
 from tests.applying import REPO, Apply
 
-FLATCAR_URL = ("https://stable.release.flatcar-linux.net/amd64-usr/current/"
-               "flatcar_production_digitalocean_image.bin.bz2")
+FLATCAR_URL = flatcar_image_url()  # what a current bake's settings.env carries
 FAST = {"IMAGE_POLL_SECONDS": "0.05", "DOSIM_IMAGE_POLLS": "4"}
 
 

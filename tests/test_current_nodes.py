@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,20 @@ def test_downloads_are_pinned_and_checked(current: Path) -> None:
                                  if f["path"] != "/opt/bin/fetch-verified"]
         dumped = yaml.safe_dump(config)
         assert "curl" not in dumped and "wget" not in dumped, role
+
+
+def test_the_image_and_kubectl_urls_are_pinned_current_ones(current: Path) -> None:
+    """Issue 17.4 (image and kubectl): make image imports a pinned Flatcar stable release (a
+    stable version is MAJOR.2.PATCH; not the moving "current" alias) in the bzip2 form Flatcar
+    documents for DigitalOcean (whose import takes gzip or bzip2, not xz); an operator's
+    kubectl comes from dl.k8s.io (the old release bucket stops at v1.31.0)."""
+    settings = dict(line.split("=", 1) for line in (current / "settings.env").read_text()
+                    .splitlines() if "=" in line and not line.startswith("#"))
+    assert re.fullmatch(r"https://stable\.release\.flatcar-linux\.net/amd64-usr/[0-9]+\.2\."
+                        r"[0-9]+/flatcar_production_digitalocean_image\.bin\.bz2",
+                        settings["IMAGE_URL"]), settings["IMAGE_URL"]
+    version = default_answers(profile="current")["kubernetes_version"]
+    assert settings["KUBECTL_URL"] == f"https://dl.k8s.io/v{version}/bin/linux/amd64/kubectl"
 
 
 def test_every_pinned_sum_names_its_source() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.standins.testing import Sim
 
-URL = ("https://stable.release.flatcar-linux.net/amd64-usr/current/"
+URL = ("https://stable.release.flatcar-linux.net/amd64-usr/4757.2.1/"
        "flatcar_production_digitalocean_image.bin.bz2")
 CREATE = ("compute", "image", "create", "fc", "--image-url", URL, "--region", "ams3")
 
