@@ -124,7 +124,10 @@ ETCD_DOWNLOAD = "https://github.com/etcd-io/etcd/releases/download"
 # cni-plugins-linux-amd64-v<v>.tgz, every plugin at the archive's top ("./bridge", ...: its
 # scripts/release.sh tars bin/ as "."). Flatcar ships none (flatcar/scripts
 # coreos-base/coreos RDEPEND has no net-misc/cni-plugins) and its containerd config.toml sets
-# no CNI bin_dir, so containerd's CRI looks in its default /opt/cni/bin.
+# no CNI bin_dir, so containerd's CRI looks in its default /opt/cni/bin. (Typhoon, on Flatcar
+# too, fills /opt/cni/bin from its flannel DaemonSet's install-cni init container:
+# poseidon/terraform-render-bootstrap resources/flannel/daemonset.yaml; upstream flannel's
+# copies only its own plugin, so the nodes install the release here.)
 CNI_DOWNLOAD = "https://github.com/containernetworking/plugins/releases/download"
 CNI_BIN_DIR = "/opt/cni/bin"
 # What each node needs from the archive: the plugins flannel's CNI configuration delegates to
