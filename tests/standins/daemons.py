@@ -267,7 +267,15 @@ def _store(data: dict[str, Any], member: Member, now: float) -> dict[str, str]:
     return keys
 
 
+# the etcd release of the tutorial's CoreOS images (etcd2 2.2.x); etcdctl 2.2 prints its
+# version with codegangsta/cli's default printer: "<name> version <version>"
+ETCD_VERSION = "2.2.3"
+
+
 def op_etcdctl(s: Session, args: list[str]) -> int:
+    if args == ["--version"]:
+        print(f"etcdctl version {ETCD_VERSION}")
+        return 0
     opts, args = _global_options(args)
     if args[:2] == ["member", "list"] and len(args) == 2:
         args = ["member-list"]

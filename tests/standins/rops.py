@@ -799,6 +799,7 @@ COMMANDS: dict[str, Callable[[Session, list[str]], int]] = {
     "cat": op_cat, "ls": op_ls, "install": op_install, "tee": op_tee, "touch": op_touch,
     "mappath": op_mappath, "noop": op_noop,
     "etcdctl": daemons.op_etcdctl, "systemctl": daemons.op_systemctl, "tar": archive.op_tar,
+    "sha256sum": archive.op_sha256sum,
 }
 
 

@@ -26,7 +26,7 @@ from . import dropletfs as fs
 from . import rops
 
 SIMULATED = ("mkdir", "mv", "cp", "chown", "chmod", "ln", "rm", "cat", "ls", "install", "tee",
-             "touch", "test", "etcdctl", "systemctl", "tar")
+             "touch", "test", "etcdctl", "systemctl", "tar", "sha256sum")
 REPO = Path(__file__).resolve().parents[2]
 
 PRELUDE = r"""

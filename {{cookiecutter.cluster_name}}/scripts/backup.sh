@@ -66,17 +66,25 @@ main() {
     rm -rf "$dir"
     die "the backup on $name failed: $(tr '\n' ' ' <"$LOG_DIR/backup.err"); nothing kept"
   fi
-  local keys bytes
+  local keys bytes members version
   keys=$(key_count <"$dir/$ETCD_KEY_LIST")
   bytes=$(wc -c <"$dir/$ETCD_ARCHIVE" | tr -d ' ')
+  # what make restore checks before it stops anything: whose, which etcd, how many members
+  members=$(remote "$ip" "$(etcd_local_cmd member list)" 2>/dev/null | grep -c '^[0-9a-f]' || true)
+  version=$(remote "$ip" "$(etcd_version_cmd)" 2>/dev/null |
+    sed -nE 's/^etcdctl version:? v?([0-9][0-9.]*).*/\1/p' | head -n1 || true)
   jq -n --arg m "$name" --arg t "$stamp" --arg k "$keys" --arg b "$bytes" \
     --arg n "$ETCD_COUNT" --arg c "$(cat "$ETCD_CLUSTER_FILE" 2>/dev/null || true)" \
-    '{member: $m, taken_at: $t, keys: ($k | tonumber), archive_bytes: ($b | tonumber),
-      etcd_count: ($n | tonumber), initial_cluster: $c,
+    --arg cluster "$CLUSTER_NAME" --arg v "${version:-unknown}" --arg mc "$members" \
+    --arg sha "$(sha256_of "$dir/$ETCD_ARCHIVE")" \
+    '{cluster: $cluster, member: $m, taken_at: $t, keys: ($k | tonumber),
+      members: ($mc | tonumber), etcd_version: $v, archive_bytes: ($b | tonumber),
+      archive_sha256: $sha, etcd_count: ($n | tonumber), initial_cluster: $c,
       method: "etcdctl backup (etcd v2 admin guide)"}' >"$dir/backup.json"
   chmod 600 "$dir"/*
-  step_done "$bytes bytes, $keys keys"
+  step_done "$bytes bytes, $keys keys, $members member(s), etcd ${version:-unknown}"
   summary "backup $dir" \
+    "of $CLUSTER_NAME: $members etcd member(s), etcd ${version:-of unknown version} (backup.json)" \
     "$ETCD_ARCHIVE  $bytes bytes (etcdctl backup of $name's $ETCD_DATA_DIR)" \
     "$ETCD_KEY_LIST  $keys keys (etcdctl ls --recursive on $name just before the copy)" \
     "restore with: make restore BACKUP=$dir"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# make restore BACKUP=backups/<stamp> [FORCE=1]: the cluster's etcd brought back from a backup
-# (the etcd v2 admin guide's procedure, scripts/lib/etcdbackup.sh): etcd2 stopped on every
-# member; the first member's data dir replaced by the backup and started once with
-# --force-new-cluster, then normally, its peer URL set back; each other member joins again with
-# an empty data dir (member add, initial-cluster-state existing). Asks first (like destroy).
+# make restore BACKUP=backups/<stamp> [FORCE=1] [FORCE_OTHER_CLUSTER=1]: the cluster's etcd
+# brought back from a backup (the etcd v2 admin guide's procedure, scripts/lib/etcdbackup.sh).
+# First, while every member serves: backup.json and the archive checked here
+# (scripts/lib/backupcheck.sh), the archive copied to every member and checked there. Only then
+# etcd2 is stopped on every member; the first member's data dir kept aside and replaced by the
+# backup, started once with --force-new-cluster, then normally, its peer URL set back; each
+# other member's data dir kept aside, and it joins again (member add, initial-cluster-state
+# existing). The kept data dirs go once the restored cluster is healthy; a failure after the
+# stop prints the commands that put them back. Asks first (like destroy).
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -22,20 +26,38 @@ wait_member() {
       return 0
     fi
     ((SECONDS < deadline)) ||
-      die "$name: $what did not happen within ${APPLY_TIMEOUT_SECONDS}s: $(tr '\n' ' ' <<<"$out");" \
-        "etcd2 is stopped or partly restored: fix the cause and re-run 'make restore BACKUP=$BACKUP'"
+      fail "$name: $what did not happen within ${APPLY_TIMEOUT_SECONDS}s: $(tr '\n' ' ' <<<"$out")"
     sleep "$APPLY_POLL_SECONDS"
   done
 }
 
+# STOPPED: etcd2 was stopped on the members (the way back is owed from then on).
+STOPPED=0
+
+# fail WHY: stop; once etcd2 was stopped, with the commands that put the data before the
+# restore back on every member (its data dir was kept aside: ETCD_KEPT_DIR).
+fail() {
+  if ((STOPPED == 0)); then
+    die "$1; nothing was stopped or changed: fix the cause and re-run 'make restore BACKUP=$BACKUP'"
+  fi
+  local nn back=()
+  for nn in "${!NAMES[@]}"; do
+    back+=("ssh -o UserKnownHostsFile=$STATE_DIR/known_hosts $SSH_USER@${IPS[nn]} '$(etcd_way_back_cmd)'")
+  done
+  die "$1. etcd2 is stopped or partly restored. Either fix the cause and re-run" \
+    "'make restore BACKUP=$BACKUP', or get back to the data before the restore (kept in" \
+    "$ETCD_KEPT_DIR on each member) with, for each member in turn: ${back[*]}"
+}
+
 # on NAME IP WHAT COMMAND: COMMAND on NAME or stop.
 on() {
-  ssh_retry "$1" "$2" remote "$2" "$4" || die "$1: $3 failed; re-run 'make restore BACKUP=$BACKUP'"
+  ssh_retry "$1" "$2" remote "$2" "$4" || fail "$1: $3 failed"
 }
 
 confirm() {
   log "the etcd data of $CLUSTER_NAME on $* will be REPLACED by $BACKUP" \
-    "($(jq -r '"\(.keys) keys, taken \(.taken_at) from \(.member)"' "$BACKUP/backup.json"))"
+    "($(jq -r '"\(.keys) keys, taken \(.taken_at) from \(.member) of \(.cluster // "an unnamed cluster"),
+      \(.members // .etcd_count) member(s), etcd \(.etcd_version // "of unrecorded version")"' <<<"$BACKUP_META" | tr -s ' \n' ' '))"
   [[ "${FORCE:-}" != 1 ]] || return 0
   [[ -t 0 ]] || die "not restoring: no terminal to confirm on; run 'make restore BACKUP=$BACKUP FORCE=1'"
   local answer=""
@@ -43,38 +65,56 @@ confirm() {
   [[ "$answer" == "$CLUSTER_NAME" ]] || die "not confirmed: nothing changed"
 }
 
+# stage_archive: the archive on every member (home of SSH_USER), checked there against this
+# copy's sha256; nothing is stopped before every member has it.
+stage_archive() {
+  local nn sha
+  sha=$(sha256_of "$BACKUP/$ETCD_ARCHIVE")
+  step "copying $ETCD_ARCHIVE to ${NAMES[*]} and checking it there (sha256 $sha)"
+  for nn in "${!NAMES[@]}"; do
+    ssh_retry "${NAMES[nn]}" "${IPS[nn]}" copy_to "${IPS[nn]}" "$BACKUP/$ETCD_ARCHIVE" ||
+      fail "copying the backup to ${NAMES[nn]} failed"
+    on "${NAMES[nn]}" "${IPS[nn]}" "checking the copied archive" "$(etcd_archive_check_cmd "$sha")"
+  done
+  step_done
+}
+
 main() {
   [[ -n "${BACKUP:-}" ]] || die "which backup? make restore BACKUP=$BACKUP_ROOT/<stamp> (see ls $BACKUP_ROOT)"
   BACKUP=${BACKUP%/}
   [[ -s "$BACKUP/$ETCD_ARCHIVE" && -s "$BACKUP/backup.json" ]] ||
     die "$BACKUP has no $ETCD_ARCHIVE and backup.json: not a backup made by make backup"
+  backup_meta_verify "$BACKUP"
+  backup_archive_verify "$BACKUP/$ETCD_ARCHIVE" member '^member/snap/' '^member/wal/[^/]+\.wal$'
   apply_lock restore
   preflight --no-key
   # shellcheck disable=SC2034 # read by need_droplet
   CLUSTER_LIST=$(cluster_droplets)
-  local names=() ips=() privates=() name rec
-  mapfile -t names < <(etcd_names)
-  for name in "${names[@]}"; do
+  NAMES=() IPS=()
+  local privates=() name rec
+  mapfile -t NAMES < <(etcd_names)
+  for name in "${NAMES[@]}"; do
     rec=$(need_droplet "$name" etcd)
-    ips+=("$(field "$rec" public_ip)")
+    IPS+=("$(field "$rec" public_ip)")
     privates+=("$(field "$rec" private_ip)")
   done
-  confirm "${names[@]}"
+  confirm "${NAMES[@]}"
+  stage_archive
 
   local nn
-  step "stopping etcd2 on ${names[*]}"
-  for nn in "${!names[@]}"; do
-    on "${names[nn]}" "${ips[nn]}" "stopping etcd2" "sudo systemctl stop etcd2"
+  step "stopping etcd2 on ${NAMES[*]}"
+  STOPPED=1
+  for nn in "${!NAMES[@]}"; do
+    on "${NAMES[nn]}" "${IPS[nn]}" "stopping etcd2" "sudo systemctl stop etcd2"
   done
   step_done
 
-  local founder=${names[0]} ip=${ips[0]} dropin dir=$BUILD_DIR/etcd-restore
-  step "restoring the backup on $founder (its data dir; started once with --force-new-cluster)"
+  local founder=${NAMES[0]} ip=${IPS[0]} dropin dir=$BUILD_DIR/etcd-restore
+  step "restoring the backup on $founder (its data dir kept aside; started once with --force-new-cluster)"
   mkdir -p "$dir"
   dropin=$dir/$(basename "$ETCD_RESTORE_DROPIN")
   etcd_restore_dropin >"$dropin"
-  ssh_retry "$founder" "$ip" copy_to "$ip" "$BACKUP/$ETCD_ARCHIVE" "$dropin" ||
-    die "copying the backup to $founder failed; re-run 'make restore BACKUP=$BACKUP'"
+  ssh_retry "$founder" "$ip" copy_to "$ip" "$dropin" || fail "copying the drop-in to $founder failed"
   on "$founder" "$ip" "unpacking the backup" "$(etcd_unpack_cmd)"
   on "$founder" "$ip" "starting etcd2 with --force-new-cluster" \
     "sudo mkdir -p $(dirname "$ETCD_RESTORE_DROPIN") && sudo mv $(basename "$dropin") $ETCD_RESTORE_DROPIN && sudo systemctl daemon-reload && sudo systemctl start etcd2"
@@ -91,29 +131,41 @@ main() {
   step_done "member $id at $url"
 
   local member env
-  for ((nn = 1; nn < ${#names[@]}; nn++)); do
-    name=${names[nn]}
+  for ((nn = 1; nn < ${#NAMES[@]}; nn++)); do
+    name=${NAMES[nn]}
     member=$(etcd_member_name "$name")
     url=$(etcd_peer_url "${privates[nn]}")
-    step "$name joins again (empty data dir, member add, initial-cluster-state existing)"
-    on "$name" "${ips[nn]}" "emptying its data dir" "sudo rm -rf $ETCD_DATA_DIR"
+    step "$name joins again (data dir kept aside, member add, initial-cluster-state existing)"
+    on "$name" "${IPS[nn]}" "keeping its data dir aside" "$(etcd_keep_data_cmd)"
     on "$founder" "$ip" "member add $member" "$(etcd_local_cmd member add "$member" "$url")"
     initial+=",$member=$url"
     env=$dir/$name.env
     etcd_rejoin_env "$member" "$initial" >"$env"
-    ssh_retry "$name" "${ips[nn]}" copy_to "${ips[nn]}" "$env" ||
-      die "copying $env to $name failed; re-run 'make restore BACKUP=$BACKUP'"
-    on "$name" "${ips[nn]}" "starting etcd2" "sudo mv $(basename "$env") $ETCD_CLUSTER_ENV &&
+    ssh_retry "$name" "${IPS[nn]}" copy_to "${IPS[nn]}" "$env" || fail "copying $env to $name failed"
+    on "$name" "${IPS[nn]}" "starting etcd2" "sudo mv $(basename "$env") $ETCD_CLUSTER_ENV &&
       sudo chown root:root $ETCD_CLUSTER_ENV && sudo chmod 644 $ETCD_CLUSTER_ENV && sudo systemctl start etcd2"
-    wait_member "$name" "${ips[nn]}" "joining" "$(etcd_local_cmd member list)" >/dev/null
+    wait_member "$name" "${IPS[nn]}" "joining" "$(etcd_local_cmd member list)" >/dev/null
     step_done
   done
 
+  # healthy again (every member, as the founder sees them): the kept data dirs and the
+  # copies of the archive go
+  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  for nn in "${!NAMES[@]}"; do
+    until profile_etcd_member_ready "$ip" "${privates[nn]}"; do
+      ((SECONDS < deadline)) || fail "${NAMES[nn]} is not healthy after ${APPLY_TIMEOUT_SECONDS}s"
+      sleep "$APPLY_POLL_SECONDS"
+    done
+  done
+  for nn in "${!NAMES[@]}"; do
+    on "${NAMES[nn]}" "${IPS[nn]}" "removing the kept data dir" \
+      "sudo rm -rf $ETCD_KEPT_DIR && rm -f $ETCD_ARCHIVE"
+  done
   local keys want
   keys=$(remote "$ip" "$(etcd_keys_cmd)" | key_count)
-  want=$(jq -r .keys "$BACKUP/backup.json")
+  want=$(jq -r .keys <<<"$BACKUP_META")
   summary "etcd of $CLUSTER_NAME restored from $BACKUP" \
-    "members: ${names[*]} (founder $founder)" \
+    "members: ${NAMES[*]} (founder $founder)" \
     "keys: $keys now; the backup listed $want" \
     "next: make status"
 }

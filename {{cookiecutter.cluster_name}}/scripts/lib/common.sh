@@ -93,6 +93,8 @@ source scripts/lib/etcdtls.sh
 source scripts/lib/etcdcluster.sh
 # shellcheck source=scripts/lib/etcdmember.sh
 source scripts/lib/etcdmember.sh
+# shellcheck source=scripts/lib/backupcheck.sh
+source scripts/lib/backupcheck.sh
 # shellcheck source=scripts/lib/etcdbackup.sh
 source scripts/lib/etcdbackup.sh
 # shellcheck source=scripts/lib/authz.sh

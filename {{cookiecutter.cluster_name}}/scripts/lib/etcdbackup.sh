@@ -17,6 +17,7 @@
 # shellcheck disable=SC2034 # read by backup.sh and restore.sh
 {
   ETCD_DATA_DIR=${ETCD_DATA_DIR:-/var/lib/etcd2}
+  ETCD_KEPT_DIR=${ETCD_KEPT_DIR:-$ETCD_DATA_DIR.before-restore}
   ETCD_BACKUP_TMP=${ETCD_BACKUP_TMP:-/tmp/etcd2-backup}
   ETCD_ARCHIVE=etcd2-data.tar.gz
   ETCD_KEY_LIST=keys.txt
@@ -48,6 +49,12 @@ etcd_local_cmd() {
   echo "etcdctl --no-sync --endpoint http://127.0.0.1:$ETCD_CLIENT_PORT $*"
 }
 
+# etcd_version_cmd: the member's etcd release (etcdctl ships with it): "etcdctl version 2.2.3"
+# (etcd 2.x), "etcdctl version: 3.4.23" (3.x).
+etcd_version_cmd() {
+  echo "etcdctl --version"
+}
+
 # etcd_keys_cmd: every key and directory of the store (`ls --recursive -p`: directories end
 # in /); key_count < that output: the keys.
 etcd_keys_cmd() {
@@ -58,12 +65,33 @@ key_count() {
   grep -cv '/$' || true
 }
 
-# etcd_unpack_cmd: on a member whose etcd2 is stopped, as root: the data dir replaced by the
-# archive in the login user's home, owned by etcd, 0700 as etcd wants it.
+# etcd_archive_check_cmd SHA256: on a member, the copied archive is the one checked here
+# (sha256sum) and reads as a tar.gz; run on every member before anything is stopped.
+etcd_archive_check_cmd() {
+  echo "[ \"\$(sha256sum $ETCD_ARCHIVE)\" = \"$1  $ETCD_ARCHIVE\" ] && tar -tzf $ETCD_ARCHIVE >/dev/null"
+}
+
+# etcd_keep_data_cmd: on a member whose etcd2 is stopped, as root: its data dir moved aside to
+# ETCD_KEPT_DIR (the way back until the restored cluster is healthy). A kept dir from an
+# earlier, failed restore is the data before it: kept, and the data dir (partly restored) goes.
+etcd_keep_data_cmd() {
+  echo "if sudo test -d $ETCD_KEPT_DIR; then sudo rm -rf $ETCD_DATA_DIR;" \
+    "elif sudo test -d $ETCD_DATA_DIR; then sudo mv $ETCD_DATA_DIR $ETCD_KEPT_DIR; fi"
+}
+
+# etcd_unpack_cmd: on a member whose etcd2 is stopped, as root: the data dir kept aside, the
+# archive in the login user's home unpacked as the new one, owned by etcd, 0700 as etcd wants.
 etcd_unpack_cmd() {
-  echo "sudo rm -rf $ETCD_DATA_DIR && sudo mkdir -p $ETCD_DATA_DIR &&" \
+  echo "$(etcd_keep_data_cmd) && sudo mkdir -p $ETCD_DATA_DIR &&" \
     "sudo tar -xzf $ETCD_ARCHIVE -C $ETCD_DATA_DIR && sudo chown -R etcd:etcd $ETCD_DATA_DIR &&" \
-    "sudo chmod 700 $ETCD_DATA_DIR && rm -f $ETCD_ARCHIVE"
+    "sudo chmod 700 $ETCD_DATA_DIR"
+}
+
+# etcd_way_back_cmd: the data before the restore back in place and etcd2 started with it.
+etcd_way_back_cmd() {
+  echo "sudo systemctl stop etcd2; sudo rm -f $ETCD_RESTORE_DROPIN && sudo systemctl daemon-reload &&" \
+    "if sudo test -d $ETCD_KEPT_DIR; then sudo rm -rf $ETCD_DATA_DIR && sudo mv $ETCD_KEPT_DIR $ETCD_DATA_DIR; fi &&" \
+    "sudo systemctl start etcd2"
 }
 
 # etcd_restore_dropin: the drop-in's text (ETCD_FORCE_NEW_CLUSTER is etcd's --force-new-cluster).

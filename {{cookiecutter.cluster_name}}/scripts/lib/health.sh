@@ -169,7 +169,12 @@ check_etcd() {
     fi
     items+=("through the proxy on $CONTROLLER_NAME: $(tail -n1 <<<"$out")")
   fi
-  if ((up < count)); then
+  if ((count != ETCD_COUNT)); then
+    # e.g. a 5-member cluster that an interrupted restore left with 3: all healthy, too few
+    _etcd_layer WARN "$up of $count member(s) healthy, leader $leader, but ETCD_COUNT=$ETCD_COUNT:\
+ the membership differs from the settings (an interrupted make restore? re-run it)" \
+      "$members" "$leader" "${items[@]}"
+  elif ((up < count)); then
     _etcd_layer WARN "$up of $count member(s) healthy, leader $leader: the cluster keeps its quorum;\
  bring back $(jq -r '[.[] | select(.health != "healthy") | .name] | join(" ")' <<<"$members")\
  (a member whose droplet is gone: make etcd replaces just it, the other droplets stay)" \

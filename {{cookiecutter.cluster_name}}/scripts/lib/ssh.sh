@@ -18,10 +18,20 @@ remote() {
   ssh "${SSH_OPTS[@]}" "$SSH_USER@$ip" "$@"
 }
 
+# local_path FILE: FILE, as ./FILE when relative: scp and tar read "host:path" in a name with
+# a colon before its first slash (BACKUP=pre:v2 would name a host "pre").
+local_path() {
+  if [[ "$1" == /* ]]; then echo "$1"; else echo "./$1"; fi
+}
+
+# copy_to IP FILE...: scp FILE... (local_path) to SSH_USER's home on IP.
 copy_to() {
-  local ip=$1
+  local ip=$1 files=() f
   shift
-  scp -q "${SSH_OPTS[@]}" "$@" "$SSH_USER@$ip:~"
+  for f; do
+    files+=("$(local_path "$f")")
+  done
+  scp -q "${SSH_OPTS[@]}" "${files[@]}" "$SSH_USER@$ip:~"
 }
 
 # ssh_retry NAME IP COMMAND...: run COMMAND (remote or copy_to), retrying while ssh cannot
