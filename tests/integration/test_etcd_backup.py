@@ -16,6 +16,7 @@ and starting the etcd process with the environment the units and drop-ins define
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -175,3 +176,64 @@ def test_backup_wipe_restore_gives_back_every_key(
         print(f"\n[backup/restore] keys before {len(before)}, in the backup's list {backup_keys},"
               f" after restore {restored_keys} (same values on each of "
               f"{len(after)} members); archive {archive.stat().st_size} bytes")
+
+
+def run_lib(cluster: Path, call: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A library call in the cluster repo that may fail (its exit status and message)."""
+    script = f"set -euo pipefail; source scripts/lib/common.sh; {call}"
+    return subprocess.run(["bash", "-c", script], cwd=cluster,
+                          env={"PATH": os.environ["PATH"], **env}, capture_output=True,
+                          text=True, check=False)
+
+
+def test_a_bad_archive_leaves_every_member_serving(
+        three: EtcdCluster, etcdctl_bin: str, tmp_path: Path) -> None:
+    """Issue 18 High 2 on the real etcd 3.4: make restore's checks before the stop, in its
+    order (backup_archive_verify here, then etcd_archive_check_cmd on each member's copy with
+    the real gzip, tar and sha256sum), pass the real `etcdctl backup` archive and refuse a
+    truncated one, one with a ../ entry and a copy damaged in transit, while all three members
+    keep serving every key."""
+    cluster = three.cluster
+    three.prepare()
+    for m in three.members:
+        three.start(m)
+    for m in three.members:
+        three.wait_healthy(m)
+    tls = node_tls(cluster, tmp_path)
+    first = three.members[0]
+    assert etcdctl_v2(etcdctl_bin, first.loopback, "--no-sync", "set", "/k", "v").returncode == 0
+    before = store(first.loopback)
+    member_env = {"ETCD_DATA_DIR": str(first.data_dir),
+                  "ETCD_BACKUP_TMP": str(tmp_path / "scratch"),
+                  "ETCD_CLIENT_PORT": first.loopback.rsplit(":", 1)[1]}
+    home = tmp_path / "home"
+    home.mkdir()
+    backup = on_droplet(lib(cluster, "etcd_backup_cmd", **member_env), home)
+    assert backup.returncode == 0, backup.stderr.decode()
+    good = tmp_path / "good.tar.gz"
+    good.write_bytes(backup.stdout)
+    layout = "member '^member/snap/' '^member/wal/[^/]+\\.wal$'"
+    verified = run_lib(cluster, f"backup_archive_verify {good} {layout}")
+    assert verified.returncode == 0, verified.stderr  # the real layout passes
+
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(backup.stdout[: len(backup.stdout) // 2])
+    escaping = tmp_path / "escaping.tar.gz"
+    subprocess.run(["tar", "-czf", str(escaping), "-C", str(tmp_path / "home"), "-P",
+                    "--transform", "s|^|member/../../|", "."], check=True)
+    for bad, reason in ((truncated, "is damaged (gzip -t fails"),
+                        (escaping, "has an entry leaving its directory (member/../../")):
+        refused = run_lib(cluster, f"backup_archive_verify {bad} {layout}")
+        assert refused.returncode != 0 and reason in refused.stderr, refused.stderr
+
+    sha = hashlib.sha256(good.read_bytes()).hexdigest()
+    check = lib(cluster, f"etcd_archive_check_cmd {sha}").strip()
+    (home / "etcd2-data.tar.gz").write_bytes(good.read_bytes())
+    assert on_droplet(check, home).returncode == 0
+    (home / "etcd2-data.tar.gz").write_bytes(good.read_bytes()[:-100])  # damaged in transit
+    assert on_droplet(check, home).returncode != 0
+
+    health = etcdctl_v2(etcdctl_bin, first.loopback, "cluster-health", tls=tls)
+    assert healthy_members(health) == 3, health
+    for m in three.members:
+        assert store(m.loopback) == before, m.name
