@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from generator.audit import lintcache
 from tests.baking import bake, copy_cluster
 
 
@@ -19,6 +20,17 @@ def cookiecutter_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(f"cookiecutters_dir: {home / 'clones'}\nreplay_dir: {home / 'replay'}\n")
     os.environ["COOKIECUTTER_CONFIG"] = str(config)
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One lint cache for the run (generator/audit/lintcache.py), never the user's: shared by
+    the pytest-xdist workers (their base temp dirs are siblings; entries are renamed into
+    place), so each distinct script is shellchecked once per run."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "lint-cache"
+    os.environ[lintcache.ENV] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -67,6 +67,10 @@ def check(cluster: Cluster) -> Iterator[Finding]:
             text = path.read_text()
         except (UnicodeDecodeError, OSError):
             continue
+        # one pass per pattern over the whole file first: most files match none (a line's
+        # match is also the file's, so nothing is missed), and only those are read by line
+        if not (PRIVATE_KEY.search(text) or any(p.search(text) for p in TOKENS.values())):
+            continue
         rel = cluster.rel(path)
         for number, line in enumerate(text.splitlines(), 1):
             if match := PRIVATE_KEY.search(line):

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 NULL = "tag:yaml.org,2002:null"
+# libyaml's parser when PyYAML has it: the same nodes and marks, several times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlSyntaxError(Exception):
@@ -25,7 +27,7 @@ class YamlSyntaxError(Exception):
 def compose_all(text: str) -> list[yaml.Node]:
     """Every non-empty document of text; YamlSyntaxError with the 1-based line."""
     try:
-        return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node]
+        return [node for node in yaml.compose_all(text, Loader=_LOADER) if node]
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1

@@ -3,7 +3,9 @@
     .venv/bin/python -m tests.bench.audit [--workers 100] [--runs 7]
 
 Bakes the defaults, issues apiserver and worker-NN certificates signed by the bake's CA
-(as scripts/lib/pki.sh would after the apply), then reports the median of the audit runs.
+(as scripts/lib/pki.sh would after the apply), then audits it: once with an empty lint cache
+(generator/audit/lintcache.py; every script through shellcheck), then `--runs` times warm (as
+every audit after the first on a machine). The target is on the warm median.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -23,11 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from generator.audit import audit
-from generator.audit.lint import shellcheck_text
+from generator.audit import audit, lintcache
 from tests.baking import bake
 
-TARGET_SECONDS = 2.0
+TARGET_SECONDS = 1.0
 
 
 def issue_cert(
@@ -86,19 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
-        cluster = applied_cluster(Path(tmp), args.workers)
+        os.environ[lintcache.ENV] = str(Path(tmp) / "lint-cache")  # empty: the first run cold
+        cluster = applied_cluster(Path(tmp) / "bake", args.workers)
+        shutil.rmtree(Path(tmp) / "lint-cache", ignore_errors=True)  # the bake's hook filled it
         timings = []
-        for _ in range(args.runs):
-            shellcheck_text.cache_clear()  # each run as cold as a fresh `k8s-do audit`
+        for _ in range(args.runs + 1):
             start = time.perf_counter()
             report = audit(cluster)
             timings.append(time.perf_counter() - start)
-        median = statistics.median(timings)
-        print(f"audit, {args.workers} workers' certs: median {median:.3f}s over {args.runs} runs "
-              f"(min {min(timings):.3f}s, max {max(timings):.3f}s; target <= "
-              f"{TARGET_SECONDS:.1f}s); {report.errors} error(s), {report.warnings} warning(s)")
+        cold, warm = timings[0], timings[1:]
+        median = statistics.median(warm)
+        print(f"audit, {args.workers} workers' certs: median {median:.3f}s warm over {args.runs} "
+              f"runs (min {min(warm):.3f}s, max {max(warm):.3f}s; target <= "
+              f"{TARGET_SECONDS:.1f}s), {cold:.3f}s cold (empty lint cache); "
+              f"{report.errors} error(s), {report.warnings} warning(s)")
         return 0 if median <= TARGET_SECONDS and not report.errors else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
