@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,15 @@ def keep_profile(cluster_dir: Path, profile: str) -> list[str]:
     return moved
 
 
+def record_settings_keys(cluster_dir: Path) -> None:
+    """settings.rules gets SETTINGS_KEYS, the keys the baked settings.env documents (its own,
+    profile-dependent list): scripts/lib/settings.sh accepts no other (a typo, MAKEFLAGS)."""
+    text = (cluster_dir / "settings.env").read_text()
+    keys = re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=", text)
+    with (cluster_dir / "settings.rules").open("a") as rules:
+        rules.write(f"const\tSETTINGS_KEYS\t{' '.join(keys)}\n")
+
+
 def finish_bake(cluster_dir: Path, answers_json: str) -> int:
     answers = json.loads(answers_json)
     try:
@@ -47,6 +57,7 @@ def finish_bake(cluster_dir: Path, answers_json: str) -> int:
     except ValueError as err:
         print(f"ERROR: {err}; this is a template defect, please report it", file=sys.stderr)
         return 1
+    record_settings_keys(cluster_dir)
     try:
         from generator.pki import PkiSettings, ensure_pki
     except ImportError as err:  # cryptography is not a cookiecutter dependency

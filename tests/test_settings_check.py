@@ -152,3 +152,23 @@ def test_a_missing_setting_is_refused_by_name(apply: Apply) -> None:
     path.write_text(re.sub(r"(?m)^RSA_BITS=.*\n", "", path.read_text()))
     out = refused(apply, "etcd")
     assert "RSA_BITS: missing from settings.env; re-bake or add RSA_BITS=..." in out
+
+
+@pytest.mark.parametrize("line", ["WORKER_COUT=3", "MAKEFLAGS=-j9", "SHELL=/bin/sh",
+                                  "PATH=/tmp"])
+def test_a_key_the_bake_did_not_write_is_refused(apply: Apply, line: str) -> None:
+    """Issue 18 row 9: only the documented keys (settings.rules' SETTINGS_KEYS, the baked
+    settings.env's own) are accepted: a typo is not silently ignored, make's and the shell's
+    variables are not set from it."""
+    with (apply.cluster / "settings.env").open("a") as f:
+        f.write(line + "\n")
+    out = refused(apply, "help")
+    key = line.split("=", 1)[0]
+    assert f"{key} (settings.env:" in out and "not a setting of this cluster" in out
+
+
+def test_settings_keys_are_the_baked_settings_env_keys(apply: Apply) -> None:
+    rules = (apply.cluster / "settings.rules").read_text()
+    (listed,) = re.findall(r"(?m)^const\tSETTINGS_KEYS\t(.*)$", rules)
+    written = re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=", (apply.cluster / "settings.env").read_text())
+    assert listed.split() == written and "WORKER_COUNT" in written

@@ -35,7 +35,8 @@ load_settings_rules() {
 check_settings_text() {
   local LC_ALL=C file=${1:-$SETTINGS_FILE} n=0 line key value problems=()
   load_settings_rules
-  local inert=${_CONST[INERT_VALUE]}
+  local inert=${_CONST[INERT_VALUE]} known=${_CONST[SETTINGS_KEYS]:-}
+  [[ -n "$known" ]] || problems+=("$SETTINGS_RULES_FILE lacks SETTINGS_KEYS; re-bake the cluster repo")
   while IFS= read -r line || [[ -n "$line" ]]; do
     n=$((n + 1))
     if [[ -z "$line" ]]; then
@@ -45,6 +46,10 @@ check_settings_text() {
         problems+=("$file:$n: a comment ending in '\\' swallows the next line in make; remove the '\\'")
     elif [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]]; then
       key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+      # only the settings the bake wrote (SETTINGS_KEYS): not a misspelt one, nor make's or
+      # the shell's own variables (MAKEFLAGS, SHELL, PATH)
+      [[ " $known " == *" $key "* ]] ||
+        problems+=("$key ($file:$n): not a setting of this cluster (a misspelt name? settings.rules' SETTINGS_KEYS lists them); correct or remove it")
       [[ "$value" =~ $inert ]] ||
         problems+=("$key ($file:$n): ${value@Q} may only hold ${_CONST[INERT_CHARS]} (make and bash read it unquoted); correct it or re-bake")
     else
