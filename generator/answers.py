@@ -210,12 +210,31 @@ def _check_current(answers: Mapping[str, str], bad: set[str]) -> list[AnswerErro
         return []
     errors = [AnswerError(field, message) for field, message in releases.unpinned(answers)
               if field not in bad]
+    if "cluster_name" not in bad and answers["cluster_name"] != answers["cluster_name"].lower():
+        # the kubelet registers the node under its lower-cased hostname (k8s.io/kubernetes
+        # pkg/util/node GetHostname: strings.ToLower), the certificate names the droplet
+        errors.append(AnswerError("cluster_name", (
+            f"{answers['cluster_name']!r} has upper-case letters: each node registers under "
+            "its lower-cased hostname while its kubelet certificate names the droplet, and "
+            f"the Node authorizer refuses the mismatch; use {answers['cluster_name'].lower()!r}")))
     if answers["_reboot_strategy"] == "best-effort":
         # flatcar/coreos-cloudinit rejects it (see ../shared/cloudinit/README.md)
         errors.append(AnswerError("_reboot_strategy", (
             "'best-effort' is not accepted by Flatcar's coreos-cloudinit; use reboot, "
             "etcd-lock or off")))
     return errors
+
+
+def _check_admin_networks(answers: Mapping[str, str], bad: set[str]) -> list[AnswerError]:
+    """ADMIN_CIDRS feeds the load balancer's allow list, which takes IPv4 sources only
+    (scripts/lib/loadbalancer.sh lb_allow_list): without one IPv4 network nobody could reach
+    the apiservers through it (and the lock-down audit refuses a list without ADMIN_CIDRS)."""
+    if "admin_cidrs" in bad or any(":" not in item for item in answers["admin_cidrs"].split(",")):
+        return []
+    return [AnswerError("admin_cidrs", (
+        f"{answers['admin_cidrs']!r} holds IPv6 networks only, but the load balancer in front "
+        "of the apiservers admits IPv4 sources only: nobody could reach them through it; add "
+        "your IPv4 address, e.g. 203.0.113.7/32,2001:db8::/48"))]
 
 
 def _check_strings(answers: Mapping[str, Any]) -> list[AnswerError]:
@@ -255,6 +274,7 @@ def validate(answers: Mapping[str, Any]) -> list[AnswerError]:
     errors += _check_profile(values, bad)
     errors += _check_sizes(values, bad)
     errors += _check_current(values, bad)
+    errors += _check_admin_networks(values, bad)
     return errors
 
 

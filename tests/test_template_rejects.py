@@ -97,6 +97,9 @@ REJECTED = {
     "NodePort network prefix too long": ({"_nodeport_cidrs": "10.0.0.0/33"}, "_nodeport_cidrs",
                                          "networks"),
     "admin networks empty": ({"admin_cidrs": ""}, "admin_cidrs", "0.0.0.0/0,::/0"),
+    # issue 18 row 4: an IPv6-only list failed the bake's audit as a "template defect"
+    "admin networks IPv6 only": ({"admin_cidrs": "2001:db8::/48,::/0"}, "admin_cidrs",
+                                 "admits IPv4 sources only"),
 }
 
 
@@ -119,6 +122,9 @@ PROFILE_REFUSALS = {
                          "privileged"),
     "current with host-gw": ("current", {"_flannel_backend": "host-gw"}, "_flannel_backend",
                              "DigitalOcean"),
+    # issue 18 row 6: the kubelet certificate named Prod-worker-01, the node prod-worker-01
+    "current with an upper-case cluster name": ("current", {"cluster_name": "Prod"},
+                                                "cluster_name", "use 'prod'"),
     "tutorial with 1.37.0": ("tutorial", {"kubernetes_version": "1.37.0"},
                              "kubernetes_version", "1.1.x only"),
     "tutorial with 1.10.0": ("tutorial", {"kubernetes_version": "1.10.0"},
@@ -137,11 +143,15 @@ def test_answers_the_profile_cannot_honour_are_refused_with_the_reason(case: str
     assert reason in errors[0].message and "use " in errors[0].message
 
 
-@pytest.mark.parametrize("answers", [{"profile": "tutorial", "_flannel_backend": "udp"},
+@pytest.mark.parametrize("answers", [{"profile": "tutorial", "cluster_name": "Prod"},
+                                     {"profile": "current",
+                                      "admin_cidrs": "2001:db8::/48,203.0.113.7/32"},
+                                     {"profile": "tutorial", "_flannel_backend": "udp"},
                                      {"profile": "tutorial", "_flannel_backend": "host-gw"},
                                      {"profile": "tutorial", "kubernetes_version": "1.1.8"}])
 def test_what_the_profile_honours_is_accepted(answers: dict[str, str]) -> None:
-    """The tutorial ran flannel with any backend on CoreOS's host flanneld; 1.1 patches."""
+    """The tutorial ran flannel with any backend on CoreOS's host flanneld; 1.1 patches; its
+    nodes register by IP (an upper-case name is fine); IPv6 admin networks beside IPv4."""
     base = {key: value for key, value in default_answers(profile=answers["profile"]).items()
             if key not in COOKIECUTTER_KEYS}
     assert validate({**base, **answers}) == []
