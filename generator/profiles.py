@@ -35,6 +35,12 @@ class Profile:
     # Where the kubelet reads the cluster DNS address and domain: its flags (1.1's
     # --cluster-dns and --cluster-domain) or the KubeletConfiguration its --config names.
     kubelet_config_file: bool
+    # Words the apply replaces in a cloud-config when it renders a droplet's user data
+    # (USER_DATA_PLACEHOLDERS in profiles/<name>/scripts/lib/profile.sh, a test keeps them equal).
+    user_data_placeholders: tuple[str, ...]
+    # Every controller and worker runs an etcd proxy on localhost (the tutorial's etcd2 proxy),
+    # or the apiservers reach the members themselves and nothing else talks to etcd.
+    etcd_proxies: bool
     # Answers this system cannot honour, refused before the bake with the reason: flannel
     # backends (backend -> why), the Kubernetes minor versions it is written for ("1.1.": the
     # tutorial's flags, manifests and policy; empty: any version with pinned sums).
@@ -68,6 +74,8 @@ TUTORIAL = Profile(
     },
     per_node_tls=re.compile(r"^worker-[0-9]+(-key)?\.pem$"),
     kubelet_config_file=False,
+    user_data_placeholders=("ETCD_PEER", "CONTROLLER_PUBLIC_IP"),
+    etcd_proxies=True,
     # Its units, pod manifests, podmaster and ABAC policy use Kubernetes 1.1's flags and API
     # (--admission-control, extensions/v1beta1, ...), which later releases removed.
     kubernetes_minors=("1.1.",),
@@ -89,6 +97,8 @@ CURRENT = Profile(
                    for role in facts.TLS_FILES},
     per_node_tls=None,
     kubelet_config_file=True,
+    user_data_placeholders=("ETCD_ENDPOINTS", "APISERVER_ENDPOINT"),
+    etcd_proxies=False,
     # kubeadm's preflight refuses a control-plane node with fewer than 2 CPUs or 1700 MB
     # (cmd/kubeadm/app/preflight/checks.go: NumCPUCheck, MemCheck); Typhoon's DigitalOcean
     # module defaults to s-2vcpu-2gb controllers and s-1vcpu-2gb workers (variables.tf).

@@ -107,7 +107,8 @@ main() {
   rm -rf "$SIM" "$CLUSTER/state/droplets" "$CLUSTER/state/ssh-key.json" "$CLUSTER/state/boot_ms"
   mkdir -p "$SIM"
 
-  export PATH="$REPO/tests/standins/bin:$PATH"
+  # the template's venv last: make audit's k8s-do when no other is on PATH
+  export PATH="$REPO/tests/standins/bin:$PATH:$REPO/.venv/bin"
   local profile kube_dir=fake_kubectl
   profile=$(setting PROFILE)
   [[ "$profile" != current ]] || kube_dir=fake_kubectl_current
@@ -169,6 +170,10 @@ main() {
     echo "rehearse: the re-run created $((after_posts - before_posts)) droplet(s)" >&2
     exit 1
   fi
+
+  echo
+  echo "== make audit: the applied repo, with the user data sent and the node certificates"
+  make -C "$CLUSTER" --no-print-directory audit
 
   echo
   echo "== Rehearsal summary"

@@ -24,7 +24,9 @@ COMMON = ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
           "etcd       OK: 1 of 1 member(s) healthy, leader etcd-01",
           "flannel    OK: pod network 10.2.0.0/16", "apiserver  OK",
           "nodes      OK: 1 of 1 worker(s) Ready", "kube-dns   OK: service 10.3.0.10",
-          'service "kube-dns" configured', "re-run: 0 droplets created", "== Rehearsal summary")
+          'service "kube-dns" configured', "re-run: 0 droplets created",
+          # the applied repo, user data sent included, audits clean (issue 17.5)
+          "== make audit: the applied repo", "audit .: 0 error(s)", "== Rehearsal summary")
 
 
 def rehearse(cluster: Path, **env: str) -> str:
@@ -77,6 +79,7 @@ CURRENT = ("== Image: make image imports IMAGE_URL", "image 170000001 available 
            "etcd-health OK", "nodes      OK: 2 of 2 node(s) (controller and workers) Ready",
            "pod-network OK", "kube-dns   OK: service 10.3.0.10",
            "deployment.apps/coredns unchanged", "re-run: 0 droplets created",
+           "== make audit: the applied repo", "audit .: 0 error(s)",
            "stood in: DigitalOcean's API (doctl), ssh/scp and the droplets' file systems",
            "---- cluster do-cluster destroyed", "destroyed: 0 droplets left; image 170000001 kept")
 

@@ -5,10 +5,12 @@ for the rules that once applied to the tutorial only."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from generator import TEMPLATE_ROOT
 from generator.audit import audit
 from generator.profiles import PROFILES
 from tests.baking import copy_cluster
@@ -76,3 +78,14 @@ def test_the_same_files_declared_tutorial_meet_the_tutorial_facts(current: Path,
             "manifest.kind"} <= rules, rules
     assert ("unit.content", "containerd.service has no content and is not a unit CoreOS "
             "ships") in found
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_the_placeholders_are_those_the_apply_fills_in(name: str) -> None:
+    """profiles.py and the profile's bash (USER_DATA_PLACEHOLDERS, which userdata.sh fills in)
+    name the same words: the audit renders user data as the apply does."""
+    script = (TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / "profiles" / name / "scripts"
+              / "lib" / "profile.sh").read_text()
+    listed = re.search(r"^\s*USER_DATA_PLACEHOLDERS=\(([^)]*)\)", script, re.M)
+    assert listed, "profile.sh sets no USER_DATA_PLACEHOLDERS"
+    assert tuple(listed[1].split()) == PROFILES[name].user_data_placeholders

@@ -12,12 +12,13 @@ from generator.audit.cloudconfig_schema import (
     COMPATIBLE,
     HEADER,
     MAX_USER_DATA,
+    PER_ETCD_MEMBER,
     PLACEHOLDERS,
     READ_ONLY_PREFIX,
     SCHEMA,
     VALUES,
 )
-from generator.audit.cluster import USER_DATA_DIR, CloudConfig, Cluster, normal
+from generator.audit.cluster import CloudConfig, Cluster, normal
 from generator.audit.report import ERROR, Finding
 from generator.audit.yamlnodes import NULL, line
 
@@ -66,12 +67,20 @@ def _walk(node: yaml.Node, schema: Any, path: str) -> Iterator[tuple[int, str, s
         )
 
 
+def _longest(cluster: Cluster, placeholder: str) -> str:
+    """The longest value the apply can put in place of placeholder."""
+    words = {key: cluster.setting(key) or "" for key in
+             ("ETCD_PREFIX", "ETCD_PEER_PORT", "ETCD_CLIENT_PORT")}
+    one = PLACEHOLDERS[placeholder].format(**{k: v or "65535" for k, v in words.items()})
+    count = int(cluster.setting("ETCD_COUNT") or "1") if placeholder in PER_ETCD_MEMBER else 1
+    return ",".join([one] * count)
+
+
 def _size(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
     text = config.text
-    if not config.rel.startswith(USER_DATA_DIR):
-        port = cluster.setting("ETCD_PEER_PORT") or "65535"
-        for placeholder, longest in PLACEHOLDERS.items():
-            text = text.replace(placeholder, longest.format(ETCD_PEER_PORT=port))
+    if not config.rendered:
+        for placeholder in cluster.profile.user_data_placeholders:
+            text = text.replace(placeholder, _longest(cluster, placeholder))
     size = len(text.encode())
     if size > MAX_USER_DATA:
         yield Finding(
@@ -81,13 +90,13 @@ def _size(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
         )
 
 
-def _leftover_placeholders(config: CloudConfig) -> Iterator[Finding]:
+def _leftover_placeholders(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
     """User data the apply rendered must have every placeholder filled: a droplet that boots
     with `ETCD_PEER` in it never joins etcd, and its user data cannot be changed."""
-    if not config.rel.startswith(USER_DATA_DIR):
+    if not config.rendered:
         return
     for number, text in enumerate(config.text.splitlines(), start=1):
-        for placeholder in PLACEHOLDERS:
+        for placeholder in cluster.profile.user_data_placeholders:
             if re.search(rf"\b{placeholder}\b", text):
                 yield Finding(
                     config.rel, number, ERROR, "cloud-config.placeholder",
@@ -113,7 +122,7 @@ def check_config(config: CloudConfig, cluster: Cluster) -> Iterator[Finding]:
             yield Finding(config.rel, wf.line, ERROR, "cloud-config.path",
                           f"{wf.path} is under /usr, read-only on CoreOS; use /opt or /etc")
     yield from _size(config, cluster)
-    yield from _leftover_placeholders(config)
+    yield from _leftover_placeholders(config, cluster)
 
 
 def check(cluster: Cluster) -> Iterator[Finding]:

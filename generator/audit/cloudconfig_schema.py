@@ -128,11 +128,15 @@ COMPATIBLE = {
 # DigitalOcean refuses user data above 64 KiB.
 MAX_USER_DATA = 64 * 1024
 HEADER = "#cloud-config"
-# The apply substitutes these placeholders; sized with the longest IPv4 address.
+# The longest value the apply can substitute for each placeholder (profiles.py names each
+# profile's), with the longest IPv4 address; the etcd ones once per member, comma-joined.
 LONGEST_IP = "255.255.255.255"
 PLACEHOLDERS = {
-    "ETCD_PEER": "http://" + LONGEST_IP + ":{ETCD_PEER_PORT}",
+    "ETCD_PEER": "{ETCD_PREFIX}-00=https://" + LONGEST_IP + ":{ETCD_PEER_PORT}",
     "CONTROLLER_PUBLIC_IP": LONGEST_IP,
+    "ETCD_ENDPOINTS": "https://" + LONGEST_IP + ":{ETCD_CLIENT_PORT}",
+    "APISERVER_ENDPOINT": LONGEST_IP,
 }
+PER_ETCD_MEMBER = ("ETCD_PEER", "ETCD_ENDPOINTS")
 # /usr is read-only on CoreOS: coreos-cloudinit fails to write there.
 READ_ONLY_PREFIX = "/usr/"

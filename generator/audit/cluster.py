@@ -32,8 +32,12 @@ from generator.audit.yamlnodes import (
 SETTING = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 # Directories the apply fills with machine-local state; never audited as sources.
 LOCAL_DIRS = ("pki", "state", ".git")
-# Cloud-configs as the apply submits them (placeholders substituted).
+# Cloud-configs as the apply submits them (placeholders substituted), one per droplet.
 USER_DATA_DIR = "build/user-data"
+# What the apply leaves beside the bake's files (git-ignored): the user data it sent, the
+# admin kubeconfig it wrote, etcd backups; pki/ then also holds the node certificates and
+# state/ the droplets' addresses. The bake-time audit judges the bake's own files only.
+APPLY_OUTPUTS = ("build", "backups", "kubeconfig")
 # Where the apply records each droplet (id, public_ip, private_ip): scripts/lib/common.sh.
 DROPLET_STATE_DIR = "state/droplets"
 
@@ -108,11 +112,14 @@ class CloudConfig:
     root: yaml.Node | None
     files: list[WriteFile] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
+    # etcd, controller or worker: the source's file name, or the droplet's a rendered copy is
+    # named after (CLUSTER_NAME-worker-02.yaml); "" when the name says no role
+    role: str = ""
 
     @property
-    def role(self) -> str:
-        """etcd, controller or worker: from the file name (build copies: worker-02.yaml)."""
-        return PurePosixPath(self.rel).stem.split("-")[0]
+    def rendered(self) -> bool:
+        """User data the apply rendered for one droplet (build/user-data/NAME.yaml)."""
+        return self.rel.startswith(USER_DATA_DIR + "/")
 
     def unit(self, name: str) -> Unit | None:
         return next((u for u in self.units if u.name == name), None)
@@ -186,8 +193,11 @@ def _units(root: yaml.Node) -> list[Unit]:
 
 
 class Cluster:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, applied: bool = True) -> None:
+        """applied=False: the bake's own files only (see APPLY_OUTPUTS)."""
         self.root = root
+        self.applied = applied
+        self.skipped_dirs = LOCAL_DIRS + (() if applied else APPLY_OUTPUTS)
         self.findings: list[Finding] = []
         self.settings = self._settings()
         self.cloud_configs = [self._cloud_config(p) for p in self._cloud_config_paths()]
@@ -210,6 +220,8 @@ class Cluster:
 
     def recorded_ips(self, droplet: str) -> tuple[str, str] | None:
         """(public, private) IP the apply recorded for a droplet, if it recorded any."""
+        if not self.applied:
+            return None
         try:
             record = json.loads((self.root / DROPLET_STATE_DIR / f"{droplet}.json").read_text())
         except (OSError, ValueError):
@@ -227,9 +239,15 @@ class Cluster:
         return read_settings(path)
 
     def _cloud_config_paths(self) -> list[Path]:
-        return sorted((self.root / "cloud-config").glob("*.yaml")) + sorted(
-            (self.root / USER_DATA_DIR).glob("*.yaml")
-        )
+        rendered = sorted((self.root / USER_DATA_DIR).glob("*.yaml")) if self.applied else []
+        return sorted((self.root / "cloud-config").glob("*.yaml")) + rendered
+
+    def _role(self, path: Path) -> str:
+        if path.parent.name == "cloud-config":
+            return path.stem
+        droplet = re.fullmatch(rf"{re.escape(self.setting('CLUSTER_NAME') or '')}-(.+)-[0-9]+",
+                               path.stem)
+        return droplet[1] if droplet else ""
 
     def _parse(self, rel: str, text: str, first_line: int = 1) -> list[yaml.Node]:
         try:
@@ -248,7 +266,7 @@ class Cluster:
         rel, text = self.rel(path), path.read_text()
         nodes = self._parse(rel, text)
         root = nodes[0] if nodes else None
-        config = CloudConfig(rel, text, root)
+        config = CloudConfig(rel, text, root, role=self._role(path))
         if isinstance(root, yaml.MappingNode):
             config.files, config.units = _write_files(root), _units(root)
         return config

@@ -46,7 +46,8 @@ def _compare(cluster: Cluster, rel: str, wf: WriteFile, copy: Path) -> Iterator[
 
 def check(cluster: Cluster) -> Iterator[Finding]:
     copies = standalone_copies(cluster)
-    for config in cluster.cloud_configs:
+    # rendered user data: userdata.source ties it to its cloud-config, checked here
+    for config in (c for c in cluster.cloud_configs if not c.rendered):
         for wf in config.files:
             candidates = copies.get(wf.name, [])
             if len(candidates) == 1:

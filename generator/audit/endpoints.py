@@ -20,6 +20,7 @@ from generator.audit.listeners import (
     NAME,
     PRIVATE,
     PUBLIC,
+    SUBSTITUTED,
     Apiserver,
     Etcd,
     Url,
@@ -76,22 +77,47 @@ class Endpoints:
                           f"{url.host} ({url.scope}); keep --insecure-bind-address on 127.0.0.1")
 
     # -- etcd clients and advertised URLs ------------------------------------------------
+    def member_listeners(self) -> list[Url]:
+        """The etcd members' client listeners (their etcd's --listen-client-urls), a
+        $private_ipv4 one at each member's private IP the apply recorded (none recorded: as is).
+        """
+        count = int(self.c.setting("ETCD_COUNT") or "1")
+        prefix = self.c.setting("ETCD_PREFIX")
+        privates = [ips[1] for nn in range(1, count + 1)
+                    if (ips := self.c.recorded_ips(f"{prefix}-{nn:02d}"))]
+        found = []
+        for config in (c for c in self.c.cloud_configs if c.role == "etcd" and not c.rendered):
+            for d in execs(config, "etcd"):
+                flag = "--listen-client-urls"
+                for url in url_list(flags(d.value.split()).get(flag) or "", d.line_of(flag)):
+                    hosts = privates if url.scope == PRIVATE and privates else [url.host]
+                    found += [Url(url.text.replace(url.host, host), url.scheme, host, url.port,
+                                  url.line) for host in hosts]
+        return found
+
     def etcd_clients(self, m: Manifest) -> Iterator[Finding]:
         config = m.cloud_config
         if config is None or not host_network(m):
             return  # the standalone copy (embed.copy ties it) or a pod's own network
         etcd = self.etcd.get(config.rel)
-        listeners = etcd.urls("listen_client_urls") if etcd else []
+        if self.c.profile.etcd_proxies:  # the node's own etcd (the tutorial's proxy)
+            listeners = etcd.urls("listen_client_urls") if etcd else []
+        else:  # the apiserver reaches the members over the private network
+            listeners = self.member_listeners()
         for path, container in containers(m):
             value = flags(args(container)).get(ETCD_CLIENT_FLAG)
             if value is None:
                 continue
             line_no = arg_line(m, path, container, ETCD_CLIENT_FLAG)
             for url in url_list(value, line_no):
-                if not any(url.served_by(lst) for lst in listeners):
+                if not any(url.served_by(lst) and url.scheme == lst.scheme or
+                           url.port == lst.port and url.scope == lst.scope == PRIVATE and
+                           lst.host in SUBSTITUTED for lst in listeners):
+                    who = ("node's etcd listens" if self.c.profile.etcd_proxies
+                           else "etcd members listen")
                     yield Finding(m.rel, line_no, ERROR, "endpoints.etcd",
                                   f"{container.get('name')} {ETCD_CLIENT_FLAG} {url.text}: the "
-                                  f"node's etcd listens on {_listed(listeners)}")
+                                  f"{who} on {_listed(listeners)}")
 
     def advertised(self, etcd: Etcd) -> Iterator[Finding]:
         rel = etcd.config.rel

@@ -18,7 +18,7 @@ from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from generator.audit import lintcache
-from generator.audit.cluster import LOCAL_DIRS, Cluster
+from generator.audit.cluster import Cluster
 from generator.audit.report import ERROR, WARNING, Finding
 from generator.audit.yamlnodes import Text
 
@@ -45,7 +45,7 @@ def is_shell_script(text: str) -> bool:
 
 def cluster_files(cluster: Cluster) -> Iterator[Path]:
     for path in sorted(cluster.root.rglob("*")):
-        if path.is_file() and path.relative_to(cluster.root).parts[0] not in LOCAL_DIRS:
+        if path.is_file() and path.relative_to(cluster.root).parts[0] not in cluster.skipped_dirs:
             yield path
 
 

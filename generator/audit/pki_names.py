@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import yaml
 
 from generator.audit.cluster import Cluster
 from generator.pki import ADMIN_SUBJECTS, CA_CN
@@ -32,25 +35,42 @@ class Identity:
     sans: SanCheck | None = None
 
 
+def _load_balancer_ip(cluster: Cluster) -> str | None:
+    """The address the apply's ./kubeconfig names: the load balancer's, with several
+    controllers (make controller writes it once the load balancer has its IP)."""
+    try:
+        config = yaml.safe_load((cluster.root / "kubeconfig").read_text())
+        return urlsplit(config["clusters"][0]["cluster"]["server"]).hostname
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+
+
 def _apiserver_sans(cluster: Cluster, _: re.Match[str], ips: list[str], names: list[str],
                     extra_ips: tuple[str, ...] = (), extra_names: tuple[str, ...] = ()
                     ) -> str | None:
-    first, name = cluster.setting("APISERVER_SERVICE_IP"), cluster.setting("CONTROLLER_NAME")
-    want_names = {name or "", *extra_names}
-    # The first service IP, the droplet's public and private IP, the droplet name; the
-    # droplet's IPs are known once the apply recorded them.
-    recorded = cluster.recorded_ips(name or "")
-    if recorded:
-        want = sorted({first or "", *recorded, *extra_ips})
+    """Every controller shares the certificate: the first service IP, each controller's
+    public and private IP and name, and with several the load balancer's IP."""
+    first, prefix = cluster.setting("APISERVER_SERVICE_IP"), cluster.setting("CONTROLLER_PREFIX")
+    count = int(cluster.setting("CONTROLLER_COUNT") or "1")
+    controllers = [f"{prefix}-{nn:02d}" for nn in range(1, count + 1)]
+    want_names = {*controllers, *extra_names}
+    balancer = _load_balancer_ip(cluster) if count > 1 else None
+    # the droplets' IPs are known once the apply recorded them
+    recorded = [pair for name in controllers if (pair := cluster.recorded_ips(name))]
+    if len(recorded) == count and (count == 1 or balancer):
+        want = sorted({first or "", *(ip for pair in recorded for ip in pair), *extra_ips,
+                       *([balancer] if balancer else [])})
         if sorted(ips) != want or not want_names <= set(names):
-            return (f"needs IP {want} (service IP, then {name}'s public and private IP as "
-                    f"recorded in state/droplets/) and DNS {sorted(want_names)}; has IP {ips}, "
-                    f"DNS {names}")
+            return (f"needs IP {want} (service IP, {', '.join(controllers)}'s public and "
+                    f"private IP as recorded in state/droplets/"
+                    f"{', the load balancer of ./kubeconfig' if balancer else ''}) and DNS "
+                    f"{sorted(want_names)}; has IP {ips}, DNS {names}")
         return None
     if not {first, *extra_ips} <= set(ips) or not want_names <= set(names) or \
-            len(ips) < 3 + len(extra_ips):
+            len(ips) < 1 + 2 * count + len(extra_ips):
         return (f"needs IP {first}, {', '.join(extra_ips) + ', ' if extra_ips else ''}the "
-                f"public and private IPs and DNS {sorted(want_names)}; has IP {ips}, DNS {names}")
+                f"public and private IPs of {count} controller(s) and DNS "
+                f"{sorted(want_names)}; has IP {ips}, DNS {names}")
     return None
 
 

@@ -20,6 +20,7 @@ from generator.audit import (
     settings,
     tls,
     units,
+    userdata,
 )
 from generator.audit.cluster import Cluster
 from generator.audit.report import Finding, Report
@@ -39,12 +40,15 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     tls.check,  # 12
     lockdown.check,  # 13: issue 10's lock-down (firewall, etcd TLS, authorization, flannel)
     flagsets.check,  # 14: current profile: flags and config fields against the upstream sets
+    userdata.check,  # 15: the user data the apply sent is the repo's cloud-config, filled in
 )
 
 
-def audit(cluster_dir: Path) -> Report:
+def audit(cluster_dir: Path, applied: bool = True) -> Report:
+    """Every rule over the cluster repo; applied=False (the bake's own audit): without what an
+    earlier apply left there (user data sent, node certificates, recorded droplets)."""
     root = cluster_dir.resolve()
-    cluster = Cluster(root)
+    cluster = Cluster(root, applied)
     report = Report(str(cluster_dir))
     report.extend(cluster.findings)
     for rule in RULES:  # each judges by the baked profile's facts (cluster.profile)
