@@ -16,6 +16,8 @@ KUBE_REGISTRY = "registry.k8s.io"
 # components.sh spells NODE_PKI_DIR too (bash reads no Python; a test keeps them equal).
 NODE_PKI_DIR = "/etc/kubernetes/pki"
 KUBE_PROXY_KUBECONFIG = "/etc/kubernetes/kube-proxy.kubeconfig"
+# containerd's CRI socket on Flatcar: the kubelet's containerRuntimeEndpoint, crictl's endpoint.
+CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock"
 
 KUBELET_PATHS = {"bundled": "/usr/bin/kubelet", "download": "/opt/bin/kubelet"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, abac, facts, releases, schema
+from generator import TEMPLATE_ROOT, abac, facts, generated, profiles, releases, schema
 
 
 class ClusterFacts(Extension):
@@ -61,3 +61,7 @@ class ClusterFacts(Extension):
         environment.globals["control_plane_probes"] = facts.control_plane_probes
         environment.globals["bin_dir"] = facts.BIN_DIR
         environment.globals["node_subnet_prefix"] = schema.NODE_SUBNET_PREFIX
+        # what the README and the Makefile's help say of the baked profile
+        environment.globals["profile_of"] = profiles.profile
+        environment.globals["generated_files"] = generated.generated_files
+        environment.globals["profile_list"] = profiles.shell_list

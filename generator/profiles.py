@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from generator import facts
+from generator import TEMPLATE_ROOT, facts, profile_docs
 
 # Units systemd itself brings, on CoreOS and Flatcar alike.
 _SYSTEMD_UNITS = frozenset({
@@ -41,6 +41,8 @@ class Profile:
     # Every controller and worker runs an etcd proxy on localhost (the tutorial's etcd2 proxy),
     # or the apiservers reach the members themselves and nothing else talks to etcd.
     etcd_proxies: bool
+    # What the README and make help say of this system (generator/profile_docs.py).
+    docs: profile_docs.Docs
     # Answers this system cannot honour, refused before the bake with the reason: flannel
     # backends (backend -> why), the Kubernetes minor versions it is written for ("1.1.": the
     # tutorial's flags, manifests and policy; empty: any version with pinned sums).
@@ -76,6 +78,7 @@ TUTORIAL = Profile(
     kubelet_config_file=False,
     user_data_placeholders=("ETCD_PEER", "CONTROLLER_PUBLIC_IP"),
     etcd_proxies=True,
+    docs=profile_docs.TUTORIAL,
     # Its units, pod manifests, podmaster and ABAC policy use Kubernetes 1.1's flags and API
     # (--admission-control, extensions/v1beta1, ...), which later releases removed.
     kubernetes_minors=("1.1.",),
@@ -99,6 +102,7 @@ CURRENT = Profile(
     kubelet_config_file=True,
     user_data_placeholders=("ETCD_ENDPOINTS", "APISERVER_ENDPOINT"),
     etcd_proxies=False,
+    docs=profile_docs.CURRENT,
     # kubeadm's preflight refuses a control-plane node with fewer than 2 CPUs or 1700 MB
     # (cmd/kubeadm/app/preflight/checks.go: NumCPUCheck, MemCheck); Typhoon's DigitalOcean
     # module defaults to s-2vcpu-2gb controllers and s-1vcpu-2gb workers (variables.tf).
@@ -124,6 +128,17 @@ CURRENT = Profile(
 )
 
 PROFILES = {p.name: p for p in (TUTORIAL, CURRENT)}
+
+
+def shell_list(name: str, variable: str) -> tuple[str, ...]:
+    """A bash array of the profile's own apply steps (profiles/<name>/scripts/lib/profile.sh,
+    e.g. STATUS_LAYERS), for what the README and make help say of them."""
+    script = (TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / "profiles" / name / "scripts" /
+              "lib" / "profile.sh").read_text()
+    found = re.search(rf"^\s*{variable}=\(([^)]*)\)", script, re.M)
+    if found is None:
+        raise ValueError(f"profiles/{name}/scripts/lib/profile.sh sets no {variable}=(...)")
+    return tuple(found[1].split())
 
 
 def profile(name: str | None) -> Profile:

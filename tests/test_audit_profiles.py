@@ -12,7 +12,7 @@ import pytest
 
 from generator import TEMPLATE_ROOT
 from generator.audit import audit
-from generator.profiles import PROFILES
+from generator.profiles import PROFILES, shell_list
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
 
@@ -81,11 +81,12 @@ def test_the_same_files_declared_tutorial_meet_the_tutorial_facts(current: Path,
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
-def test_the_placeholders_are_those_the_apply_fills_in(name: str) -> None:
-    """profiles.py and the profile's bash (USER_DATA_PLACEHOLDERS, which userdata.sh fills in)
-    name the same words: the audit renders user data as the apply does."""
+def test_the_profile_facts_are_those_its_bash_uses(name: str) -> None:
+    """profiles.py and the profile's bash name the same placeholders (USER_DATA_PLACEHOLDERS,
+    which userdata.sh fills in: the audit renders user data as the apply does) and the same
+    etcd clients (ETCD_CLIENTS, which make diagram draws)."""
+    assert shell_list(name, "USER_DATA_PLACEHOLDERS") == PROFILES[name].user_data_placeholders
     script = (TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / "profiles" / name / "scripts"
               / "lib" / "profile.sh").read_text()
-    listed = re.search(r"^\s*USER_DATA_PLACEHOLDERS=\(([^)]*)\)", script, re.M)
-    assert listed, "profile.sh sets no USER_DATA_PLACEHOLDERS"
-    assert tuple(listed[1].split()) == PROFILES[name].user_data_placeholders
+    clients = re.search(r"^\s*ETCD_CLIENTS=(\w+)$", script, re.M)
+    assert clients and (clients[1] == "proxies") == PROFILES[name].etcd_proxies

@@ -97,9 +97,10 @@ def test_bake_without_graphviz_leaves_a_note(cluster_copy: Path,
 
 
 def test_every_etcd_member_and_controller_is_drawn(bake_with: Callable[..., Path]) -> None:
-    """etcd_count=3 controller_count=2: three members linked as peers, every proxy to each."""
+    """etcd_count=3 controller_count=2: three members, each pair linked as peers (a mesh), every
+    proxy to each."""
     svg = svg_text(bake_with(etcd_count=3, controller_count=2), "docs/topology")
     assert all(f"do-cluster-etcd-0{n}" in svg for n in (1, 2, 3))
     assert svg.count("planned: IPs once created") == 3 + 2 + 1
-    assert svg.count("etcd peers") == 2
+    assert svg.count("etcd peers") == 3
     assert svg.count("etcd proxy: client") == (2 + 1) * 3

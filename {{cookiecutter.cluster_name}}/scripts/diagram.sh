@@ -93,13 +93,23 @@ EOF
   for w in "${etcds[@]}" "${ctls[@]}" "${names[@]}"; do
     edge operator "$w" "ssh $SSH_PORT/tcp" 'style=dashed, color="#888888"'
   done
-  # a static cluster's members talk to each other on the peer port; every proxy knows them all
-  for ((c = 1; c < ${#etcds[@]}; c++)); do
-    edge "${etcds[c - 1]}" "${etcds[c]}" "etcd peers\\n$ETCD_PEER_PORT/tcp (private)" 'dir=both, color="#c98a2b"'
+  # a static cluster's members each talk to every other one on the peer port (a mesh)
+  local i j
+  for ((i = 0; i < ${#etcds[@]}; i++)); do
+    for ((j = i + 1; j < ${#etcds[@]}; j++)); do
+      edge "${etcds[i]}" "${etcds[j]}" "etcd peers\\n$ETCD_PEER_PORT/tcp (private)" 'dir=both, color="#c98a2b"'
+    done
   done
-  for w in "${ctls[@]}" "${names[@]}"; do
+  # who talks to etcd (ETCD_CLIENTS, scripts/lib/profile.sh): every node's proxy, which knows
+  # every member's peer URL, or the apiservers alone, with their etcd client certificate
+  local clients=("${ctls[@]}") label="etcd client (mutual TLS)\\n$ETCD_CLIENT_PORT/tcp (private)"
+  if [[ "$ETCD_CLIENTS" == proxies ]]; then
+    clients+=("${names[@]}")
+    label="etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)"
+  fi
+  for w in "${clients[@]}"; do
     for e in "${etcds[@]}"; do
-      edge "$w" "$e" "etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)" 'color="#c98a2b"'
+      edge "$w" "$e" "$label" 'color="#c98a2b"'
     done
   done
   for w in "${names[@]}"; do

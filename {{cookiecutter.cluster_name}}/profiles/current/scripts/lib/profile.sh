@@ -24,6 +24,9 @@ source scripts/lib/components.sh
   ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
   ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
   # make status: etcd and the pod network seen through the apiserver (no etcdctl on Flatcar)
+  # only the apiservers talk to etcd, with their own client certificate
+  # (make diagram; generator/profiles.py's etcd_proxies says the same)
+  ETCD_CLIENTS=apiservers
   STATUS_LAYERS=(droplets ssh apiserver etcd-health nodes pod-network kube-dns)
   # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
   STATUS_CONTROLLER_NODE=yes

@@ -18,6 +18,9 @@
   ADDONS_SUMMARY="kube-dns deployed (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN)"
   ADDONS_PODS_SELECTOR=k8s-app=kube-dns
   # make status: the layers in dependency order (scripts/lib/health.sh: check_<layer>)
+  # every controller and worker reaches etcd through its local etcd2 proxy
+  # (make diagram; generator/profiles.py's etcd_proxies says the same)
+  ETCD_CLIENTS=proxies
   STATUS_LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
   # make rotate-certs re-issues this profile's node certificates (empty: nothing refused)
   ROTATE_CERTS_REFUSAL=""

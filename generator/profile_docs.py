@@ -1,0 +1,119 @@
+"""What the generated README and `make help` say that differs per profile, side by side: who
+gets into the apiserver and etcd, what stays open and why, how to look inside a droplet. The
+README renders these for the baked profile (Profile.docs); nothing there names a profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator import facts
+
+
+@dataclass(frozen=True)
+class Docs:
+    # README intro: how flannel learns the pod network
+    flannel_config: str
+    # Security table: who gets in at the apiserver and at an etcd member, and what else only
+    # the cluster's droplets reach
+    apiserver_access: str
+    etcd_access: str
+    inner_ports: str
+    # "What stays open, and why": one bullet each
+    open_notes: tuple[str, ...]
+    # Troubleshooting on a droplet: (command, what it shows)
+    troubleshooting: tuple[tuple[str, str], ...]
+    # make help and the README's apply table: what make addons deploys and make smoke runs,
+    # what make worker issues for each worker, what make status says of etcd, how kubectl
+    # must match
+    addons: str
+    smoke: str
+    worker_certs: str
+    etcd_status: str
+    kubectl_note: str
+
+
+_USER_DATA = ("curl -sL 169.254.169.254/metadata/v1/user-data | less",
+              "the user data the droplet got (DigitalOcean's metadata service)")
+
+TUTORIAL = Docs(
+    flannel_config="over etcd",
+    apiserver_access="a client certificate of the cluster's CA, then ABAC: `kube-admin` "
+    "everything; `kube-worker-NN` reads everything, writes pods, nodes and events; kube2sky "
+    "reads services and endpoints",
+    etcd_access="TLS with a client certificate of the cluster's CA (the nodes' proxies use the "
+    "node certificate)",
+    inner_ports="kubelet 10250, cAdvisor 4194",
+    open_notes=(
+        "**The kubelet API (10250)** runs commands in any container and cannot authenticate "
+        "its callers in Kubernetes 1.1: the cloud firewall is its only protection. So is "
+        "cAdvisor (4194): the Kubernetes 1.1 kubelet has no switch to close it. Its read-only "
+        "port (10255) is closed (`--read-only-port=0`).",
+        "**The apiserver's insecure port (8080)** listens on 127.0.0.1 of the controller, "
+        "unauthorized (1.1 never authorizes it): the scheduler, controller-manager, podmaster "
+        "and the controller's kubelet use it.",
+        "**ABAC in 1.1 is coarse**: no verbs, groups or subresources; \"readonly\" reads "
+        "everything, secrets included (the kubelet needs the service-account tokens it "
+        "mounts). A worker's certificate can still write any pod or node.",
+        "**Each node's etcd proxy** answers plain HTTP on localhost, for the apiserver, the "
+        "podmaster and flannel, as in the tutorial.",
+    ),
+    troubleshooting=(
+        ("journalctl -u oem-cloudinit -f", "coreos-cloudinit applying the user data"),
+        ("watch -n 1 'docker ps --format=\"table {{.Image}}\\t{{.ID}}\\t{{.Status}}\\t"
+         "{{.Ports}}\" -a'", "the containers docker runs (the kubelet's pods among them)"),
+        _USER_DATA,
+    ),
+    addons="the kube-dns add-on: Service, then ReplicationController (step 11)",
+    smoke="busybox `nslookup kubernetes.default`, then the pod inspector",
+    worker_certs="`pki/worker-NN.pem` for its private IP, installed with the "
+    "`worker.pem`/`worker-key.pem` symlinks",
+    etcd_status="every member's health and the leader (`etcdctl cluster-health` and "
+    "`member list` on the first member that answers, then through the controller's proxy; a "
+    "member down with the quorum kept is WARN; JSON: `members`, `leader`), flannel's "
+    "`/coreos.com/network/config`",
+    kubectl_note="a current kubectl cannot even read a 1.1 apiserver's resource list (\"no "
+    "matches for kind Service in version v1\"). The scripts check `kubectl version --client` "
+    "first and name the binary to fetch. Objects are created when missing and updated when "
+    "present (kubectl 1.1's `apply` only updates existing objects, so they ask `kubectl get -f` "
+    "first)",
+)
+
+CURRENT = Docs(
+    flannel_config="through the Kubernetes API (its kube subnet manager)",
+    apiserver_access="a client certificate of the cluster's CA or a service-account token, "
+    "then the Node authorizer (a kubelet: its own node and the pods bound to it) and RBAC "
+    "(`admin` is in `system:masters`; the controller-manager, scheduler and kube-proxy have "
+    "their built-in roles); anonymous requests reach only the health and version endpoints "
+    "(RBAC's `system:public-info-viewer`)",
+    etcd_access="mutual TLS (`--client-cert-auth`, `--peer-client-cert-auth`): the apiservers "
+    "with their etcd client certificate, the members with their own; nothing else talks to "
+    "etcd",
+    inner_ports="kubelet 10250",
+    open_notes=(
+        "**The kubelet API (10250)** admits only a client certificate of the cluster's CA "
+        "(anonymous access off) and asks the apiserver to authorize each request (webhook); "
+        "its read-only port is off (`readOnlyPort: 0`). The cloud firewall keeps it to the "
+        "cluster's droplets as well.",
+        "**No unauthenticated port**: the apiserver serves TLS only; the controller-manager "
+        "and the scheduler reach it at https://127.0.0.1 with certificates of their own, and "
+        "their own ports listen on 127.0.0.1.",
+        "**etcd** is reached by the apiservers only, with mutual TLS; no other node talks to "
+        "it.",
+    ),
+    troubleshooting=(
+        ("journalctl -u oem-cloudinit -f", "coreos-cloudinit applying the user data"),
+        ("journalctl -u kubelet -f", "the kubelet: why a pod, static or not, does not start"),
+        # Flatcar ships crictl (cri-tools, /usr/bin/crictl: flatcar/Flatcar#325, #951)
+        (f"sudo crictl --runtime-endpoint {facts.CONTAINERD_SOCKET} ps -a",
+         "the containers containerd runs for the kubelet (`crictl logs ID` shows one's log)"),
+        _USER_DATA,
+    ),
+    addons="kube-proxy and flannel (DaemonSets), then CoreDNS behind the kube-dns Service",
+    smoke="busybox `nslookup kubernetes.default`, then agnhost `serve-hostname`",
+    worker_certs="`pki/kubelet-<name>.pem` (CN `system:node:<name>`, SANs its name and IPs), "
+    "installed as `kubelet.pem` beside kube-proxy's client certificate",
+    etcd_status="etcd's health as the apiserver sees it (`/readyz/etcd`), the pod network "
+    "(every node's pod CIDR and flannel's pods)",
+    kubectl_note="the scripts check `kubectl version --client` first and name the binary to "
+    "fetch. Objects are applied with `kubectl apply`",
+)
