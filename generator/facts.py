@@ -113,6 +113,19 @@ def droplet_tag(answers: Mapping[str, Any], role: str = "") -> str:
     return ":".join(part for part in (TAG_PREFIX, answers["cluster_name"], role) if part)
 
 
+# DigitalOcean's cloud-controller-manager tags what it creates (load balancers) "k8s:" +
+# DO_CLUSTER_ID (digitalocean-cloud-controller-manager v0.1.68 cloud-controller-manager/do/
+# loadbalancers.go: tagPrefixClusterID, buildK8sTag; docs/getting-started.md "DO_CLUSTER_ID").
+# Its cluster ID here is the cluster's own tag, so the tag names this cluster and no other
+# (DigitalOcean's managed clusters use a UUID there); make destroy deletes by it.
+CCM_TAG_PREFIX = "k8s"
+
+
+def cloud_tag(answers: Mapping[str, Any]) -> str:
+    """What the in-cluster add-ons tag their load balancers and volumes with."""
+    return f"{CCM_TAG_PREFIX}:{droplet_tag(answers)}"
+
+
 # --- the current profile (Flatcar + current Kubernetes): where nodes fetch and keep things ---
 
 # Official release files and images (https://kubernetes.io/releases/download/): binaries at

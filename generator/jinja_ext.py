@@ -31,6 +31,7 @@ class ClusterFacts(Extension):
         environment.globals["lb_node_monthly_usd"] = facts.LB_NODE_MONTHLY_USD
         environment.filters["apiserver_url"] = facts.apiserver_url
         environment.filters["droplet_tag"] = facts.droplet_tag
+        environment.filters["cloud_tag"] = facts.cloud_tag
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules

@@ -22,8 +22,9 @@ from tests.baking import default_answers
 from tests.current_profile import bake_current
 
 MANIFESTS = ("addons/kube-proxy.yaml", "addons/flannel.yaml", "addons/coredns.yaml",
+             "addons/digitalocean-ccm.yaml",
              "smoke/busybox.yaml", "smoke/inspector.yaml")
-IMAGE_ANSWERS = ("_coredns_image", "_flannel_image", "_flannel_cni_plugin_image",
+IMAGE_ANSWERS = ("_coredns_image", "_flannel_image", "_flannel_cni_plugin_image", "_do_ccm_image",
                  "_smoke_dns_image", "_smoke_http_image")
 # Non-default answers: each must reach the manifests, and no default may remain.
 OTHER = {"_pod_network": "10.244.0.0/16", "_service_cidr": "10.96.0.0/16",
@@ -165,3 +166,36 @@ def test_image_answers_must_be_pinned(key: str, value: str, words: str) -> None:
     errors = validate(default_answers(profile="current", **{key: value}))
     assert [e.field for e in errors] == [key], errors
     assert words in errors[0].message
+
+
+# digitalocean/digitalocean-cloud-controller-manager releases/digitalocean-cloud-controller-
+# manager/v0.1.68.yml at tag v0.1.68: its ClusterRole's rules (resource: verbs) and the
+# container's command; cloud-controller-manager/do/cloud.go reads DO_ACCESS_TOKEN and
+# DO_CLUSTER_ID from the environment.
+CCM_RULES = {"leases": ["get", "watch", "list", "create", "update", "delete"],
+             "events": ["create", "patch", "update"], "nodes": ["*"], "nodes/status": ["patch"],
+             "services": ["list", "patch", "update", "watch"],
+             "services/status": ["list", "patch", "update", "watch"],
+             "serviceaccounts": ["create"],
+             "persistentvolumes": ["get", "list", "update", "watch"],
+             "endpoints": ["create", "get", "list", "watch", "update"]}
+
+
+def test_the_cloud_controller_manager_is_its_release(current: Path) -> None:
+    docs = documents(current / "manifests/addons/digitalocean-ccm.yaml")
+    role = find(docs, "ClusterRole", "system:cloud-controller-manager")
+    assert {r["resources"][0]: r["verbs"] for r in role["rules"]} == CCM_RULES
+    pod = find(docs, "Deployment", "digitalocean-cloud-controller-manager")["spec"]["template"]
+    ccm = pod["spec"]["containers"][0]
+    assert ccm["command"] == ["/bin/digitalocean-cloud-controller-manager", "--leader-elect=false"]
+    env = {e["name"]: e for e in ccm["env"]}
+    assert env["DO_ACCESS_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "digitalocean", "key": "access-token"}}
+    # its load balancers are tagged k8s:<DO_CLUSTER_ID> (do/loadbalancers.go buildK8sTag):
+    # the tag make destroy deletes by, one source
+    settings = (current / "settings.env").read_text()
+    assert f"\nCLOUD_TAG=k8s:{env['DO_CLUSTER_ID']['value']}\n" in settings
+    assert env["DO_CLUSTER_ID"]["value"] == facts.droplet_tag(default_answers(profile="current"))
+    # what runs before it initializes the nodes tolerates their uninitialized taint
+    assert {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true",
+            "effect": "NoSchedule"} in pod["spec"]["tolerations"]

@@ -13,6 +13,9 @@ create, delete, get, version; apimachinery's StatusError "Error from server (Not
   ``<resource>[.<group>]/<name> created|configured|unchanged|deleted``; an existing object on
   create is ``AlreadyExists``; a missing namespace is ``NotFound``; every object is handled,
   then exit 1 if any failed.
+- ``create secret generic NAME --from-file=KEY=PATH --dry-run=client -o yaml`` (PATH may be
+  /dev/stdin) and ``apply -f -``: the Secret rendered, then applied from standard input; the
+  state keeps a digest of each Secret value (the state file is on disk; etcd would hold it).
 - ``get KIND [NAME] [-n NS] [-l SELECTOR (equality or set-based)] [-o json|jsonpath=|name]``,
   ``get --raw /readyz/etcd``, ``exec POD -- nslookup NAME`` (busybox 1.28's output).
 
@@ -30,12 +33,14 @@ exists; etcd is ready while the etcd droplet has ``/etc/etcd/pki/etcd.pem``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -62,7 +67,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "Namespace": ("namespaces", "", False), "Node": ("nodes", "", False),
     "ServiceAccount": ("serviceaccounts", "", True), "ConfigMap": ("configmaps", "", True),
     "Service": ("services", "", True), "Pod": ("pods", "", True),
-    "Endpoints": ("endpoints", "", True),
+    "Endpoints": ("endpoints", "", True), "Secret": ("secrets", "", True),
     "Deployment": ("deployments", "apps", True), "DaemonSet": ("daemonsets", "apps", True),
     "ClusterRole": ("clusterroles", "rbac.authorization.k8s.io", False),
     "ClusterRoleBinding": ("clusterrolebindings", "rbac.authorization.k8s.io", False),
@@ -279,10 +284,11 @@ def _endpoints(data: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[st
 
 def load_manifests(file: str) -> list[dict[str, Any]]:
     path = Path(file)
-    if not path.is_file():
+    if file != "-" and not path.is_file():
         raise KubectlError(f'error: the path "{file}" does not exist')
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        text = sys.stdin.read() if file == "-" else path.read_text()
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
     for doc in docs:
@@ -334,6 +340,9 @@ def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
             continue
         obj = json.loads(json.dumps(doc))
         obj["metadata"]["namespace"] = ns
+        if kind == "Secret":
+            obj["data"] = {k: "sha256:" + hashlib.sha256(base64.b64decode(v)).hexdigest()
+                           for k, v in (obj.get("data") or {}).items()}
         old = data["objects"].get(key)
         if verb == "create" and old is not None:
             errors.append(f'Error from server (AlreadyExists): error when creating "{file}": '
@@ -347,6 +356,29 @@ def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
         data["objects"][key] = obj
         out.append(f"{ref} {'created' if old is None else 'configured'}")
     return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+
+
+def cmd_create_secret(args: list[str], opts: dict[str, Any]) -> str:
+    """``kubectl create secret generic NAME --from-file=KEY=PATH... --dry-run=client -o yaml``:
+    the Secret as kubectl renders it, nothing sent (the only form the scripts use)."""
+    if len(args) != 3 or args[1] != "generic":
+        raise KubectlError("error: exactly one NAME is required, got "
+                           f"{max(len(args) - 2, 0)}\nSee 'kubectl create secret generic -h'")
+    if opts["dry_run"] != "client" or opts["output"] != "yaml":
+        raise KubectlError("error: fake kubectl: create secret only with --dry-run=client -o yaml")
+    data = {}
+    for item in opts["from_file"]:
+        key, eq, path = item.partition("=")
+        if not eq:
+            key, path = Path(item).name, item
+        try:
+            raw = sys.stdin.buffer.read() if path == "/dev/stdin" else Path(path).read_bytes()
+        except OSError as exc:
+            raise KubectlError(f"error: error reading {path}: {exc.strerror}") from None
+        data[key] = base64.b64encode(raw).decode()
+    secret = {"apiVersion": "v1", "data": data, "kind": "Secret",
+              "metadata": {"name": args[2], "namespace": opts["namespace"]}}
+    return yaml.safe_dump(secret, default_flow_style=False)
 
 
 def _strip(obj: dict[str, Any]) -> dict[str, Any]:
@@ -502,10 +534,11 @@ def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str
 def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
     opts: dict[str, Any] = {"kubeconfig": None, "namespace": "default", "files": [],
                             "selector": "", "output": "", "client": False, "raw": "",
-                            "save_config": False}
+                            "save_config": False, "from_file": [], "dry_run": "none"}
     valued = {"--kubeconfig": "kubeconfig", "--namespace": "namespace", "-n": "namespace",
               "-f": "files", "--filename": "files", "-l": "selector", "--selector": "selector",
-              "-o": "output", "--output": "output", "--raw": "raw"}
+              "-o": "output", "--output": "output", "--raw": "raw",
+              "--from-file": "from_file", "--dry-run": "dry_run"}
     args: list[str] = []
     verb = ""
     i = 0
@@ -521,8 +554,8 @@ def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
                 if i >= len(argv):
                     raise KubectlError(f"error: flag needs an argument: {name}")
                 value, i = argv[i], i + 1
-            if valued[name] == "files":
-                opts["files"].append(value)
+            if valued[name] in ("files", "from_file"):
+                opts[valued[name]].append(value)
             else:
                 opts[valued[name]] = value
         elif arg == "--client":
@@ -548,6 +581,9 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
             raise KubectlError("error: unknown flag: --save-config")
         if verb == "version" and opts["client"]:
             return 0, client, ""
+        if (opts["from_file"] or opts["dry_run"] != "none") and args[:1] != ["secret"]:
+            raise KubectlError("error: fake kubectl: --from-file and --dry-run only with "
+                               "create secret")
         if opts["kubeconfig"] is None:
             raise KubectlError("error: fake kubectl: pass --kubeconfig (the scripts never use "
                                "~/.kube/config)")
@@ -560,6 +596,8 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
             data["calls"].append(" ".join(argv))
             if verb == "version":
                 return 0, client + f"Server Version: {VERSION}\n", ""
+            if verb == "create" and args[:1] == ["secret"]:
+                return 0, cmd_create_secret(args, opts), ""
             if verb in ("create", "apply", "delete"):
                 out, errors = cmd_write(verb, opts["files"], opts, data)
                 return (1 if errors else 0), out, errors

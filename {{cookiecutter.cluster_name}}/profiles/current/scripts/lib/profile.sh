@@ -21,6 +21,10 @@ source scripts/lib/components.sh
   # kube-proxy and the pod network before the DNS that needs both
   ADDON_MANIFESTS=(manifests/addons/kube-proxy.yaml manifests/addons/flannel.yaml
     manifests/addons/coredns.yaml)
+  # with DIGITALOCEAN_CLUSTER_TOKEN only (scripts/lib/cloudtoken.sh): DigitalOcean's
+  # cloud-controller-manager (LoadBalancer Services get DigitalOcean load balancers)
+  CLOUD_ADDON_MANIFESTS=(manifests/addons/digitalocean-ccm.yaml)
+  CLOUD_ADDONS_WHAT="DigitalOcean's cloud-controller-manager (LoadBalancer Services)"
   ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
   ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
   # make status: etcd and the pod network seen through the apiserver (no etcdctl on Flatcar)

@@ -15,6 +15,9 @@
   USER_DATA_PLACEHOLDERS=(ETCD_PEER CONTROLLER_PUBLIC_IP)
   # make addons: the kube-dns add-on, Service first, then its ReplicationController (step 11)
   ADDON_MANIFESTS=(manifests/addons/kube-dns-svc.yaml manifests/addons/kube-dns-rc.yaml)
+  # Kubernetes 1.1 has no external cloud providers: no add-on needs a DigitalOcean token
+  CLOUD_ADDON_MANIFESTS=()
+  CLOUD_ADDONS_WHAT=""
   ADDONS_SUMMARY="kube-dns deployed (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN)"
   ADDONS_PODS_SELECTOR=k8s-app=kube-dns
   # make status: the layers in dependency order (scripts/lib/health.sh: check_<layer>)
