@@ -61,4 +61,9 @@ def test_bash_is_checked_first(default_cluster: Path) -> None:
         code = [line for line in (default_cluster / script).read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
         first_source = next(i for i, line in enumerate(code) if line.startswith("source "))
-        assert code[first_source:first_source + 2] == [f"source {PLATFORM}", "require_bash"], script
+        assert code[first_source].endswith(PLATFORM.removeprefix("scripts") + '"') \
+            or code[first_source] == f"source {PLATFORM}", script
+        assert code[first_source + 1] == "require_bash", script
+        # bash 3.2 refuses inherit_errexit (a 4.4 option): the check must come before it
+        errexit = [i for i, line in enumerate(code) if line == "shopt -s inherit_errexit"]
+        assert all(i > first_source for i in errexit), script

@@ -27,9 +27,8 @@ from tests.integration.etcd_cluster import (
     issue_member_certs,
     member_names,
     parse_env_file,
-    quiet_port,
 )
-from tests.integration.support import LOOPBACK, settings, stop
+from tests.integration.support import LOOPBACK, free_port, settings, stop
 from tests.integration.test_current_etcd import ETCD_PKI, bare_env, etcdctl, rewrite
 
 
@@ -84,7 +83,7 @@ class CurrentEtcd:
         flags, env_file = unit_flags(self.cluster)
         assert env_file == conf["ETCD_CLUSTER_ENV"]
         issue_member_certs(self.cluster)
-        ports = [(quiet_port(), quiet_port()) for _ in PRIVATE_IPS]
+        ports = [(free_port(), free_port()) for _ in PRIVATE_IPS]
         peer_of = {f"https://{ip}:{conf['ETCD_PEER_PORT']}": f"https://{LOOPBACK}:{peer}"
                    for ip, (_, peer) in zip(PRIVATE_IPS, ports, strict=True)}
         for nn, (name, (client, peer), text) in enumerate(zip(
