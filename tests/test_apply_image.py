@@ -145,3 +145,18 @@ def test_destroy_leaves_the_imported_image(apply: Apply) -> None:
     assert f"doctl compute image delete {image['id']}" in out.stderr
     apply.make("etcd")
     assert apply.calls("POST /v2/images") == 1
+
+
+def test_a_deleted_import_stops_make_image_and_the_next_run_imports_anew(apply: Apply) -> None:
+    """Issue 18 row 10: the recorded import deleted by hand: make image waited for it again
+    on every run (image get failing) and never recovered."""
+    apply.make("image", **FAST)
+    first = _record(apply)["id"]
+    apply.doctl("compute", "image", "delete", str(first), "--force")
+    assert _images(apply) == {}
+    gone = apply.make("image", check=False, **FAST)
+    assert gone.returncode != 0
+    assert f"image {first} is gone from the account (deleted): nothing was created" in gone.stderr
+    assert (apply.cluster / "state/image-deleted.json").is_file()
+    apply.make("image", **FAST)
+    assert _record(apply)["id"] != first and len(_images(apply)) == 1

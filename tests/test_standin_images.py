@@ -65,3 +65,21 @@ def test_the_api_and_cobra_refuse_what_doctl_and_digitalocean_refuse(sim: Sim) -
     missing = sim.doctl("compute", "image", "get", "4242")
     assert missing.returncode == 1 and "404" in missing.stderr
     assert "images" not in sim.state() or sim.state()["images"] == {}
+
+
+def test_delete_then_get_and_droplet_create_are_refused(sim: Sim) -> None:
+    """Issue 18 stand-ins: an image deleted (doctl compute image delete) is gone, and an
+    image ID the account does not have boots nothing (the API: 'invalid image')."""
+    (image,) = sim.doctl_json(*CREATE, "--image-distribution", "Unknown")
+    unconfirmed = sim.doctl("compute", "image", "delete", str(image["id"]))
+    assert unconfirmed.returncode == 1 and "Operation aborted" in unconfirmed.stderr
+    assert sim.doctl("compute", "image", "delete", str(image["id"]), "--force").returncode == 0
+    assert "404" in sim.doctl("compute", "image", "get", str(image["id"])).stderr
+    _, fingerprint = sim.add_key()
+    for ident in (str(image["id"]), "4242"):
+        out = sim.doctl("compute", "droplet", "create", "n1", "--image", ident, "--region",
+                        "ams3", "--size", "s-1vcpu-1gb", "--ssh-keys", fingerprint)
+        assert out.returncode == 1
+        assert "You specified an invalid image for Droplet creation." in out.stderr, ident
+    again = sim.doctl("compute", "image", "delete", str(image["id"]), "--force")
+    assert again.returncode == 1 and "404" in again.stderr

@@ -120,11 +120,14 @@ def size_list() -> list[dict[str, Any]]:
 def image_object(image: str, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The image for a slug or numeric ID, or None when the API would refuse it.
 
-    Numeric IDs stand for custom images (Fedora CoreOS is uploaded that way today).
+    Numeric IDs stand for custom images: only those ``extra`` configures (the API refuses an
+    ID it does not know: "You specified an invalid image"; imported ones are images.py's).
     ``extra`` is ``config.images`` from the state file: ``{slug: {name, distribution}}``.
     """
     known = dict(extra or {})
-    if image.isdigit() and int(image) > 0:
+    if image.isdigit():
+        if image not in known:
+            return None
         meta = known.get(image, {})
         return {
             "id": int(image),

@@ -1,4 +1,4 @@
-"""``doctl compute image create|get|list`` and the custom-image import behind them.
+"""``doctl compute image create|get|list|delete`` and the custom-image import behind them.
 
 Sources: doctl commands/images.go (``create <image-name>`` with required ``--image-url`` and
 ``--region``, ``--image-distribution`` default ``Unknown``, ``--image-description``,
@@ -124,6 +124,17 @@ def get_image(ident: str) -> Handler:
     return handle
 
 
+def delete_image(ident: str) -> Handler:
+    """``DELETE /v2/images/{id}``: 204; the image is gone (a GET answers 404, a droplet create
+    from it is refused as an invalid image)."""
+    def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
+        if _images(data).pop(ident, None) is None:
+            raise HttpError(404, NOT_FOUND)
+        return 204, None
+
+    return handle
+
+
 def list_images(page: int) -> Handler:
     """``GET /v2/images``: the account's custom images (public ones are not simulated)."""
     def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
@@ -178,6 +189,18 @@ def run_get(ctx: Any) -> int:
     return 0
 
 
+def run_delete(ctx: Any) -> int:
+    """doctl images.go RunImagesDelete: <image-id>, confirmation unless --force."""
+    ident = _d().ensure_one_arg(ctx.parsed)
+    if not ident.isdigit():
+        raise _d().CmdError(f'strconv.Atoi: parsing "{ident}": invalid syntax')
+    if not (ctx.parsed.get("force") or _d().confirm("delete this image?")):
+        raise _d().CmdError("Operation aborted.")
+    ctx.client.request("DELETE", f"v2/images/{ident}", "DELETE /v2/images/{id}",
+                       delete_image(ident))
+    return 0
+
+
 def run_list(ctx: Any) -> int:
     if ctx.parsed.get("public"):
         raise _d().CmdError("(dosim) listing public images is not simulated")
@@ -198,5 +221,8 @@ def add_commands(compute: Cmd, display_flags: list[Flag], doctl: ModuleType) -> 
         Flag("tag-names", kind="slice"), *display_flags]))
     image.add(Cmd("get", "Retrieve information about an image",
                   use="<image-id|image-slug>", flags=list(display_flags), run=run_get))
+    image.add(Cmd("delete", "Permanently delete an image from your account",
+                  use="<image-id>", aliases=("rm",), run=run_delete,
+                  flags=[Flag("force", "f", kind="bool")]))
     image.add(Cmd("list", "List images on your account", aliases=("ls",),
                   flags=[Flag("public", kind="bool"), *display_flags], run=run_list))

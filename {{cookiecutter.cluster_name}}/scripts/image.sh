@@ -32,6 +32,13 @@ named_import() {
     jq -r --arg n "$IMAGE_NAME" '[.[] | select(.name == $n and .status != "deleted")][0].id // ""'
 }
 
+# image_listed ID: the account's image list has ID (an image get can fail for other reasons).
+image_listed() {
+  local list
+  list=$(do_json "listing the account's images" compute image list) || return 0
+  jq -e --arg id "$1" 'any(.[]; (.id | tostring) == $id)' <<<"$list" >/dev/null
+}
+
 # start_import: POST the import, record it at once, print its ID.
 start_import() {
   local out
@@ -51,7 +58,16 @@ wait_available() {
   local id=$1 json status="" last="" polls=0 start=$SECONDS shown=$SECONDS
   step "waiting for image $id to be available (DigitalOcean downloads and converts it; minutes)"
   while true; do
-    json=$(image_json "$id") || die "could not read image $id (above); re-run 'make image' to keep waiting"
+    json=$(image_json "$id") || {
+      # deleted from the account (by hand, or a failed import DigitalOcean removed): waiting
+      # again would never end; the next run imports anew
+      if ! image_listed "$id"; then
+        mv "$IMAGE_STATE" "$STATE_DIR/image-deleted.json"
+        die "image $id is gone from the account (deleted): nothing was created; its record" \
+          "moved to $STATE_DIR/image-deleted.json; re-run 'make image' to import Flatcar anew"
+      fi
+      die "could not read image $id (above); re-run 'make image' to keep waiting"
+    }
     polls=$((polls + 1))
     status=$(jq -r .status <<<"$json")
     record_image "$json"
