@@ -82,7 +82,8 @@ kept_image() {
 main() {
   apply_lock destroy
   preflight --no-key
-  CLUSTER_LIST=$(cluster_droplets)
+  # two droplets of one name (two applies at once) are listed by ID and deleted too
+  CLUSTER_LIST=$(cluster_droplets --duplicates-ok)
   local count names=() name
   count=$(jq length <<<"$CLUSTER_LIST")
   if ((count == 0)) && [[ -s "$DELETED_FILE" ]]; then

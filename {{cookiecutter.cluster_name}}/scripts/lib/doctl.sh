@@ -98,23 +98,30 @@ JQ_RECORD='{id, name, status: (.status // ""), tags: (.tags // []), region: (.re
 
 # cluster_droplets: the cluster's droplets (tag CLUSTER_TAG, which no other cluster's tag can
 # equal) as one JSON array of records; stops when two droplets share a name (never guess
-# which one is ours).
+# which one is ours), unless --duplicates-ok (status and destroy, which name them by ID).
 cluster_droplets() {
   local raw list dupes
   raw=$(do_json "listing the droplets tagged $CLUSTER_TAG" \
     compute droplet list --tag-name "$CLUSTER_TAG")
   list=$(jq -c "[(. // [])[] | $JQ_RECORD]" <<<"$raw")
-  dupes=$(jq -r 'group_by(.name)[] | select(length > 1)
-    | "\(length) droplets are named \(.[0].name) (ids: \(map(.id | tostring) | join(", ")))"' <<<"$list")
-  if [[ -n "$dupes" ]]; then
-    die "$dupes; delete the extra ones (doctl compute droplet delete ID) and re-run"
+  dupes=$(duplicate_droplets "$list")
+  if [[ -n "$dupes" && "${1:-}" != --duplicates-ok ]]; then
+    die "$dupes; delete the extra ones (doctl compute droplet delete ID; two applies at once?)" \
+      "and re-run, or 'make destroy' removes them all"
   fi
   printf '%s\n' "$list"
 }
 
+# duplicate_droplets LIST: one line per name LIST has more than once, with the droplets' IDs
+# (make status reports them, make destroy deletes them all: cluster_droplets --duplicates-ok).
+duplicate_droplets() {
+  jq -r 'group_by(.name)[] | select(length > 1)
+    | "\(length) droplets are named \(.[0].name) (ids: \(map(.id | tostring) | join(", ")))"' <<<"$1"
+}
+
 # record_of LIST NAME: the record named NAME in LIST (empty if none).
 record_of() {
-  jq -c --arg n "$2" '.[] | select(.name == $n)' <<<"$1"
+  jq -c --arg n "$2" 'first(.[] | select(.name == $n)) // empty' <<<"$1"
 }
 
 # records_tsv NAME...: one line per NAME, in order: name, id, public IP, private IP

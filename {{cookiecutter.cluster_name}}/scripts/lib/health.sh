@@ -38,8 +38,9 @@ expected_names() {
 }
 
 check_droplets() {
-  CLUSTER_LIST=$(cluster_droplets)
-  local items=() bad=() missing=() name id pub priv status
+  CLUSTER_LIST=$(cluster_droplets --duplicates-ok)
+  local items=() bad=() missing=() name id pub priv status dupes
+  dupes=$(duplicate_droplets "$CLUSTER_LIST" | paste -sd';')
   while IFS=$'\t' read -r name id status pub priv; do
     items+=("$(printf '%-28s %-10s %-7s %-15s %s' "$name" "$id" "$status" "${pub:--}" "${priv:--}")")
     [[ "$status" == active && -n "$pub" && -n "$priv" ]] || bad+=("$name ($status${pub:+, $pub}${pub:-, no IP yet})")
@@ -49,6 +50,9 @@ check_droplets() {
   done < <(expected_names)
   if ((${#items[@]} == 0)); then
     layer droplets FAIL "no droplets are tagged $CLUSTER_TAG: make etcd controller worker"
+  elif [[ -n "$dupes" ]]; then
+    layer droplets FAIL "$dupes: two applies at once? delete the extra one (doctl compute droplet\
+ delete ID), or make destroy removes them all" "${items[@]}"
   elif ((${#bad[@]})); then
     layer droplets FAIL "not active with both IPs: ${bad[*]} (booting? look again in a minute)" "${items[@]}"
   elif ((${#missing[@]})); then
