@@ -215,3 +215,13 @@ def test_a_backup_path_with_a_colon_is_restored(backed_up: tuple[Apply, Path]) -
     for name in MEMBERS:
         assert not (apply.root(name) / "var/lib/etcd2.before-restore").exists(), name
         assert not (apply.root(name) / "home/core/etcd2-data.tar.gz").exists(), name
+
+
+def test_the_readme_says_what_a_restore_into_a_new_cluster_breaks(
+        backed_up: tuple[Apply, Path]) -> None:
+    """Row 7: destroy deletes the service-account key; the backup does not carry it."""
+    apply, _ = backed_up
+    text = " ".join((apply.cluster / "README.md").read_text().split())
+    assert "The service-account key is not in it" in text
+    assert "type `kubernetes.io/service-account-token`) so the controller manager issues" in text
+    assert "is replaced on its own: `make controller` and `make worker` stop naming it" in text
