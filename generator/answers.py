@@ -146,11 +146,6 @@ def _check_combinations(answers: Mapping[str, str], bad: set[str]) -> list[Answe
     if answers["profile"] == "tutorial" and not answers["image"]:
         errors.append(AnswerError("image", "is empty; the tutorial profile boots a CoreOS image "
                                   "slug or custom image ID, e.g. coreos-alpha"))
-    if answers["profile"] == "current":
-        errors += [AnswerError(key, f"{answers[key]!r}: the current profile builds one "
-                               "controller so far (several are the tutorial profile's); use 1")
-                   for key in ("controller_count",)
-                   if key not in bad and answers[key] != "1"]
     if answers["_update_group"] == "stable" and answers["_kubelet_source"] == "bundled":
         errors.append(
             AnswerError(

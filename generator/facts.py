@@ -85,6 +85,19 @@ def droplet_name(answers: Mapping[str, Any], role: str, index: int = 1) -> str:
     """Droplet names carry the cluster name: do-cluster-etcd-01, do-cluster-worker-02."""
     return f"{answers['cluster_name']}-{role}-{index:02d}"
 
+
+def apiserver_controller_ips(answers: Mapping[str, Any]) -> list[str]:
+    """The apiserver certificate's controller IP SANs as openssl reads them from the apply's
+    environment (scripts/lib/pki.sh pki_issue_apiserver): the first controller's public and
+    private IP, then CONTROLLER_NN_*, and with several controllers the load balancer's."""
+    count = int(answers["controller_count"])
+    refs = ["CONTROLLER_PUBLIC_IP", "CONTROLLER_PRIVATE_IP"]
+    for n in range(2, count + 1):
+        refs += [f"CONTROLLER_{n:02d}_PUBLIC_IP", f"CONTROLLER_{n:02d}_PRIVATE_IP"]
+    if count > 1:
+        refs.append("APISERVER_LB_IP")
+    return [f"$ENV::{ref}" for ref in refs]
+
 # kube-apiserver 1.1's flag defaults, where the template leaves a listener unset: what listens
 # then (kubernetes docs/admin/kube-apiserver.md). Kubernetes flags read '_' as '-'.
 APISERVER_DEFAULTS = {

@@ -24,6 +24,7 @@ class ClusterFacts(Extension):
         environment.globals["node_pki_dir"] = facts.NODE_PKI_DIR
         environment.globals["kube_proxy_kubeconfig"] = facts.KUBE_PROXY_KUBECONFIG
         environment.filters["droplet_name"] = facts.droplet_name
+        environment.filters["apiserver_controller_ips"] = facts.apiserver_controller_ips
         environment.filters["flannel_port"] = facts.flannel_port
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
         environment.globals["ssh_port"] = facts.SSH_PORT

@@ -23,6 +23,8 @@ from tests.standins import state as standin_state
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_BIN = REPO / "tests" / "standins" / "bin"
 FAKE_BIN = REPO / "tests" / "fake_kubectl"
+# the kubectl stand-in of each profile (tests/rehearse.sh picks the same)
+FAKE_BINS = {"tutorial": FAKE_BIN, "current": REPO / "tests" / "fake_kubectl_current"}
 # A recognisable dummy: the tests assert it is written nowhere and printed never.
 TOKEN = "dummy-do-token-4f1c9e"
 # A stand-in delay no test outlives: the fault lasts until the test ends it (Apply.bring_up),
@@ -46,8 +48,9 @@ class Apply:
         home.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DOSIM_", "DIGITALOCEAN_", "KUBECONFIG", "SSH_AUTH_SOCK"))}
+        profile = read_settings(cluster / "settings.env")["PROFILE"].value
         env.update({
-            "PATH": f"{STANDIN_BIN}{os.pathsep}{FAKE_BIN}{os.pathsep}{env['PATH']}",
+            "PATH": f"{STANDIN_BIN}{os.pathsep}{FAKE_BINS[profile]}{os.pathsep}{env['PATH']}",
             "HOME": str(home),
             # The stand-ins' interpreter, not a version-manager shim that costs ~0.1 s a start.
             "DOSIM_PYTHON": sys.executable,

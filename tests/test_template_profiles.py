@@ -60,8 +60,6 @@ def test_every_profile_has_its_tree() -> None:
     ({"profile": "modern"}, "profile", "one of: tutorial, current"),
     ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),
     ({"profile": "current", "etcd_count": "2"}, "etcd_count", "use 1, 3 or 5"),
-    ({"profile": "current", "controller_count": "2"}, "controller_count",
-     "current profile builds one"),
 ])
 def test_profile_answers_are_checked(answers: dict[str, str], field: str, words: str) -> None:
     profile = answers.get("profile", "tutorial")

@@ -20,7 +20,8 @@ create, delete, get, version; apimachinery's StatusError "Error from server (Not
   ``get --raw /readyz/etcd``, ``exec POD -- nslookup NAME`` (busybox 1.28's output).
 
 The "cluster" follows the simulated account (``DOSIM_STATE``): the apiserver answers at the
-kubeconfig's address only when the controller droplet there has
+kubeconfig's address only when the controller droplet there (or one behind the load balancer
+there, passing its health check and admitting the client) has
 ``/etc/kubernetes/pki/apiserver.pem`` naming that address; a node is a droplet with
 ``/etc/kubernetes/pki/kubelet.pem`` whose CN is ``system:node:<droplet name>`` (the Node
 authorizer's rule), tainted as its user data says (``--register-with-taints`` or a
@@ -52,12 +53,11 @@ from fake_cluster import (
     _dosim,
     _installed,
     _key,
-    _san_tokens,
-    _server_host,
     cluster_state,
     jsonpath,
     load_kubeconfig,
 )
+from fake_cluster import connect as fake_connect
 
 VERSION = os.environ.get("FAKE_KUBECTL_VERSION", "v1.37.0")
 KUSTOMIZE = "v5.7.1"
@@ -137,26 +137,8 @@ def _cn(cert: Path) -> str:
 
 
 def connect(server: str) -> None:
-    host = _server_host(server)
-    port = urlparse(server).port or 443
-    ip = ipaddress.ip_address(host) if re.fullmatch(r"[0-9.]+", host) else None
-    if ip is None or not any(ip in net for net in DOC_NETS):
-        raise KubectlError(f"Unable to connect to the server: dial tcp {host}:{port}: fake kubectl "
-                           "only talks to documentation addresses (tests never leave loopback)")
-    for rec in _droplets():
-        if rec["sim"].get("public_ip") != host:
-            continue
-        cert = _installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/apiserver.pem")
-        if cert is None:
-            break
-        ips = [t[len("IP Address:"):] for t in _san_tokens(cert)]
-        if host not in ips:
-            raise KubectlError("Unable to connect to the server: tls: failed to verify "
-                               f"certificate: x509: certificate is valid for {', '.join(ips)}, "
-                               f"not {host}")
-        return
-    raise KubectlError(f"The connection to the server {host}:{port} was refused - did you "
-                       "specify the right host or port?")
+    """The apiserver at ``server`` (a controller, or the load balancer in front of several)."""
+    fake_connect(server, f"{NODE_PKI}/apiserver.pem")
 
 
 def _cidrs() -> list[str]:

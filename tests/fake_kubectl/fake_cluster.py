@@ -174,8 +174,10 @@ def _installed(root: Path, path: str) -> Path | None:
     return None
 
 
-def connect(server: str) -> None:
-    """Raise like kubectl when the apiserver at ``server`` would not answer."""
+def connect(server: str, cert_path: str = "/etc/kubernetes/ssl/apiserver.pem") -> None:
+    """Raise like kubectl when the apiserver at ``server`` would not answer: through a load
+    balancer at that address, or at a droplet's public IP, whose installed ``cert_path`` (the
+    profile's apiserver certificate) must name the address dialled."""
     host = _server_host(server)
     port = urlparse(server).port or 443
     _refuse_unless_documentation(host, port)
@@ -198,7 +200,7 @@ def connect(server: str) -> None:
         sim = rec.get("sim", {})
         if sim.get("public_ip") not in targets:
             continue
-        cert = _installed(Path(sim["root"]), "/etc/kubernetes/ssl/apiserver.pem")
+        cert = _installed(Path(sim["root"]), cert_path)
         if cert is None:
             break
         ips = [t.strip()[len("IP Address:"):] for t in _san_tokens(cert)]

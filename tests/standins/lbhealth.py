@@ -5,8 +5,9 @@ keeps the check's outcome to decide where the load balancer's traffic goes (the 
 connects through it). A TCP check on port P passes when the droplet is active with its IPs and
 something listens on P: here, an apiserver whose user data says ``--secure_port=P`` (or
 ``--secure-port``) and whose TLS assets are installed (the tutorial's tls-ready.service starts
-it only then). An HTTP(S) check also needs a 2xx/3xx answer: an apiserver 1.1 answers 401 to a
-client without a certificate, so such a check never passes.
+it only then; the current profile's kubelet starts its static pod once they are there). An
+HTTP(S) check also needs a 2xx/3xx answer: an apiserver 1.1 answers 401 to a client without a
+certificate, so such a check never passes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 from . import dropletfs, lbservice, model
 from .state import knob
 
-APISERVER_CERT = "/etc/kubernetes/ssl/apiserver.pem"
+# where each profile's apiserver finds its certificate (tutorial, current)
+APISERVER_CERTS = ("/etc/kubernetes/ssl/apiserver.pem", "/etc/kubernetes/pki/apiserver.pem")
 
 
 def _listens(droplet: dict[str, Any], port: int) -> bool:
@@ -30,7 +32,7 @@ def _listens(droplet: dict[str, Any], port: int) -> bool:
         return False
     if not re.search(rf"--secure[-_]port={port}\b", user_data.read_text()):
         return False
-    return dropletfs.resolve(root, APISERVER_CERT).is_file()
+    return any(dropletfs.resolve(root, cert).is_file() for cert in APISERVER_CERTS)
 
 
 def healthy(data: dict[str, Any], lb: dict[str, Any], now: float | None = None) -> dict[int, bool]:

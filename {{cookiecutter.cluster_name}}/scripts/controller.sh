@@ -30,12 +30,7 @@ main() {
   ensure_droplets controller "$CONTROLLER_SIZE" "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
 
   # read by profile_controller_tls: every controller, and the load balancer's IP (if any)
-  CONTROLLER_NAMES=() CONTROLLER_PUBLICS=() CONTROLLER_PRIVATES=()
-  local public private lines=()
-  while IFS=$'\t' read -r name id public private; do
-    CONTROLLER_NAMES+=("$name") CONTROLLER_PUBLICS+=("$public") CONTROLLER_PRIVATES+=("$private")
-    lines+=("$name  id $id  public $public  private $private")
-  done < <(records_tsv "${names[@]}")
+  read_controllers
 
   local server=${CONTROLLER_PUBLICS[0]}
   if lb_wanted; then
@@ -52,7 +47,7 @@ main() {
 
   local title="controller ready"
   ((${#names[@]} == 1)) || title="${#names[@]} controllers ready"
-  summary "$title" "${lines[@]}" \
+  summary "$title" "${CONTROLLER_LINES[@]}" \
     ${LB_IP:+"load balancer $LOAD_BALANCER  id $LB_ID  IP $LB_IP (tcp $APISERVER_SECURE_PORT to every controller)"} \
     "user data: $USER_DATA_DIR/<controller>.yaml" \
     "kubeconfig: ./kubeconfig (export KUBECONFIG=\$PWD/kubeconfig)" \

@@ -225,3 +225,17 @@ sha256_of() {
 worker_name() {
   printf '%s-%02d' "$WORKER_PREFIX" "$((10#$1))"
 }
+
+# read_controllers: CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES (arrays, in
+# order) and CONTROLLER_LINES (one summary line each) for every controller in CLUSTER_LIST
+# (pki_issue_apiserver_shared and profile_controller_tls read them).
+read_controllers() {
+  local names=() name id public private
+  mapfile -t names < <(controller_names)
+  CONTROLLER_NAMES=() CONTROLLER_PUBLICS=() CONTROLLER_PRIVATES=() CONTROLLER_LINES=()
+  while IFS=$'\t' read -r name id public private; do
+    [[ -n "$id" ]] || continue
+    CONTROLLER_NAMES+=("$name") CONTROLLER_PUBLICS+=("$public") CONTROLLER_PRIVATES+=("$private")
+    CONTROLLER_LINES+=("$name  id $id  public $public  private $private")
+  done < <(records_tsv "${names[@]}")
+}

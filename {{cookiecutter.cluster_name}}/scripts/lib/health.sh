@@ -236,14 +236,16 @@ check_apiserver() {
   layer apiserver OK "$server answers ($(grep -m1 '^Server Version' <<<"$out" || echo version unknown))"
 }
 
-# check_nodes: the kubelets registered and Ready: every worker, and the controller too where the
-# profile's controller runs a kubelet (STATUS_CONTROLLER_NODE=yes in scripts/lib/profile.sh).
+# check_nodes: the kubelets registered and Ready: every worker, and the controllers too where
+# the profile's controllers run a kubelet (STATUS_CONTROLLER_NODE=yes in scripts/lib/profile.sh).
 check_nodes() {
-  local out rc=0 want ready items=() what="worker(s)"
+  local out rc=0 want ready items=() what="worker(s)" controllers
   want=$(jq --arg p "$WORKER_PREFIX-" '[.[] | select(.name | startswith($p))] | length' <<<"$CLUSTER_LIST")
-  if [[ "${STATUS_CONTROLLER_NODE:-no}" == yes && -n "$(record_of "$CLUSTER_LIST" "$CONTROLLER_NAME")" ]]; then
-    want=$((want + 1))
+  controllers=$(jq --arg p "$CONTROLLER_PREFIX-" '[.[] | select(.name | startswith($p))] | length' <<<"$CLUSTER_LIST")
+  if [[ "${STATUS_CONTROLLER_NODE:-no}" == yes ]] && ((controllers > 0)); then
+    want=$((want + controllers))
     what="node(s) (controller and workers)"
+    ((controllers == 1)) || what="node(s) ($controllers controllers and workers)"
   fi
   out=$(kube get nodes -o json 2>&1) || rc=$?
   if ((rc != 0)); then

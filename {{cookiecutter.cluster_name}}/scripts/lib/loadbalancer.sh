@@ -234,3 +234,12 @@ controller_names() {
     controller_name "$nn"
   done
 }
+
+# apiserver_live_ips: the IP SANs pki/apiserver.pem must have by make plan's LIVE listing: the
+# first service IP, every controller's public and private IP, the load balancer's (if wanted).
+apiserver_live_ips() {
+  echo "$APISERVER_SERVICE_IP"
+  jq -r --arg p "$CONTROLLER_PREFIX-" \
+    '.[] | select(.name | startswith($p)) | .public_ip, .private_ip' <<<"$LIVE"
+  ! lb_wanted || lb_find | jq -r '.ip // empty'
+}

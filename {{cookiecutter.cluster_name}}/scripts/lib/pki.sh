@@ -92,6 +92,21 @@ pki_issue_apiserver() {
   )
 }
 
+# pki_issue_apiserver_shared [EXTRA_IP...]: pki/apiserver.pem, the one certificate every
+# controller serves: IP SANs the first service IP, each controller's public and private IP
+# (CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES: read_controllers), LB_IP when a
+# load balancer is in front of them, and EXTRA_IP (the current profile's 127.0.0.1). A
+# certificate with other IP SANs is re-issued with the same key. The caller ends the step.
+pki_issue_apiserver_shared() {
+  local sans=() nn
+  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
+    sans+=("${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}")
+  done
+  step "apiserver certificate (SANs: ${CONTROLLER_NAMES[*]}, $APISERVER_SERVICE_IP, ${sans[*]}${LB_IP:+, load balancer $LB_IP}${*:+, $*})"
+  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "${sans[@]}" ${LB_IP:+"$LB_IP"} "$@"
+  APISERVER_LB_IP=${LB_IP:-} pki_issue_apiserver "${sans[@]}"
+}
+
 # pki_issue_worker NN WORKER_IP: pki/worker-NN{,-key}.pem, CN=kube-worker-NN, SAN: WORKER_IP.
 pki_issue_worker() {
   WORKER_IP=$2 pki_sign "worker-$1" "kube-worker-$1" openssl/worker.cnf

@@ -31,7 +31,8 @@ source scripts/lib/components.sh
   # only the apiservers talk to etcd, with their own client certificate
   # (make diagram; generator/profiles.py's etcd_proxies says the same)
   ETCD_CLIENTS=apiservers
-  STATUS_LAYERS=(droplets ssh apiserver etcd-health nodes pod-network kube-dns)
+  # (controllers: each apiserver asked at its own address, and the load balancer in front)
+  STATUS_LAYERS=(droplets ssh controllers apiserver etcd-health nodes pod-network kube-dns)
   # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
@@ -53,9 +54,11 @@ etcd_client_urls() {
 }
 
 # profile_placeholders ROLE [ETCD_RECORD [CONTROLLER_RECORD]]: the controller's ETCD_ENDPOINTS
-# (every member's client URL) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet talks to the local
-# apiserver), a worker's APISERVER_ENDPOINT (the controller's private IP: node traffic stays on
-# the private network).
+# (every member's client URL) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet and kube-proxy talk
+# to the local apiserver: no hairpin through the load balancer in front of it), a worker's
+# APISERVER_ENDPOINT: the controller's private IP (node traffic stays on the private network),
+# or with several controllers their load balancer's IP (apiserver_address; its listing stays in
+# LB_JSON for worker.sh's allow-list update).
 profile_placeholders() {
   local role=$1 controller=${3:-}
   case $role in
@@ -66,7 +69,12 @@ profile_placeholders() {
       log "ETCD_ENDPOINTS=$ETCD_ENDPOINTS APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
       ;;
     worker)
-      APISERVER_ENDPOINT=$(field "$controller" private_ip)
+      if lb_wanted; then
+        apiserver_address
+        APISERVER_ENDPOINT=$APISERVER_ADDRESS
+      else
+        APISERVER_ENDPOINT=$(field "$controller" private_ip)
+      fi
       export APISERVER_ENDPOINT
       log "APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
       ;;
@@ -126,24 +134,28 @@ _issue_node() {
   pki_issue_kube_proxy
 }
 
-# profile_controller_tls: the control plane's certificates (apiserver, its kubelet and etcd
-# clients, controller-manager, scheduler), the service-account key pair and the controller's own
-# kubelet and kube-proxy certificates, installed into /etc/kubernetes/pki. Reads
-# CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES (controller.sh): one controller.
+# profile_controller_tls: the control plane's certificates (the apiserver's, shared by every
+# controller: pki_issue_apiserver_shared; its kubelet and etcd clients, controller-manager,
+# scheduler), the service-account key pair and each controller's own kubelet certificate and
+# kube-proxy's, installed into /etc/kubernetes/pki one controller after the other. Reads
+# CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES and LB_IP (controller.sh).
 profile_controller_tls() {
-  local name=${CONTROLLER_NAMES[0]} public=${CONTROLLER_PUBLICS[0]} private=${CONTROLLER_PRIVATES[0]}
-  step "control plane certificates (apiserver SANs: $name, $APISERVER_SERVICE_IP, $public, $private)"
-  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "$public" "$private" 127.0.0.1
-  pki_issue_apiserver "$public" "$private"
+  local nn name public
+  pki_issue_apiserver_shared 127.0.0.1
   pki_issue_controller_clients
   pki_issue_service_account
-  _issue_node "$name" "$public" "$private"
-  step_done "pki/apiserver.pem, controller clients, service-account key, kubelet-$name.pem"
+  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
+    _issue_node "${CONTROLLER_NAMES[nn]}" "${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}"
+  done
+  step_done "pki/apiserver.pem, controller clients, service-account key, kubelet-<controller>.pem"
 
-  step "TLS assets on $name"
-  install_component_files "$name" "$public" controller "$name" ||
-    die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
-  step_done "$NODE_PKI_DIR"
+  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
+    name=${CONTROLLER_NAMES[nn]} public=${CONTROLLER_PUBLICS[nn]}
+    step "TLS assets on $name"
+    install_component_files "$name" "$public" controller "$name" ||
+      die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
+    step_done "$NODE_PKI_DIR"
+  done
 }
 
 # profile_worker_key NN NAME: the worker's kubelet key (generated while the droplets boot).
@@ -165,15 +177,19 @@ profile_worker_install() {
 # profile_node_cert ROLE NAME: the certificate (pki/<it>.pem) make plan checks for droplet NAME.
 profile_node_cert() {
   case $1 in
-    controller) echo apiserver ;;
+    # one certificate for all controllers: its row speaks for the first
+    controller) [[ "$2" != "$CONTROLLER_NAME" ]] || echo apiserver ;;
     worker) echo "kubelet-$2" ;;
   esac
 }
 
-# profile_cert_ips ROLE PUBLIC_IP PRIVATE_IP: the IP SANs that certificate must have.
+# profile_cert_ips ROLE PUBLIC_IP PRIVATE_IP: the IP SANs that certificate must have (the
+# controllers' shared one: every controller's and the load balancer's in make plan's LIVE
+# listing, and 127.0.0.1).
 profile_cert_ips() {
   if [[ "$1" == controller ]]; then
-    printf '%s\n' "$APISERVER_SERVICE_IP" "$2" "$3" 127.0.0.1
+    apiserver_live_ips
+    echo 127.0.0.1
   else
     printf '%s\n' "$2" "$3"
   fi

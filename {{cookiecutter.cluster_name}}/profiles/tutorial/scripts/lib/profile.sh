@@ -72,16 +72,10 @@ profile_etcd_tls() {
 # one), then on each controller the ABAC policy, the TLS assets and the etcd client certificate.
 # Reads CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES and LB_IP (controller.sh).
 profile_controller_tls() {
-  local sans=() nn
-  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
-    sans+=("${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}")
-  done
-  step "apiserver certificate (SANs: ${CONTROLLER_NAMES[*]}, $APISERVER_SERVICE_IP, ${sans[*]}${LB_IP:+, load balancer $LB_IP})"
-  ensure_cert_ips apiserver "$APISERVER_SERVICE_IP" "${sans[@]}" ${LB_IP:+"$LB_IP"}
-  APISERVER_LB_IP=${LB_IP:-} pki_issue_apiserver "${sans[@]}"
+  pki_issue_apiserver_shared
   step_done "pki/apiserver.pem"
 
-  local name public
+  local nn name public
   for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
     name=${CONTROLLER_NAMES[nn]} public=${CONTROLLER_PUBLICS[nn]}
     step "TLS assets on $name"
@@ -129,10 +123,7 @@ profile_node_cert() {
 # listing (and the load balancer's when there are several).
 profile_cert_ips() {
   if [[ "$1" == controller ]]; then
-    echo "$APISERVER_SERVICE_IP"
-    jq -r --arg p "$CONTROLLER_PREFIX-" \
-      '.[] | select(.name | startswith($p)) | .public_ip, .private_ip' <<<"$LIVE"
-    ! lb_wanted || lb_find | jq -r '.ip // empty'
+    apiserver_live_ips
   else
     printf '%s\n' "$3"
   fi

@@ -1,0 +1,166 @@
+"""The current profile with several controllers behind the load balancer (issue 19.2), applied on
+the stand-ins: controller_count=2 (etcd_count=1), two workers. Every apiserver serves the one
+shared certificate naming the load balancer's IP and every controller's addresses; the workers'
+kubelets and kube-proxy and the admin's ./kubeconfig go through the load balancer (the
+controllers' own kubelets to their local apiserver); the controller-manager and the scheduler
+elect a leader; the load balancer's allow list and the apiservers' firewall are the tutorial
+profile's (scripts/lib/loadbalancer.sh, firewall.sh: shared). Prints the API calls per droplet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.audit.upstream import config_schemas, flag_tables
+from tests.applying import Apply, cert_sans
+from tests.baking import copy_cluster
+from tests.current_profile import bake_current
+
+DROPLETS = 1 + 2 + 2
+CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
+FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (after make image)
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    cluster = bake_current(tmp_path_factory.mktemp("current-ha-bake"), controller_count=2,
+                           worker_count=2)
+    base = tmp_path_factory.mktemp("current-ha")
+    apply = Apply.create(copy_cluster(cluster, base), base / "sim")
+    apply.make("image")
+    before = apply.calls()
+    apply.make("etcd", "controller", "worker")
+    FIRST_APPLY_CALLS.append(apply.calls() - before)
+    return apply
+
+
+def _files(user_data: str) -> dict[str, str]:
+    return {f["path"]: f.get("content", "") for f in yaml.safe_load(user_data)["write_files"]}
+
+
+def _user_data(apply: Apply, name: str) -> str:
+    return (apply.root(name) / "var/lib/dosim/user-data").read_text()
+
+
+def test_leader_election_flags_exist_in_the_pinned_release(applied: Apply) -> None:
+    """--leader-elect is in kube-controller-manager 1.37's flag table (generated reference,
+    kubernetes/website content/*/docs/reference/command-line-tools-reference/
+    kube-controller-manager.md); the scheduler's is its KubeSchedulerConfiguration field
+    leaderElection.leaderElect (k8s.io/kube-scheduler/config/v1)."""
+    table = flag_tables()["kube-controller-manager"]
+    assert "leader-elect" in table.flags and "leader-elect" not in table.deprecated
+    scheduler = config_schemas()["KubeSchedulerConfiguration"]
+    assert "leaderElect" in scheduler.fields["leaderElection"]["fields"]
+    s = applied.settings()
+    for nn in ("01", "02"):
+        files = _files(_user_data(applied, f"{s['CONTROLLER_PREFIX']}-{nn}"))
+        manager = yaml.safe_load(files["/etc/kubernetes/manifests/kube-controller-manager.yaml"])
+        assert "--leader-elect=true" in manager["spec"]["containers"][0]["command"]
+        config = next(yaml.safe_load(c) for p, c in files.items()
+                      if p.endswith("kube-scheduler-config.yaml"))
+        assert config["leaderElection"] == {"leaderElect": True}
+
+
+def test_every_apiserver_serves_the_shared_certificate(applied: Apply) -> None:
+    s = applied.settings()
+    droplets = applied.droplets()
+    (lb,) = json.loads(applied.doctl("compute", "load-balancer", "list", "-o", "json"))
+    controllers = [n for n in droplets if n.startswith(f"{s['CONTROLLER_PREFIX']}-")]
+    assert len(controllers) == 2
+    want = {f"IP Address:{lb['ip']}", "IP Address:127.0.0.1",
+            f"IP Address:{s['APISERVER_SERVICE_IP']}"}
+    for name in controllers:
+        sim = droplets[name]["sim"]
+        want |= {f"DNS:{name}", f"IP Address:{sim['public_ip']}",
+                 f"IP Address:{sim['private_ip']}"}
+    local = applied.cluster / "pki/apiserver.pem"
+    assert want <= cert_sans(local)
+    for name in controllers:
+        installed = applied.root(name) / "etc/kubernetes/pki/apiserver.pem"
+        assert installed.read_bytes() == local.read_bytes()
+        # each controller its own kubelet identity
+        assert (applied.root(name) / "etc/kubernetes/pki/kubelet.pem").read_bytes() == \
+            (applied.cluster / f"pki/kubelet-{name}.pem").read_bytes()
+    assert sorted(lb["droplet_ids"]) == sorted(droplets[n]["id"] for n in controllers)
+
+
+def test_clients_reach_the_apiservers_through_the_load_balancer(applied: Apply) -> None:
+    s = applied.settings()
+    (lb,) = json.loads(applied.doctl("compute", "load-balancer", "list", "-o", "json"))
+    lb_url = f"https://{lb['ip']}"
+    assert yaml.safe_load((applied.cluster / "kubeconfig").read_text())["clusters"][0][
+        "cluster"]["server"] == lb_url
+    for name in applied.droplets():
+        if name == s["ETCD_NAME"]:
+            continue
+        files = _files(_user_data(applied, name))
+        local = name.startswith(f"{s['CONTROLLER_PREFIX']}-")
+        for kubeconfig in ("kubelet.kubeconfig", "kube-proxy.kubeconfig"):
+            (content,) = [c for p, c in files.items() if p.endswith(f"/{kubeconfig}")]
+            server = yaml.safe_load(content)["clusters"][0]["cluster"]["server"]
+            # controllers: their own apiserver (no hairpin through the load balancer)
+            assert server == ("https://127.0.0.1" if local else lb_url), (name, kubeconfig)
+    # the allow list and the apiservers' firewall, as in the tutorial profile
+    nodes = [d["sim"]["public_ip"] for n, d in applied.droplets().items() if n != s["ETCD_NAME"]]
+    assert sorted(lb["firewall"]["allow"]) == sorted(
+        [f"cidr:{c}" for c in s["ADMIN_CIDRS"].split(",") if ":" not in c]
+        + [f"ip:{ip}" for ip in nodes])
+    firewalls = {f["name"]: f for f in applied.account()["firewalls"].values()}
+    inbound = firewalls[s["APISERVER_FIREWALL"]]["inbound_rules"]
+    assert any(lb["id"] in (r.get("sources") or {}).get("load_balancer_uids", []) for r in inbound)
+
+
+def test_addons_smoke_status_through_the_load_balancer(applied: Apply) -> None:
+    (first,) = FIRST_APPLY_CALLS
+    print(f"\n[current HA] first apply: {first} API calls for {DROPLETS} droplets and 1 load "
+          f"balancer = {first / DROPLETS:.1f} per droplet")
+    assert first / DROPLETS <= CALLS_PER_DROPLET_MAX
+    applied.make("addons", "smoke")
+    out = applied.make("status").stderr
+    assert "controllers OK: 2 controller(s) serving behind the load balancer" in out
+    assert "nodes      OK: 4 of 4 node(s) (2 controllers and workers) Ready" in out
+    assert "status of do-cluster: 0 failed" in out
+
+
+def test_a_controller_down_leaves_the_cluster_answering(applied: Apply) -> None:
+    """The load balancer sends clients to a controller that passes its health check: with the
+    first controller's apiserver certificate gone (its static pod cannot start), kubectl still
+    gets answers and make status says which controller does not serve."""
+    s = applied.settings()
+    cert = applied.root(f"{s['CONTROLLER_PREFIX']}-01") / "etc/kubernetes/pki/apiserver.pem"
+    saved = cert.read_bytes()
+    cert.unlink()
+    try:
+        out = applied.make("status", check=False).stderr
+        assert "controllers WARN: 1 of 2 not serving" in out, out
+        assert "apiserver  OK" in out
+    finally:
+        cert.write_bytes(saved)
+
+
+def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> None:
+    creates = (applied.calls("POST /v2/droplets"), applied.calls("POST /v2/load_balancers"))
+    before = applied.calls()
+    out = applied.make("etcd", "controller", "worker").stderr
+    assert (applied.calls("POST /v2/droplets"), applied.calls("POST /v2/load_balancers")) == creates
+    assert "certificates and keys already installed" in out
+    print(f"[current HA] re-run: {applied.calls() - before} API calls, nothing created")
+    applied.make("destroy", FORCE="1")
+    account = applied.account()
+    assert account["droplets"] == {} and account["firewalls"] == {}
+    assert account["load_balancers"] == {}
+    assert not (applied.cluster / "pki/apiserver.pem").exists()
+    assert (applied.cluster / "pki/ca.pem").exists()
+
+
+def test_several_controllers_are_accepted_in_the_current_profile(tmp_path: Path) -> None:
+    """The bake no longer refuses controller_count > 1 in current (its apiserver request names
+    every controller and the load balancer)."""
+    cnf = (bake_current(tmp_path, controller_count=3) / "openssl/apiserver.cnf").read_text()
+    for ref in ("CONTROLLER_PUBLIC_IP", "CONTROLLER_02_PRIVATE_IP", "CONTROLLER_03_PUBLIC_IP",
+                "APISERVER_LB_IP"):
+        assert f"$ENV::{ref}" in cnf
+    assert "DNS.3 = do-cluster-controller-03" in cnf and "= 127.0.0.1" in cnf
