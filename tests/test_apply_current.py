@@ -1,5 +1,6 @@
-"""Targets the current profile does not implement refuse with what to do instead, before any
-API call or file change."""
+"""make rotate-certs in the current profile refuses CA=1 before any API call or file change
+(every certificate and kubeconfig trusts pki/ca.pem); the rotation itself is rehearsed in
+tests/test_apply_current_ha.py."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from tests.applying import Apply, snapshot
 from tests.baking import bake
 
 
-def test_rotate_certs_says_how_in_the_current_profile(tmp_path: Path) -> None:
+def test_rotate_certs_never_rotates_the_ca(tmp_path: Path) -> None:
     cluster = bake(tmp_path / "bake", profile="current")
     apply = Apply.create(cluster, tmp_path / "sim")
     before, calls = snapshot(cluster / "pki"), apply.calls()
-    proc = apply.make("rotate-certs", check=False)
+    proc = apply.make("rotate-certs", check=False, CA="1")
     assert proc.returncode != 0
-    assert "re-issues the tutorial profile's node certificates only" in proc.stderr
-    assert "re-run 'make controller' or 'make worker'" in proc.stderr
+    assert "CA=1: rotating the CA is not done here" in proc.stderr
     assert snapshot(cluster / "pki") == before
     assert apply.calls() == calls

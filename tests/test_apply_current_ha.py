@@ -9,6 +9,8 @@ profile's (scripts/lib/loadbalancer.sh, firewall.sh: shared). Prints the API cal
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ from generator.audit.upstream import config_schemas, flag_tables
 from tests.applying import Apply, cert_sans
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
+from tests.standins import dropletfs, units
+from tests.standins import state as standin_state
 
 DROPLETS = 1 + 2 + 2
 CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
@@ -139,6 +143,120 @@ def test_a_controller_down_leaves_the_cluster_answering(applied: Apply) -> None:
         assert "apiserver  OK" in out
     finally:
         cert.write_bytes(saved)
+
+
+def _serials(pki: Path) -> dict[str, str]:
+    return {p.name: _serial(p) for p in sorted(pki.glob("*.pem"))
+            if not p.name.endswith("-key.pem")}
+
+
+def _serial(cert: Path) -> str:
+    return subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-serial"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _restarts(apply: Apply, name: str, unit: str) -> int:
+    return int(units.restarts(apply.root(name)).get(unit, {}).get("restarts", 0))
+
+
+def _static_pod_moves(apply: Apply, name: str) -> list[tuple[float, str]]:
+    """(time, "out"|"back") of each move of the apiserver's manifest on droplet name."""
+    moves = []
+    for entry in dropletfs.read_log(apply.root(name)):
+        args = entry.get("args") or []
+        if entry.get("cmd") == "mv" and any(str(a).endswith("kube-apiserver.yaml") for a in args):
+            moves.append((entry["t"], "out" if str(args[-1]).endswith(".rotating/") else "back"))
+    return moves
+
+
+def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
+    """make rotate-certs (issue 19.4, 18.5): every certificate but the CA re-issued with its key,
+    installed one node at a time; interrupted at the second worker (its sshd gone), the re-run
+    re-issues nothing twice and restarts no finished node again; the controllers' apiservers
+    were down one at a time; the CA and the service-account key stay."""
+    s = applied.settings()
+    pki = applied.cluster / "pki"
+    ca, sa_key = (pki / "ca.pem").read_bytes(), (pki / "service-account-key.pem").read_bytes()
+    keys = {p.name: p.read_bytes() for p in pki.glob("*-key.pem")}
+    before = _serials(pki)
+    etcd, ctl1 = s["ETCD_NAME"], f"{s['CONTROLLER_PREFIX']}-01"
+    ctl2 = f"{s['CONTROLLER_PREFIX']}-02"
+    worker2 = f"{s['WORKER_PREFIX']}-02"
+    with standin_state.locked(applied.sim / "account.json") as data:
+        (rec,) = [r for r in data["droplets"].values() if r["name"] == worker2]
+        rec["sim"]["sshd_at"] = time.time() + 86400
+    fast = {"STATIC_POD_SECONDS": "0", "SSH_TIMEOUT_SECONDS": "2"}
+    first = applied.make("rotate-certs", check=False, **fast)
+    assert first.returncode != 0
+    assert f"{worker2}: the new certificates are not installed; re-run 'make rotate-certs'" \
+        in first.stderr
+    assert (pki / "rotation.tsv").is_file()
+    halfway = _serials(pki)
+    assert all(halfway[n] != before[n] for n in before if n != "ca.pem"), (before, halfway)
+    # back: make status and make certs say the rotation is pending, worker-02 has the old files
+    applied.bring_up(worker2)
+    status = applied.make("status", check=False).stderr
+    assert "a rotation was interrupted: re-run make rotate-certs" in status
+    certs = json.loads(applied.make("certs", "OUTPUT=json", check=False).stdout)
+    stale = sorted(c["location"] for c in certs if c["stale"])
+    assert stale == [f"{worker2}:/etc/kubernetes/pki/{f}" for f in ("kube-proxy.pem",
+                                                                    "kubelet.pem")], stale
+    restarts = {n: _restarts(applied, n, u) for n, u in (
+        (etcd, "etcd.service"), (ctl1, "kubelet.service"), (ctl2, "kubelet.service"),
+        (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))}
+    assert set(restarts.values()) == {1}, restarts
+
+    out = applied.make("rotate-certs", **fast).stderr
+    assert "resuming the rotation" in out
+    assert _serials(pki) == halfway  # nothing re-issued twice
+    assert {n: _restarts(applied, n, u) for n, u in (
+        (etcd, "etcd.service"), (ctl1, "kubelet.service"), (ctl2, "kubelet.service"),
+        (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))} == restarts
+    assert _restarts(applied, worker2, "kubelet.service") == 1
+    assert not (pki / "rotation.tsv").exists()
+    assert (pki / "ca.pem").read_bytes() == ca
+    assert (pki / "service-account-key.pem").read_bytes() == sa_key
+    assert {p.name: p.read_bytes() for p in pki.glob("*-key.pem")} == keys
+    assert len(list((pki / "retired").glob("*.pem"))) == len(before) - 1
+    # installed copies are the new ones (make certs finds none stale)
+    for name in (ctl1, ctl2, worker2):
+        assert (applied.root(name) / "etc/kubernetes/pki/kubelet.pem").read_bytes() == \
+            (pki / f"kubelet-{name}.pem").read_bytes()
+    assert (applied.root(etcd) / "etc/etcd/pki/etcd.pem").read_bytes() == \
+        (pki / "etcd.pem").read_bytes()
+    # one apiserver at a time: the first back in place before the second moved away
+    m1, m2 = _static_pod_moves(applied, ctl1), _static_pod_moves(applied, ctl2)
+    assert [d for _, d in m1] == ["out", "back"] and [d for _, d in m2] == ["out", "back"]
+    assert m1[1][0] < m2[0][0]
+    ds = applied.kube()["objects"]["DaemonSet/kube-system/kube-proxy"]
+    assert "kubectl.kubernetes.io/restartedAt" in ds["spec"]["template"]["metadata"]["annotations"]
+    assert "status of do-cluster: 0 failed" in applied.make("status").stderr
+
+
+def test_certs_lists_every_certificate_aligned(applied: Apply) -> None:
+    """make certs: every certificate in pki/ (the admin's and the CA too) and every one installed
+    on each droplet, the etcd member's among them, in aligned columns; make status warns
+    CERT_WARN_DAYS ahead and names make rotate-certs."""
+    s = applied.settings()
+    proc = applied.make("certs", "OUTPUT=json")
+    records = json.loads(proc.stdout)
+    locations = {r["location"] for r in records}
+    local = {f"pki/{p.name}" for p in (applied.cluster / "pki").glob("*.pem")
+             if not p.name.endswith("-key.pem")}
+    assert {"pki/admin.pem", "pki/ca.pem", "pki/etcd.pem", "pki/apiserver.pem"} <= local
+    assert local <= locations
+    assert f"{s['ETCD_NAME']}:/etc/etcd/pki/etcd.pem" in locations
+    for name in applied.droplets():
+        if name != s["ETCD_NAME"]:
+            assert f"{name}:/etc/kubernetes/pki/kubelet.pem" in locations
+    assert not any(r["stale"] for r in records)
+    rows = [line for line in proc.stderr.splitlines()
+            if line.startswith("  ") and (" ok " in line or "LEVEL" in line)]
+    assert len(rows) == len(records) + 1
+    assert len({row.index(" ok " if " ok " in row else " LEVEL ") for row in rows}) == 1, rows
+    out = applied.make("status", check=False, CERT_WARN_DAYS="400").stderr
+    assert "certs      WARN: soonest: " in out and ": make rotate-certs" in out
+    assert "certs      OK: soonest: " in applied.make("status").stderr
 
 
 def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> None:

@@ -107,7 +107,10 @@ def test_certs_lists_local_and_installed_and_fails_under_7_days(applied: Apply) 
     assert set(records) == {
         "pki/ca.pem", "pki/admin.pem", "pki/apiserver.pem", "pki/worker-01.pem", "pki/etcd.pem",
         f"{s['CONTROLLER_NAME']}:{SSL}/ca.pem", f"{s['CONTROLLER_NAME']}:{SSL}/apiserver.pem",
-        f"{worker}:{SSL}/ca.pem", f"{worker}:{SSL}/worker-01.pem"}
+        f"{worker}:{SSL}/ca.pem", f"{worker}:{SSL}/worker-01.pem",
+        # the etcd member's, in its own directory
+        f"{s['ETCD_NAME']}:{s['ETCD_SSL_DIR']}/ca.pem",
+        f"{s['ETCD_NAME']}:{s['ETCD_SSL_DIR']}/etcd.pem"}
     ctl_ip = applied.droplets()[s["CONTROLLER_NAME"]]["sim"]["public_ip"]
     assert f"IP:{ctl_ip}" in records["pki/apiserver.pem"]["sans"]
     assert records["pki/apiserver.pem"]["issuer"] == "CN=kube-ca"

@@ -42,6 +42,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -464,6 +465,8 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
 
 
 def cmd_raw(path: str) -> str:
+    if path == "/readyz":  # connect() let us through: the apiserver dialled serves
+        return "ok"
     if path != "/readyz/etcd":
         raise KubectlError(f"error: fake kubectl: get --raw {path} is not simulated")
     for rec in _droplets():
@@ -473,6 +476,23 @@ def cmd_raw(path: str) -> str:
     raise KubectlError('Error from server (InternalError): an error on the server ("[-]etcd '
                        'failed: reason withheld\\nreadyz check failed") has prevented the '
                        "request from succeeding")
+
+
+def cmd_rollout(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
+    """``rollout restart daemonset/NAME``: kubectl stamps the pod template's
+    kubectl.kubernetes.io/restartedAt annotation (k8s.io/kubectl pkg/polymorphichelpers
+    objectrestarter.go) and prints ``daemonset.apps/NAME restarted``."""
+    if len(args) != 2 or args[0] != "restart" or not args[1].startswith("daemonset/"):
+        raise KubectlError(f"error: fake kubectl: rollout {' '.join(args)} is not simulated")
+    name = args[1].partition("/")[2]
+    obj = data["objects"].get(_key("DaemonSet", opts["namespace"], name))
+    if obj is None:
+        raise KubectlError(f'Error from server (NotFound): daemonsets.apps "{name}" not found')
+    template = obj.setdefault("spec", {}).setdefault("template", {})
+    annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations["kubectl.kubernetes.io/restartedAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                     time.gmtime())
+    return f"{_ref('DaemonSet', name)} restarted\n"
 
 
 def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
@@ -557,7 +577,7 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
     client = f"Client Version: {VERSION}\nKustomize Version: {KUSTOMIZE}\n"
     try:
         verb, args, opts = parse(argv)
-        if verb not in ("version", "create", "apply", "get", "exec", "delete"):
+        if verb not in ("version", "create", "apply", "get", "exec", "delete", "rollout"):
             raise KubectlError(f'error: unknown command "{verb}" for "kubectl"')
         if opts["save_config"] and verb != "create":
             raise KubectlError("error: unknown flag: --save-config")
@@ -595,6 +615,8 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                     if exc.code == 0:
                         return 0, "", str(exc) + "\n"
                     raise
+            if verb == "rollout":
+                return 0, cmd_rollout(args, opts, data), ""
             return 0, cmd_exec(args, opts, data), ""
     except KubectlError as exc:
         return exc.code, "", str(exc) + "\n"

@@ -201,7 +201,7 @@ def connect(server: str, cert_path: str = "/etc/kubernetes/ssl/apiserver.pem") -
         if sim.get("public_ip") not in targets:
             continue
         cert = _installed(Path(sim["root"]), cert_path)
-        if cert is None:
+        if cert is None or not lbhealth.static_pod_in_place(Path(sim["root"])):
             break
         ips = [t.strip()[len("IP Address:"):] for t in _san_tokens(cert)]
         if host not in ips:

@@ -177,3 +177,32 @@ def read_log(root: Path | str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# The kubelet's static pod directory: cloud-init writes these user-data files at first boot, and
+# a script may move them (make rotate-certs restarts a static pod so). Other written files are
+# not simulated; nothing else reads them from the droplet.
+STATIC_POD_DIR = "/etc/kubernetes/manifests"
+
+
+def write_static_pods(root: Path, user_data: str) -> list[str]:
+    """Write the user data's files under STATIC_POD_DIR into the droplet (root:root, their
+    permissions); returns their paths. A user data that is no YAML cloud-config writes none."""
+    import yaml  # here: rops imports this module in a Python started without site-packages
+
+    try:
+        config = yaml.safe_load(user_data)
+    except yaml.YAMLError:
+        return []
+    items = (config or {}).get("write_files") if isinstance(config, dict) else None
+    written = []
+    for item in items or []:
+        path = str(item.get("path", ""))
+        if str(PurePosixPath(path).parent) != STATIC_POD_DIR:
+            continue
+        target = resolve(root, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(item.get("content", "")))
+        target.chmod(int(str(item.get("permissions", "0644")), 8))
+        written.append(path)
+    return written

@@ -25,6 +25,16 @@ from .state import knob
 APISERVER_CERTS = ("/etc/kubernetes/ssl/apiserver.pem", "/etc/kubernetes/pki/apiserver.pem")
 
 
+def static_pod_in_place(root: Path) -> bool:
+    """A kube-apiserver static pod the user data writes runs while its manifest is in the
+    kubelet's directory (make rotate-certs moves it away to restart it); an apiserver the user
+    data starts otherwise (the tutorial's pod in another file) is not affected."""
+    user_data = root / "var/lib/dosim/user-data"
+    text = user_data.read_text() if user_data.is_file() else ""
+    manifest = f"{dropletfs.STATIC_POD_DIR}/kube-apiserver.yaml"
+    return f"path: {manifest}" not in text or dropletfs.resolve(root, manifest).is_file()
+
+
 def _listens(droplet: dict[str, Any], port: int) -> bool:
     root = Path(droplet["sim"]["root"])
     user_data = root / "var/lib/dosim/user-data"
@@ -32,7 +42,8 @@ def _listens(droplet: dict[str, Any], port: int) -> bool:
         return False
     if not re.search(rf"--secure[-_]port={port}\b", user_data.read_text()):
         return False
-    return any(dropletfs.resolve(root, cert).is_file() for cert in APISERVER_CERTS)
+    return (any(dropletfs.resolve(root, cert).is_file() for cert in APISERVER_CERTS)
+            and static_pod_in_place(root))
 
 
 def healthy(data: dict[str, Any], lb: dict[str, Any], now: float | None = None) -> dict[int, bool]:

@@ -107,6 +107,7 @@ def create_droplet(req: dict[str, Any], state_file: Path) -> Handler:
             target = root / "var" / "lib" / "dosim" / "user-data"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(user_data)
+            dropletfs.write_static_pods(root, user_data)
         active_at = now + boot
         ip_at = None if never_ip else active_at + ip_delay
         rec = {

@@ -26,33 +26,28 @@ main() {
   if type -P doctl >/dev/null && [[ -n "${DIGITALOCEAN_ACCESS_TOKEN:-}${DIGITALOCEAN_API_KEY:-}${CONTEXT:-}" ]]; then
     preflight --no-key
     CLUSTER_LIST=$(cluster_droplets)
-    local name ip
+    local name ip dir
     while IFS=$'\t' read -r name ip; do
       [[ -n "$ip" ]] || continue
-      step "certificates installed on $name ($ip:$SSL_DIR)"
-      records+=$'\n'$(remote_cert_records "$name" "$ip" || true)
+      dir=$SSL_DIR
+      [[ "$name" != "$ETCD_PREFIX-"* ]] || dir=$ETCD_SSL_DIR
+      step "certificates installed on $name ($ip:$dir)"
+      records+=$'\n'$(remote_cert_records "$name" "$ip" "$dir" || true)
       step_done
-    done < <(jq -r --arg p "$ETCD_PREFIX-" '.[] | select(.name | startswith($p) | not) | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST")
+    done < <(jq -r '.[] | [.name, .public_ip] | @tsv' <<<"$CLUSTER_LIST" | sort)
   else
     warn "no doctl or no API token: listing $PKI_DIR/ only (export DIGITALOCEAN_ACCESS_TOKEN, or CONTEXT=NAME for a doctl context, to read the droplets too)"
   fi
 
-  # one array; an installed copy whose serial differs from pki/ is marked "stale"
+  # one array; an installed copy whose serial differs from the pki/ file it came from is "stale"
   records=$(grep . <<<"$records" | jq -s --arg pki "$PKI_DIR/" '
     (map(select(.location | startswith($pki))) | map({key: (.location | ltrimstr($pki)), value: .serial})
      | from_entries) as $serials
-    | map(. + {stale: ((.location | contains(":")) and ($serials[.location | sub(".*/"; "")] // .serial) != .serial)})')
+    | map(. + {stale: (has("from") and ($serials[.from] // .serial) != .serial)})')
   if [[ "$output" == json ]]; then
     printf '%s\n' "$records"
   fi
-  {
-    printf '  %-60s %-5s %5s  %-30s %-12s %s\n' CERTIFICATE LEVEL DAYS SUBJECT ISSUER SANS
-    jq -r '.[] | [.location, (.level + (if .stale then "*" else "" end)), .days_left, .subject,
-      .issuer, (.sans | join(","))] | @tsv' <<<"$records" |
-      while IFS=$'\t' read -r loc level days subject issuer sans; do
-        printf '  %-60s %-5s %5s  %-30s %-12s %s\n' "$loc" "$level" "$days" "$subject" "$issuer" "${sans:--}"
-      done
-  } >&2
+  cert_table <<<"$records" >&2
   local counts failing
   counts=$(jq -r '"\(length) certificate(s): \(map(select(.level == "ok")) | length) ok, \(map(select(.level == "warn")) | length) warn (< '"$CERT_WARN_DAYS"' days), \(map(select(.level == "fail")) | length) fail (< '"$CERT_FAIL_DAYS"' days)"' <<<"$records")
   failing=$(jq -r 'map(select(.level == "fail") | "\(.location) (\(.days_left) days left)") | join(", ")' <<<"$records")

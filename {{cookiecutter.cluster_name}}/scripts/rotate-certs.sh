@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make rotate-certs: re-issue the node certificates (pki/apiserver.pem, pki/worker-NN.pem) with
-# their existing keys and the same CA, then one node at a time: install the new certificate
+# make rotate-certs: the current profile re-issues every certificate (profile_rotate_certs in
+# its scripts/lib/rotation.sh). The tutorial profile's: re-issue the node certificates
+# (pki/apiserver.pem, pki/worker-NN.pem) with their existing keys and the same CA, then one node at a time: install the new certificate
 # and restart the node's kubelet. The old certificates are kept in pki/retired/. The CA is
 # never rotated here (CA=1 is refused: every certificate and kubeconfig trusts it).
 set -euo pipefail
@@ -12,6 +13,8 @@ usage_check "$@"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/certs.sh
 source scripts/lib/certs.sh
+# shellcheck source=scripts/lib/controllers_health.sh
+source scripts/lib/controllers_health.sh
 
 # kubelet_unit ROLE: the kubelet's unit name as cloud-config/ROLE.yaml defines it.
 kubelet_unit() {
@@ -48,12 +51,16 @@ rotate_node() {
 }
 
 main() {
-  [[ -z "$ROTATE_CERTS_REFUSAL" ]] || die "$ROTATE_CERTS_REFUSAL"
   if [[ "${CA:-}" == 1 ]]; then
     die "CA=1: rotating the CA is not done here. Every node certificate, the admin kubeconfig" \
       "and each node's ca.pem trust pki/ca.pem; a new CA means re-issuing and re-installing all of" \
       "them at once, with the cluster down. Re-create the cluster instead (make destroy, delete" \
       "pki/ca*.pem and pki/admin*.pem, re-bake or re-run the template's PKI, make etcd controller worker)."
+  fi
+  # the current profile re-issues every certificate (its scripts/lib/rotation.sh)
+  if declare -F profile_rotate_certs >/dev/null; then
+    profile_rotate_certs
+    return 0
   fi
   # the controllers share one apiserver certificate: re-issuing it per node would drop the others' SANs
   ((CONTROLLER_COUNT == 1)) ||

@@ -51,6 +51,11 @@ main() {
       fail) cert_status=FAIL ;;
       warn) cert_status=WARN ;;
     esac
+    [[ "$cert_status" == OK ]] || cert_detail+=": make rotate-certs (make certs lists them all)"
+  fi
+  if [[ -s "$PKI_DIR/rotation.tsv" ]]; then
+    [[ "$cert_status" == FAIL ]] || cert_status=WARN
+    cert_detail+="; a rotation was interrupted: re-run make rotate-certs"
   fi
   layer certificates "$cert_status" "$cert_detail"
   step_done "$cert_status"

@@ -34,32 +34,63 @@ local_cert_records() {
   done
 }
 
-# REMOTE_CERTS: prints each certificate file of SSL_DIR (not keys, not the symlinks) after a
+# _remote_certs DIR: prints each certificate file of DIR (not keys, not the symlinks) after a
 # "== NAME" line; only builtins, ls, test and cat run on the droplet.
-# shellcheck disable=SC2016 # expanded on the droplet
-REMOTE_CERTS='for f in $(ls '"$SSL_DIR"'); do case $f in *-key.pem) ;; *.pem)
-  if ! test -L '"$SSL_DIR"'/$f; then echo "== $f"; cat '"$SSL_DIR"'/$f; fi ;; esac; done'
+_remote_certs() {
+  # shellcheck disable=SC2016 # expanded on the droplet
+  printf 'for f in $(ls %s); do case $f in *-key.pem) ;; *.pem)
+  if ! test -L %s/$f; then echo "== $f"; cat %s/$f; fi ;; esac; done' "$1" "$1" "$1"
+}
 
-# remote_cert_records NAME IP: a record for every certificate installed on droplet NAME.
+# remote_cert_records NAME IP DIR: a record for every certificate installed in DIR on droplet
+# NAME, with "node" (NAME) and "from": the file in PKI_DIR it was installed from (the kubelet's
+# kubelet.pem on NAME comes from kubelet-NAME.pem, a member's etcd.pem from etcd-NN.pem in a
+# cluster of several, else the same name).
 remote_cert_records() {
-  local name=$1 ip=$2 out line file="" pem=""
-  out=$(remote "$ip" "$REMOTE_CERTS" 2>&1) || {
-    warn "$name ($ip): cannot list $SSL_DIR: $(tr '\n' ' ' <<<"$out")"
+  local name=$1 ip=$2 dir=$3 out line file="" pem=""
+  out=$(remote "$ip" "$(_remote_certs "$dir")" 2>&1) || {
+    warn "$name ($ip): cannot list $dir: $(tr '\n' ' ' <<<"$out")"
     return 1
   }
   while IFS= read -r line; do
     if [[ "$line" == "== "* ]]; then
-      [[ -z "$file" ]] || cert_record "$name:$SSL_DIR/$file" <<<"$pem"
+      [[ -z "$file" ]] || _remote_record "$name" "$dir" "$file" <<<"$pem"
       file=${line#== }
       pem=""
     else
       pem+=$line$'\n'
     fi
   done <<<"$out"
-  [[ -z "$file" ]] || cert_record "$name:$SSL_DIR/$file" <<<"$pem"
+  [[ -z "$file" ]] || _remote_record "$name" "$dir" "$file" <<<"$pem"
+}
+
+# _remote_record NAME DIR FILE < PEM
+_remote_record() {
+  local name=$1 base=${3%.pem} from
+  from=$3
+  if [[ -s "$PKI_DIR/$base-$name.pem" ]]; then
+    from=$base-$name.pem
+  elif [[ -s "$PKI_DIR/$base-${name##*-}.pem" && ! -s "$PKI_DIR/$3" ]]; then
+    from=$base-${name##*-}.pem
+  fi
+  cert_record "$name:$2/$3" | jq -c --arg n "$name" --arg f "$from" '. + {node: $n, from: $f}'
 }
 
 # soonest_expiry RECORDS: the record (JSON lines in) that expires first, or nothing.
 soonest_expiry() {
   jq -sc 'sort_by(.days_left) | .[0] // empty' <<<"$1"
+}
+
+
+# cert_table < RECORDS_ARRAY: one aligned row per certificate (the columns as wide as their
+# longest entry): where, level ("*": stale copy), days left, subject, issuer, SANs.
+cert_table() {
+  jq -r '(["CERTIFICATE", "LEVEL", "DAYS", "SUBJECT", "ISSUER", "SANS"]) as $head
+    | [$head, (.[] | [.location, (.level + (if .stale then "*" else "" end)),
+        (.days_left | tostring), .subject, .issuer,
+        (if .sans == [] then "-" else .sans | join(",") end)])] as $rows
+    | [range(0; 5) as $i | $rows | map(.[$i] | length) | max] as $w
+    | $rows[] | . as $r
+    | "  " + ([range(0; 5) as $i | $r[$i] + (" " * ($w[$i] - ($r[$i] | length)) // "")]
+        | join("  ")) + "  " + $r[5]'
 }

@@ -6,13 +6,16 @@
 # (its SANs include it). A controller that answers but is not among the load balancer's
 # droplet_ids gets no traffic.
 
-# _kube_at IP: kubectl version against https://IP with ./kubeconfig's CA and admin certificate.
+# _kube_at IP [ARGS...]: kubectl ARGS (default: version) against https://IP with ./kubeconfig's
+# CA and admin certificate (make rotate-certs: get --raw /readyz).
 _kube_at() {
-  local tmp rc=0
+  local ip=$1 tmp rc=0
+  shift
+  (($#)) || set -- version
   # beside ./kubeconfig: its pki/ paths are relative to the file
   tmp=$(mktemp "$CLUSTER_DIR/.kubeconfig.XXXXXX")
-  sed -E "s|(server: https://)[^:/[:space:]]+|\1$1|" "$KUBECONFIG_FILE" >"$tmp"
-  kubectl --kubeconfig "$tmp" version >/dev/null 2>&1 || rc=$?
+  sed -E "s|(server: https://)[^:/[:space:]]+|\1$ip|" "$KUBECONFIG_FILE" >"$tmp"
+  kubectl --kubeconfig "$tmp" "$@" >/dev/null 2>&1 || rc=$?
   rm -f "$tmp"
   return "$rc"
 }

@@ -8,6 +8,8 @@
 
 # shellcheck source=scripts/lib/components.sh
 source scripts/lib/components.sh
+# shellcheck source=scripts/lib/rotation.sh
+source scripts/lib/rotation.sh
 
 # shellcheck disable=SC2034 # read by userdata.sh, addons.sh, status.sh and image.sh
 {
@@ -37,8 +39,6 @@ source scripts/lib/components.sh
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
   KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
-  # make rotate-certs knows the tutorial's node certificates only: say what to do instead
-  ROTATE_CERTS_REFUSAL="make rotate-certs re-issues the tutorial profile's node certificates only. Here: move the certificate aside (pki/kubelet-<node>.pem, pki/apiserver.pem, ...; its key stays), re-run 'make controller' or 'make worker' (a missing certificate is issued with the same key and installed), then restart that node's kubelet (ssh core@<node> sudo systemctl restart kubelet)"
 }
 PROFILE_NOTES=()
 
@@ -118,11 +118,18 @@ profile_etcd_tls() {
   base=$(etcd_cert_base "$name")
   PROFILE_NOTES+=("$name client URL https://$private:$ETCD_CLIENT_PORT (TLS, client certificates required)")
   step "etcd certificate (SANs: $private, 127.0.0.1) and TLS assets on $name"
-  ensure_cert_ips "$base" "$private" 127.0.0.1
-  pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
+  _issue_etcd "$name" "$public" "$private"
   install_component_files "$name" "$public" etcd "$name" ||
     die "the etcd TLS assets are not installed on $name: fix the cause above and re-run 'make etcd'"
   step_done "pki/$base.pem in $ETCD_PKI_DIR"
+}
+
+# _issue_etcd NAME PUBLIC_IP PRIVATE_IP: member NAME's certificate (make etcd, make rotate-certs).
+_issue_etcd() {
+  local base
+  base=$(etcd_cert_base "$1")
+  ensure_cert_ips "$base" "$3" 127.0.0.1
+  pki_issue_etcd "$3" "$base" "$(etcd_member_name "$1")"
 }
 
 # _issue_node NAME PUBLIC_IP PRIVATE_IP: the node's kubelet certificate (CN system:node:NAME,
@@ -141,12 +148,7 @@ _issue_node() {
 # CONTROLLER_NAMES, CONTROLLER_PUBLICS, CONTROLLER_PRIVATES and LB_IP (controller.sh).
 profile_controller_tls() {
   local nn name public
-  pki_issue_apiserver_shared 127.0.0.1
-  pki_issue_controller_clients
-  pki_issue_service_account
-  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
-    _issue_node "${CONTROLLER_NAMES[nn]}" "${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}"
-  done
+  _issue_controllers
   step_done "pki/apiserver.pem, controller clients, service-account key, kubelet-<controller>.pem"
 
   for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
@@ -155,6 +157,17 @@ profile_controller_tls() {
     install_component_files "$name" "$public" controller "$name" ||
       die "the TLS assets are not installed on $name: fix the cause above and re-run 'make controller'"
     step_done "$NODE_PKI_DIR"
+  done
+}
+
+# _issue_controllers: what profile_controller_tls issues (make rotate-certs too).
+_issue_controllers() {
+  local nn
+  pki_issue_apiserver_shared 127.0.0.1
+  pki_issue_controller_clients
+  pki_issue_service_account
+  for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
+    _issue_node "${CONTROLLER_NAMES[nn]}" "${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}"
   done
 }
 

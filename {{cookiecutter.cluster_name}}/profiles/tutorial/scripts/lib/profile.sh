@@ -25,8 +25,6 @@
   # (make diagram; generator/profiles.py's etcd_proxies says the same)
   ETCD_CLIENTS=proxies
   STATUS_LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
-  # make rotate-certs re-issues this profile's node certificates (empty: nothing refused)
-  ROTATE_CERTS_REFUSAL=""
 }
 PROFILE_NOTES=()
 
