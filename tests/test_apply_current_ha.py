@@ -1,5 +1,5 @@
 """The current profile with several controllers behind the load balancer (issue 19.2), applied on
-the stand-ins: controller_count=2 (etcd_count=1), two workers. Every apiserver serves the one
+the stand-ins: controller_count=2, etcd_count=3, two workers. Every apiserver serves the one
 shared certificate naming the load balancer's IP and every controller's addresses; the workers'
 kubelets and kube-proxy and the admin's ./kubeconfig go through the load balancer (the
 controllers' own kubelets to their local apiserver); the controller-manager and the scheduler
@@ -23,7 +23,7 @@ from tests.current_profile import bake_current
 from tests.standins import dropletfs, units
 from tests.standins import state as standin_state
 
-DROPLETS = 1 + 2 + 2
+DROPLETS = 3 + 2 + 2
 CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
 FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (after make image)
 
@@ -31,7 +31,7 @@ FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (af
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     cluster = bake_current(tmp_path_factory.mktemp("current-ha-bake"), controller_count=2,
-                           worker_count=2)
+                           etcd_count=3, worker_count=2)
     base = tmp_path_factory.mktemp("current-ha")
     apply = Apply.create(copy_cluster(cluster, base), base / "sim")
     apply.make("image")
@@ -98,17 +98,18 @@ def test_clients_reach_the_apiservers_through_the_load_balancer(applied: Apply) 
     assert yaml.safe_load((applied.cluster / "kubeconfig").read_text())["clusters"][0][
         "cluster"]["server"] == lb_url
     for name in applied.droplets():
-        if name == s["ETCD_NAME"]:
+        if name.startswith(f"{s['ETCD_PREFIX']}-"):
             continue
         files = _files(_user_data(applied, name))
         local = name.startswith(f"{s['CONTROLLER_PREFIX']}-")
         for kubeconfig in ("kubelet.kubeconfig", "kube-proxy.kubeconfig"):
             (content,) = [c for p, c in files.items() if p.endswith(f"/{kubeconfig}")]
             server = yaml.safe_load(content)["clusters"][0]["cluster"]["server"]
-            # controllers: their own apiserver (no hairpin through the load balancer)
+            # controllers: their own apiserver (kubeadm's ControlPlaneKubeletLocalMode, KEP 4471)
             assert server == ("https://127.0.0.1" if local else lb_url), (name, kubeconfig)
     # the allow list and the apiservers' firewall, as in the tutorial profile
-    nodes = [d["sim"]["public_ip"] for n, d in applied.droplets().items() if n != s["ETCD_NAME"]]
+    nodes = [d["sim"]["public_ip"] for n, d in applied.droplets().items()
+             if not n.startswith(f"{s['ETCD_PREFIX']}-")]
     assert sorted(lb["firewall"]["allow"]) == sorted(
         [f"cidr:{c}" for c in s["ADMIN_CIDRS"].split(",") if ":" not in c]
         + [f"ip:{ip}" for ip in nodes])
@@ -179,7 +180,8 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     ca, sa_key = (pki / "ca.pem").read_bytes(), (pki / "service-account-key.pem").read_bytes()
     keys = {p.name: p.read_bytes() for p in pki.glob("*-key.pem")}
     before = _serials(pki)
-    etcd, ctl1 = s["ETCD_NAME"], f"{s['CONTROLLER_PREFIX']}-01"
+    etcds = [f"{s['ETCD_PREFIX']}-{nn:02d}" for nn in (1, 2, 3)]
+    ctl1 = f"{s['CONTROLLER_PREFIX']}-01"
     ctl2 = f"{s['CONTROLLER_PREFIX']}-02"
     worker2 = f"{s['WORKER_PREFIX']}-02"
     with standin_state.locked(applied.sim / "account.json") as data:
@@ -202,16 +204,16 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     assert stale == [f"{worker2}:/etc/kubernetes/pki/{f}" for f in ("kube-proxy.pem",
                                                                     "kubelet.pem")], stale
     restarts = {n: _restarts(applied, n, u) for n, u in (
-        (etcd, "etcd.service"), (ctl1, "kubelet.service"), (ctl2, "kubelet.service"),
-        (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))}
+        *((e, "etcd.service") for e in etcds), (ctl1, "kubelet.service"),
+        (ctl2, "kubelet.service"), (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))}
     assert set(restarts.values()) == {1}, restarts
 
     out = applied.make("rotate-certs", **fast).stderr
     assert "resuming the rotation" in out
     assert _serials(pki) == halfway  # nothing re-issued twice
     assert {n: _restarts(applied, n, u) for n, u in (
-        (etcd, "etcd.service"), (ctl1, "kubelet.service"), (ctl2, "kubelet.service"),
-        (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))} == restarts
+        *((e, "etcd.service") for e in etcds), (ctl1, "kubelet.service"),
+        (ctl2, "kubelet.service"), (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))} == restarts
     assert _restarts(applied, worker2, "kubelet.service") == 1
     assert not (pki / "rotation.tsv").exists()
     assert (pki / "ca.pem").read_bytes() == ca
@@ -222,8 +224,9 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     for name in (ctl1, ctl2, worker2):
         assert (applied.root(name) / "etc/kubernetes/pki/kubelet.pem").read_bytes() == \
             (pki / f"kubelet-{name}.pem").read_bytes()
-    assert (applied.root(etcd) / "etc/etcd/pki/etcd.pem").read_bytes() == \
-        (pki / "etcd.pem").read_bytes()
+    for nn, name in enumerate(etcds, 1):  # each member its own certificate, as etcd.pem
+        assert (applied.root(name) / "etc/etcd/pki/etcd.pem").read_bytes() == \
+            (pki / f"etcd-{nn:02d}.pem").read_bytes()
     # one apiserver at a time: the first back in place before the second moved away
     m1, m2 = _static_pod_moves(applied, ctl1), _static_pod_moves(applied, ctl2)
     assert [d for _, d in m1] == ["out", "back"] and [d for _, d in m2] == ["out", "back"]
@@ -243,11 +246,12 @@ def test_certs_lists_every_certificate_aligned(applied: Apply) -> None:
     locations = {r["location"] for r in records}
     local = {f"pki/{p.name}" for p in (applied.cluster / "pki").glob("*.pem")
              if not p.name.endswith("-key.pem")}
-    assert {"pki/admin.pem", "pki/ca.pem", "pki/etcd.pem", "pki/apiserver.pem"} <= local
+    assert {"pki/admin.pem", "pki/ca.pem", "pki/etcd-03.pem", "pki/apiserver.pem"} <= local
     assert local <= locations
-    assert f"{s['ETCD_NAME']}:/etc/etcd/pki/etcd.pem" in locations
     for name in applied.droplets():
-        if name != s["ETCD_NAME"]:
+        if name.startswith(f"{s['ETCD_PREFIX']}-"):
+            assert f"{name}:/etc/etcd/pki/etcd.pem" in locations
+        else:
             assert f"{name}:/etc/kubernetes/pki/kubelet.pem" in locations
     assert not any(r["stale"] for r in records)
     rows = [line for line in proc.stderr.splitlines()
@@ -266,6 +270,10 @@ def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> No
     assert (applied.calls("POST /v2/droplets"), applied.calls("POST /v2/load_balancers")) == creates
     assert "certificates and keys already installed" in out
     print(f"[current HA] re-run: {applied.calls() - before} API calls, nothing created")
+    # make plan checks the shared certificate against every controller and the load balancer
+    plan = json.loads(applied.make("plan", "OUTPUT=json").stdout)
+    (row,) = [i for i in plan["items"] if i["name"] == "pki/apiserver.pem"]
+    assert row["action"] == "leave", row
     applied.make("destroy", FORCE="1")
     account = applied.account()
     assert account["droplets"] == {} and account["firewalls"] == {}

@@ -29,6 +29,8 @@
 #   component_files ROLE [NODE_NAME]           what goes where on a droplet of ROLE (etcd,
 #       controller, worker; an etcd member's NODE_NAME picks its pair): lines "LOCAL_FILE
 #       REMOTE_PATH MODE", each file issued already
+#   install_component_files NAME IP ROLE [NODE] those files copied and moved into place over
+#       scp/ssh (skipped when the very same files were installed before)
 # Each NAME-key.pem sits beside NAME.pem. A re-created droplet with other addresses: call
 # ensure_cert_ips kubelet-NAME PRIVATE_IP PUBLIC_IP (pki.sh) before pki_issue_kubelet.
 
@@ -114,4 +116,32 @@ component_files() {
       "$PKI_DIR/service-account-key.pem $NODE_PKI_DIR/service-account-key.pem 0600")
   fi
   printf '%s\n' "${COMPONENT_LINES[@]}"
+}
+
+# install_component_files NAME IP ROLE [NODE]: every file component_files lists for ROLE, copied
+# to ~core with scp, then moved into place as root with its mode (root:root) in one ssh session.
+# Skipped when these very files were installed before (state key components_sha256).
+install_component_files() {
+  local name=$1 ip=$2 role=$3 node=${4:-} lines sha local_file remote mode
+  local files=() script="" dirs=()
+  lines=$(component_files "$role" "$node")
+  sha=$( {
+    printf '%s\n' "$lines"
+    while read -r local_file _; do cat "$local_file"; done <<<"$lines"
+  } | sha256_of)
+  if [[ "$(state_get "$name" components_sha256)" == "$sha" ]]; then
+    log "$name: certificates and keys already installed"
+    return 0
+  fi
+  while read -r local_file remote mode; do
+    files+=("$local_file")
+    [[ " ${dirs[*]-} " == *" ${remote%/*} "* ]] || dirs+=("${remote%/*}")
+    script+=" && sudo mv $(basename "$local_file") $remote && sudo chown root:root $remote"
+    script+=" && sudo chmod $mode $remote"
+  done <<<"$lines"
+  log "$name: copying ${#files[@]} file(s) to $SSH_USER@$ip:~ ($(basename -a "${files[@]}" | paste -sd " "))"
+  ssh_retry "$name" "$ip" copy_to "$ip" "${files[@]}" || return 1
+  log "$name: installing them into ${dirs[*]} (root:root, keys 0600)"
+  ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p ${dirs[*]}$script" || return 1
+  state_set "$name" components_sha256 "$sha"
 }

@@ -55,7 +55,8 @@ etcd_client_urls() {
 
 # profile_placeholders ROLE [ETCD_RECORD [CONTROLLER_RECORD]]: the controller's ETCD_ENDPOINTS
 # (every member's client URL) and APISERVER_ENDPOINT 127.0.0.1 (its kubelet and kube-proxy talk
-# to the local apiserver: no hairpin through the load balancer in front of it), a worker's
+# to the local apiserver, as kubeadm's control-plane kubelets do since ControlPlaneKubeletLocalMode,
+# kubernetes/enhancements KEP 4471: no hairpin through the load balancer in front), a worker's
 # APISERVER_ENDPOINT: the controller's private IP (node traffic stays on the private network),
 # or with several controllers their load balancer's IP (apiserver_address; its listing stays in
 # LB_JSON for worker.sh's allow-list update).
@@ -79,34 +80,6 @@ profile_placeholders() {
       log "APISERVER_ENDPOINT=$APISERVER_ENDPOINT"
       ;;
   esac
-}
-
-# install_component_files NAME IP ROLE [NODE]: every file component_files lists for ROLE, copied
-# to ~core with scp, then moved into place as root with its mode (root:root) in one ssh session.
-# Skipped when these very files were installed before (state key components_sha256).
-install_component_files() {
-  local name=$1 ip=$2 role=$3 node=${4:-} lines sha local_file remote mode
-  local files=() script="" dirs=()
-  lines=$(component_files "$role" "$node")
-  sha=$( {
-    printf '%s\n' "$lines"
-    while read -r local_file _; do cat "$local_file"; done <<<"$lines"
-  } | sha256_of)
-  if [[ "$(state_get "$name" components_sha256)" == "$sha" ]]; then
-    log "$name: certificates and keys already installed"
-    return 0
-  fi
-  while read -r local_file remote mode; do
-    files+=("$local_file")
-    [[ " ${dirs[*]-} " == *" ${remote%/*} "* ]] || dirs+=("${remote%/*}")
-    script+=" && sudo mv $(basename "$local_file") $remote && sudo chown root:root $remote"
-    script+=" && sudo chmod $mode $remote"
-  done <<<"$lines"
-  log "$name: copying ${#files[@]} file(s) to $SSH_USER@$ip:~ ($(basename -a "${files[@]}" | paste -sd " "))"
-  ssh_retry "$name" "$ip" copy_to "$ip" "${files[@]}" || return 1
-  log "$name: installing them into ${dirs[*]} (root:root, keys 0600)"
-  ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p ${dirs[*]}$script" || return 1
-  state_set "$name" components_sha256 "$sha"
 }
 
 # profile_etcd_tls NAME PUBLIC_IP PRIVATE_IP: member NAME's own server+peer certificate

@@ -135,6 +135,8 @@ _rotate_node() {
     die "$name: the new certificates are not installed; re-run 'make rotate-certs' (it resumes)"
   case $role in
     etcd)
+      # Type=notify: systemctl returns once the member serves again, so the next member
+      # goes down only then and the quorum holds
       ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart etcd.service" ||
         die "$name: restarting etcd failed; re-run 'make rotate-certs' (it resumes)"
       ;;
