@@ -13,13 +13,20 @@ import pytest
 from generator.audit import opensslcnf
 from generator.audit.cluster import Cluster
 from generator.audit.pki import check
-from tests.baking import copy_cluster
+from tests.baking import bake, copy_cluster
 from tests.current_profile import WORKER, bake_current, components, issue_all
 
 
 @pytest.fixture(scope="module")
 def issued(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return issue_all(bake_current(tmp_path_factory.mktemp("current")))
+
+
+@pytest.fixture(scope="module")
+def ha_bakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both profiles baked with two controllers."""
+    return {p: bake(tmp_path_factory.mktemp(f"{p}-ha"), profile=p, controller_count=2)
+            for p in ("current", "tutorial")}
 
 
 def findings(cluster: Path) -> list[tuple[str, str, str]]:
@@ -118,6 +125,24 @@ def test_a_broken_openssl_config_is_an_error(issued: Path, tmp_path: Path, file:
     found = cnf_findings(cluster)
     assert [(f, r) for f, r, _ in found] == [(f"openssl/{file}", rule)], found
     assert words in found[0][2]
+
+
+@pytest.mark.parametrize("profile", ["current", "tutorial"])
+@pytest.mark.parametrize("line", ["IP.6 = $ENV::APISERVER_LB_IP\n",
+                                  "IP.5 = $ENV::CONTROLLER_02_PRIVATE_IP\n",
+                                  "DNS.2 = do-cluster-controller-02\n"])
+def test_several_controllers_need_every_one_in_the_apiserver_request(
+        ha_bakes: dict[str, Path], tmp_path: Path, profile: str, line: str) -> None:
+    """With controller_count=2 the one apiserver certificate must name the second controller
+    and the load balancer (issue 19.2); a request without them fails the audit."""
+    cluster = copy_cluster(ha_bakes[profile], tmp_path)
+    assert [f for f in cnf_findings(cluster) if f[0] == "openssl/apiserver.cnf"] == []
+    cnf = cluster / "openssl/apiserver.cnf"
+    assert line in cnf.read_text()
+    cnf.write_text(cnf.read_text().replace(line, "", 1))
+    found = [f for f in cnf_findings(cluster) if f[0] == "openssl/apiserver.cnf"]
+    assert [r for _, r, _ in found] == ["openssl.san"], found
+    assert line.split(" = ")[1].strip() in found[0][2]
 
 
 def test_a_missing_component_config_is_an_error(issued: Path, tmp_path: Path) -> None:

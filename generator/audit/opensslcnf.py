@@ -9,6 +9,7 @@ from pathlib import Path
 
 from generator.audit.cluster import Cluster
 from generator.audit.report import ERROR, Finding
+from generator.facts import apiserver_controller_ips
 
 SECTION = re.compile(r"^\[\s*([^\]]+?)\s*\]$")
 
@@ -46,11 +47,14 @@ def _sans(cnf: Cnf, section: str) -> set[str]:
 # The SAN entries each request must carry (the apply sets the $ENV:: variables; see
 # scripts/lib/pki.sh). The first service IP is checked by facts.service-range.
 def _apiserver(cluster: Cluster) -> set[str]:
-    return {
-        f"DNS:{cluster.setting('CONTROLLER_NAME')}",
-        "IP:$ENV::CONTROLLER_PUBLIC_IP",
-        "IP:$ENV::CONTROLLER_PRIVATE_IP",
-    }
+    """Every controller's name and IPs (all serve this one certificate) and, with several,
+    their load balancer's IP (facts.apiserver_controller_ips: what pki_issue_apiserver sets)."""
+    count = int(cluster.setting("CONTROLLER_COUNT") or "1")
+    prefix = cluster.setting("CONTROLLER_PREFIX") or ""
+    names = {f"DNS:{cluster.setting('CONTROLLER_NAME')}"}
+    names |= {f"DNS:{prefix}-{n:02d}" for n in range(2, count + 1)}
+    return names | {f"IP:{ref}" for ref in apiserver_controller_ips(
+        {"controller_count": str(count)})}
 
 
 def _worker(cluster: Cluster) -> set[str]:
