@@ -115,6 +115,42 @@ def test_the_apiserver_answers_only_with_its_certificate_installed(
     assert refused.returncode == 1 and "203.0.113.9:443 was refused" in refused.stderr
 
 
+def test_the_static_pod_apiserver_is_down_while_its_manifest_is_away(
+        kubectl: tuple[Run, Path]) -> None:
+    """make rotate-certs moves the kube-apiserver manifest out of the kubelet's directory to
+    restart it: meanwhile nothing answers there; back in place, /readyz answers ok."""
+    run, tmp = kubectl
+    manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    user_data = tmp / "ctl/var/lib/dosim/user-data"
+    user_data.parent.mkdir(parents=True)
+    user_data.write_text(f"#cloud-config\nwrite_files:\n  - path: {manifest}\n")
+    assert run("get", "--raw", "/readyz").returncode == 1  # the kubelet has no manifest
+    (tmp / "ctl" / manifest.lstrip("/")).parent.mkdir(parents=True)
+    (tmp / "ctl" / manifest.lstrip("/")).write_text("kind: Pod\n")
+    ready = run("get", "--raw", "/readyz")
+    assert ready.returncode == 0 and ready.stdout == "ok", ready
+    assert run("get", "--raw", "/livez").returncode == 1  # not simulated: said so
+
+
+def test_rollout_restart_stamps_the_daemonset(kubectl: tuple[Run, Path]) -> None:
+    run, tmp = kubectl
+    missing = run("rollout", "restart", "daemonset/kube-proxy", "-n", "kube-system")
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): daemonsets.apps "kube-proxy" not found' in \
+        missing.stderr
+    (tmp / "ds.yaml").write_text("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: kp, "
+                                 "namespace: kube-system}\nspec:\n  selector: {matchLabels: "
+                                 "{a: b}}\n  template:\n    metadata: {labels: {a: b}}\n"
+                                 "    spec: {containers: [{name: c, image: i}]}\n")
+    assert run("create", "-f", str(tmp / "ds.yaml")).returncode == 0
+    done = run("rollout", "restart", "daemonset/kp", "-n", "kube-system")
+    assert done.stdout == "daemonset.apps/kp restarted\n", done
+    ds = json.loads(run("get", "daemonset", "kp", "-n", "kube-system", "-o", "json").stdout)
+    assert "kubectl.kubernetes.io/restartedAt" in ds["spec"]["template"]["metadata"][
+        "annotations"]
+    assert run("rollout", "status", "daemonset/kp").returncode == 1  # not simulated
+
+
 def test_nodes_carry_the_taints_their_user_data_registers(tmp_path: Path) -> None:
     """The controller's taint comes from its kubelet's --config-dir drop-in
     (registerWithTaints), as a real kubelet reads it; a worker's user data registers none."""

@@ -17,7 +17,8 @@ create, delete, get, version; apimachinery's StatusError "Error from server (Not
   /dev/stdin) and ``apply -f -``: the Secret rendered, then applied from standard input; the
   state keeps a digest of each Secret value (the state file is on disk; etcd would hold it).
 - ``get KIND [NAME] [-n NS] [-l SELECTOR (equality or set-based)] [-o json|jsonpath=|name]``,
-  ``get --raw /readyz/etcd``, ``exec POD -- nslookup NAME`` (busybox 1.28's output).
+  ``get --raw /readyz`` and ``/readyz/etcd``, ``exec POD -- nslookup NAME`` (busybox 1.28's
+  output), ``rollout restart daemonset/NAME`` (``daemonset.apps/NAME restarted``).
 
 The "cluster" follows the simulated account (``DOSIM_STATE``): the apiserver answers at the
 kubeconfig's address only when the controller droplet there (or one behind the load balancer
