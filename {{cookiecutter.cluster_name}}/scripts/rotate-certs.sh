@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make rotate-certs: the current profile re-issues every certificate (profile_rotate_certs in
-# its scripts/lib/rotation.sh). The tutorial profile's: re-issue the node certificates
-# (pki/apiserver.pem, pki/worker-NN.pem) with their existing keys and the same CA, then one node at a time: install the new certificate
-# and restart the node's kubelet. The old certificates are kept in pki/retired/. The CA is
+# its scripts/lib/rotation.sh). The tutorial profile's: re-issue the etcd member certificates
+# (one member at a time, each healthy again before the next) and the node certificates
+# (pki/apiserver.pem, pki/worker-NN.pem) with their existing keys and the same CA, then one node
+# at a time: install the new certificate and restart the node's kubelet. pki/admin.pem is the
+# bake's (the summary says how to renew it). The old certificates are kept in pki/retired/. The CA is
 # never rotated here (CA=1 is refused: every certificate and kubeconfig trusts it).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -50,6 +52,36 @@ rotate_node() {
   step_done
 }
 
+# rotate_etcd_member NAME IP PRIVATE_IP: retire pki/etcd[-NN].pem, issue a new one (same key,
+# SAN: the private IP), install it, restart etcd2 and wait until the member reports itself
+# healthy before the next one (one member down at a time: the cluster keeps its quorum).
+rotate_etcd_member() {
+  local name=$1 ip=$2 private=$3 base old_serial new_serial deadline
+  base=$(etcd_cert_base "$name")
+  step "$name: re-issue $PKI_DIR/$base.pem, install it, restart etcd2"
+  [[ -s "$PKI_DIR/$base-key.pem" ]] || die "$PKI_DIR/$base-key.pem is missing: run 'make etcd' first"
+  old_serial=$(openssl x509 -in "$PKI_DIR/$base.pem" -noout -serial 2>/dev/null | cut -d= -f2 || true)
+  if [[ -n "$old_serial" ]]; then
+    mkdir -p "$PKI_DIR/retired"
+    mv "$PKI_DIR/$base.pem" "$PKI_DIR/retired/$base-$old_serial.pem"
+  fi
+  pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
+  new_serial=$(openssl x509 -in "$PKI_DIR/$base.pem" -noout -serial | cut -d= -f2)
+  install_etcd_tls "$name" "$ip" "$PKI_DIR/$base.pem" "$PKI_DIR/$base-key.pem" etcd ||
+    die "$name: the new certificate is in $PKI_DIR/$base.pem but not installed; re-run 'make rotate-certs'"
+  ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart etcd2" ||
+    die "$name: restarting etcd2 failed; the new certificate is installed"
+  deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  until profile_etcd_member_ready "$ip" "$private"; do
+    ((SECONDS < deadline)) ||
+      die "$name: etcd2 is not healthy ${APPLY_TIMEOUT_SECONDS}s after the restart with the new" \
+        "certificate (the old one: $PKI_DIR/retired/); see make status before rotating further"
+    sleep "$APPLY_POLL_SECONDS"
+  done
+  ROTATED+=("$name: $base.pem serial ${old_serial:-none} -> $new_serial, etcd2 restarted, healthy")
+  step_done
+}
+
 main() {
   if [[ "${CA:-}" == 1 ]]; then
     die "CA=1: rotating the CA is not done here. Every node certificate, the admin kubeconfig" \
@@ -71,6 +103,10 @@ main() {
   ROTATED=()
   local ca_before rec public private name ip nn
   ca_before=$(sha256_of "$PKI_DIR/ca.pem")
+  while IFS= read -r name; do
+    rec=$(need_droplet "$name" etcd)
+    rotate_etcd_member "$name" "$(field "$rec" public_ip)" "$(field "$rec" private_ip)"
+  done < <(etcd_names)
   rec=$(need_droplet "$CONTROLLER_NAME" controller)
   public=$(field "$rec" public_ip)
   private=$(field "$rec" private_ip)
@@ -86,6 +122,9 @@ main() {
   summary "rotated ${#ROTATED[@]} node certificate(s) of $CLUSTER_NAME" "${ROTATED[@]}" \
     "CA unchanged: $PKI_DIR/ca.pem ($(cert_record CA <"$PKI_DIR/ca.pem" | jq -r '"\(.days_left) days left"'))" \
     "old certificates: $PKI_DIR/retired/" \
+    "not re-issued: $PKI_DIR/admin.pem ($(cert_record admin <"$PKI_DIR/admin.pem" | jq -r '"\(.days_left) days left"')):" \
+    "  the bake issues it (this repo holds no openssl config for it); to renew it move" \
+    "  $PKI_DIR/admin.pem and $PKI_DIR/admin-key.pem aside and re-bake over this repo" \
     "check: make certs"
 }
 
