@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.baking import bake, copy_cluster
+from tests.integration.current_etcd_cluster import CurrentEtcd
 from tests.integration.etcd_cluster import EtcdCluster, issue_member_certs
 from tests.integration.k8s_plane import Plane, require_k8s, start_plane
 from tests.integration.support import (
@@ -111,3 +112,20 @@ def three(bake_with: Callable[..., Path], etcd_bin: str, spawn: Spawn,
 def current_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One bake of the current profile (Flatcar + current Kubernetes), shared read-only."""
     return bake(tmp_path_factory.mktemp("current"), profile="current")
+
+
+@pytest.fixture(scope="module")
+def current_etcd3(etcd_bin: str, etcdctl_bin: str, openssl_bin: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[CurrentEtcd]:
+    """Three members of an etcd_count=3 current bake, running (one cluster per module)."""
+    cluster = bake(tmp_path_factory.mktemp("current-etcd3"), profile="current", etcd_count="3")
+    etcd = CurrentEtcd(cluster, etcd_bin, etcdctl_bin, tmp_path_factory.mktemp("etcd3-run"))
+    etcd.prepare()
+    try:
+        for member in etcd.members:
+            etcd.start(member)
+        for member in etcd.members:
+            etcd.wait_healthy(member)
+        yield etcd
+    finally:
+        etcd.stop_all()

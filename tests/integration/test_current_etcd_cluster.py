@@ -7,30 +7,12 @@ cluster's certificate (another CA) is refused by its peers. One cluster for the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.baking import bake
 from tests.integration.current_etcd_cluster import CurrentEtcd, Member
 from tests.integration.current_nodes import SERVER_EXT, issue, openssl
-
-
-@pytest.fixture(scope="module")
-def etcd3(etcd_bin: str, etcdctl_bin: str, openssl_bin: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[CurrentEtcd]:
-    cluster = bake(tmp_path_factory.mktemp("current-etcd3"), profile="current", etcd_count="3")
-    etcd = CurrentEtcd(cluster, etcd_bin, etcdctl_bin, tmp_path_factory.mktemp("etcd3-run"))
-    etcd.prepare()
-    try:
-        for member in etcd.members:
-            etcd.start(member)
-        for member in etcd.members:
-            etcd.wait_healthy(member)
-        yield etcd
-    finally:
-        etcd.stop_all()
 
 
 def until(check: object, timeout: float = 60) -> None:
@@ -40,43 +22,44 @@ def until(check: object, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
-def test_three_members_form_one_cluster_with_their_delivered_names(etcd3: CurrentEtcd) -> None:
-    first = etcd3.members[0]
-    listed = etcd3.ctl(first, "member", "list", "-w", "simple")
+def test_three_members_form_one_cluster_with_their_delivered_names(
+        current_etcd3: CurrentEtcd) -> None:
+    first = current_etcd3.members[0]
+    listed = current_etcd3.ctl(first, "member", "list", "-w", "simple")
     assert listed.returncode == 0, listed
     names = sorted(line.split(", ")[2] for line in listed.stdout.splitlines())
-    assert names == [m.name for m in etcd3.members]
-    until(lambda: etcd3.leader(first) is not None)
-    statuses = etcd3.statuses(first)
+    assert names == [m.name for m in current_etcd3.members]
+    until(lambda: current_etcd3.leader(first) is not None)
+    statuses = current_etcd3.statuses(first)
     assert len(statuses) == 3
     assert len({s["Status"]["leader"] for s in statuses}) == 1  # type: ignore[index]
 
 
 def test_the_leader_killed_writes_go_on_and_it_rejoins(
-        etcd3: CurrentEtcd, capsys: pytest.CaptureFixture[str]) -> None:
-    leader = etcd3.leader(etcd3.members[0])
+        current_etcd3: CurrentEtcd, capsys: pytest.CaptureFixture[str]) -> None:
+    leader = current_etcd3.leader(current_etcd3.members[0])
     assert leader is not None
-    etcd3.stop(leader)
-    alive = [m for m in etcd3.members if m is not leader]
+    current_etcd3.stop(leader)
+    alive = [m for m in current_etcd3.members if m is not leader]
     endpoints = ",".join(m.client for m in alive)
-    until(lambda: etcd3.ctl(alive[0], "put", "/registry/after-kill", "written",
+    until(lambda: current_etcd3.ctl(alive[0], "put", "/registry/after-kill", "written",
                             endpoints=endpoints).returncode == 0)
     new_leader = None
 
     def elected() -> bool:
         nonlocal new_leader
-        new_leader = etcd3.leader(alive[0], endpoints)
+        new_leader = current_etcd3.leader(alive[0], endpoints)
         return new_leader is not None
     until(elected)
     assert new_leader is not leader
-    health = etcd3.ctl(alive[0], "endpoint", "health", "--cluster")
+    health = current_etcd3.ctl(alive[0], "endpoint", "health", "--cluster")
     assert health.returncode != 0 and "is unhealthy" in health.stdout + health.stderr
 
-    etcd3.start(leader)  # the same data dir: it rejoins
-    etcd3.wait_healthy(leader)
-    until(lambda: etcd3.ctl(leader, "get", "/registry/after-kill", "--print-value-only",
+    current_etcd3.start(leader)  # the same data dir: it rejoins
+    current_etcd3.wait_healthy(leader)
+    until(lambda: current_etcd3.ctl(leader, "get", "/registry/after-kill", "--print-value-only",
                             "--consistency=s").stdout.strip() == "written")
-    until(lambda: etcd3.ctl(leader, "endpoint", "health", "--cluster").returncode == 0)
+    until(lambda: current_etcd3.ctl(leader, "endpoint", "health", "--cluster").returncode == 0)
     with capsys.disabled():
         print(f"\n[current etcd_count=3] killed leader {leader.name}; new leader "
               f"{new_leader.name if new_leader else '?'}; a write with 2 of 3 went through; "
@@ -84,29 +67,29 @@ def test_the_leader_killed_writes_go_on_and_it_rejoins(
 
 
 def test_a_member_with_another_clusters_certificate_is_refused(
-        etcd3: CurrentEtcd, tmp_path: Path) -> None:
-    victim: Member = etcd3.members[-1]
+        current_etcd3: CurrentEtcd, tmp_path: Path) -> None:
+    victim: Member = current_etcd3.members[-1]
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=other cluster CA",
             "-days", "1", "-keyout", str(foreign / "ca-key.pem"), "-out", str(foreign / "ca.pem"))
     # the same name and SANs, only signed by the other CA (which it also trusts)
     issue(foreign / "ca.pem", foreign / "ca-key.pem", foreign, "etcd", victim.name, SERVER_EXT)
-    etcd3.stop(victim)
-    others = [m for m in etcd3.members if m is not victim]
+    current_etcd3.stop(victim)
+    others = [m for m in current_etcd3.members if m is not victim]
     marks = {m.name: len(m.log.read_text()) for m in others if m.log}
-    etcd3.start(victim, pki=foreign)
+    current_etcd3.start(victim, pki=foreign)
     try:
         def refused() -> bool:
             return any("rejected connection" in m.log.read_text()[marks[m.name]:]
                        and "bad certificate" in m.log.read_text()[marks[m.name]:]
                        for m in others if m.log)
         until(refused)
-        health = etcd3.ctl(others[0], "endpoint", "health", "--cluster")
+        health = current_etcd3.ctl(others[0], "endpoint", "health", "--cluster")
         assert health.returncode != 0 and victim.client in health.stdout + health.stderr
-        assert etcd3.ctl(others[0], "put", "/registry/still", "ok").returncode == 0
+        assert current_etcd3.ctl(others[0], "put", "/registry/still", "ok").returncode == 0
     finally:
-        etcd3.stop(victim)
-        etcd3.start(victim)
-        etcd3.wait_healthy(victim)
-    until(lambda: etcd3.ctl(others[0], "endpoint", "health", "--cluster").returncode == 0)
+        current_etcd3.stop(victim)
+        current_etcd3.start(victim)
+        current_etcd3.wait_healthy(victim)
+    until(lambda: current_etcd3.ctl(others[0], "endpoint", "health", "--cluster").returncode == 0)

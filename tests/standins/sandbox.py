@@ -28,6 +28,9 @@ from . import rops
 SIMULATED = ("mkdir", "mv", "cp", "chown", "chmod", "ln", "rm", "cat", "ls", "install", "tee",
              "touch", "test", "etcdctl", "systemctl", "tar", "sha256sum")
 REPO = Path(__file__).resolve().parents[2]
+# Programs the current profile's user data installs into /opt/bin, run by their path (sudo's
+# secure_path need not name /opt/bin): simulated, not refused as host paths.
+DROPLET_PROGRAMS = {"/opt/bin/etcdctl": "etcdctl3", "/opt/bin/etcdutl": "etcdutl"}
 
 PRELUDE = r"""
 set -f
@@ -56,6 +59,7 @@ _dosim_unsupported() {
   printf '%s\n' "$1" >> "$DOSIM_UNSUPPORTED_FILE"
 }
 for _dosim_c in __SIMULATED__; do eval "$_dosim_c() { _dosim_op $_dosim_c \"\$@\"; }"; done
+__PROGRAMS__
 unset _dosim_c
 [() { _dosim_op '[' "$@"; }
 cd() { local _dosim_t; _dosim_t="$(_dosim_op mappath "$@")" || return 1; builtin cd "$_dosim_t"; }
@@ -76,7 +80,8 @@ command_not_found_handle() {
   _dosim_unsupported "$1"
   return 127
 }
-""".replace("__SIMULATED__", " ".join(SIMULATED))
+""".replace("__SIMULATED__", " ".join(SIMULATED)).replace("__PROGRAMS__", "\n".join(
+    f'{path}() {{ _dosim_op {op} "$@"; }}' for path, op in DROPLET_PROGRAMS.items()))
 
 _REDIRECT = re.compile(r"(?<![<>&])(?:\d*>>?|&>>?|<)\|?\s*(/[^\s;|&)]*)")
 _ABS_COMMAND = re.compile(
@@ -89,9 +94,9 @@ def refuse_reason(script: str) -> str | None:
     for m in _REDIRECT.finditer(script):
         if m.group(1) not in _SAFE_DEVICES:
             return f"redirection to the absolute path {m.group(1)} (use 'sudo tee' instead)"
-    m = _ABS_COMMAND.search(script)
-    if m:
-        return f"absolute command path {m.group(1)}"
+    for m in _ABS_COMMAND.finditer(script):
+        if m.group(1) not in DROPLET_PROGRAMS:
+            return f"absolute command path {m.group(1)}"
     return None
 
 

@@ -26,6 +26,8 @@ IMAGE_UNITS = ("etcd2.service", "fleet.service", "flanneld.service", "docker.ser
 _UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
 # unit -> check run on start/restart: an error message refuses it (the unit fails).
 START_HOOKS: dict[str, Callable[[Session], str | None]] = {}
+# False while `systemctl --no-block` runs: the start is queued, nobody waits for readiness.
+BLOCKING = True
 
 
 def units_of(user_data: str) -> set[str]:
@@ -50,13 +52,15 @@ def _save(root: Path, log: dict[str, Any]) -> None:
 
 
 def op_systemctl(s: Session, args: list[str]) -> int:
-    flags = [a for a in args if a.startswith("-")]
+    global BLOCKING
+    no_block = "--no-block" in args
+    flags = [a for a in args if a.startswith("-") and a != "--no-block"]
     words = [a for a in args if not a.startswith("-")]
     verbs = ("restart", "start", "stop", "is-active", "daemon-reload")
     if flags or not words or words[0] not in verbs or \
             (len(words) < 2) != (words[0] == "daemon-reload"):
-        sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: restart|start|stop|"
-                         "is-active UNIT..., daemon-reload)\n")
+        sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: [--no-block] "
+                         "restart|start|stop|is-active UNIT..., daemon-reload)\n")
         return 2
     verb, names = words[0], [u if "." in u else u + ".service" for u in words[1:]]
     known = units_of((s.root / USER_DATA).read_text() if (s.root / USER_DATA).is_file() else "")
@@ -82,7 +86,11 @@ def op_systemctl(s: Session, args: list[str]) -> int:
             entry["stopped"] = True
             continue
         hook = START_HOOKS.get(unit)
-        problem = hook(s) if hook else None
+        BLOCKING = not no_block
+        try:
+            problem = hook(s) if hook else None
+        finally:
+            BLOCKING = True
         if problem:
             entry["stopped"] = True
             _save(s.root, log)

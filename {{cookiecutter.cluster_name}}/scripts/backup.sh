@@ -2,6 +2,7 @@
 # make backup: a consistent etcd v2 backup (`etcdctl backup`, scripts/lib/etcdbackup.sh) of the
 # leader (else a healthy member), over ssh, into backups/<UTC stamp>/ (0700, files
 # 0600, git-ignored): the data dir archive, the list of its keys, and backup.json.
+# The current profile (ETCD_API=3): an etcd v3 snapshot instead (scripts/lib/etcd3backup.sh).
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -45,6 +46,11 @@ main() {
   apply_lock backup
   preflight --no-key
   CLUSTER_LIST=$(cluster_droplets)
+  # the current profile's etcd v3 snapshot (scripts/lib/etcd3backup.sh)
+  if ((ETCD_API == 3)); then
+    etcd3_backup
+    return 0
+  fi
   local member name ip
   member=$(backup_member)
   [[ -n "$member" ]] ||

@@ -8,6 +8,8 @@
 # other member's data dir kept aside, and it joins again (member add, initial-cluster-state
 # existing). The kept data dirs go once the restored cluster is healthy; a failure after the
 # stop prints the commands that put them back. Asks first (like destroy).
+# The current profile (ETCD_API=3): every member's data dir from a v3 snapshot, everything
+# checked before anything stops (scripts/lib/etcd3backup.sh).
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -82,6 +84,16 @@ stage_archive() {
 main() {
   [[ -n "${BACKUP:-}" ]] || die "which backup? make restore BACKUP=$BACKUP_ROOT/<stamp> (see ls $BACKUP_ROOT)"
   BACKUP=${BACKUP%/}
+  # the current profile's etcd v3 snapshot: checked here and on every member before anything
+  # stops (scripts/lib/etcd3backup.sh)
+  if ((ETCD_API == 3)); then
+    apply_lock restore
+    preflight --no-key
+    # shellcheck disable=SC2034 # read by need_droplet
+    CLUSTER_LIST=$(cluster_droplets)
+    etcd3_restore
+    return 0
+  fi
   [[ -s "$BACKUP/$ETCD_ARCHIVE" && -s "$BACKUP/backup.json" ]] ||
     die "$BACKUP has no $ETCD_ARCHIVE and backup.json: not a backup made by make backup"
   backup_meta_verify "$BACKUP"

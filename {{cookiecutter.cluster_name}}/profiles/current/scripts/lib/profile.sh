@@ -10,6 +10,10 @@
 source scripts/lib/components.sh
 # shellcheck source=scripts/lib/rotation.sh
 source scripts/lib/rotation.sh
+# shellcheck source=scripts/lib/etcd3.sh
+source scripts/lib/etcd3.sh
+# shellcheck source=scripts/lib/etcd3backup.sh
+source scripts/lib/etcd3backup.sh
 
 # shellcheck disable=SC2034 # read by userdata.sh, addons.sh, status.sh and image.sh
 {
@@ -29,12 +33,16 @@ source scripts/lib/rotation.sh
   CLOUD_ADDONS_WHAT="DigitalOcean's cloud-controller-manager (LoadBalancer Services)"
   ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
   ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
-  # make status: etcd and the pod network seen through the apiserver (no etcdctl on Flatcar)
   # only the apiservers talk to etcd, with their own client certificate
   # (make diagram; generator/profiles.py's etcd_proxies says the same)
   ETCD_CLIENTS=apiservers
-  # (controllers: each apiserver asked at its own address, and the load balancer in front)
-  STATUS_LAYERS=(droplets ssh controllers apiserver etcd-health nodes pod-network kube-dns)
+  # make status: every etcd member (etcdctl v3 on a member, scripts/lib/etcd3.sh), the
+  # controllers (each apiserver asked at its own address, and the load balancer in front),
+  # then etcd and the pod network as the apiserver sees them
+  STATUS_LAYERS=(droplets ssh etcd-members controllers apiserver etcd-health nodes pod-network kube-dns)
+  # the cluster's state is in etcd's v3 store: make backup/restore take a v3 snapshot
+  # (scripts/lib/etcd3backup.sh)
+  ETCD_API=3
   # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's

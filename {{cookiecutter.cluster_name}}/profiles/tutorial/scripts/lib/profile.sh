@@ -25,6 +25,9 @@
   # (make diagram; generator/profiles.py's etcd_proxies says the same)
   ETCD_CLIENTS=proxies
   STATUS_LAYERS=(droplets ssh etcd flannel controllers apiserver nodes kube-dns)
+  # etcd2 keeps the cluster's state in its v2 store: make backup/restore copy its data dir
+  # (scripts/lib/etcdbackup.sh)
+  ETCD_API=2
 }
 PROFILE_NOTES=()
 

@@ -1,0 +1,184 @@
+"""Issue 19 items 1 and 3 (issue 18 rows 2, 8, 13) on the stand-ins: a current bake with
+etcd_count=3 applied (make image etcd controller): three members, each with its own
+certificate and the initial cluster delivered over ssh; make status shows every member's
+health, the leader and the count against ETCD_COUNT (etcdctl v3 over mTLS on a member);
+make backup takes an etcd v3 snapshot with what it holds; make restore checks the backup
+here and on every member before it stops anything, then brings every member back from the
+same snapshot. The stand-ins' etcdctl/etcdutl are tests/standins/etcd3.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.applying import REPO, Apply, cert_sans
+from tests.baking import bake
+from tests.standins import dropletfs, etcd3data, etcd3members, units
+
+MEMBERS = ["do-cluster-etcd-01", "do-cluster-etcd-02", "do-cluster-etcd-03"]
+KEYS = {f"/registry/namespaces/ns-{i}": f'{{"n":{i}}}' for i in range(5)} | {
+    "/registry/secrets/default/token": "k8s:enc:aescbc:v1:key1:opaque"}
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    base = tmp_path_factory.mktemp("current-etcd3")
+    apply = Apply.create(bake(base / "bake", profile="current", etcd_count="3"), base / "sim")
+    apply.env["PATH"] = f"{REPO / 'tests/fake_kubectl_current'}:{apply.env['PATH']}"
+    apply.make("image", "etcd", "controller")
+    etcd3members.put(apply.sim / "account.json", KEYS)
+    return apply
+
+
+def layer(apply: Apply) -> dict[str, object]:
+    proc = apply.make("status", OUTPUT="json", check=False)
+    layers = json.loads(proc.stdout)["layers"]
+    return next(x for x in layers if x["layer"] == "etcd-members")  # type: ignore[no-any-return]
+
+
+def keys_of(apply: Apply, name: str) -> dict[str, str]:
+    db = etcd3data.read_db(apply.root(name))
+    assert db is not None, name
+    return db["keys"]  # type: ignore[no-any-return]
+
+
+def test_members_have_their_own_certificate_and_the_delivered_cluster(applied: Apply) -> None:
+    droplets = applied.droplets()
+    port = applied.settings()["ETCD_PEER_PORT"]
+    initial = ",".join(f"{n}=https://{droplets[n]['sim']['private_ip']}:{port}" for n in MEMBERS)
+    for nn, name in enumerate(MEMBERS, 1):
+        root = applied.root(name)
+        installed = root / "etc/etcd/pki/etcd.pem"
+        assert installed.read_bytes() == (applied.cluster / f"pki/etcd-{nn:02d}.pem").read_bytes()
+        assert f"IP Address:{droplets[name]['sim']['private_ip']}" in cert_sans(installed)
+        assert applied.mode(name, "/etc/etcd/pki/etcd-key.pem") == 0o600
+        env = (root / "etc/etcd-cluster.env").read_text()
+        assert env == f"ETCD_NAME={name}\nETCD_INITIAL_CLUSTER={initial}\n"
+    ctl = (applied.root("do-cluster-controller-01") / "var/lib/dosim/user-data").read_text()
+    client = applied.settings()["ETCD_CLIENT_PORT"]
+    assert ",".join(f"https://{droplets[n]['sim']['private_ip']}:{client}" for n in MEMBERS) \
+        in ctl
+
+
+def test_status_shows_every_member_the_leader_and_the_count(applied: Apply) -> None:
+    seen = layer(applied)
+    assert seen["status"] == "OK", seen
+    assert "3 of 3 member(s) healthy, leader do-cluster-etcd-01 (etcd 3.6.14)" in str(
+        seen["detail"])
+    members = seen["members"]
+    assert isinstance(members, list) and sorted(m["name"] for m in members) == MEMBERS
+    # one member stopped: the quorum holds, the layer says which one to bring back
+    root = applied.root(MEMBERS[2])
+    log = units.restarts(root)
+    log.setdefault("etcd.service", {"restarts": 0})["stopped"] = True
+    units._save(root, log)
+    try:
+        seen = layer(applied)
+        assert seen["status"] == "WARN" and "2 of 3" in str(seen["detail"]), seen
+        assert "bring back do-cluster-etcd-03" in str(seen["detail"])
+    finally:
+        log["etcd.service"]["stopped"] = False
+        units._save(root, log)
+
+
+def backup(applied: Apply) -> Path:
+    proc = applied.make("backup")
+    out = proc.stdout + proc.stderr
+    line = next(x for x in out.splitlines() if "make restore BACKUP=" in x)
+    return applied.cluster / line.split("BACKUP=", 1)[1].strip()
+
+
+@pytest.fixture(scope="module")
+def made(applied: Apply) -> Path:
+    return backup(applied)
+
+
+def test_backup_records_the_snapshot_and_what_it_holds(applied: Apply, made: Path) -> None:
+    meta = json.loads((made / "backup.json").read_text())
+    assert meta["cluster"] == "do-cluster" and meta["etcd_version"] == "3.6.14"
+    assert meta["etcd_count"] == 3 and meta["members"] == 3 and meta["member_names"] == MEMBERS
+    assert meta["keys"] == len(KEYS) and meta["secrets"] == 1 and meta["secrets_encrypted"]
+    assert meta["member"] == "do-cluster-etcd-01"  # the leader
+    snap = made / meta["snapshot"]
+    assert meta["archive_bytes"] == snap.stat().st_size
+    assert meta["archive_sha256"] == hashlib.sha256(snap.read_bytes()).hexdigest()
+    for path in (snap, made / "backup.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert not (applied.root(MEMBERS[0]) / "home/core" / meta["snapshot"]).exists()
+
+
+def test_restore_brings_every_member_back_from_the_same_snapshot(applied: Apply,
+                                                                   made: Path) -> None:
+    etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
+    proc = applied.make("restore", BACKUP=str(made.relative_to(applied.cluster)), FORCE="1")
+    out = proc.stdout + proc.stderr
+    assert "restored into /var/lib/etcd.restored" in out
+    assert f"etcd of do-cluster restored from {made.relative_to(applied.cluster)}" in out
+    for name in MEMBERS:
+        assert keys_of(applied, name) == KEYS, name
+        assert not (applied.root(name) / "var/lib/etcd.before-restore").exists()
+        assert not (applied.root(name) / "var/lib/etcd.restored").exists()
+    assert layer(applied)["status"] == "OK"
+
+
+def bad_copy(applied: Apply, made: Path, tmp: Path, **changes: object) -> Path:
+    copy = tmp / made.name
+    shutil.copytree(made, copy)
+    meta = json.loads((copy / "backup.json").read_text())
+    meta.update(changes)
+    (copy / "backup.json").write_text(json.dumps(meta))
+    return copy
+
+
+def sessions(applied: Apply) -> int:
+    return sum(len(dropletfs.read_log(applied.root(n))) for n in MEMBERS)
+
+
+def stops(applied: Apply) -> list[bool]:
+    return [bool(units.restarts(applied.root(n)).get("etcd.service", {}).get("stopped"))
+            for n in MEMBERS]
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("truncated", "truncated or replaced; nothing was changed"),
+    ("malformed", "backup.json lacks or garbles: revision (a number)"),
+    ("other cluster", "was taken of prod, not of do-cluster: not restoring it here"),
+    ("not etcd", "etcdutl snapshot status failed (exit 1): Error: invalid database"),
+])
+def test_a_bad_backup_changes_nothing(applied: Apply, made: Path, tmp_path: Path, damage: str,
+                                      words: str) -> None:
+    tmp = tmp_path / "bad"
+    tmp.mkdir()
+    if damage == "truncated":
+        bad = bad_copy(applied, made, tmp)
+        snap = bad / "etcd-snapshot.db"
+        snap.write_bytes(snap.read_bytes()[:100])
+    elif damage == "malformed":
+        bad = bad_copy(applied, made, tmp, revision="7")
+    elif damage == "other cluster":
+        bad = bad_copy(applied, made, tmp, cluster="prod")
+    else:  # consistent here (size and sha256 recorded), refused by etcdutl on the members
+        bad = bad_copy(applied, made, tmp)
+        snap = bad / "etcd-snapshot.db"
+        snap.write_bytes(b"not an etcd database at all, but recorded as the snapshot" * 10)
+        meta = json.loads((bad / "backup.json").read_text())
+        meta.update(archive_bytes=snap.stat().st_size,
+                    archive_sha256=hashlib.sha256(snap.read_bytes()).hexdigest())
+        (bad / "backup.json").write_text(json.dumps(meta))
+    before, ssh = {n: keys_of(applied, n) for n in MEMBERS}, sessions(applied)
+    proc = applied.make("restore", BACKUP=str(bad), FORCE="1", check=False)
+    assert proc.returncode != 0
+    assert words in proc.stderr, proc.stderr
+    assert "nothing was" in proc.stderr
+    assert stops(applied) == [False, False, False]
+    assert {n: keys_of(applied, n) for n in MEMBERS} == before
+    if damage == "not etcd":  # refused on the first member, which keeps serving
+        assert layer(applied)["status"] == "OK"
+    else:  # refused here: not one ssh session
+        assert sessions(applied) == ssh
