@@ -84,7 +84,7 @@ etcd3_snapshot_status_cmd() {
 
 # etcd3_count_cmd URL REVISION PREFIX: the keys under PREFIX at REVISION ("" and --prefix:
 # every key), with the first one's value: the response's count is the range's whole size
-# even with --limit (etcdserverpb RangeResponse.count).
+# even with --limit (etcdserverpb RangeResponse.count; left out of the JSON when 0).
 etcd3_count_cmd() {
   etcd3_ctl "$1" get "'$3'" --prefix --limit=1 --rev="$2" -w json
 }

@@ -88,9 +88,9 @@ etcd3_backup() {
     --arg bytes "$(wc -c <"$dir/$ETCD3_SNAPSHOT" | tr -d ' ')" '
     {cluster: $cluster, taken_at: $t, member: $m, etcd_version: $v,
      etcd_count: ($n | tonumber), members: ($members.members | length),
-     member_names: [$members.members[].name], keys: $keys.count, revision: $snap.revision,
-     hash: $snap.hash, secrets: $secrets.count,
-     secrets_encrypted: (if $secrets.count == 0 then null
+     member_names: [$members.members[].name], keys: ($keys.count // 0),
+     revision: $snap.revision, hash: $snap.hash, secrets: ($secrets.count // 0),
+     secrets_encrypted: (if ($secrets.count // 0) == 0 then null
        else ($secrets.kvs[0].value | @base64d | startswith("k8s:enc:")) end),
      snapshot: $f, archive_bytes: ($bytes | tonumber), archive_sha256: $sha,
      method: $method}' >"$dir/backup.json"
@@ -222,7 +222,7 @@ etcd3_restore() {
   step_done "${#names[@]} of $ETCD_COUNT member(s) healthy"
 
   local keys
-  keys=$(_etcd3_on "${names[0]}" "${ips[0]}" "counting the keys" "$(etcd3_count_cmd "$url" 0 "")" | jq -r .count)
+  keys=$(_etcd3_on "${names[0]}" "${ips[0]}" "counting the keys" "$(etcd3_count_cmd "$url" 0 "")" | jq -r '.count // 0')
   for nn in "${!names[@]}"; do
     remote "${ips[nn]}" "$(etcd3_drop_aside_cmd)" >/dev/null 2>&1 ||
       log "${names[nn]}: the old data dir $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX stays (could not remove it)"
