@@ -182,3 +182,30 @@ def test_a_bad_backup_changes_nothing(applied: Apply, made: Path, tmp_path: Path
         assert layer(applied)["status"] == "OK"
     else:  # refused here: not one ssh session
         assert sessions(applied) == ssh
+
+
+def test_a_lost_member_is_replaced_alone(applied: Apply) -> None:
+    """Issue 18 row 1, the current profile's hooks: a member's droplet deleted by hand; make
+    status names it, make etcd replaces just it (member remove, member add, its settings with
+    initial-cluster-state existing), it gets the cluster's data, and make controller finds the
+    controller current (created with the membership before)."""
+    victim = MEMBERS[1]
+    gone = applied.droplets()[victim]["id"]
+    applied.doctl("compute", "droplet", "delete", str(gone), "--force")
+    seen = layer(applied)
+    assert seen["status"] == "WARN" and f"bring back {victim}" in str(seen["detail"]), seen
+    others = {n: r["id"] for n, r in applied.droplets().items()}
+    out = applied.make("etcd")
+    text = out.stdout + out.stderr
+    assert f"replaced: {victim}" in text and "removing the lost member" in text
+    now = applied.droplets()
+    assert now[victim]["id"] != gone
+    assert {n: now[n]["id"] for n in others} == others
+    env = (applied.root(victim) / "etc/etcd-cluster.env").read_text()
+    assert "ETCD_INITIAL_CLUSTER_STATE=existing" in env
+    seen = layer(applied)
+    assert seen["status"] == "OK" and "3 of 3" in str(seen["detail"]), seen
+    assert keys_of(applied, victim) == keys_of(applied, MEMBERS[0])
+    again = applied.make("controller")
+    assert "creating" not in (again.stdout + again.stderr)
+    assert {n: r["id"] for n, r in applied.droplets().items() if n in others} == others

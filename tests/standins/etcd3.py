@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from . import etcd3data as data3
 from . import state as st
 from . import units
-from .etcd3members import Member, installed, leader, members_now, quorum, version
+from .etcd3members import (
+    Member,
+    installed,
+    leader,
+    members_now,
+    quorum,
+    reconfigure,
+    version,
+)
 
 if TYPE_CHECKING:
     from .rops import Session
@@ -33,7 +42,8 @@ DEADLINE = "context deadline exceeded"
 GLOBAL = ("--endpoints", "--cacert", "--cert", "--key", "--dial-timeout", "--command-timeout",
           "--write-out")
 LOCAL = {"member list": (), "endpoint health": ("--cluster",), "endpoint status": ("--cluster",),
-         "get": ("--prefix", "--limit", "--rev"), "snapshot save": ()}
+         "get": ("--prefix", "--limit", "--rev"), "snapshot save": (),
+         "member add": ("--peer-urls",), "member remove": ()}
 BOOLEAN = ("--cluster", "--prefix")
 
 
@@ -95,8 +105,11 @@ def op_etcdctl3(s: Session, args: list[str]) -> int:
         sys.stderr.write(parsed + "\n")
         return 1
     command, opts, rest = parsed
-    if opts.get("--write-out", "simple") != "json" and command != "snapshot save":
-        sys.stderr.write("etcdctl: only -w json is simulated (dosim)\n")
+    simple = command in ("snapshot save", "member add", "member remove") or (
+        command == "member list" and opts.get("--write-out") == "simple")
+    if opts.get("--write-out", "simple") != "json" and not simple:
+        sys.stderr.write("etcdctl: only -w json is simulated, and -w simple for member list "
+                         "(dosim)\n")
         return 2
     now = time.time()
     with st.locked(write=False) as data:
@@ -113,6 +126,17 @@ def op_etcdctl3(s: Session, args: list[str]) -> int:
                          f"\"error\":\"{problem or 'connection refused'}\"}}\nError: {DEADLINE}\n")
         return 1
     first = next(by_url[e] for e in endpoints if e in by_url)
+    if command in ("member add", "member remove"):
+        return _reconfigure(command, first, live, rest, opts)
+    if command == "member list" and opts.get("--write-out") == "simple":
+        db = first.db() or {}
+        port = first.client.rsplit(":", 1)[1]
+        started = {m.peer for m in live}
+        for n, p in db["members"]:
+            print(f"{int(data3.member_id(n, p, db['token'])):x}, "
+                  f"{'started' if p in started else 'unstarted'}, {n if p in started else ''}, "
+                  f"{p}, {p.rsplit(':', 1)[0] + ':' + port if p in started else ''}, false")
+        return 0
     if command == "member list":
         db = first.db() or {}
         port = first.client.rsplit(":", 1)[1]
@@ -129,6 +153,48 @@ def op_etcdctl3(s: Session, args: list[str]) -> int:
     if command == "snapshot save":
         return _snapshot_save(s, endpoints, first, rest)
     return _get(first, live, rest, opts)
+
+
+def _reconfigure(command: str, via: Member, live: list[Member], rest: list[str],
+                 opts: dict[str, str]) -> int:
+    """etcdctl member add NAME --peer-urls=URL / member remove HEXID (ctlv3 member_command.go
+    messages), through a member of a cluster with a quorum."""
+    if not quorum(via, live):
+        sys.stderr.write(f"Error: {DEADLINE}\n")
+        return 1
+    db = via.db() or {}
+    cid = int(db["cluster_id"])
+    ids = {int(data3.member_id(n, p, db["token"])): [n, p] for n, p in db["members"]}
+    if command == "member remove":
+        if len(rest) != 1 or not re.fullmatch(r"[0-9a-f]{1,16}", rest[0]):
+            sys.stderr.write("Error: member ID is not provided\n" if not rest else
+                             f"Error: bad member ID arg (strconv.ParseUint: parsing "
+                             f"\"{rest[0]}\": invalid syntax), expecting ID in Hex\n")
+            return 1
+        gone = ids.pop(int(rest[0], 16), None)
+        if gone is None:
+            sys.stderr.write("Error: etcdserver: member not found\n")
+            return 1
+        reconfigure(live, via, list(ids.values()))
+        print(f"Member {int(rest[0], 16):16x} removed from cluster {cid:16x}")
+        return 0
+    url = opts.get("--peer-urls", "")
+    if len(rest) != 1 or not url:
+        sys.stderr.write("Error: member name not provided\n" if len(rest) != 1 else
+                         "Error: member peer urls not provided\n")
+        return 1
+    if any(p == url for _, p in ids.values()):
+        sys.stderr.write("Error: etcdserver: Peer URLs already exists\n")
+        return 1
+    members = [*ids.values(), [rest[0], url]]
+    new = int(data3.member_id(rest[0], url, db["token"]))
+    reconfigure(live, via, members)
+    print(f"Member {new:16x} added to cluster {cid:16x}\n")
+    print(f'ETCD_NAME="{rest[0]}"')
+    print('ETCD_INITIAL_CLUSTER="{}"'.format(",".join(f"{n}={p}" for n, p in members)))
+    print(f'ETCD_INITIAL_ADVERTISE_PEER_URLS="{url}"')
+    print('ETCD_INITIAL_CLUSTER_STATE="existing"')
+    return 0
 
 
 def _endpoint(command: str, endpoints: list[str], by_url: dict[str, Member],

@@ -118,7 +118,8 @@ def config(rec: dict[str, Any]) -> dict[str, str] | None:
     return {k: v.replace("$private_ipv4", ip) for k, v in conf.items()}
 
 
-def running(rec: dict[str, Any], now: float, starting: str = "") -> Member | None:
+def running(rec: dict[str, Any], now: float, starting: str = "",
+            data: dict[str, Any] | None = None) -> Member | None:
     """The member this droplet runs now (its data dir made on its first start), or None;
     the droplet whose root is STARTING counts as started (systemctl is starting it)."""
     if model.status_at(rec, now) != "active":
@@ -130,19 +131,31 @@ def running(rec: dict[str, Any], now: float, starting: str = "") -> Member | Non
     if not all((root / PKI.lstrip("/") / f).is_file() for f in TLS_FILES):
         return None  # tls-ready.service holds etcd back
     member = Member(rec, conf)
-    if member.db() is None and not first_start(member):
+    if member.db() is None and not first_start(member, data, now):
         return None
     return member
 
 
-def first_start(member: Member) -> bool:
+def first_start(member: Member, data: dict[str, Any] | None, now: float) -> bool:
     """etcd on an empty data dir: it must find itself in the initial cluster; then the data
-    dir records that cluster (initial-cluster-state new)."""
+    dir records that cluster (initial-cluster-state new), or, with state existing, the cluster
+    of a running member whose membership already has it (member add), with that member's data
+    (etcd sends a joining member a snapshot)."""
     initial = data3.parse_initial(member.conf.get("initial-cluster", ""))
     if [member.name, member.peer] not in initial:
         return False
-    token = member.conf.get("initial-cluster-token", "etcd-cluster")
     target = member.root / member.conf.get("data-dir", data3.DATA_DIR).lstrip("/")
+    if member.conf.get("initial-cluster-state", "new") == "existing":
+        for rec in (data or {"droplets": {}})["droplets"].values():
+            if rec is member.rec or data3.read_db(Path(rec["sim"]["root"])) is None:
+                continue
+            source = running(rec, now)
+            db = source.db() if source else None
+            if db and [member.name, member.peer] in db["members"]:
+                data3.write_db(target, {**db, "name": member.name})
+                return True
+        return False  # etcd exits: no member of the existing cluster knows it
+    token = member.conf.get("initial-cluster-token", "etcd-cluster")
     data3.write_db(target, {"cluster_id": data3.cluster_id(token, initial), "token": token,
                             "name": member.name, "members": initial, "keys": {},
                             "revision": 1})
@@ -151,7 +164,7 @@ def first_start(member: Member) -> bool:
 
 def members_now(data: dict[str, Any], now: float, starting: str = "") -> list[Member]:
     return [m for rec in data["droplets"].values()
-            if (m := running(rec, now, starting)) is not None]
+            if (m := running(rec, now, starting, data)) is not None]
 
 
 def quorum(member: Member, live: list[Member]) -> bool:
@@ -166,6 +179,16 @@ def leader(member: Member, live: list[Member]) -> Member | None:
         return None
     same = [m for m in live if (m.db() or {}).get("cluster_id") == db.get("cluster_id")]
     return min(same, key=lambda m: m.name)
+
+
+def reconfigure(live: list[Member], via: Member, members: list[list[str]]) -> None:
+    """A membership change through VIA: recorded in every running member of its cluster."""
+    cid = (via.db() or {})["cluster_id"]
+    for member in live:
+        db = member.db() or {}
+        if db.get("cluster_id") == cid:
+            db["members"] = members
+            data3.write_db(member.root / data3.DATA_DIR.lstrip("/"), db)
 
 
 def put(state_file: Path, keys: dict[str, str]) -> None:

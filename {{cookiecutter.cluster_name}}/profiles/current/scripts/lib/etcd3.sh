@@ -176,3 +176,63 @@ check_etcd_members() {
   LAYER_JSON[-1]=$(jq -c --argjson m "$members" --arg l "$leader" \
     '. + {members: $m, leader: (if $l == "" then null else $l end)}' <<<"${LAYER_JSON[-1]}")
 }
+
+# The hooks of scripts/lib/etcdmember.sh (a lost member replaced on its own), in etcd v3:
+#
+# profile_etcd_placeholders MEMBERSHIP: the controller's ETCD_ENDPOINTS for that membership
+# (each member's client URL).
+profile_etcd_placeholders() {
+  local item urls=()
+  while IFS= read -r item; do
+    [[ -n "$item" ]] || continue
+    item=${item#*=https://}
+    urls+=("$(etcd3_client_url "${item%:*}")")
+  done < <(tr ',' '\n' <<<"$1")
+  local IFS=,
+  ETCD_ENDPOINTS="${urls[*]}"
+  export ETCD_ENDPOINTS
+}
+
+# profile_etcd_member_ready IP PRIVATE_IP: the member at IP (its etcdctl and certificate)
+# finds the member whose client URL is at PRIVATE_IP healthy (a quorum read there).
+profile_etcd_member_ready() {
+  local out
+  out=$(remote "$1" "$(etcd3_ctl "$(etcd3_client_url "$2")" endpoint health -w json)" 2>/dev/null) ||
+    return 1
+  jq -e 'type == "array" and length == 1 and .[0].health == true' <<<"$out" >/dev/null 2>&1
+}
+
+# profile_etcd_member_join NAME PUBLIC_IP PRIVATE_IP OLD_URL SURVIVOR_IP MEMBERSHIP: etcd's
+# "replace a failed member" (https://etcd.io/docs/v3.6/op-guide/runtime-configuration/)
+# through the survivor: the member at OLD_URL removed, NAME added at its peer URL (each step
+# skipped when done before), NAME's ETCD_CLUSTER_ENV (MEMBERSHIP, initial-cluster-state
+# existing) delivered, then a wait until the survivor finds it healthy.
+profile_etcd_member_join() {
+  local name=$1 public=$2 private=$3 old=$4 survivor=$5 membership=$6 member url list id at
+  member=$(etcd_member_name "$name")
+  url=$(etcd_peer_url "$private")
+  at=$(etcd3_client_url "$(jq -r --arg ip "$survivor" \
+    '[.[] | select(.public_ip == $ip) | .private_ip][0] // ""' <<<"$CLUSTER_LIST")")
+  # etcdctl v3 member list -w simple: "ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER"
+  # with the ID in hex, as member remove takes it
+  list=$(remote "$survivor" "$(etcd3_ctl "$at" member list -w simple)") || return 1
+  id=$(awk -F', ' -v u="$old" '$4 == u { print $1 }' <<<"$list")
+  if [[ -n "$id" && "$old" != "$url" ]]; then
+    log "$name: removing the lost member $id ($old)"
+    remote "$survivor" "$(etcd3_ctl "$at" member remove "$id")" >/dev/null || return 1
+  fi
+  if ! awk -F', ' -v u="$url" '$4 == u { found = 1 } END { exit !found }' <<<"$list"; then
+    log "$name: member add $member --peer-urls=$url"
+    remote "$survivor" "$(etcd3_ctl "$at" member add "$member" --peer-urls="$url")" >/dev/null ||
+      return 1
+  fi
+  deliver_initial_cluster "$name" "$public" "$member" "$membership" existing || return 1
+  local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  until profile_etcd_member_ready "$survivor" "$private"; do
+    if ((SECONDS >= deadline)); then
+      log "ERROR: $name is not healthy after ${APPLY_TIMEOUT_SECONDS}s (on it: journalctl -u etcd)"
+      return 1
+    fi
+    sleep "$APPLY_POLL_SECONDS"
+  done
+}
