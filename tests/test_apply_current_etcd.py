@@ -209,3 +209,26 @@ def test_a_lost_member_is_replaced_alone(applied: Apply) -> None:
     again = applied.make("controller")
     assert "creating" not in (again.stdout + again.stderr)
     assert {n: r["id"] for n, r in applied.droplets().items() if n in others} == others
+
+
+def test_status_fails_when_the_cluster_has_fewer_members_than_etcd_count(
+        applied: Apply) -> None:
+    """Issue 18 row 8: three healthy answers are not "OK" when the membership is smaller than
+    ETCD_COUNT (a member removed, e.g. by an interrupted restore): make status says so."""
+    import time
+
+    from tests.standins import state
+
+    data = state.load(applied.sim / "account.json")
+    live = etcd3members.members_now(data, time.time())
+    db = live[0].db()
+    assert db is not None
+    kept = db["members"]
+    etcd3members.reconfigure(live, live[0], kept[:2])
+    try:
+        seen = layer(applied)
+        assert seen["status"] == "FAIL", seen
+        assert "the cluster has 2 member(s), ETCD_COUNT is 3" in str(seen["detail"])
+    finally:
+        etcd3members.reconfigure(live, live[0], kept)
+    assert layer(applied)["status"] == "OK"
