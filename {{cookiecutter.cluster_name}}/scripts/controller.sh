@@ -18,6 +18,14 @@ main() {
   # shellcheck disable=SC2034 # read by the library (records_tsv, need_droplet, ensure_droplets)
   CLUSTER_LIST=$(cluster_droplets)
   etcd_require_members controller
+  # the apiserver certificate's names come from the bake (openssl/apiserver.cnf): a count
+  # changed by hand would fail its issue half-way; a re-bake renders both
+  local baked
+  baked=$(grep -c "= $CONTROLLER_PREFIX-[0-9]" openssl/apiserver.cnf || true)
+  ((baked == 0 || baked == CONTROLLER_COUNT)) ||
+    die "CONTROLLER_COUNT=$CONTROLLER_COUNT but this repo was baked for $baked controller(s)" \
+      "(openssl/apiserver.cnf names them): re-bake with controller_count=$CONTROLLER_COUNT over" \
+      "this repo (pki/ and state/ are kept); nothing was changed"
   local names=() name id first_missing=""
   profile_placeholders controller "$(need_droplet "$ETCD_NAME" etcd)"
 
@@ -45,10 +53,19 @@ main() {
     write_if_changed "$KUBECONFIG_FILE")
   log "./kubeconfig $result (server https://$server; ~/.kube/config is not touched)"
 
+  # controllers beyond CONTROLLER_COUNT, a load balancer no longer needed: named, not removed
+  local unwanted=() kind
+  while IFS=$'\t' read -r kind name id; do
+    unwanted+=("not wanted (CONTROLLER_COUNT=$CONTROLLER_COUNT), left as it is, outside the apiserver\
+ certificate and still billed: $kind $name id $id; delete it: doctl compute $kind delete $id")
+    warn "${unwanted[-1]}"
+  done < <(unwanted_control_plane "$CLUSTER_LIST")
+
   local title="controller ready"
   ((${#names[@]} == 1)) || title="${#names[@]} controllers ready"
   summary "$title" "${CONTROLLER_LINES[@]}" \
     ${LB_IP:+"load balancer $LOAD_BALANCER  id $LB_ID  IP $LB_IP (tcp $APISERVER_SECURE_PORT to every controller)"} \
+    "${unwanted[@]}" \
     "user data: $USER_DATA_DIR/<controller>.yaml" \
     "kubeconfig: ./kubeconfig (export KUBECONFIG=\$PWD/kubeconfig)" \
     "next: make worker"

@@ -53,7 +53,7 @@ plan_droplets() {
   # tagged droplets no create target wants (workers beyond WORKERS): left alone, still billed
   jq -r --slurpfile want <(wanted | cut -f2 | jq -R .) \
     '.[] | select(.name as $n | $want | index($n) | not)
-     | "droplet\t\(.name)\tleave\t\(.size)\tnot wanted (WORKERS='"$WANT_WORKERS"'); make destroy removes the whole cluster"' \
+     | "droplet\t\(.name)\tleave\t\(.size)\tnot wanted (CONTROLLER_COUNT='"$CONTROLLER_COUNT"', WORKERS='"$WANT_WORKERS"'); left as it is and billed: delete it with doctl compute droplet delete \(.id), or make destroy removes the whole cluster"' \
     <<<"$LIVE"
 }
 
@@ -78,8 +78,14 @@ _stale_etcd_peer() {
 
 # plan_load_balancer: with several controllers, their load balancer (ours: name and tag).
 plan_load_balancer() {
-  lb_wanted || return 0
   local lb
+  if ! lb_wanted; then
+    # one controller: a load balancer left from several is named, not removed
+    lb=$(lb_find)
+    [[ -z "$lb" ]] || printf 'load-balancer\t%s\tleave\t%s\tnot wanted (CONTROLLER_COUNT=%s): left as it is and billed; delete it with doctl compute load-balancer delete %s\n' \
+      "$LOAD_BALANCER" "$LB_SIZE" "$CONTROLLER_COUNT" "$(jq -r .id <<<"$lb")"
+    return 0
+  fi
   lb=$(lb_find)
   if [[ -z "$lb" ]]; then
     printf 'load-balancer\t%s\tcreate\t%s\tmake controller (%s, tcp %s -> tag %s)\n' "$LOAD_BALANCER" \

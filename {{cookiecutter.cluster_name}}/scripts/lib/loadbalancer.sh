@@ -26,6 +26,17 @@ lb_wanted() {
   ((CONTROLLER_COUNT > 1))
 }
 
+# unwanted_control_plane LIST: "KIND<TAB>NAME<TAB>ID" of each controller in LIST (a droplet
+# listing) beyond CONTROLLER_COUNT, and of this cluster's load balancer when CONTROLLER_COUNT is
+# 1: no longer wanted, outside the apiserver certificate, left as they are (deleted only when
+# the user asks, as make destroy does); make controller and make plan name them.
+unwanted_control_plane() {
+  jq -r --arg p "$CONTROLLER_PREFIX-" --argjson n "$CONTROLLER_COUNT" '.[]
+    | select(.name | startswith($p)) | select((.name | ltrimstr($p) | tonumber? // 0) > $n)
+    | "droplet\t\(.name)\t\(.id)"' <<<"$1"
+  lb_wanted || lb_find | jq -r '"load-balancer\t\(.name)\t\(.id)"'
+}
+
 lb_rules() {
   printf 'entry_protocol:tcp,entry_port:%s,target_protocol:tcp,target_port:%s' \
     "$APISERVER_SECURE_PORT" "$APISERVER_SECURE_PORT"

@@ -55,7 +55,7 @@ pki_sign() {
   local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
   local tmp="$cert.tmp.$BASHPID" err
   pki_new_key "$key"
-  if [[ -s "$cert" ]]; then
+  if [[ -s "$cert" && "$PKI_REISSUE" != *" $name "* ]]; then
     return 0
   fi
   if ! err=$(openssl req -new -key "$key" -out "$csr" -subj "$subject" -config "$config" 2>&1); then
@@ -71,7 +71,12 @@ pki_sign() {
       "CERT_DAYS=$CERT_DAYS): $(tr '\n' ' ' <<<"$err")"
   fi
   rm -f "$csr"
-  pki_place "$tmp" "$cert"
+  if [[ "$PKI_REISSUE" == *" $name "* ]]; then
+    mv -f "$tmp" "$cert"
+    PKI_REISSUE=${PKI_REISSUE// $name /}
+  else
+    pki_place "$tmp" "$cert"
+  fi
 }
 
 # pki_issue_apiserver PUBLIC_IP PRIVATE_IP [PUBLIC_IP PRIVATE_IP]...: pki/apiserver{,-key}.pem,
@@ -119,17 +124,22 @@ pki_cert_ips() {
     grep -o 'IP Address:[0-9.]*' | cut -d: -f2 | sort
 }
 
-# ensure_cert_ips CERT_NAME EXPECTED_IP...: delete pki/CERT_NAME.pem when its IP SANs are not
-# exactly EXPECTED_IP... (the droplet was re-created); the key stays, the cert is re-issued.
+# ensure_cert_ips CERT_NAME EXPECTED_IP...: mark pki/CERT_NAME.pem for re-issue (PKI_REISSUE)
+# when its IP SANs are not exactly EXPECTED_IP... (a droplet was re-created, the controllers or
+# the load balancer changed); the key stays, the next pki_sign replaces the cert in one rename.
+PKI_REISSUE=""
 ensure_cert_ips() {
   local name=$1 cert have want
   shift
   cert=$PKI_DIR/$name.pem
   [[ -s "$cert" ]] || return 0
   have=$(pki_cert_ips "$cert" | tr '\n' ' ')
-  want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+  # an address named twice (the load balancer's as a controller's, 127.0.0.1 twice) is one SAN:
+  # compared as a set, or the certificate would be re-issued on every run
+  want=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
   if [[ "$have" != "$want" ]]; then
     log "pki/$name.pem is for ${have% } but the droplet has ${want% }: re-issuing it"
-    rm -f "$cert"
+    # kept until the new one replaces it (pki_sign): an interrupted run leaves a certificate
+    PKI_REISSUE+=" $name "
   fi
 }

@@ -1,0 +1,65 @@
+"""Issue 18 row 3: CONTROLLER_COUNT lowered by hand (2 -> 1): the apiserver certificate covers
+exactly the wanted controller, is re-issued once (replaced in one rename, never deleted first),
+not on every re-run; the controller and the load balancer no longer wanted are named by make
+controller and make plan, and left as they are."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.applying import Apply, cert_sans
+from tests.baking import bake
+
+
+@pytest.fixture(scope="module")
+def shrunk(tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    """Two controllers applied, then CONTROLLER_COUNT=1: by hand (refused before anything
+    changes), then as a re-bake with controller_count=1 renders it (settings.env and the
+    apiserver's openssl config; pki/ and state/ kept)."""
+    base = tmp_path_factory.mktemp("controller-count")
+    apply = Apply.create(bake(base / "bake", controller_count="2", worker_count="1"),
+                         base / "sim")
+    apply.make("etcd", "controller")
+    settings = apply.cluster / "settings.env"
+    settings.write_text(settings.read_text().replace("\nCONTROLLER_COUNT=2\n",
+                                                     "\nCONTROLLER_COUNT=1\n"))
+    pem = (apply.cluster / "pki/apiserver.pem").read_bytes()
+    by_hand = apply.make("controller", check=False)
+    assert by_hand.returncode != 0
+    assert "CONTROLLER_COUNT=1 but this repo was baked for 2 controller(s)" in by_hand.stderr
+    assert (apply.cluster / "pki/apiserver.pem").read_bytes() == pem
+    one = bake(base / "one", controller_count="1", worker_count="1")
+    for path in ("settings.env", "openssl/apiserver.cnf"):
+        (apply.cluster / path).write_text((one / path).read_text())
+    return apply
+
+
+def test_the_certificate_covers_exactly_the_wanted_controller_once(shrunk: Apply) -> None:
+    s = shrunk.settings()
+    pki = shrunk.cluster / "pki/apiserver.pem"
+    first = shrunk.make("controller").stderr
+    one = shrunk.droplets()[s["CONTROLLER_NAME"]]["sim"]
+    ips = {f"IP Address:{ip}" for ip in (s["APISERVER_SERVICE_IP"], one["public_ip"],
+                                          one["private_ip"])}
+    assert {san for san in cert_sans(pki) if san.startswith("IP")} == ips
+    assert "re-issuing it" in first
+    stamp = pki.stat().st_mtime_ns
+    again = shrunk.make("controller").stderr
+    assert "re-issuing it" not in again and pki.stat().st_mtime_ns == stamp
+    extra = shrunk.droplets()[f"{s['CONTROLLER_PREFIX']}-02"]
+    for out in (first, again):
+        assert (f"not wanted (CONTROLLER_COUNT=1), left as it is, outside the apiserver "
+                f"certificate and still billed: droplet {s['CONTROLLER_PREFIX']}-02 id "
+                f"{extra['id']}") in out
+        assert "load-balancer do-cluster-apiserver-lb id " in out
+    assert f"{s['CONTROLLER_PREFIX']}-02" in shrunk.droplets()  # named, not removed
+
+
+def test_plan_names_what_is_no_longer_wanted(shrunk: Apply) -> None:
+    plan = {r["name"]: r for r in json.loads(shrunk.make("plan", OUTPUT="json").stdout)["items"]}
+    assert plan["do-cluster-controller-02"]["detail"].startswith(
+        "not wanted (CONTROLLER_COUNT=1, WORKERS=1)")
+    assert plan["do-cluster-apiserver-lb"]["detail"].startswith("not wanted (CONTROLLER_COUNT=1)")
+    assert plan["do-cluster-apiserver-lb"]["action"] == "leave"
