@@ -245,10 +245,16 @@ def _tls_problem(s: Session, opts: dict[str, str], members: list[Member]) -> str
     if not any(m.rec is not None and Etcd2.of(_user_data(m.rec)).settings.get(
             "client-cert-auth") == "true" for m in members):
         return None
-    for flag in _TLS_FLAGS:
-        path = opts.get(flag)
+    return tls_files_problem(s, [opts.get(flag) for flag in _TLS_FLAGS],
+                             "remote error: tls: bad certificate")
+
+
+def tls_files_problem(s: Session, paths: list[str | None], refused: str) -> str | None:
+    """etcdctl's TLS files (also etcd3.py's): each given (else the server's REFUSED), present
+    and readable where it runs."""
+    for path in paths:
         if path is None:
-            return "remote error: tls: bad certificate"
+            return refused
         dp = s.dpath(path)
         if not s.host(dp).is_file():
             return f"open {path}: no such file or directory"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import etcd3data as data3
 from . import state as st
 from . import units
+from .daemons import tls_files_problem
 from .etcd3members import (
     Member,
     installed,
@@ -76,16 +77,8 @@ def _parse(args: list[str]) -> tuple[str, dict[str, str], list[str]] | str:
 
 
 def _tls_problem(s: Session, opts: dict[str, str]) -> str | None:
-    for flag in ("--cacert", "--cert", "--key"):
-        path = opts.get(flag)
-        if path is None:
-            return "remote error: tls: certificate required"
-        dp = s.dpath(path)
-        if not s.host(dp).is_file():
-            return f"open {path}: no such file or directory"
-        if not s.can_read(dp):
-            return f"open {path}: permission denied"
-    return None
+    return tls_files_problem(s, [opts.get(f) for f in ("--cacert", "--cert", "--key")],
+                             "remote error: tls: certificate required")
 
 
 def _ids(member: Member) -> tuple[int, int]:
