@@ -63,3 +63,20 @@ def test_plan_names_what_is_no_longer_wanted(shrunk: Apply) -> None:
         "not wanted (CONTROLLER_COUNT=1, WORKERS=1)")
     assert plan["do-cluster-apiserver-lb"]["detail"].startswith("not wanted (CONTROLLER_COUNT=1)")
     assert plan["do-cluster-apiserver-lb"]["action"] == "leave"
+
+
+def test_a_load_balancer_replaced_by_hand_names_the_workers_left_behind(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Row 11: the workers' user data names the old load balancer's IP: make controller says
+    so at once, and what to run."""
+    base = tmp_path_factory.mktemp("lb-replaced")
+    apply = Apply.create(bake(base / "bake", controller_count="2", worker_count="1"),
+                         base / "sim")
+    apply.make("etcd", "controller", "worker")
+    assert "point at another apiserver address" not in apply.make("controller").stderr
+    (lb,) = apply.account()["load_balancers"].values()
+    apply.doctl("compute", "load-balancer", "delete", lb["id"], "--force")
+    out = apply.make("controller").stderr
+    assert ("do-cluster-worker-01 point at another apiserver address than the load "
+            "balancer's") in out
+    assert "'make worker REPLACE=1' re-creates them" in out

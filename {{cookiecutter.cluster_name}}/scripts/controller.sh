@@ -11,6 +11,23 @@ usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
+# workers_left_behind: the workers whose kept user data names another apiserver address than
+# the one they would get now (a load balancer replaced by hand has a new IP; user data cannot
+# change): they never reach the apiservers again until re-created.
+workers_left_behind() {
+  (
+    profile_placeholders worker >/dev/null 2>&1
+    local name
+    while IFS= read -r name; do
+      [[ -f "$USER_DATA_DIR/$name.yaml" ]] || continue
+      STALE_USER_DATA=()
+      render_user_data worker.yaml "$name" yes
+      ((${#STALE_USER_DATA[@]} == 0)) || echo "$name"
+    done < <(jq -r --arg p "$WORKER_PREFIX-" '.[] | select(.name | startswith($p)) | .name' \
+      <<<"$CLUSTER_LIST")
+  )
+}
+
 main() {
   apply_lock controller
   preflight
@@ -54,7 +71,15 @@ main() {
   log "./kubeconfig $result (server https://$server; ~/.kube/config is not touched)"
 
   # controllers beyond CONTROLLER_COUNT, a load balancer no longer needed: named, not removed
-  local unwanted=() kind
+  local unwanted=() kind behind=()
+  if lb_wanted; then
+    mapfile -t behind < <(workers_left_behind)
+    if ((${#behind[@]})); then
+      unwanted+=("${behind[*]} point at another apiserver address than the load balancer's $LB_IP\
+ (replaced by hand?) in their user data, which cannot change: 'make worker REPLACE=1' re-creates them")
+      warn "${unwanted[-1]}"
+    fi
+  fi
   while IFS=$'\t' read -r kind name id; do
     unwanted+=("not wanted (CONTROLLER_COUNT=$CONTROLLER_COUNT), left as it is, outside the apiserver\
  certificate and still billed: $kind $name id $id; delete it: doctl compute $kind delete $id")
