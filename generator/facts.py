@@ -289,5 +289,59 @@ TLS_FILES = {
     "worker": _NODE_TLS,
     "controller": (*_NODE_TLS, *(f"{name}{kind}.pem" for name in (
         "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client", "service-account",
-        "controller-manager", "scheduler") for kind in ("", "-key"))),
+        "controller-manager", "scheduler") for kind in ("", "-key")), "encryption-config.yaml"),
 }
+
+
+# --- the current profile's hardening (issue 20): one fact each, every artifact derives ---
+
+# The apiserver's audit log: a host directory of the controller (the static pod mounts it),
+# bounded by rotation: at most AUDIT_LOG_ROTATION maxsize MB x (maxbackup + 1) files, none
+# kept longer than maxage days (kube-apiserver --audit-log-* flags; the log backend's lumberjack
+# rotation, kubernetes.io "Auditing", Log backend).
+AUDIT_POLICY = f"{KUBERNETES_DIR}/audit-policy.yaml"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+AUDIT_LOG_ROTATION = {"maxage": 7, "maxbackup": 4, "maxsize": 50}
+# Pod Security admission's cluster defaults (the PodSecurity plugin's AdmissionConfiguration):
+# pods must meet "baseline", "restricted" violations are warned about and audited. kube-system
+# runs the control plane and kube-proxy (host network, privileged): exempt, as the upstream
+# docs' example exempts it ("Apply Pod Security Standards at the Cluster Level").
+ADMISSION_CONFIG = f"{KUBERNETES_DIR}/admission-config.yaml"
+POD_SECURITY_DEFAULTS = {"enforce": "baseline", "audit": "restricted", "warn": "restricted"}
+POD_SECURITY_EXEMPT_NAMESPACES = ("kube-system",)
+# The kernel settings the kubelet's protectKernelDefaults requires (it refuses to start when one
+# differs): kubernetes/kubernetes pkg/kubelet/cm/container_manager_linux.go setupKernelTunables
+# and their values in staging k8s.io/component-helpers/node/util/sysctl/sysctl.go
+# (VMOvercommitMemoryAlways, VMPanicOnOOMInvokeOOMKiller, KernelPanicRebootTimeout,
+# KernelPanicOnOopsAlways, RootMaxKeysSetting, RootMaxBytesSetting = RootMaxKeys x 25). The node
+# sets them (sysctl.d) before the kubelet starts.
+KUBELET_KERNEL_DEFAULTS = {
+    "vm.overcommit_memory": 1, "vm.panic_on_oom": 0, "kernel.panic": 10,
+    "kernel.panic_on_oops": 1, "kernel.keys.root_maxkeys": 1000000,
+    "kernel.keys.root_maxbytes": 25000000,
+}
+# Secrets encrypted at rest: the EncryptionConfiguration with its keys lives beside the TLS
+# keys (installed over ssh, never in user data; pki/ holds its source, 0600 and git-ignored);
+# aescbc with 32-byte keys (kubernetes.io "Encrypting Confidential Data at Rest": aescbc keys
+# are 32 bytes), identity last so Secrets written before encryption stay readable.
+ENCRYPTION_CONFIG = f"{CURRENT_PKI_DIRS['_ssl_dir']}/encryption-config.yaml"
+ENCRYPTION_PROVIDER = "aescbc"
+ENCRYPTION_KEY_BYTES = 32
+
+# What the generated README's Security table lists: per issue-20 item, what holds and the
+# audit rule that checks it (generator/audit/hardening.py names the same rules).
+SECURITY = (
+    ("Audit log", f"every request but health probes at Metadata level, never a body of Secrets, "
+     f"ConfigMaps or TokenReviews; {AUDIT_LOG_DIR} on the controller, rotated at "
+     f"{AUDIT_LOG_ROTATION['maxsize']} MB, {AUDIT_LOG_ROTATION['maxbackup']} old files kept "
+     f"{AUDIT_LOG_ROTATION['maxage']} days", "hardening.audit-log"),
+    ("Secrets at rest", f"encrypted by the apiserver ({ENCRYPTION_PROVIDER}, a "
+     f"{ENCRYPTION_KEY_BYTES}-byte key made on your machine, installed over ssh); "
+     "`make rotate-encryption-key` replaces it", "hardening.encryption"),
+    ("Pod Security", f"enforce={POD_SECURITY_DEFAULTS['enforce']}, "
+     f"audit={POD_SECURITY_DEFAULTS['audit']}, warn={POD_SECURITY_DEFAULTS['warn']} for every "
+     f"namespace but {', '.join(POD_SECURITY_EXEMPT_NAMESPACES)}", "hardening.pod-security"),
+    ("Kubelet", "seccomp RuntimeDefault for every container, protectKernelDefaults with the "
+     "kernel settings it needs, a serving certificate of the cluster CA the apiserver verifies",
+     "hardening.kubelet"),
+)

@@ -67,3 +67,9 @@ class ClusterFacts(Extension):
         environment.globals["profile_of"] = profiles.profile
         environment.globals["generated_files"] = generated.generated_files
         environment.globals["profile_list"] = profiles.shell_list
+        # the current profile's hardening (issue 20)
+        for name in ("AUDIT_POLICY", "AUDIT_LOG_DIR", "AUDIT_LOG_ROTATION", "ADMISSION_CONFIG",
+                     "POD_SECURITY_DEFAULTS", "POD_SECURITY_EXEMPT_NAMESPACES",
+                     "KUBELET_KERNEL_DEFAULTS", "ENCRYPTION_CONFIG", "ENCRYPTION_PROVIDER",
+                     "ENCRYPTION_KEY_BYTES", "SECURITY"):
+            environment.globals[name.lower()] = getattr(facts, name)

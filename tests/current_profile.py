@@ -27,15 +27,17 @@ ISSUE_ALL = (
     f"pki_issue_etcd {ETCD_PRIVATE}; "
     f"pki_issue_kubelet {WORKER} {WORKER_PRIVATE} {WORKER_PUBLIC}; "
     f"pki_issue_kubelet {CONTROLLER} {CONTROLLER_PRIVATE} {CONTROLLER_PUBLIC}; "
-    "pki_issue_kube_proxy; pki_issue_controller_clients; pki_issue_service_account"
+    "pki_issue_kube_proxy; pki_issue_controller_clients; pki_issue_service_account; "
+    "encryption_key_issue"
 )
 
 
 def components(cluster: Path, commands: str) -> subprocess.CompletedProcess[str]:
     """commands run by bash in cluster with the apply's libraries (settings.env, pki.sh,
-    etcdtls.sh, components.sh), as the apply sources them."""
+    etcdtls.sh, components.sh, encryption.sh), as the apply sources them."""
     script = ("set -euo pipefail; set -a; . ./settings.env; set +a; . scripts/lib/log.sh; "
               ". scripts/lib/pki.sh; . scripts/lib/etcdtls.sh; . scripts/lib/components.sh; "
+              ". scripts/lib/encryption.sh; "
               + commands)
     return subprocess.run(["bash", "-c", script], cwd=cluster, env={"PATH": os.environ["PATH"]},
                           capture_output=True, text=True, timeout=120, check=False)

@@ -140,6 +140,8 @@ def test_backup_of_the_leader_into_private_files(applied: Apply) -> None:
     meta = json.loads((stamp / "backup.json").read_text())
     leader = etcd_layer(applied)["leader"]
     assert meta["member"] == leader and meta["keys"] == 1  # flannel's network config
+    # issue 20: the backup says whether it holds encrypted Secrets (1.1 cannot encrypt them)
+    assert meta["encryption"]["secrets_encrypted"] is False and "plain text" in out
     assert (stamp / "keys.txt").read_text() == \
         "/coreos.com/\n/coreos.com/network/\n/coreos.com/network/config\n"
     with tarfile.open(stamp / "etcd2-data.tar.gz") as archive:

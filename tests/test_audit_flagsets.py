@@ -182,7 +182,10 @@ def test_flag_table_names_its_upstream_sources(path: Path) -> None:
 @pytest.mark.parametrize("path", sorted((DATA / "config").glob("*.json")), ids=lambda p: p.stem)
 def test_config_schema_names_its_upstream_sources(path: Path) -> None:
     raw = json.loads(path.read_text())
-    assert raw["sources"] and all("v0.37.0-beta.0" in s["ref"] for s in raw["sources"])
+    # the staging tags of 1.37 (kubernetes/pod-security-admission has no beta tag stored:
+    # alpha.2, whose admission/api/v1/types.go is the same as at its newest commit)
+    assert raw["sources"] and all(s["ref"] in ("v0.37.0-beta.0", "v0.37.0-alpha.2")
+                                  for s in raw["sources"])
     assert {"apiVersion", "kind"} <= raw["fields"].keys()
 
 

@@ -40,7 +40,8 @@ TEMPLATE_KINDS = {"ReplicationController", "Deployment", "DaemonSet", "Job"}
 # Component configuration files (read by a binary, never sent to the apiserver): the API's
 # schemas do not hold them; their fields are checked against the upstream types (flagsets.py).
 COMPONENT_CONFIG_GROUPS = ("kubelet.config.k8s.io/", "kubeproxy.config.k8s.io/",
-                           "kubescheduler.config.k8s.io/")
+                           "kubescheduler.config.k8s.io/", "audit.k8s.io/",
+                           "apiserver.config.k8s.io/", "pod-security.admission.config.k8s.io/")
 NAMESPACE_POST = re.compile(r'"kind"\s*:\s*"Namespace"\s*,\s*"metadata"\s*:\s*\{\s*"name"\s*:'
                             r'\s*"([^"]+)"')
 NODE_PORT_FLAG = "--service-node-port-range="

@@ -11,6 +11,7 @@ from generator.audit import (
     embed,
     endpoints,
     flagsets,
+    hardening,
     lint,
     lockdown,
     manifests,
@@ -41,6 +42,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     lockdown.check,  # 13: issue 10's lock-down (firewall, etcd TLS, authorization, flannel)
     flagsets.check,  # 14: current profile: flags and config fields against the upstream sets
     userdata.check,  # 15: the user data the apply sent is the repo's cloud-config, filled in
+    hardening.check,  # 16: current profile: audit log, encryption, Pod Security, kubelet (issue 20)
 )
 
 

@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import atrest
+import podsecurity
 import yaml
 from fake_cluster import (
     DOC_NETS,
@@ -55,6 +57,7 @@ from fake_cluster import (
     _dosim,
     _installed,
     _key,
+    _server_host,
     cluster_state,
     jsonpath,
     load_kubeconfig,
@@ -82,7 +85,8 @@ ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service"
            "deploy": "Deployment", "deployment": "Deployment", "deployments": "Deployment",
            "ep": "Endpoints", "endpoints": "Endpoints", "ns": "Namespace",
            "namespace": "Namespace", "namespaces": "Namespace", "cm": "ConfigMap",
-           "configmap": "ConfigMap", "configmaps": "ConfigMap"}
+           "configmap": "ConfigMap", "configmaps": "ConfigMap", "secret": "Secret",
+           "secrets": "Secret"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -141,6 +145,15 @@ def _cn(cert: Path) -> str:
 def connect(server: str) -> None:
     """The apiserver at ``server`` (a controller, or the load balancer in front of several)."""
     fake_connect(server, f"{NODE_PKI}/apiserver.pem")
+    host = _server_host(server)
+    for rec in _droplets():
+        root = Path(rec["sim"]["root"])
+        if (rec["sim"].get("public_ip") == host and (root / "etc/kubernetes/manifests").is_dir()
+                and _installed(root, atrest.STATIC_POD) is None):
+            # its static pod manifest is moved away: the kubelet stopped the apiserver
+            raise KubectlError(f"The connection to the server {host}:"
+                               f"{urlparse(server).port or 443} was refused - did you specify "
+                               "the right host or port?")
 
 
 def _cidrs() -> list[str]:
@@ -200,12 +213,39 @@ def _tolerates(spec: dict[str, Any], node: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- workloads
 
 
+def _pod_security(data: dict[str, Any], ns: str) -> dict[str, str] | None:
+    """The namespace's Pod Security levels by mode (None: an exempt namespace)."""
+    base, exempt = podsecurity.defaults(next(
+        (text for text in map(_user_data, _droplets()) if podsecurity.ADMISSION_CONFIG in text),
+        ""))
+    if ns in exempt:
+        return None
+    return podsecurity.levels(data["objects"].get(_key("Namespace", "", ns)), base)
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
+    if obj["kind"] == "Pod":
+        return obj.get("spec") or {}
+    if obj["kind"] in ("Deployment", "DaemonSet"):
+        return obj["spec"]["template"].get("spec") or {}
+    return None
+
+
+def _admitted(data: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """Pod Security's enforce mode lets the object's pods be created."""
+    spec, modes = _pod_spec(obj), _pod_security(data, obj["metadata"].get("namespace", ""))
+    return spec is None or modes is None or not podsecurity.verdict(spec, modes)[0]
+
+
 def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bare pods plus those the Deployments and DaemonSets make, with their phase now."""
+    """Bare pods plus those the Deployments and DaemonSets make, with their phase now (none
+    for a workload whose pods Pod Security's enforce mode rejects)."""
     ready = [n for n in node_list if _ready(n)]
     out = []
     for obj in data["objects"].values():
         kind, meta = obj["kind"], obj["metadata"]
+        if not _admitted(data, obj):
+            continue
         if kind == "Pod":
             spec = obj.get("spec") or {}
             fits = [n for n in ready if _tolerates(spec, n)]
@@ -266,15 +306,20 @@ def _endpoints(data: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[st
 # ---------------------------------------------------------------- manifests
 
 
+# -f -: stdin, read before the state lock is taken (the kubectl feeding the pipe may need it)
+_STDIN = [""]
+
+
 def load_manifests(file: str) -> list[dict[str, Any]]:
     path = Path(file)
     if file != "-" and not path.is_file():
         raise KubectlError(f'error: the path "{file}" does not exist')
     try:
-        text = sys.stdin.read() if file == "-" else path.read_text()
+        text = _STDIN[0] if file == "-" else path.read_text()
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
+    docs = [i for d in docs for i in (d.get("items") or [] if d.get("kind") == "List" else [d])]
     for doc in docs:
         kind = doc.get("kind", "")
         if kind not in KINDS or kind in ("Node", "Endpoints"):
@@ -304,12 +349,14 @@ def _namespace_exists(data: dict[str, Any], ns: str) -> bool:
 
 
 def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
-              data: dict[str, Any]) -> tuple[str, str]:
-    out, errors = [], []
+              data: dict[str, Any]) -> tuple[str, str, bool]:
+    """stdout, stderr (errors and Pod Security warnings) and whether any object failed."""
+    out, errors, warnings = [], [], []
     for file, doc, ns, key in _objects(files, opts["namespace"]):
         kind, name = doc["kind"], doc["metadata"]["name"]
         ref = _ref(kind, name)
-        when = "creating" if verb == "create" else "deleting" if verb == "delete" else "applying"
+        when = {"create": "creating", "delete": "deleting", "replace": "replacing"}.get(
+            verb, "applying")
         if verb == "delete":
             if data["objects"].pop(key, None) is None:
                 errors.append(f'Error from server (NotFound): error when deleting "{file}": '
@@ -325,9 +372,25 @@ def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
         obj = json.loads(json.dumps(doc))
         obj["metadata"]["namespace"] = ns
         if kind == "Secret":
-            obj["data"] = {k: "sha256:" + hashlib.sha256(base64.b64decode(v)).hexdigest()
+            # a replace sends back what get printed: values already kept as their digest
+            obj["data"] = {k: v if str(v).startswith("sha256:") else
+                           "sha256:" + hashlib.sha256(base64.b64decode(v)).hexdigest()
                            for k, v in (obj.get("data") or {}).items()}
+        spec, modes = _pod_spec(obj), _pod_security(data, ns)
+        if spec is not None and modes is not None:
+            reject, warning = podsecurity.verdict(spec, modes)
+            warnings += [warning] if warning else []
+            if reject and kind == "Pod":
+                errors.append(f'Error from server (Forbidden): error when {when} "{file}": '
+                              f'pods "{name}" is forbidden: {reject}')
+                continue
         old = data["objects"].get(key)
+        if verb == "replace" and old is None:
+            errors.append(f'Error from server (NotFound): error when replacing "{file}": '
+                          f'{_type(kind)} "{name}" not found')
+            continue
+        if kind == "Secret":
+            atrest.stored(obj, _encryption_config())
         if verb == "create" and old is not None:
             errors.append(f'Error from server (AlreadyExists): error when creating "{file}": '
                           f'{_type(kind)} "{name}" already exists')
@@ -338,8 +401,10 @@ def cmd_write(verb: str, files: list[str], opts: dict[str, Any],
             out.append(f"{ref} unchanged")
             continue
         data["objects"][key] = obj
-        out.append(f"{ref} {'created' if old is None else 'configured'}")
-    return "".join(f"{line}\n" for line in out), "".join(f"{line}\n" for line in errors)
+        done = "replaced" if verb == "replace" else "created" if old is None else "configured"
+        out.append(f"{ref} {done}")
+    return ("".join(f"{line}\n" for line in out),
+            "".join(f"{line}\n" for line in warnings + errors), bool(errors))
 
 
 def cmd_create_secret(args: list[str], opts: dict[str, Any]) -> str:
@@ -437,7 +502,13 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
         items = [e for e in _endpoints(data, pods) if e["metadata"]["namespace"] == ns]
     else:
         items = [json.loads(json.dumps(o)) for o in data["objects"].values()
-                 if o["kind"] == kind and (not KINDS[kind][2] or o["metadata"]["namespace"] == ns)]
+                 if o["kind"] == kind and (not KINDS[kind][2] or opts["all_namespaces"]
+                                           or o["metadata"]["namespace"] == ns)]
+        if kind == "Secret":
+            config = _encryption_config()
+            for error in filter(None, (atrest.readable(i, config) for i in items)):
+                raise KubectlError(error)
+            items = [atrest.view(i) for i in items]
         for item in items:
             if kind == "DaemonSet":
                 item["status"] = _daemonset_status(item, node_list)
@@ -463,6 +534,15 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     if not items:
         raise KubectlError(f"No resources found in {ns} namespace.", code=0)
     return _table(kind, items)
+
+
+def _encryption_config() -> Path | None:
+    """The EncryptionConfiguration installed on a controller (None: Secrets in plain text)."""
+    for rec in _droplets():
+        found = _installed(Path(rec["sim"]["root"]), atrest.CONFIG)
+        if found is not None:
+            return found
+    return None
 
 
 def cmd_raw(path: str) -> str:
@@ -537,7 +617,8 @@ def cmd_exec(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str
 def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
     opts: dict[str, Any] = {"kubeconfig": None, "namespace": "default", "files": [],
                             "selector": "", "output": "", "client": False, "raw": "",
-                            "save_config": False, "from_file": [], "dry_run": "none"}
+                            "save_config": False, "from_file": [], "dry_run": "none",
+                            "all_namespaces": False}
     valued = {"--kubeconfig": "kubeconfig", "--namespace": "namespace", "-n": "namespace",
               "-f": "files", "--filename": "files", "-l": "selector", "--selector": "selector",
               "-o": "output", "--output": "output", "--raw": "raw",
@@ -565,6 +646,8 @@ def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
             opts["client"] = True
         elif arg == "--save-config":
             opts["save_config"] = True
+        elif arg in ("-A", "--all-namespaces"):
+            opts["all_namespaces"] = True
         elif arg.startswith("-"):
             raise KubectlError(f"error: unknown flag: {arg}\nSee 'kubectl --help' for usage.")
         elif not verb:
@@ -578,7 +661,8 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
     client = f"Client Version: {VERSION}\nKustomize Version: {KUSTOMIZE}\n"
     try:
         verb, args, opts = parse(argv)
-        if verb not in ("version", "create", "apply", "get", "exec", "delete", "rollout"):
+        if verb not in ("version", "create", "apply", "get", "exec", "delete", "rollout",
+                        "replace"):
             raise KubectlError(f'error: unknown command "{verb}" for "kubectl"')
         if opts["save_config"] and verb != "create":
             raise KubectlError("error: unknown flag: --save-config")
@@ -593,6 +677,8 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         kubeconfig = Path(opts["kubeconfig"])
         cfg = load_kubeconfig(kubeconfig)
         connect(cfg["server"])
+        if "-" in opts["files"]:
+            _STDIN[0] = sys.stdin.read()
         state = Path(os.environ.get("FAKE_KUBECTL_STATE") or
                      kubeconfig.parent / "state" / "fake-kubectl.json")
         with cluster_state(state) as data:
@@ -601,9 +687,9 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                 return 0, client + f"Server Version: {VERSION}\n", ""
             if verb == "create" and args[:1] == ["secret"]:
                 return 0, cmd_create_secret(args, opts), ""
-            if verb in ("create", "apply", "delete"):
-                out, errors = cmd_write(verb, opts["files"], opts, data)
-                return (1 if errors else 0), out, errors
+            if verb in ("create", "apply", "replace", "delete"):
+                out, err, failed = cmd_write(verb, opts["files"], opts, data)
+                return (1 if failed else 0), out, err
             if verb == "get" and opts["raw"]:
                 return 0, cmd_raw(opts["raw"]), ""
             if verb == "get" and opts["files"]:

@@ -114,6 +114,10 @@ component_files() {
       die "$PKI_DIR/service-account{.pub,-key.pem} missing: run pki_issue_service_account first"
     COMPONENT_LINES+=("$PKI_DIR/service-account.pub $NODE_PKI_DIR/service-account.pem 0644"
       "$PKI_DIR/service-account-key.pem $NODE_PKI_DIR/service-account-key.pem 0600")
+    # the apiserver's EncryptionConfiguration with its keys (encryption.sh)
+    [[ -s "$PKI_DIR/encryption-config.yaml" ]] ||
+      die "$PKI_DIR/encryption-config.yaml missing: run encryption_key_issue first"
+    COMPONENT_LINES+=("$PKI_DIR/encryption-config.yaml $NODE_PKI_DIR/encryption-config.yaml 0600")
   fi
   printf '%s\n' "${COMPONENT_LINES[@]}"
 }

@@ -14,6 +14,8 @@ source scripts/lib/rotation.sh
 source scripts/lib/etcd3.sh
 # shellcheck source=scripts/lib/etcd3backup.sh
 source scripts/lib/etcd3backup.sh
+# shellcheck source=scripts/lib/encryption.sh
+source scripts/lib/encryption.sh
 
 # shellcheck disable=SC2034 # read by userdata.sh, addons.sh, status.sh and image.sh
 {
@@ -47,6 +49,8 @@ source scripts/lib/etcd3backup.sh
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
   KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
+  # make rotate-encryption-key: refused with this reason when not empty
+  ROTATE_ENCRYPTION_REFUSAL=""
 }
 PROFILE_NOTES=()
 
@@ -147,6 +151,7 @@ _issue_controllers() {
   pki_issue_apiserver_shared 127.0.0.1
   pki_issue_controller_clients
   pki_issue_service_account
+  encryption_key_issue
   for ((nn = 0; nn < ${#CONTROLLER_NAMES[@]}; nn++)); do
     _issue_node "${CONTROLLER_NAMES[nn]}" "${CONTROLLER_PUBLICS[nn]}" "${CONTROLLER_PRIVATES[nn]}"
   done
@@ -294,4 +299,16 @@ check_pod_network() {
     return 0
   fi
   layer pod-network OK "flannel ($FLANNEL_BACKEND) ready on $ready node(s); pod CIDRs in $POD_NETWORK" "${items[@]}"
+}
+
+# profile_backup_encryption: backup.json's "encryption" field (JSON): the Secrets in the backup
+# are encrypted with these keys (pki/encryption-keys; the names, never the secrets): a restore
+# needs that file, kept with the backup.
+profile_backup_encryption() {
+  local names=()
+  [[ ! -s "$ENCRYPTION_KEYS" ]] || mapfile -t names < <(cut -d' ' -f1 "$ENCRYPTION_KEYS")
+  jq -cn --arg p "$ENCRYPTION_PROVIDER" --arg f "$ENCRYPTION_KEYS" '$ARGS.positional as $k |
+    {secrets_encrypted: ($k | length > 0), provider: $p, keys: $k, keys_file: $f,
+     note: (if ($k | length) > 0 then "encrypted (\($p), key \($k | join(", "))): keep \($f) with this backup, a restore cannot read them without it"
+            else "stored in plain text (no key in \($f) yet)" end)}' --args "${names[@]}"
 }

@@ -28,6 +28,8 @@
   # etcd2 keeps the cluster's state in its v2 store: make backup/restore copy its data dir
   # (scripts/lib/etcdbackup.sh)
   ETCD_API=2
+  # make rotate-encryption-key: refused with this reason when not empty
+  ROTATE_ENCRYPTION_REFUSAL="make rotate-encryption-key: the tutorial's Kubernetes 1.1 cannot encrypt Secrets at rest (the apiserver has no --encryption-provider-config); the current profile does"
 }
 PROFILE_NOTES=()
 
@@ -212,4 +214,10 @@ profile_etcd_member_join() {
     fi
     sleep "$APPLY_POLL_SECONDS"
   done
+}
+
+# profile_backup_encryption: backup.json's "encryption" field (JSON): Kubernetes 1.1 stores
+# Secrets in etcd as they are.
+profile_backup_encryption() {
+  jq -cn '{secrets_encrypted: false, note: "stored in plain text (Kubernetes 1.1 has no encryption at rest): protect the backup like the Secrets themselves"}'
 }
