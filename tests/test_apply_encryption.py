@@ -137,9 +137,35 @@ def test_backups_say_their_secrets_are_encrypted_and_with_which_key(applied: App
     import subprocess
     name, secret = (applied.cluster / "pki/encryption-keys").read_text().split()
     proc = subprocess.run(
-        ["bash", "-c", "set -euo pipefail; source scripts/lib/common.sh; profile_backup_encryption"],
+        ["bash", "-c", "set -euo pipefail; . scripts/lib/common.sh; profile_backup_encryption"],
         cwd=applied.cluster, env=applied.env, capture_output=True, text=True, check=True)
     meta = json.loads(proc.stdout)
     assert meta["secrets_encrypted"] is True and meta["keys"] == [name]
     assert meta["provider"] == "aescbc" and "keep pki/encryption-keys" in meta["note"]
     assert secret not in proc.stdout
+
+
+def test_an_interrupted_rotation_resumes_with_the_same_key(applied: Apply,
+                                                          tmp_path: Path) -> None:
+    """The rewrite fails once (a kubectl that refuses the first replace): the re-run goes on
+    from step 3 with the key step 1 added, never a third key."""
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "kubectl").write_text(
+        f'#!/bin/bash\nif [[ " $* " == *" replace "* && ! -e {tmp_path}/failed ]]; then\n'
+        f'  touch {tmp_path}/failed; echo "error: injected failure" >&2; exit 1\nfi\n'
+        f'exec {FAKE_CURRENT}/kubectl "$@"\n')
+    (wrapper / "kubectl").chmod(0o755)
+    (old,) = _installed_keys(applied)
+    failed = applied.make("rotate-encryption-key", check=False,
+                          PATH=f"{wrapper}:{applied.env['PATH']}")
+    assert failed.returncode != 0 and "rewriting the Secrets failed" in failed.stderr
+    assert (applied.cluster / "state/encryption-rotation").read_text() == "rewrite\n"
+    new, still_old = [line.split()[0] for line in
+                      (applied.cluster / "pki/encryption-keys").read_text().splitlines()]
+    assert still_old == old and _installed_keys(applied) == [new, old]
+    out = applied.make("rotate-encryption-key").stderr
+    assert "resuming the rotation interrupted at step: rewrite" in out
+    steps = [line.split("==> ", 1)[1][:3] for line in out.splitlines() if "==> " in line]
+    assert steps == ["3/4", "4/4"]
+    assert _installed_keys(applied) == [new]

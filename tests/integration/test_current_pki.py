@@ -194,8 +194,11 @@ def test_component_files_follow_the_contract(current: Path) -> None:
     assert remote["/etc/kubernetes/pki/kubelet.pem"][0] == f"pki/kubelet-{WORKER}.pem"
     assert remote["/etc/kubernetes/pki/service-account.pem"][0] == "pki/service-account.pub"
     assert remote["/etc/etcd/pki/etcd-key.pem"] == ("pki/etcd-key.pem", "0600")
-    assert all(mode == ("0600" if src.endswith("-key.pem") else "0644")
-               for src, _, mode in lines)
+    # secrets 0600: the keys and the EncryptionConfiguration holding the Secrets' key (issue 20)
+    assert remote["/etc/kubernetes/pki/encryption-config.yaml"] == (
+        "pki/encryption-config.yaml", "0600")
+    assert all(mode == ("0600" if src.endswith(("-key.pem", "encryption-config.yaml"))
+                        else "0644") for src, _, mode in lines)
     assert all((current / src).is_file() for src, _, _ in lines)
 
 
