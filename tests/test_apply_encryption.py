@@ -43,8 +43,6 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def applied(baked: Path, tmp_path: Path) -> Apply:
     from tests.baking import copy_cluster
     apply = Apply.create(copy_cluster(baked, tmp_path), tmp_path / "sim")
-    apply.env["PATH"] = apply.env["PATH"].replace(str(REPO / "tests" / "fake_kubectl"),
-                                                  str(FAKE_CURRENT), 1)
     apply.env.update(FAST)
     apply.make("image")
     apply.make("etcd", "controller", "worker")
