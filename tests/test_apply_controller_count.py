@@ -6,11 +6,14 @@ controller and make plan, and left as they are."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.applying import Apply, cert_sans
 from tests.baking import bake
+from tests.standins import dropletfs
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +83,25 @@ def test_a_load_balancer_replaced_by_hand_names_the_workers_left_behind(
     assert ("do-cluster-worker-01 point at another apiserver address than the load "
             "balancer's") in out
     assert "'make worker REPLACE=1' re-creates them" in out
+
+
+def test_kubectl_is_refused_by_a_certificate_that_does_not_cover_the_address(
+        cluster_copy: Path, tmp_path: Path) -> None:
+    """Stand-in (issue 18): kubectl dialling an apiserver whose installed certificate does not
+    name the address fails as the real one does (x509: certificate is valid for ..., not IP)."""
+    apply = Apply.create(cluster_copy, tmp_path / "sim")
+    apply.make("etcd", "controller")
+    s = apply.settings()
+    ok = subprocess.run(["kubectl", "--kubeconfig", "kubeconfig", "version"], cwd=apply.cluster,
+                        env=apply.env, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    target = dropletfs.resolve(apply.root(s["CONTROLLER_NAME"]),
+                               "/etc/kubernetes/ssl/apiserver.pem")  # inside the droplet
+    target.write_bytes((apply.cluster / "pki/etcd.pem").read_bytes())  # another droplet's
+    refused = subprocess.run(["kubectl", "--kubeconfig", "kubeconfig", "version"],
+                             cwd=apply.cluster, env=apply.env, capture_output=True, text=True,
+                             check=False)
+    public = apply.droplets()[s["CONTROLLER_NAME"]]["sim"]["public_ip"]
+    assert refused.returncode != 0
+    assert "x509: certificate is valid for" in refused.stderr
+    assert f", not {public}" in refused.stderr
