@@ -27,28 +27,36 @@ kubelet_unit() {
   echo "$unit"
 }
 
+# reissue CERT_NAME ROLE ISSUE-COMMAND...: pki/CERT_NAME.pem moved to pki/retired/ (by its
+# serial), ISSUE-COMMAND issues the new one with the same key; sets OLD_SERIAL, NEW_SERIAL.
+reissue() {
+  local cert=$1 role=$2
+  shift 2
+  [[ -s "$PKI_DIR/$cert-key.pem" ]] || die "$PKI_DIR/$cert-key.pem is missing: run 'make $role' first"
+  OLD_SERIAL=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial 2>/dev/null | cut -d= -f2 || true)
+  if [[ -n "$OLD_SERIAL" ]]; then
+    mkdir -p "$PKI_DIR/retired"
+    mv "$PKI_DIR/$cert.pem" "$PKI_DIR/retired/$cert-$OLD_SERIAL.pem"
+  fi
+  "$@"
+  NEW_SERIAL=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial | cut -d= -f2)
+}
+
 # rotate_node NAME IP CERT_NAME ROLE ISSUE-COMMAND... : retire pki/CERT_NAME.pem, issue a new one,
 # install it on NAME, restart its kubelet.
 rotate_node() {
   local name=$1 ip=$2 cert=$3 role=$4 link=()
   shift 4
-  local old_serial new_serial unit
+  local unit
   step "$name: re-issue $PKI_DIR/$cert.pem, install it, restart the kubelet"
-  [[ -s "$PKI_DIR/$cert-key.pem" ]] || die "$PKI_DIR/$cert-key.pem is missing: run 'make $role' first"
-  old_serial=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial 2>/dev/null | cut -d= -f2 || true)
-  if [[ -n "$old_serial" ]]; then
-    mkdir -p "$PKI_DIR/retired"
-    mv "$PKI_DIR/$cert.pem" "$PKI_DIR/retired/$cert-$old_serial.pem"
-  fi
-  "$@"
-  new_serial=$(openssl x509 -in "$PKI_DIR/$cert.pem" -noout -serial | cut -d= -f2)
+  reissue "$cert" "$role" "$@"
   [[ "$role" == controller ]] || link=(worker)
   install_tls "$name" "$ip" "$PKI_DIR/$cert.pem" "$PKI_DIR/$cert-key.pem" "${link[@]}" ||
     die "$name: the new certificate is in $PKI_DIR/$cert.pem but not installed; re-run 'make rotate-certs'"
   unit=$(kubelet_unit "$role")
   ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart $unit" ||
     die "$name: restarting $unit failed; the new certificate is installed"
-  ROTATED+=("$name: $cert.pem serial ${old_serial:-none} -> $new_serial, $unit restarted")
+  ROTATED+=("$name: $cert.pem serial ${OLD_SERIAL:-none} -> $NEW_SERIAL, $unit restarted")
   step_done
 }
 
@@ -56,17 +64,10 @@ rotate_node() {
 # SAN: the private IP), install it, restart etcd2 and wait until the member reports itself
 # healthy before the next one (one member down at a time: the cluster keeps its quorum).
 rotate_etcd_member() {
-  local name=$1 ip=$2 private=$3 base old_serial new_serial deadline
+  local name=$1 ip=$2 private=$3 base deadline
   base=$(etcd_cert_base "$name")
   step "$name: re-issue $PKI_DIR/$base.pem, install it, restart etcd2"
-  [[ -s "$PKI_DIR/$base-key.pem" ]] || die "$PKI_DIR/$base-key.pem is missing: run 'make etcd' first"
-  old_serial=$(openssl x509 -in "$PKI_DIR/$base.pem" -noout -serial 2>/dev/null | cut -d= -f2 || true)
-  if [[ -n "$old_serial" ]]; then
-    mkdir -p "$PKI_DIR/retired"
-    mv "$PKI_DIR/$base.pem" "$PKI_DIR/retired/$base-$old_serial.pem"
-  fi
-  pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
-  new_serial=$(openssl x509 -in "$PKI_DIR/$base.pem" -noout -serial | cut -d= -f2)
+  reissue "$base" etcd pki_issue_etcd "$private" "$base" "$(etcd_member_name "$name")"
   install_etcd_tls "$name" "$ip" "$PKI_DIR/$base.pem" "$PKI_DIR/$base-key.pem" etcd ||
     die "$name: the new certificate is in $PKI_DIR/$base.pem but not installed; re-run 'make rotate-certs'"
   ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart etcd2" ||
@@ -78,7 +79,7 @@ rotate_etcd_member() {
         "certificate (the old one: $PKI_DIR/retired/); see make status before rotating further"
     sleep "$APPLY_POLL_SECONDS"
   done
-  ROTATED+=("$name: $base.pem serial ${old_serial:-none} -> $new_serial, etcd2 restarted, healthy")
+  ROTATED+=("$name: $base.pem serial ${OLD_SERIAL:-none} -> $NEW_SERIAL, etcd2 restarted, healthy")
   step_done
 }
 

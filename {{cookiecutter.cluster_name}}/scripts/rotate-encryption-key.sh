@@ -10,6 +10,7 @@
 # another key. An apiserver restarts as kubeadm documents for static pods: its manifest moved
 # out of the kubelet's directory for APISERVER_RESTART_SECONDS, then back.
 set -euo pipefail
+shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
