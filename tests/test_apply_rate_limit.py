@@ -9,6 +9,8 @@ import pytest
 
 from tests.applying import Apply
 
+CREATE = "POST /v2/droplets"
+
 
 @pytest.fixture
 def apply(cluster_copy: Path, tmp_path: Path) -> Apply:
@@ -17,15 +19,16 @@ def apply(cluster_copy: Path, tmp_path: Path) -> Apply:
 
 def _served_posts(apply: Apply) -> list[str]:
     return [e["path"] for e in apply.account()["api_log"]
-            if e["call"] == "POST /v2/droplets" and e["status"] == 202]
+            if e["call"] == CREATE and e["status"] == 202]
 
 
 def test_refused_create_is_sent_again_for_the_missing_names_only(apply: Apply) -> None:
     apply.make("etcd", "controller")
-    n = apply.calls()
-    # make worker: n+1 key listing, n+2 droplet listing, n+3 POST worker-01,
-    # n+4..n+9 POST worker-02 refused on every attempt (doctl gives up), n+10 POST worker-03
-    out = apply.make("worker", WORKERS="3", DOSIM_RATE_LIMIT_ON_CALL=f"{n + 4}-{n + 9}").stderr
+    posts = apply.account()["api_calls"][CREATE]
+    # the droplet creates of make worker: posts+1 worker-01, posts+2..posts+7 worker-02 refused
+    # on every attempt (doctl gives up), posts+8 worker-03; the reads before them do not count
+    out = apply.make("worker", WORKERS="3",
+                     DOSIM_RATE_LIMIT_ON_KIND=f"{CREATE}:{posts + 2}-{posts + 7}").stderr
     assert "creating do-cluster-worker-01 do-cluster-worker-02 do-cluster-worker-03 was " \
            "refused by the API's rate limit (not sent again: not a read;" in out
     assert "created do-cluster-worker-01 (id " in out and "created do-cluster-worker-03" in out
@@ -37,9 +40,9 @@ def test_refused_create_is_sent_again_for_the_missing_names_only(apply: Apply) -
 def test_refused_create_without_retries_stops_and_rerun_continues(apply: Apply) -> None:
     """Broken twin: RATE_LIMIT_RETRIES=0 stops with the re-run hint, nothing duplicated."""
     apply.make("etcd", "controller")
-    n = apply.calls()
+    posts = apply.account()["api_calls"][CREATE]
     proc = apply.make("worker", check=False, RATE_LIMIT_RETRIES="0",
-                      DOSIM_RATE_LIMIT_ON_CALL=f"{n + 3}-{n + 8}")
+                      DOSIM_RATE_LIMIT_ON_KIND=f"{CREATE}:{posts + 1}-{posts + 6}")
     assert proc.returncode != 0
     assert "refused by the API's rate limit" in proc.stderr
     assert "re-run 'make worker' to continue" in proc.stderr

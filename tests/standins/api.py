@@ -126,6 +126,10 @@ def _one_attempt(
         now = time.time()
         fail = st.knob(data, "fail_on_call", frozenset(), st.parse_call_set)
         limit = st.knob(data, "rate_limit_on_call", frozenset(), st.parse_call_set)
+        limit_kind, limit_of_kind = st.knob(data, "rate_limit_on_kind", ("", frozenset()),
+                                            st.parse_kind_call_set)
+        if kind == limit_kind and calls[kind] in limit_of_kind:
+            limit = limit | {number}
         if number in fail:
             status, body = 500, {"id": "server_error", "message": "Unexpected server-side error"}
         elif number in limit or (retry_after := _burst_wait(data, now)) is not None:

@@ -119,6 +119,14 @@ def knob(data: dict[str, Any] | None, name: str, default: T, cast: Callable[[str
     return default
 
 
+def parse_kind_call_set(spec: str) -> tuple[str, frozenset[int]]:
+    """``"POST /v2/droplets:4-9"`` -> (the call kind, that kind's own call numbers)."""
+    kind, sep, numbers = spec.rpartition(":")
+    if not sep or not kind:
+        raise ValueError("expected KIND:NUMBERS, e.g. 'POST /v2/droplets:4-9'")
+    return kind, parse_call_set(numbers)
+
+
 def parse_call_set(spec: str) -> frozenset[int]:
     """``"3"``, ``"3,7"`` or ``"3-5,9"`` -> call numbers."""
     numbers: set[int] = set()

@@ -165,11 +165,11 @@ _etcd3_wait_healthy() {
 
 etcd3_restore() {
   etcd3_verify_local
-  local rows=() names=() ips=() privates=() name ip private initial="" nn url
-  mapfile -t rows < <(_etcd3_members_tsv)
-  for nn in "${!rows[@]}"; do
-    IFS=$'\t' read -r name ip private <<<"${rows[nn]}"
-    names+=("$name") ips+=("$ip") privates+=("$private")
+  local member_rows=() names=() member_ips=() privates=() name ip private initial="" nn url
+  mapfile -t member_rows < <(_etcd3_members_tsv)
+  for nn in "${!member_rows[@]}"; do
+    IFS=$'\t' read -r name ip private <<<"${member_rows[nn]}"
+    names+=("$name") member_ips+=("$ip") privates+=("$private")
     initial+="${initial:+,}$(etcd_member_name "$name")=$(etcd_peer_url "$private")"
   done
   local json=$BACKUP/backup.json hash revision
@@ -186,7 +186,7 @@ etcd3_restore() {
   local untouched="nothing was stopped: etcd serves as before"
   step "copying $ETCD3_SNAPSHOT to ${names[*]} and restoring each member's new data dir beside the live one"
   for nn in "${!names[@]}"; do
-    name=${names[nn]} ip=${ips[nn]}
+    name=${names[nn]} ip=${member_ips[nn]}
     ssh_retry "$name" "$ip" copy_to "$ip" "$BACKUP/$ETCD3_SNAPSHOT" ||
       die "copying the snapshot to $name failed; $untouched"
     local got
@@ -205,26 +205,26 @@ etcd3_restore() {
   undo="on every member: $(etcd3_undo_cmd) (its data before the restore is in $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX)"
   step "stopping etcd on ${names[*]}, switching the data dirs (the old ones kept aside), starting"
   for nn in "${!names[@]}"; do
-    _etcd3_on "${names[nn]}" "${ips[nn]}" "stopping etcd" "sudo systemctl stop etcd" \
+    _etcd3_on "${names[nn]}" "${member_ips[nn]}" "stopping etcd" "sudo systemctl stop etcd" \
       "etcd may be stopped on some members: sudo systemctl start --no-block etcd there" >/dev/null
   done
   for nn in "${!names[@]}"; do
-    _etcd3_on "${names[nn]}" "${ips[nn]}" "switching the data dir" "$(etcd3_swap_cmd)" "$undo" >/dev/null
+    _etcd3_on "${names[nn]}" "${member_ips[nn]}" "switching the data dir" "$(etcd3_swap_cmd)" "$undo" >/dev/null
   done
   # --no-block: a member is ready only with a quorum, so each start must not wait for it
   for nn in "${!names[@]}"; do
-    _etcd3_on "${names[nn]}" "${ips[nn]}" "starting etcd" "sudo systemctl start --no-block etcd" "$undo" >/dev/null
+    _etcd3_on "${names[nn]}" "${member_ips[nn]}" "starting etcd" "sudo systemctl start --no-block etcd" "$undo" >/dev/null
   done
   url=$(etcd3_client_url "${privates[0]}")
   local health
-  health=$(_etcd3_wait_healthy "${ips[0]}" "$url") ||
+  health=$(_etcd3_wait_healthy "${member_ips[0]}" "$url") ||
     die "the restored cluster is not healthy within ${APPLY_TIMEOUT_SECONDS}s: $(_etcd3_line "$health"); to put the old data back, $undo"
   step_done "${#names[@]} of $ETCD_COUNT member(s) healthy"
 
   local keys
-  keys=$(_etcd3_on "${names[0]}" "${ips[0]}" "counting the keys" "$(etcd3_count_cmd "$url" 0 "")" | jq -r '.count // 0')
+  keys=$(_etcd3_on "${names[0]}" "${member_ips[0]}" "counting the keys" "$(etcd3_count_cmd "$url" 0 "")" | jq -r '.count // 0')
   for nn in "${!names[@]}"; do
-    remote "${ips[nn]}" "$(etcd3_drop_aside_cmd)" >/dev/null 2>&1 ||
+    remote "${member_ips[nn]}" "$(etcd3_drop_aside_cmd)" >/dev/null 2>&1 ||
       log "${names[nn]}: the old data dir $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX stays (could not remove it)"
   done
   summary "etcd of $CLUSTER_NAME restored from $BACKUP" \
