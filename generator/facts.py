@@ -35,6 +35,11 @@ FLANNEL_PORTS = {"vxlan": "8472/udp", "udp": "8285/udp", "host-gw": ""}
 # contain" (docs.digitalocean.com/products/networking/load-balancers/, Plans and Pricing).
 LB_SIZE_UNIT = 1
 LB_NODE_MONTHLY_USD = "10.00"
+# Block storage volumes (what a CSI driver creates for a PersistentVolumeClaim), per GiB and
+# month: DigitalOcean's published volume price ("Volumes Pricing",
+# docs.digitalocean.com/products/volumes/details/pricing/: $0.10/GiB, $10 a month for 100 GiB);
+# the search corpus here did not hold that page: check it there before relying on the total.
+VOLUME_GIB_MONTHLY_USD = "0.10"
 
 
 def apiserver_service_ip(service_cidr: str) -> str:
@@ -225,6 +230,12 @@ def cni_plugins_url(answers: Mapping[str, Any]) -> str:
 def node_file(name: str) -> str:
     """A configuration file on the nodes: /etc/kubernetes/kubelet.kubeconfig, ..."""
     return f"{KUBERNETES_DIR}/{name}"
+
+
+# The kubelet's cloud settings, installed over ssh by the apply (the droplet ID is known only
+# after the create; profiles/current/scripts/lib/cloudnode.sh spells it too, a test keeps them
+# equal).
+KUBELET_CLOUD_ENV = node_file("kubelet-cloud.env")
 
 
 def service_account_issuer(answers: Mapping[str, Any]) -> str:

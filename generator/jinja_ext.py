@@ -30,6 +30,7 @@ class ClusterFacts(Extension):
         environment.globals["ssh_port"] = facts.SSH_PORT
         environment.globals["lb_size_unit"] = facts.LB_SIZE_UNIT
         environment.globals["lb_node_monthly_usd"] = facts.LB_NODE_MONTHLY_USD
+        environment.globals["volume_gib_monthly_usd"] = facts.VOLUME_GIB_MONTHLY_USD
         environment.filters["apiserver_url"] = facts.apiserver_url
         environment.filters["droplet_tag"] = facts.droplet_tag
         environment.filters["cloud_tag"] = facts.cloud_tag
@@ -54,6 +55,7 @@ class ClusterFacts(Extension):
         environment.globals["cni_plugins"] = facts.CNI_PLUGINS
         environment.filters["service_account_issuer"] = facts.service_account_issuer
         environment.globals["node_file"] = facts.node_file
+        environment.globals["kubelet_cloud_env"] = facts.KUBELET_CLOUD_ENV
         environment.filters["pki_dir"] = facts.pki_dir
         environment.globals["admission_plugins"] = facts.CURRENT_ADMISSION_PLUGINS
         environment.globals["apiserver_tls_name"] = facts.APISERVER_TLS_NAME

@@ -67,9 +67,10 @@ def test_destroy_cleans_up_only_after_the_deletion_is_confirmed(cluster_copy: Pa
     apply.make("etcd", "controller", "worker", WORKERS="1")
     pki = cluster_copy / "pki"
     n = apply.calls()
-    # n+1 the cluster's listing, n+2 doctl's own listing of the tag, n+3 the DELETE; then the
-    # confirming listing answers 500 on every attempt (doctl tries 6 times)
-    proc = apply.make("destroy", check=False, FORCE="1", DOSIM_FAIL_ON_CALL=f"{n + 4}-{n + 9}")
+    # n+1 the cluster's listing, n+2 and n+3 the load balancers and volumes (CLOUD_TAG), n+4
+    # doctl's own listing of the tag, n+5 the DELETE; then the confirming listing answers 500
+    # on every attempt (doctl tries 6 times)
+    proc = apply.make("destroy", check=False, FORCE="1", DOSIM_FAIL_ON_CALL=f"{n + 6}-{n + 11}")
     assert proc.returncode != 0 and "500" in proc.stderr
     assert apply.droplets() == {}
     for kept in ("apiserver-key.pem", "apiserver.pem", "worker-01-key.pem", "worker-01.pem"):

@@ -14,7 +14,7 @@ from tests.standins import daemons, dropletfs
 
 SSL = "/etc/kubernetes/ssl"
 LAYERS = ["droplets", "ssh", "etcd", "flannel", "controllers", "apiserver", "nodes", "kube-dns",
-          "certificates"]
+          "cloud", "certificates"]
 
 
 @pytest.fixture

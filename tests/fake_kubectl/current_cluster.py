@@ -179,15 +179,23 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         key = _installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet-key.pem")
         if cert is None or key is None or _cn(cert) != f"system:node:{rec['name']}":
             continue
+        cloud = _cloud_env(Path(rec["sim"]["root"]))
+        if cloud is None:
+            continue  # kubelet.service's EnvironmentFile is missing: the kubelet does not start
         name = rec["name"]
         if name not in allocated and cidrs:
             used = set(allocated.values())
             allocated[name] = next(c for c in cidrs if c not in used)
         taints = _taints(_user_data(rec))
+        spec: dict[str, Any] = {"podCIDR": allocated.get(name, ""), "taints": taints}
+        if cloud.get("KUBELET_CLOUD_PROVIDER") == "external":
+            spec["providerID"] = cloud.get("KUBELET_PROVIDER_ID", "")
+            if not _ccm_initializes(data, name):
+                taints.append({"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"})
         found.append({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-            "spec": {"podCIDR": allocated.get(name, ""), "taints": taints},
+            "spec": spec,
             "status": {"conditions": [{"type": "Ready", "status": "True" if flannel else "False",
                                        "reason": "KubeletReady" if flannel else
                                        "KubeletNotReady (container runtime network not ready: "
@@ -195,6 +203,33 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
                        "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
                                      {"type": "Hostname", "address": name}]}})
     return found
+
+
+# A kubelet with --cloud-provider=external registers its node with this taint; the cloud-
+# controller-manager removes it once it has initialized the node (digitalocean-cloud-controller-
+# manager docs/getting-started.md), and never puts it back.
+UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
+CCM = "Deployment/kube-system/digitalocean-cloud-controller-manager"
+CLOUD_ENV = "/etc/kubernetes/kubelet-cloud.env"
+
+
+def _cloud_env(root: Path) -> dict[str, str] | None:
+    """KEY=value lines of the kubelet's EnvironmentFile (None when it is not installed)."""
+    path = _installed(root, CLOUD_ENV)
+    if path is None:
+        return None
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+def _ccm_initializes(data: dict[str, Any], name: str) -> bool:
+    """Whether the CCM has initialized node NAME: once its Deployment and the Secret with its
+    token exist (it runs where the uninitialized taint is tolerated, so it needs no such node)."""
+    done = data.setdefault("cloud_initialized", [])
+    if name not in done and CCM in data["objects"] and \
+            "Secret/kube-system/digitalocean" in data["objects"]:
+        done.append(name)
+    return name in done
 
 
 def _ready(node: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cli, doctlauth, firewalls, images, loadbalancers, model, service
+from . import cli, doctlauth, firewalls, images, loadbalancers, model, service, volumes
 from . import state as st
 from .api import ApiError, Client
 from .cli import Cmd, Flag, Parsed
@@ -554,6 +554,7 @@ def build_tree() -> Cmd:
                  flags=[Flag("force", "f", kind="bool")]))
     firewalls.add_commands(compute, _display_flags(), sys.modules[__name__])
     loadbalancers.add_commands(compute, _display_flags(), sys.modules[__name__])
+    volumes.add_commands(compute, _display_flags(), sys.modules[__name__])
     images.add_commands(compute, _display_flags(), sys.modules[__name__])
     doctlauth.add_commands(root)
     return root

@@ -141,10 +141,20 @@ def _validated(data: dict[str, Any], req: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "region": region, "size_unit": size_unit, "tag": tag,
             "droplet_ids": droplet_ids, "forwarding_rules": _rules(req),
             "health_check": _health_check(req), "firewall": _firewall(req),
-            "algorithm": req.get("algorithm") or "round_robin",
+            "algorithm": req.get("algorithm") or "round_robin", "tags": _tags(data, req),
             "redirect_http_to_https": bool(req.get("redirect_http_to_https")),
             "enable_proxy_protocol": bool(req.get("enable_proxy_protocol")),
             "enable_backend_keepalive": bool(req.get("enable_backend_keepalive"))}
+
+
+def _tags(data: dict[str, Any], req: dict[str, Any]) -> list[str]:
+    """godo LoadBalancerRequest.Tags (what DigitalOcean's cloud-controller-manager sends:
+    k8s:<DO_CLUSTER_ID>, its loadbalancers.go buildK8sTag); new tag names are created."""
+    tags = list(req.get("tags") or [])
+    for tag in tags:
+        if tag not in data["tags"]:
+            data["tags"].append(tag)
+    return tags
 
 
 def backend_ids(data: dict[str, Any], lb: dict[str, Any]) -> list[int]:
@@ -168,6 +178,7 @@ def _view(data: dict[str, Any], lb: dict[str, Any], now: float, *, fresh: bool =
             "enable_proxy_protocol": lb["enable_proxy_protocol"],
             "enable_backend_keepalive": lb["enable_backend_keepalive"],
             "vpc_uuid": model.vpc_uuid(lb["region"]), "network": "EXTERNAL",
+            "tags": lb.get("tags"),
             "disable_lets_encrypt_dns_records": False, "firewall": lb.get("firewall")}
     return {k: v for k, v in view.items() if v not in ("", [], None) or k == "ip"}
 

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import catalog, dropletfs, images, model
+from . import catalog, dropletfs, images, model, volumes
 from . import state as st
 from .api import NOT_FOUND, Handler, HttpError
 
@@ -184,6 +184,7 @@ def list_droplets(page: int, tag: str | None = None) -> Handler:
 
 def _remove(data: dict[str, Any], rec: dict[str, Any], now: float, state_file: Path) -> None:
     del data["droplets"][str(rec["id"])]
+    volumes.detach_all(data, rec["id"])
     data["deleted_droplets"].append(
         {"id": rec["id"], "name": rec["name"], "deleted_at": now,
          "public_ip": rec["sim"]["public_ip"]}

@@ -189,6 +189,9 @@ main() {
   if jq -e 'any(.[]; .size != "" and .monthly == null)' <<<"$plan" >/dev/null; then
     lines+=("unknown price: $(jq -r '[.[] | select(.size != "" and .monthly == null) | .size] | unique | join(", ")' <<<"$plan") (not in doctl compute size list)")
   fi
+  # what the in-cluster add-ons created: billed too, not part of the apply (make destroy deletes them)
+  cloud_resources || die "listing the load balancers and volumes failed (see above)"
+  lines+=("in-cluster add-ons: $(cloud_resources_summary) (LoadBalancer Services, volumes; not in the totals)")
   summary "plan for $CLUSTER_NAME in $REGION (WORKERS=$WANT_WORKERS)" "${lines[@]}" \
     "apply: make etcd controller worker"
 }

@@ -41,6 +41,19 @@ main() {
     [[ "$LAYER_STATUS" != FAIL ]] || broken=$name
   done
 
+  # what the in-cluster add-ons created and bill for (make destroy deletes them by their tag)
+  step "load balancers and volumes tagged $CLOUD_TAG"
+  local cloud_items=() cloud_detail cloud_status=OK
+  if cloud_resources; then
+    mapfile -t cloud_items < <(cloud_resources_lines)
+    cloud_detail=$(cloud_resources_summary)
+  else
+    cloud_status=WARN cloud_detail="not listed: doctl failed (see above)"
+  fi
+  layer cloud "$cloud_status" "$cloud_detail" "${cloud_items[@]}"
+  step_done "$cloud_status"
+  lines+=("$(printf '%-10s %s: %s' cloud "$cloud_status" "$cloud_detail")")
+
   step "certificates (pki/)"
   local records soonest cert_status=OK cert_detail="no certificates in $PKI_DIR"
   records=$(local_cert_records)
@@ -60,6 +73,7 @@ main() {
   layer certificates "$cert_status" "$cert_detail"
   step_done "$cert_status"
   lines+=("$(printf '%-10s %s: %s' certs "$cert_status" "$cert_detail")")
+
 
   local failed
   failed=$(printf '%s\n' "${LAYER_JSON[@]}" | jq -s '[.[] | select(.status == "FAIL")] | length')

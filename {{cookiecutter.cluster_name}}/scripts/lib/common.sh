@@ -83,6 +83,8 @@ source scripts/lib/droplets.sh
 source scripts/lib/firewall.sh
 # shellcheck source=scripts/lib/loadbalancer.sh
 source scripts/lib/loadbalancer.sh
+# shellcheck source=scripts/lib/cloudres.sh
+source scripts/lib/cloudres.sh
 # shellcheck source=scripts/lib/ssh.sh
 source scripts/lib/ssh.sh
 # shellcheck source=scripts/lib/pki.sh

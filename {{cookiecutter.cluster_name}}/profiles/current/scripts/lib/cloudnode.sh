@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# What a node's kubelet needs for DigitalOcean's cloud-controller-manager (digitalocean-cloud-
+# controller-manager v0.1.68 docs/getting-started.md: every kubelet runs --cloud-provider=external
+# and --provider-id=digitalocean://<droplet ID>, the ID it looks droplets up by; node.cloudprovider.
+# kubernetes.io/uninitialized taints the node until the CCM has initialized it). The droplet ID
+# exists only after the create, so it cannot be in the user data: the apply writes it into
+# KUBELET_CLOUD_ENV, which kubelet.service reads (EnvironmentFile), installed over ssh in the same
+# session as, and before, the node's certificates (the kubelet starts only once they are there).
+#
+# Only when DIGITALOCEAN_CLUSTER_TOKEN is set (its presence; the value is not read here): without
+# it make addons deploys no CCM, and an external cloud provider would leave every node tainted.
+# Both values empty then: the kubelet's defaults (no cloud provider, no provider ID).
+
+# The node file kubelet.service names (a test keeps it equal to facts.KUBELET_CLOUD_ENV).
+KUBELET_CLOUD_ENV=/etc/kubernetes/kubelet-cloud.env
+
+# kubelet_cloud_env NAME: write build/kubelet-cloud/NAME.env for droplet NAME (its recorded id)
+# and print its component line "LOCAL REMOTE MODE".
+kubelet_cloud_env() {
+  local name=$1 id provider="" provider_id="" file
+  if [[ -n "${DIGITALOCEAN_CLUSTER_TOKEN:-}" ]]; then
+    id=$(state_get "$name" id)
+    [[ "$id" =~ ^[0-9]+$ ]] || die "no droplet id recorded for $name (state/droplets/$name.json): re-run the make target"
+    provider=external
+    provider_id="digitalocean://$id"
+  else
+    log "$name: kubelet without a cloud provider (no DIGITALOCEAN_CLUSTER_TOKEN: make addons deploys no cloud-controller-manager)"
+  fi
+  file="$BUILD_DIR/kubelet-cloud/$name.env"
+  mkdir -p "${file%/*}"
+  printf '%s\n' "# written by the apply (scripts/lib/cloudnode.sh) for droplet $name" \
+    "KUBELET_CLOUD_PROVIDER=$provider" "KUBELET_PROVIDER_ID=$provider_id" |
+    write_if_changed "$file" >/dev/null
+  echo "$file $KUBELET_CLOUD_ENV 0644"
+}
