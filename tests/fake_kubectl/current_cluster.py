@@ -706,6 +706,15 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         if (opts["from_file"] or opts["dry_run"] != "none") and args[:1] != ["secret"]:
             raise KubectlError("error: fake kubectl: --from-file and --dry-run only with "
                                "create secret")
+        if verb == "create" and args[:1] == ["secret"]:
+            # --dry-run=client: rendered locally, no apiserver asked (its argv still recorded)
+            kubeconfig = Path(opts["kubeconfig"] or "")
+            load_kubeconfig(kubeconfig)
+            rendered = cmd_create_secret(args, opts)
+            with cluster_state(Path(os.environ.get("FAKE_KUBECTL_STATE") or
+                                    kubeconfig.parent / "state" / "fake-kubectl.json")) as data:
+                data["calls"].append(" ".join(argv))
+            return 0, rendered, ""
         if opts["kubeconfig"] is None:
             raise KubectlError("error: fake kubectl: pass --kubeconfig (the scripts never use "
                                "~/.kube/config)")
@@ -720,8 +729,6 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
             data["calls"].append(" ".join(argv))
             if verb == "version":
                 return 0, client + f"Server Version: {VERSION}\n", ""
-            if verb == "create" and args[:1] == ["secret"]:
-                return 0, cmd_create_secret(args, opts), ""
             if verb in ("create", "apply", "replace", "delete"):
                 out, err, failed = cmd_write(verb, opts["files"], opts, data)
                 return (1 if failed else 0), out, err
