@@ -30,6 +30,11 @@ class Docs:
     worker_certs: str
     etcd_status: str
     kubectl_note: str
+    # the README's apply table: how make backup takes a backup, what make restore checks of
+    # the archive on top of backup.json and its sha256, and what it does once all is checked
+    backup: str
+    restore_checks: str
+    restore: str
 
 
 _USER_DATA = ("curl -sL 169.254.169.254/metadata/v1/user-data | less",
@@ -71,6 +76,21 @@ TUTORIAL = Docs(
     "`member list` on the first member that answers, then through the controller's proxy; a "
     "member down with the quorum kept is WARN; JSON: `members`, `leader`), flannel's "
     "`/coreos.com/network/config`",
+    backup="a consistent etcd v2 backup over ssh: on the leader (else a healthy member) the key "
+    "list, a synced write, then `etcdctl backup` of its live data dir (the etcd v2 admin guide's "
+    "\"Disaster Recovery\"), streamed into `backups/<UTC stamp>/` (`etcd2-data.tar.gz`, "
+    "`keys.txt`, `backup.json` with the cluster's name, the etcd version, the member and key "
+    "counts and the archive's sha256; directory 0700, files 0600, git-ignored); prints its size "
+    "and key count.",
+    restore_checks="its entries plain files and directories inside the data dir's member "
+    "directory, laid out as etcd writes it; then copied to every member and checked there.",
+    restore="Only then: etcd2 stopped on every member (each data dir kept aside in "
+    "`/var/lib/etcd2.before-restore` until the restored cluster is healthy; a failure after the "
+    "stop prints the commands that put it back), the first member's data dir replaced by the "
+    "backup and started once with `--force-new-cluster` (a runtime drop-in), then normally, its "
+    "peer URL set back (`member update`); every other member joins again with an empty data dir "
+    "(`member add`, `initial-cluster-state existing`). Ends with the key count against the "
+    "backup's",
     kubectl_note="a current kubectl cannot even read a 1.1 apiserver's resource list (\"no "
     "matches for kind Service in version v1\"). The scripts check `kubectl version --client` "
     "first and name the binary to fetch. Objects are created when missing and updated when "
@@ -112,8 +132,27 @@ CURRENT = Docs(
     smoke="busybox `nslookup kubernetes.default`, then agnhost `serve-hostname`",
     worker_certs="`pki/kubelet-<name>.pem` (CN `system:node:<name>`, SANs its name and IPs), "
     "installed as `kubelet.pem` beside kube-proxy's client certificate",
-    etcd_status="etcd's health as the apiserver sees it (`/readyz/etcd`), the pod network "
-    "(every node's pod CIDR and flannel's pods)",
+    etcd_status="every member's health, the leader and the member count against `ETCD_COUNT` "
+    "(`etcdctl endpoint health` and `endpoint status` over mutual TLS, run on a member), etcd's "
+    "health as the apiserver sees it (`/readyz/etcd`), the pod network (every node's pod CIDR "
+    "and flannel's pods)",
     kubectl_note="the scripts check `kubectl version --client` first and name the binary to "
     "fetch. Objects are applied with `kubectl apply`",
+    # etcd's v3 disaster recovery: https://etcd.io/docs/v3.6/op-guide/recovery/
+    backup="an etcd v3 snapshot as etcd's disaster recovery guide takes one: `etcdctl snapshot "
+    "save` over mutual TLS on the leader (else a healthy member), checked there with `etcdutl "
+    "snapshot status`, its keys counted at the snapshot's revision, copied into "
+    "`backups/<UTC stamp>/` (`etcd-snapshot.db`, `backup.json` with the cluster's name, the etcd "
+    "version, the member and key counts, the revision and hash, whether it holds Secrets and "
+    "whether they are encrypted at rest, the snapshot's sha256; directory 0700, files 0600, "
+    "git-ignored); prints its size and key count.",
+    restore_checks="its size, revision and hash as recorded; then copied to every member, "
+    "checked there (`etcdutl snapshot status`: the same hash and revision) and restored into a "
+    "new data dir beside the live one (`etcdutl snapshot restore` with the member's name, the "
+    "initial cluster and its token).",
+    restore="Only then: etcd stopped on every member, each data dir moved aside and the "
+    "restored one put in its place, every member started; the old data dirs are deleted once "
+    "the cluster is healthy (a failure after the stop prints the commands that put the old "
+    "data back). Ends with the key count against the backup's; then restart every "
+    "kube-apiserver so that its watch caches start from the restored data",
 )

@@ -84,16 +84,19 @@ def test_the_current_readme_speaks_the_current_system(current: Path) -> None:
     body = readme.split("## Tutorial → current")[0] + readme.split("## Image")[1]
     for tutorial_only in ("docker ps", "etcd proxy", "etcd proxies", "ABAC", "cAdvisor",
                           "kube-worker-NN", "ETCD_PEER", "insecure port (8080)",
-                          "ReplicationController", "/coreos.com/network/config"):
+                          "ReplicationController", "/coreos.com/network/config", "etcd v2",
+                          "etcd2", "etcdctl backup", "--force-new-cluster"):
         assert tutorial_only not in body, tutorial_only
     for current_fact in ("crictl", "journalctl -u kubelet", "Node authorizer", "RBAC",
-                         "mutual TLS", f"CN={ADMIN_SUBJECTS['current'][0]}"):
+                         "mutual TLS", f"CN={ADMIN_SUBJECTS['current'][0]}",
+                         "etcdctl snapshot save", "etcdutl snapshot restore"):
         assert current_fact in body, current_fact
 
 
 def test_the_tutorial_readme_keeps_the_tutorial_system(tutorial_ha: Path) -> None:
     readme = (tutorial_ha / "README.md").read_text()
-    for fact in ("docker ps", "Each node's etcd proxy", "ABAC", "kube-worker-NN"):
+    for fact in ("docker ps", "Each node's etcd proxy", "ABAC", "kube-worker-NN",
+                 "a consistent etcd v2 backup", "--force-new-cluster"):
         assert fact in readme, fact
     assert "crictl" not in readme
 
