@@ -14,7 +14,7 @@ CLUSTER := $(OUT)/do-cluster
 DEMO_PACKAGES := jq openssl curl iproute2 etcd-server graphviz
 TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd containernetworking-plugins
 
-.PHONY: help venv demo test bench lint clean
+.PHONY: help venv demo try test bench lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -71,6 +71,19 @@ demo: venv ## Bake the default cluster into ./out (a failed bake leaves it as it
 	@echo; echo "== Generated cluster repo: $(CLUSTER)"; (cd $(CLUSTER) && find . -type f ! -path './pki/*' | sort | sed 's|^\./|  |')
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
 	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
+	@echo; echo "== Try next: the cluster repo's targets against the same stand-ins (nothing leaves this machine)"
+	@$(if $(filter current,$(PROFILE)),echo "  make try RUN='make etcd controller worker addons'   (the rehearsal ended with make destroy)";) \
+	  echo "  make try RUN='make status'           make try RUN='make plan'"; \
+	  echo "  make try RUN='make diagram'          make try RUN='make destroy FORCE=1'"; \
+	  echo "  make try                             (a shell in $(CLUSTER) with the stand-ins on PATH)"
+
+# make try RUN='make status': a target of the demo's cluster repo against the stand-ins and the
+# simulated account its rehearsal left (tests/rehearse.sh --try); without RUN, a shell there.
+# RUN reaches the script through the environment, quoted, whatever characters it holds.
+RUN ?=
+export RUN
+try: venv ## After make demo: RUN='make status' (plan, diagram, destroy...) in ./out/do-cluster against the same stand-ins
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh --try $(CLUSTER) "$$RUN"
 
 # pytest-xdist workers: auto = one per core; TEST_JOBS=0 runs the suite serially in one process.
 # --dist loadscope keeps each module (and its module-scoped fixtures) on one worker.

@@ -10,12 +10,15 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, abac, facts, generated, profiles, releases, schema
+from generator import TEMPLATE_ROOT, abac, facts, generated, profiles, prompts, releases, schema
 
 
 class ClusterFacts(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        # cookiecutter loads this extension in its own process: a refused answer's errors
+        # stay the last words, without cookiecutter's traceback after them
+        prompts.quiet_hook_failures()
         environment.filters["apiserver_service_ip"] = facts.apiserver_service_ip
         environment.filters["dns_service_ip"] = facts.dns_service_ip
         environment.filters["release_url"] = facts.release_url

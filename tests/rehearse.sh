@@ -17,7 +17,13 @@
 # (tests/fake_kubectl_current): no control plane of that version can run here. It ends with
 # `make destroy`, which must delete every droplet and keep the imported image.
 #
-# usage: tests/rehearse.sh CLUSTER_DIR      (env: WORKERS, DOSIM_BOOT_SECONDS, REHEARSE_KUBE=fake)
+# After a rehearsal, `tests/rehearse.sh --try CLUSTER_DIR [COMMAND]` (make try in the template
+# checkout) runs COMMAND in CLUSTER_DIR against the same stand-ins and account (the real control
+# plane started again from its kept data where the rehearsal had one); no COMMAND on a terminal:
+# a shell there.
+#
+# usage: tests/rehearse.sh [--try] CLUSTER_DIR [COMMAND]
+#        (env: WORKERS, DOSIM_BOOT_SECONDS, REHEARSE_KUBE=fake)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +31,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOC_RANGES=(203.0.113.1/24 198.51.100.1/24)
 
 usage() {
-  echo "usage: $0 CLUSTER_DIR" >&2
+  echo "usage: $0 CLUSTER_DIR, or $0 --try CLUSTER_DIR [COMMAND]" >&2
   exit 2
 }
 
@@ -65,6 +71,7 @@ start_control_plane() {
     '.droplets[] | select(.name == $n) | .sim | "\(.root) \(.public_ip) \(.private_ip)"' "$DOSIM_STATE")
   work=$SIM/controlplane
   mkdir -p "$work"
+  rm -f "$work/ready" # a --try run starts it again: wait for this start's word
   echo "== Real Kubernetes 1.1.2 control plane for $name ($public): logs in $work/logs"
   (cd "$REPO" && exec python3 -m tests.k8s.controlplane "$root/var/lib/dosim/user-data" \
     "$root$(setting SSL_DIR)" "$(setting SSL_DIR)" "$work" "$public" "$private" \
@@ -87,32 +94,14 @@ stop_control_plane() {
   fi
 }
 
-main() {
-  [[ $# -eq 1 && -f "$1/settings.env" ]] || usage
-  CLUSTER=$(cd "$1" && pwd)
-  SIM=$CLUSTER/state/rehearsal
-  local kube_mode=fake reason=""
-  if [[ -n "${REHEARSE_IN_NETNS:-}" ]]; then
-    kube_mode=real
-    ip link set lo up
-    local range
-    for range in "${DOC_RANGES[@]}"; do ip addr add "$range" dev lo; done
-  else
-    reason=$(real_kube_reason)
-    if [[ -z "$reason" ]]; then
-      REHEARSE_IN_NETNS=1 exec "${UNSHARE[@]}" bash "${BASH_SOURCE[0]}" "$@"
-    fi
-  fi
-  # A new simulated account: drop the caches of any earlier apply (the API is the truth).
-  rm -rf "$SIM" "$CLUSTER/state/droplets" "$CLUSTER/state/ssh-key.json" "$CLUSTER/state/boot_ms"
-  mkdir -p "$SIM"
-
+# standin_env KUBE_MODE: the environment every command of a rehearsal (or a --try) runs in:
+# the stand-ins first on PATH, the simulated account, a dummy token, short polls.
+standin_env() {
   # the template's venv last: make audit's k8s-do when no other is on PATH
   export PATH="$REPO/tests/standins/bin:$PATH:$REPO/.venv/bin"
-  local profile kube_dir=fake_kubectl
-  profile=$(setting PROFILE)
-  [[ "$profile" != current ]] || kube_dir=fake_kubectl_current
-  if [[ "$kube_mode" == real ]]; then
+  local kube_dir=fake_kubectl
+  [[ "$(setting PROFILE)" != current ]] || kube_dir=fake_kubectl_current
+  if [[ "$1" == real ]]; then
     export PATH="$REPO/tests/k8s/bin:$PATH" K8S_RUNTIME_KUBECONFIG=$CLUSTER/kubeconfig
   else
     export PATH="$REPO/tests/$kube_dir:$PATH" FAKE_KUBECTL_STATE=$SIM/kubernetes.json
@@ -125,15 +114,92 @@ main() {
   # A dummy token: the stand-in wants one; nothing real is ever sent anywhere.
   export DIGITALOCEAN_ACCESS_TOKEN=rehearsal-dummy-token
   unset DIGITALOCEAN_API_KEY KUBECONFIG
+  export SSH_IDENTITY_FILE=$SIM/id_rehearsal
   local doctl_path
   doctl_path=$(command -v doctl)
   [[ "$doctl_path" == "$REPO/tests/standins/bin/doctl" ]] ||
     { echo "rehearse: doctl resolves to $doctl_path, not the stand-in" >&2; exit 1; }
+}
+
+# in_namespace: inside the namespace the real control plane runs in (--try too), with the
+# documentation ranges on its loopback.
+in_namespace() {
+  ip link set lo up
+  local range
+  for range in "${DOC_RANGES[@]}"; do ip addr add "$range" dev lo; done
+}
+
+# try_main ARGS...: --try: COMMAND in the cluster repo against the rehearsal's stand-ins.
+try_main() {
+  [[ $# -ge 1 && -f "$1/settings.env" ]] || usage
+  CLUSTER=$(cd "$1" && pwd)
+  SIM=$CLUSTER/state/rehearsal
+  shift
+  [[ -s "$SIM/account.json" && -s "$SIM/kube-mode" ]] ||
+    { echo "try: no rehearsal in $CLUSTER: run 'make demo' first" >&2; exit 2; }
+  local kube_mode
+  kube_mode=$(cat "$SIM/kube-mode")
+  if [[ "$kube_mode" == real ]] && ! jq -e --arg n "$(setting CONTROLLER_NAME)" \
+    '.droplets | any(.name == $n)' "$SIM/account.json" >/dev/null; then
+    # the real control plane runs from the controller's files: without it (make destroy),
+    # the kubectl stand-in plays Kubernetes from here on, from an empty cluster
+    echo "== try: no controller droplet in the simulated account: the kubectl stand-in plays" \
+      "Kubernetes from now on (make demo starts afresh)" >&2
+    kube_mode=fake
+    echo "$kube_mode" >"$SIM/kube-mode"
+  fi
+  if [[ "$kube_mode" == real && -z "${REHEARSE_IN_NETNS:-}" ]]; then
+    REHEARSE_IN_NETNS=1 exec "${UNSHARE[@]}" bash "${BASH_SOURCE[0]}" --try "$CLUSTER" "$@"
+  fi
+  [[ "$kube_mode" != real ]] || in_namespace
+  standin_env "$kube_mode"
+  if [[ "$kube_mode" == real ]]; then
+    trap stop_control_plane EXIT
+    start_control_plane >&2
+  fi
+  cd "$CLUSTER"
+  unset MAKELEVEL MAKEFLAGS MFLAGS # its make runs as if typed there, not as a sub-make of `make try`
+  local status=0
+  if [[ -n "${1:-}" ]]; then
+    echo "== try: $* (in $CLUSTER; doctl, ssh and scp are stand-ins)" >&2
+    bash -c "$*" || status=$?
+  elif [[ -t 0 ]]; then
+    echo "== try: a shell in $CLUSTER with the stand-ins on PATH; 'exit' leaves it" >&2
+    bash -i || status=$?
+  else
+    echo "try: which command? e.g. make try RUN='make status'" >&2
+    status=2
+  fi
+  return "$status"
+}
+
+main() {
+  [[ "${1:-}" != --try ]] || { shift; try_main "$@"; return; }
+  [[ $# -eq 1 && -f "$1/settings.env" ]] || usage
+  CLUSTER=$(cd "$1" && pwd)
+  SIM=$CLUSTER/state/rehearsal
+  local kube_mode=fake reason=""
+  if [[ -n "${REHEARSE_IN_NETNS:-}" ]]; then
+    kube_mode=real
+    in_namespace
+  else
+    reason=$(real_kube_reason)
+    if [[ -z "$reason" ]]; then
+      REHEARSE_IN_NETNS=1 exec "${UNSHARE[@]}" bash "${BASH_SOURCE[0]}" "$@"
+    fi
+  fi
+  # A new simulated account: drop the caches of any earlier apply (the API is the truth).
+  rm -rf "$SIM" "$CLUSTER/state/droplets" "$CLUSTER/state/ssh-key.json" "$CLUSTER/state/boot_ms"
+  mkdir -p "$SIM"
+  echo "$kube_mode" >"$SIM/kube-mode"
+  local profile kube_dir=fake_kubectl
+  profile=$(setting PROFILE)
+  [[ "$profile" != current ]] || kube_dir=fake_kubectl_current
+  standin_env "$kube_mode"
 
   # The account's ssh key: a throw-away key pair registered under the settings' key name.
   ssh-keygen -q -t ed25519 -N '' -C rehearsal -f "$SIM/id_rehearsal"
   doctl compute ssh-key import "$(setting SSH_KEY_NAME)" --public-key-file "$SIM/id_rehearsal.pub" >/dev/null
-  export SSH_IDENTITY_FILE=$SIM/id_rehearsal
   local seed_calls start image_calls=0
   seed_calls=$(jq '.api_calls.total' "$DOSIM_STATE")
 

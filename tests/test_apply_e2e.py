@@ -168,3 +168,27 @@ def test_scale_up_adds_only_the_new_workers(cluster_copy: Path, tmp_path: Path) 
     created = re.search(r"creating 2 droplet\(s\) in [^:]*: (.*)", out)
     assert created and set(created[1].split()) == {"do-cluster-worker-02", "do-cluster-worker-03"}
     assert apply.calls("POST /v2/droplets") == 5
+
+
+def column_starts(lines: list[str]) -> set[int]:
+    """Where the second column starts on each line (after the first run of 2+ spaces or the
+    first single space following the name)."""
+    return {len(re.match(r"\s*\S+\s+", line).group(0)) for line in lines}  # type: ignore[union-attr]
+
+
+def test_output_is_followable(applied: Apply) -> None:
+    """Issue 23 (5): no literal placeholder in what the apply printed, no empty ssh-error file
+    after success, and the columns of make status and make certs aligned."""
+    printed = "\n".join(applied.outputs)
+    assert not re.findall(r"<[a-z]+>|\$\([A-Z_]+\)", printed)
+    assert "user data: build/user-data/do-cluster-controller-01.yaml" in printed
+    errors = list((applied.cluster / "build/logs").glob("*.ssh-error"))
+    assert [e.name for e in errors if e.stat().st_size == 0] == []
+    status = applied.make("status", check=False).stderr
+    rows = status.split("---- status of", 1)[1].splitlines()[1:]
+    rows = [row for row in rows if row.startswith("  ") and not row.startswith("  phases:")]
+    assert len(rows) >= 8 and len(column_starts(rows)) == 1, rows
+    certs = applied.make("certs").stderr
+    listed = certs.split("  CERTIFICATE", 1)[1].split("\n\n", 1)[0].splitlines()
+    listed[0] = "  CERTIFICATE" + listed[0]
+    assert len(listed) >= 5 and len(column_starts(listed)) == 1, listed

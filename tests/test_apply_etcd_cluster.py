@@ -8,6 +8,7 @@ removes every member."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import tarfile
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_status_shows_every_member_and_the_leader(applied: Apply) -> None:
     assert all(m["health"] == "healthy" for m in members)
     assert [m["name"] for m in members if m["leader"]] == [layer["leader"]]
     text = applied.make("status", check=False).stderr
-    assert "etcd       OK: 3 of 3 member(s) healthy, leader " in text
+    assert re.search(r"\n  etcd +OK: 3 of 3 member\(s\) healthy, leader ", text), text
 
 
 def test_rerun_creates_nothing_and_redelivers_nothing(applied: Apply) -> None:
@@ -159,8 +160,8 @@ def test_restore_asks_first_and_needs_a_backup(applied: Apply) -> None:
     (stamp,) = list((applied.cluster / "backups").iterdir())
     before = [dropletfs.read_log(applied.root(n)) for n in MEMBERS]
     missing = applied.make("restore", check=False)
-    assert missing.returncode != 0 and "which backup? make restore BACKUP=backups/<stamp>" \
-        in missing.stderr
+    assert missing.returncode != 0 and "which backup? e.g. the latest: make restore " \
+        f"BACKUP=backups/{stamp.name} " in missing.stderr
     wrong = applied.make("restore", BACKUP="backups/nope", check=False)
     assert wrong.returncode != 0 and "not a backup made by make backup" in wrong.stderr
     refused = applied.make("restore", BACKUP=f"backups/{stamp.name}", check=False)

@@ -97,10 +97,36 @@ def test_bake_without_graphviz_leaves_a_note(cluster_copy: Path,
 
 
 def test_every_etcd_member_and_controller_is_drawn(bake_with: Callable[..., Path]) -> None:
-    """etcd_count=3 controller_count=2: three members, each pair linked as peers (a mesh), every
-    proxy to each."""
-    svg = svg_text(bake_with(etcd_count=3, controller_count=2), "docs/topology")
+    """etcd_count=3 controller_count=2: three members meshed as peers; each group's proxies
+    drawn once to the etcd group (compound edges), not once per droplet and member."""
+    cluster = bake_with(etcd_count=3, controller_count=2)
+    svg = svg_text(cluster, "docs/topology")
     assert all(f"do-cluster-etcd-0{n}" in svg for n in (1, 2, 3))
     assert svg.count("planned: IPs once created") == 3 + 2 + 1
-    assert svg.count("etcd peers") == 3
-    assert svg.count("etcd proxy: client") == (2 + 1) * 3
+    assert "etcd (3, peers meshed on 2380/tcp (private))" in svg
+    assert svg.count("etcd proxy: client") == 2
+    dot = (cluster / "docs/topology.dot").read_text()
+    assert len(mesh_edges(dot)) == 3
+
+
+def mesh_edges(dot: str) -> list[str]:
+    return [line for line in dot.splitlines() if "dir=none" in line]
+
+
+def test_a_big_cluster_stays_readable(bake_with: Callable[..., Path]) -> None:
+    """Issue 23 (6): 5 members, 3 controllers, 20 workers. Before: 311 edges, a 3408x11252
+    PNG. Now: the peers a mesh (10 lines), one edge per flow between groups, workers past a
+    handful as the first three and one box for the rest, the PNG bounded (size 20 in at 96
+    dpi)."""
+    cluster = bake_with(etcd_count=5, controller_count=3, worker_count=20)
+    subprocess.run(["make", "diagram"], cwd=cluster, check=True, capture_output=True, timeout=120)
+    dot = (cluster / "build/topology.dot").read_text()
+    assert len(mesh_edges(dot)) == 10
+    assert dot.count("->") - 10 <= 12
+    svg = svg_text(cluster)
+    assert "workers (20)" in svg and "17 more workers" in svg
+    assert "do-cluster-worker-04 .. do-cluster-worker-20" in svg and "0 created, 17 planned" in svg
+    assert "do-cluster-worker-05" not in svg.replace("do-cluster-worker-04 .. ", "")
+    png = (cluster / "build/topology.png").read_bytes()
+    width, height = struct.unpack(">II", png[16:24])
+    assert width <= 1920 and height <= 1920, (width, height)

@@ -91,7 +91,7 @@ main() {
   summary "$title" "${CONTROLLER_LINES[@]}" \
     ${LB_IP:+"load balancer $LOAD_BALANCER  id $LB_ID  IP $LB_IP (tcp $APISERVER_SECURE_PORT to every controller)"} \
     "${unwanted[@]}" \
-    "user data: $USER_DATA_DIR/<controller>.yaml" \
+    "user data: $(printf "$USER_DATA_DIR/%s.yaml " "${names[@]}")" \
     "kubeconfig: ./kubeconfig (export KUBECONFIG=\$PWD/kubeconfig)" \
     "next: make worker"
 }

@@ -50,78 +50,118 @@ workers() {
   } | sort -u
 }
 
-# edge FROM TO LABEL [ATTRS]
+# Past a handful of workers, the first few are drawn and one box stands for the rest.
+WORKERS_DRAWN=5
+WORKERS_BEFORE_GROUP=3
+
+# group_box NAME...: the box standing for the workers not drawn one by one (how many, their
+# names' range, how many are created).
+group_box() {
+  local created=0 name file state="planned" style=",dashed"
+  if [[ "$PLANNED" == no ]]; then
+    for name in "$@"; do
+      file=$(state_file "$name")
+      [[ ! -s "$file" ]] || created=$((created + 1))
+    done
+    state="$created created, $(($# - created)) planned"
+    ((created < $#)) || style=""
+  fi
+  printf '    "workers_rest" [label="%s more workers\\n%s .. %s\\nworker (%s)\\n%s", style="rounded,filled%s", fillcolor="#dff2df", peripheries=2];\n' \
+    "$#" "$1" "${!#}" "$WORKER_SIZE" "$state" "$style"
+}
+
+# edge FROM TO LABEL [ATTRS]: one flow. Between groups (compound=true) it ends at the group's
+# border (ltail/lhead in ATTRS): one edge stands for the flow of every droplet in the group.
 edge() {
   printf '  "%s" -> "%s" [label="%s"%s];\n' "$1" "$2" "$3" "${4:+, $4}"
 }
 
+# mesh NAME...: every pair linked once, without arrows or labels (the group's label names it),
+# on the members' outer (east) side, away from the flows that come in from the west.
+mesh() {
+  local i j names=("$@")
+  for ((i = 0; i < ${#names[@]}; i++)); do
+    for ((j = i + 1; j < ${#names[@]}; j++)); do
+      printf '    "%s":e -> "%s":e [dir=none, color="#c98a2b", constraint=false];\n' "${names[i]}" "${names[j]}"
+    done
+  done
+}
+
 topology_dot() {
-  local when="planned from settings.env" w c e names=() ctls=() etcds=() api=$CONTROLLER_NAME
+  local when="planned from settings.env" c names=() ctls=() etcds=() shown=() rest=()
   [[ "$PLANNED" == yes ]] || when="droplets as recorded in state/droplets/ ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   mapfile -t names < <(workers)
   mapfile -t ctls < <(controller_names)
   mapfile -t etcds < <(etcd_names)
-  ! lb_wanted || api=$LOAD_BALANCER
+  shown=("${names[@]}")
+  if ((${#names[@]} > WORKERS_DRAWN)); then
+    shown=("${names[@]:0:WORKERS_BEFORE_GROUP}")
+    rest=("${names[@]:WORKERS_BEFORE_GROUP}")
+  fi
+  # each group's anchor: the node its group edges start or end at
+  local etcd_at=${etcds[${#etcds[@]} / 2]} ctl_at=${ctls[0]} worker_at=${shown[0]}
+  local api=$ctl_at to_api=""
+  if lb_wanted; then
+    api=$LOAD_BALANCER
+  elif ((${#ctls[@]} > 1)); then
+    to_api=', lhead="cluster_controller"'
+  fi
+  local peers=""
+  ((${#etcds[@]} == 1)) || peers=", peers meshed on $ETCD_PEER_PORT/tcp (private)"
   cat <<EOF
 digraph topology {
-  graph [rankdir=LR, fontname="Helvetica", fontsize=12, labelloc=t, nodesep=0.4, ranksep=1.1,
+  graph [rankdir=LR, compound=true, fontname="Helvetica", fontsize=12, labelloc=t, nodesep=0.3,
+         ranksep=1.0, size="20,20",
          label="Cluster $CLUSTER_NAME in $REGION: $(image_label), Kubernetes $KUBERNETES_VERSION\\n$when"];
   node [shape=box, fontname="Helvetica", fontsize=10];
   edge [fontname="Helvetica", fontsize=9];
   operator [label="operator\\n(make, doctl, ssh, kubectl)", shape=ellipse, style=filled, fillcolor="#eeeeee"];
   internet [label="clients\\n(NodePort services)", shape=ellipse, style=filled, fillcolor="#eeeeee"];
   subgraph cluster_etcd {
-    label="etcd"; color="#c98a2b";
-$(for e in "${etcds[@]}"; do node_stmt "$e" etcd "$ETCD_SIZE"; done)
+    label="etcd (${#etcds[@]}$peers)"; color="#c98a2b";
+$(for c in "${etcds[@]}"; do node_stmt "$c" etcd "$ETCD_SIZE"; done)
+$(mesh "${etcds[@]}")
   }
   subgraph cluster_controller {
-    label="controller"; color="#2b6cc9";
+    label="controllers (${#ctls[@]})"; color="#2b6cc9";
 $(for c in "${ctls[@]}"; do node_stmt "$c" controller "$CONTROLLER_SIZE"; done)
   }$(! lb_wanted || printf '\n  "%s" [label="%s\\nload balancer, tcp %s", shape=hexagon, style=filled, fillcolor="#dde7f7"];' \
     "$LOAD_BALANCER" "$LOAD_BALANCER" "$APISERVER_SECURE_PORT")
   subgraph cluster_workers {
     label="workers (${#names[@]})"; color="#2b9a3a";
-$(for w in "${names[@]}"; do node_stmt "$w" worker "$WORKER_SIZE"; done)
+$(for c in "${shown[@]}"; do node_stmt "$c" worker "$WORKER_SIZE"; done)
+$( ((${#rest[@]} == 0)) || group_box "${rest[@]}")
   }
 EOF
-  edge operator "$api" "kubectl\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
+  edge operator "$api" "kubectl\\nhttps $APISERVER_SECURE_PORT/tcp" "color=\"#2b6cc9\"$to_api"
   if lb_wanted; then
-    for c in "${ctls[@]}"; do
-      edge "$api" "$c" "tcp $APISERVER_SECURE_PORT\\n(health check tcp)" 'color="#2b6cc9"'
-    done
+    edge "$api" "$ctl_at" "tcp $APISERVER_SECURE_PORT to every controller\\n(health check tcp)" \
+      'color="#2b6cc9", lhead="cluster_controller"'
   fi
-  for w in "${etcds[@]}" "${ctls[@]}" "${names[@]}"; do
-    edge operator "$w" "ssh $SSH_PORT/tcp" 'style=dashed, color="#888888"'
-  done
-  # a static cluster's members each talk to every other one on the peer port (a mesh)
-  local i j
-  for ((i = 0; i < ${#etcds[@]}; i++)); do
-    for ((j = i + 1; j < ${#etcds[@]}; j++)); do
-      edge "${etcds[i]}" "${etcds[j]}" "etcd peers\\n$ETCD_PEER_PORT/tcp (private)" 'dir=both, color="#c98a2b"'
-    done
+  for c in etcd:"$etcd_at" controller:"$ctl_at" workers:"$worker_at"; do
+    edge operator "${c#*:}" "ssh $SSH_PORT/tcp" "style=dashed, color=\"#888888\", lhead=\"cluster_${c%%:*}\""
   done
   # who talks to etcd (ETCD_CLIENTS, scripts/lib/profile.sh): every node's proxy, which knows
   # every member's peer URL, or the apiservers alone, with their etcd client certificate
-  local clients=("${ctls[@]}") label="etcd client (mutual TLS)\\n$ETCD_CLIENT_PORT/tcp (private)"
+  local clients=(controller:"$ctl_at") label="etcd client (mutual TLS)\\n$ETCD_CLIENT_PORT/tcp (private)"
   if [[ "$ETCD_CLIENTS" == proxies ]]; then
-    clients+=("${names[@]}")
+    clients+=(workers:"$worker_at")
     label="etcd proxy: client $ETCD_CLIENT_PORT/tcp,\\npeer $ETCD_PEER_PORT/tcp (private)"
   fi
-  for w in "${clients[@]}"; do
-    for e in "${etcds[@]}"; do
-      edge "$w" "$e" "$label" 'color="#c98a2b"'
-    done
+  ((${#etcds[@]} == 1)) || label+=",\\nto every member"
+  for c in "${clients[@]}"; do
+    edge "${c#*:}" "$etcd_at" "$label" "color=\"#c98a2b\", ltail=\"cluster_${c%%:*}\", lhead=\"cluster_etcd\""
   done
-  for w in "${names[@]}"; do
-    edge "$w" "$api" "apiserver\\nhttps $APISERVER_SECURE_PORT/tcp" 'color="#2b6cc9"'
-    for c in "${ctls[@]}"; do
-      edge "$c" "$w" "kubelet $KUBELET_PORT/tcp" 'color="#555555"'
-      if [[ -n "$FLANNEL_PORT" ]]; then
-        edge "$c" "$w" "flannel $FLANNEL_BACKEND\\n$FLANNEL_PORT (private)" 'dir=both, style=dotted, color="#2b9a3a"'
-      fi
-    done
-    edge internet "$w" "NodePorts\\n$NODE_PORT_RANGE/tcp" 'color="#7a3fb0"'
-  done
+  # back towards the controllers: no say in the ranks (operator, controllers, workers, etcd)
+  edge "$worker_at" "$api" "apiserver\\nhttps $APISERVER_SECURE_PORT/tcp" \
+    "color=\"#2b6cc9\", constraint=false, ltail=\"cluster_workers\"$to_api"
+  edge "$ctl_at" "$worker_at" "kubelet $KUBELET_PORT/tcp" \
+    'color="#555555", ltail="cluster_controller", lhead="cluster_workers"'
+  if [[ -n "$FLANNEL_PORT" ]]; then
+    edge "$ctl_at" "$worker_at" "flannel $FLANNEL_BACKEND\\n$FLANNEL_PORT (private),\\nbetween every node" \
+      'dir=both, style=dotted, color="#2b9a3a", ltail="cluster_controller", lhead="cluster_workers"'
+  fi
+  edge internet "$worker_at" "NodePorts\\n$NODE_PORT_RANGE/tcp" 'color="#7a3fb0", lhead="cluster_workers"'
   echo "}"
 }
 

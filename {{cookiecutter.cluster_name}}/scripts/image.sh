@@ -53,10 +53,11 @@ start_import() {
 }
 
 # wait_available ID: poll until ID is available (bounded by IMAGE_TIMEOUT_SECONDS); a status
-# change, and every minute, is shown. Stops with DigitalOcean's error_message on a failed import.
+# change is shown, and the heartbeat in between. Stops with DigitalOcean's error_message on a failed import.
 wait_available() {
-  local id=$1 json status="" last="" polls=0 start=$SECONDS shown=$SECONDS
+  local id=$1 json status="" last="" polls=0 start=$SECONDS
   step "waiting for image $id to be available (DigitalOcean downloads and converts it; minutes)"
+  wait_begin "image $id to be available" "$IMAGE_TIMEOUT_SECONDS"
   while true; do
     json=$(image_json "$id") || {
       # deleted from the account (by hand, or a failed import DigitalOcean removed): waiting
@@ -71,9 +72,9 @@ wait_available() {
     polls=$((polls + 1))
     status=$(jq -r .status <<<"$json")
     record_image "$json"
-    if [[ "$status" != "$last" ]] || ((SECONDS - shown >= 60)); then
+    if [[ "$status" != "$last" ]]; then
       log "    image $id: $status after $((SECONDS - start))s ($polls poll(s))"
-      last=$status shown=$SECONDS
+      last=$status
     fi
     case $status in
       available) break ;;
@@ -90,7 +91,7 @@ wait_available() {
       die "image $id is still '$status' after ${IMAGE_TIMEOUT_SECONDS}s (IMAGE_TIMEOUT_SECONDS):" \
         "re-run 'make image' to keep waiting (it resumes this import, never starts another)"
     fi
-    sleep "$IMAGE_POLL_SECONDS"
+    wait_sleep "$IMAGE_POLL_SECONDS"
   done
   step_done "$polls poll(s)"
 }

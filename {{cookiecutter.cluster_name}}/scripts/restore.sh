@@ -22,6 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # APPLY_TIMEOUT_SECONDS (etcd2 needs a moment to start or to be joined). Prints its output.
 wait_member() {
   local name=$1 ip=$2 what=$3 cmd=$4 deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) out
+  wait_begin "$name: $what" "$APPLY_TIMEOUT_SECONDS"
   while true; do
     if out=$(remote "$ip" "$cmd" 2>&1); then
       printf '%s\n' "$out"
@@ -29,7 +30,7 @@ wait_member() {
     fi
     ((SECONDS < deadline)) ||
       fail "$name: $what did not happen within ${APPLY_TIMEOUT_SECONDS}s: $(tr '\n' ' ' <<<"$out")"
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
 }
 
@@ -82,7 +83,12 @@ stage_archive() {
 }
 
 main() {
-  [[ -n "${BACKUP:-}" ]] || die "which backup? make restore BACKUP=$BACKUP_ROOT/<stamp> (see ls $BACKUP_ROOT)"
+  if [[ -z "${BACKUP:-}" ]]; then
+    local latest
+    latest=$(find "$BACKUP_ROOT" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -n 1)
+    [[ -n "$latest" ]] || die "which backup? there is none in $BACKUP_ROOT/: make backup makes one"
+    die "which backup? e.g. the latest: make restore BACKUP=$latest (ls $BACKUP_ROOT lists them all)"
+  fi
   BACKUP=${BACKUP%/}
   # the current profile's etcd v3 snapshot: checked here and on every member before anything
   # stops (scripts/lib/etcd3backup.sh)
@@ -163,10 +169,11 @@ main() {
   # healthy again (every member, as the founder sees them): the kept data dirs and the
   # copies of the archive go
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  wait_begin "every member to be healthy" "$APPLY_TIMEOUT_SECONDS"
   for nn in "${!NAMES[@]}"; do
     until profile_etcd_member_ready "$ip" "${privates[nn]}"; do
       ((SECONDS < deadline)) || fail "${NAMES[nn]} is not healthy after ${APPLY_TIMEOUT_SECONDS}s"
-      sleep "$APPLY_POLL_SECONDS"
+      wait_sleep "$APPLY_POLL_SECONDS"
     done
   done
   for nn in "${!NAMES[@]}"; do

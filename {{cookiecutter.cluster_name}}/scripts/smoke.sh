@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 wait_pod() {
   local name=$1 phase="" deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
   step "waiting for pod $name to be Running"
+  wait_begin "pod $name to be Running" "$APPLY_TIMEOUT_SECONDS"
   while true; do
     phase=$(kube get pods "$name" -o 'jsonpath={.status.phase}' 2>/dev/null || true)
     [[ "$phase" == Running ]] && break
@@ -22,7 +23,7 @@ wait_pod() {
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s: pod $name is '${phase:-absent}' (APPLY_TIMEOUT_SECONDS);" \
         "see kubectl --kubeconfig kubeconfig describe pod $name"
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   step_done
 }
@@ -91,13 +92,14 @@ main() {
     for ip in $(jq -r --arg p "$WORKER_PREFIX-" '.[] | select(.name | startswith($p)) | .public_ip | select(. != "")' <<<"$CLUSTER_LIST"); do
       step "curl http://$ip:$INSPECTOR_NODE_PORT/env"
       deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+      wait_begin "the inspector on http://$ip:$INSPECTOR_NODE_PORT" "$APPLY_TIMEOUT_SECONDS"
       until curl -fsS --max-time 10 -o /dev/null "http://$ip:$INSPECTOR_NODE_PORT/env"; do
         if ((SECONDS >= deadline)); then
           log "FAILED: no answer from http://$ip:$INSPECTOR_NODE_PORT/env"
           failures=$((failures + 1))
           continue 2
         fi
-        sleep "$APPLY_POLL_SECONDS"
+        wait_sleep "$APPLY_POLL_SECONDS"
       done
       checked=$((checked + 1))
       step_done "inspector answers"
@@ -117,13 +119,14 @@ main() {
 wait_pod_label() {
   local selector=$1 phases="" deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
   step "waiting for a pod $selector to be Running"
+  wait_begin "a pod $selector to be Running" "$APPLY_TIMEOUT_SECONDS"
   while true; do
     phases=$(kube get pods -l "$selector" -o 'jsonpath={.items[*].status.phase}' 2>/dev/null || true)
     [[ " $phases " == *" Running "* ]] && break
     if ((SECONDS >= deadline)); then
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for a pod $selector (APPLY_TIMEOUT_SECONDS)"
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   step_done
 }

@@ -26,18 +26,19 @@ main() {
   output=$(output_format "$@")
   preflight --no-key
 
-  local name broken="" lines=()
+  # rows: layer TAB result, aligned into lines by table (log.sh) for the summary
+  local name broken="" rows=() lines=()
   for name in "${LAYERS[@]}"; do
     if [[ -n "$broken" ]]; then
       LAYER_JSON+=("$(jq -cn --arg n "$name" --arg b "$broken" \
         '{layer: $n, status: "SKIPPED", detail: "not checked: \($b) is broken", items: []}')")
-      lines+=("$(printf '%-10s SKIPPED (needs %s)' "$name" "$broken")")
+      rows+=("$name"$'\t'"SKIPPED (needs $broken)")
       continue
     fi
     step "$name"
     "check_${name//-/_}"
     step_done "$LAYER_STATUS"
-    lines+=("$(printf '%-10s %s' "$name" "$(jq -r '"\(.status): \(.detail)"' <<<"${LAYER_JSON[-1]}")")")
+    rows+=("$name"$'\t'"$(jq -r '"\(.status): \(.detail)"' <<<"${LAYER_JSON[-1]}")")
     [[ "$LAYER_STATUS" != FAIL ]] || broken=$name
   done
 
@@ -72,7 +73,8 @@ main() {
   fi
   layer certificates "$cert_status" "$cert_detail"
   step_done "$cert_status"
-  lines+=("$(printf '%-10s %s: %s' certs "$cert_status" "$cert_detail")")
+  rows+=("certs"$'\t'"$cert_status: $cert_detail")
+  mapfile -t lines < <(printf '%s\n' "${rows[@]}" | table)
 
 
   local failed

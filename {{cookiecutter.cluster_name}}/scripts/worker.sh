@@ -77,7 +77,7 @@ main() {
   done < <(records_tsv "${names[@]}")
 
   step "worker certificates and TLS assets for ${#names[@]} worker(s): each installed as soon as" \
-    "it is signed, in parallel (logs: $LOG_DIR/<worker>.log)"
+    "it is signed, in parallel (logs: $LOG_DIR/${names[0]}.log$( ((${#names[@]} == 1)) || echo " .. ${names[-1]}.log"))"
   local pid
   for pid in $KEYGEN_PIDS; do
     wait "$pid" || die "generating the worker keys in $PKI_DIR failed (openssl genrsa)"

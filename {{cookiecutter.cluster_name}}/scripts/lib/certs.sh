@@ -85,12 +85,10 @@ soonest_expiry() {
 # cert_table < RECORDS_ARRAY: one aligned row per certificate (the columns as wide as their
 # longest entry): where, level ("*": stale copy), days left, subject, issuer, SANs.
 cert_table() {
-  jq -r '(["CERTIFICATE", "LEVEL", "DAYS", "SUBJECT", "ISSUER", "SANS"]) as $head
-    | [$head, (.[] | [.location, (.level + (if .stale then "*" else "" end)),
-        (.days_left | tostring), .subject, .issuer,
-        (if .sans == [] then "-" else .sans | join(",") end)])] as $rows
-    | [range(0; 5) as $i | $rows | map(.[$i] | length) | max] as $w
-    | $rows[] | . as $r
-    | "  " + ([range(0; 5) as $i | $r[$i] + (" " * ($w[$i] - ($r[$i] | length)) // "")]
-        | join("  ")) + "  " + $r[5]'
+  {
+    printf '%s\t' CERTIFICATE LEVEL DAYS SUBJECT ISSUER
+    echo SANS
+    jq -r '.[] | [.location, (.level + (if .stale then "*" else "" end)), .days_left, .subject,
+      .issuer, (if .sans == [] then "-" else .sans | join(",") end)] | @tsv'
+  } | table "  "
 }

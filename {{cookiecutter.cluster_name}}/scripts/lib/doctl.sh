@@ -25,22 +25,23 @@ do_json() {
     _doctl_json "$@" || rc=$?
     ((rc == 0)) && break
     if [[ "$detail" != *": 429 "* ]]; then
-      log "ERROR: $what failed (doctl exit $rc): $detail"
+      error "$what failed (doctl exit $rc): $detail"
       return "$rc"
     fi
     if [[ "${3:-}" != list && "${3:-}" != get ]]; then
-      log "ERROR: $what was refused by the API's rate limit (not sent again: not a read;" \
+      error "$what was refused by the API's rate limit (not sent again: not a read;" \
         "a re-run creates only what does not exist): $detail"
       return "$RATE_LIMITED_RC"
     fi
     if ((tries++ >= RATE_LIMIT_RETRIES)); then
-      log "ERROR: $what failed: still rate limited after $RATE_LIMIT_RETRIES waits of" \
+      error "$what failed: still rate limited after $RATE_LIMIT_RETRIES waits of" \
         "${RATE_LIMIT_WAIT_SECONDS}s (RATE_LIMIT_RETRIES, RATE_LIMIT_WAIT_SECONDS): $detail"
       return "$rc"
     fi
     log "$what: rate limited by the API; waiting ${RATE_LIMIT_WAIT_SECONDS}s" \
       "(retry $tries of $RATE_LIMIT_RETRIES)"
-    sleep "$RATE_LIMIT_WAIT_SECONDS"
+    wait_begin "the API's rate limit to pass ($what)" "$RATE_LIMIT_WAIT_SECONDS"
+    wait_sleep "$RATE_LIMIT_WAIT_SECONDS"
   done
   printf '%s\n' "${out:-[]}"
 }
@@ -78,7 +79,8 @@ ssh_key_fingerprint() {
   fp=$(jq -r --arg n "$SSH_KEY_NAME" '[.[] | select(.name == $n)][0].fingerprint // empty' <<<"$keys")
   if [[ -z "$fp" ]]; then
     die "the ssh key '$SSH_KEY_NAME' is not registered at DigitalOcean; register it with" \
-      "'doctl compute ssh-key import $SSH_KEY_NAME --public-key-file ~/.ssh/<key>.pub'"
+      "'doctl compute ssh-key import $SSH_KEY_NAME --public-key-file ~/.ssh/id_ed25519.pub'" \
+      "(your public key's file)"
   fi
   jq -n --arg n "$SSH_KEY_NAME" --arg f "$fp" --arg run "$run" \
     '{name: $n, fingerprint: $f, run: $run}' >"$cache"

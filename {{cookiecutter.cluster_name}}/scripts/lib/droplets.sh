@@ -36,7 +36,8 @@ ensure_droplets() {
       # look by name, then create only what is still missing (never a second droplet)
       log "waiting ${RATE_LIMIT_WAIT_SECONDS}s, then creating what does not exist yet" \
         "(retry $tries of $RATE_LIMIT_RETRIES)"
-      sleep "$RATE_LIMIT_WAIT_SECONDS"
+      wait_begin "the API's rate limit to pass (creating droplets)" "$RATE_LIMIT_WAIT_SECONDS"
+      wait_sleep "$RATE_LIMIT_WAIT_SECONDS"
       CLUSTER_LIST=$(cluster_droplets)
       _missing_droplets created "${requested[@]}"
       if ((${#missing[@]} == 0)); then
@@ -105,6 +106,7 @@ wait_for_ips() {
   pending=$(_pending_ips "$names_json")
   [[ -z "$pending" ]] && return 0
   step "waiting for the droplets' IPs: $pending (public and private)"
+  wait_begin "the IPs of $pending" "$APPLY_TIMEOUT_SECONDS"
   local start_ms now_ms deadline_ms max_ms next_ms=1000 sleep_ms estimate
   local last_miss_ms=""
   start_ms=${CREATE_START_MS:-$(_now_ms)}
@@ -123,9 +125,10 @@ wait_for_ips() {
         "then re-run: existing droplets are reused"
     fi
     ((now_ms + sleep_ms > deadline_ms)) && sleep_ms=$((deadline_ms - now_ms))
-    sleep "$(_s_of "$sleep_ms")"
+    wait_sleep "$(_s_of "$sleep_ms")"
     CLUSTER_LIST=$(cluster_droplets)
     pending=$(_pending_ips "$names_json")
+    _WAIT_WHAT="the IPs of $pending"
     [[ -z "$pending" ]] || last_miss_ms=$(_now_ms)
     sleep_ms=$((next_ms < max_ms ? next_ms : max_ms))
     next_ms=$((next_ms * 2))
@@ -137,18 +140,6 @@ wait_for_ips() {
     echo $((last_miss_ms + (now_ms - last_miss_ms) * 3 / 4 - CREATE_START_MS)) >"$STATE_DIR/boot_ms"
   fi
   step_done
-}
-
-# _ms_of SECONDS (may have a fraction) -> milliseconds; _s_of MILLISECONDS -> "S.mmm"
-_ms_of() {
-  local int=${1%%.*} frac=0
-  [[ "$1" == *.* ]] && frac=${1#*.}
-  frac=${frac}000
-  echo $((10#${int:-0} * 1000 + 10#${frac:0:3}))
-}
-
-_s_of() {
-  printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
 
 _pending_ips() {
@@ -163,6 +154,7 @@ _pending_ips() {
 # STILL_LISTED to the names of those still listed (empty: all gone).
 wait_gone() {
   local ids=$1 deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  wait_begin "the deleted droplets to leave the listing" "$APPLY_TIMEOUT_SECONDS"
   while true; do
     CLUSTER_LIST=$(cluster_droplets)
     STILL_LISTED=$({ printf '%s\n' "$CLUSTER_LIST"; printf '%s\n' "$ids"; } | jq -nr 'input as $list
@@ -170,7 +162,7 @@ wait_gone() {
     if [[ -z "$STILL_LISTED" ]] || ((SECONDS >= deadline)); then
       return 0
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
 }
 

@@ -148,6 +148,7 @@ ensure_firewalls() {
 remove_firewalls() {
   step "removing the cloud firewalls once the droplets are gone"
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) listed left
+  wait_begin "the cluster's droplets to leave the listing" "$APPLY_TIMEOUT_SECONDS"
   while :; do
     listed=$(cluster_droplets)
     left=$(jq length <<<"$listed")
@@ -157,7 +158,7 @@ remove_firewalls() {
       step_done "kept"
       return 1
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   local list kind name id removed=()
   list=$(do_json "listing the firewalls" compute firewall list)

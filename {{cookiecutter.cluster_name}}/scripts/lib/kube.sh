@@ -51,6 +51,7 @@ kube_apply() {
   fi
   # from 1.2 on, create can record what apply diffs against (kubernetes#16809)
   ((${KUBECTL_MINOR:-1} >= 2)) && save=(--save-config)
+  wait_begin "the apiserver to accept $file" "$APPLY_TIMEOUT_SECONDS"
   until out=$(kube create "${save[@]}" -f "$file" 2>&1); do
     if kube get -f "$file" >/dev/null 2>&1; then
       # some objects existed already (an interrupted run): all exist now, bring them up to date
@@ -58,11 +59,11 @@ kube_apply() {
       return "${PIPESTATUS[0]}"
     fi
     if ! grep -q 'retry after' <<<"$out" || ((SECONDS >= deadline)); then
-      log "ERROR: kubectl create -f $file failed:"
+      error "kubectl create -f $file failed:"
       indent <<<"$out"
       return 1
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   indent <<<"$out"
 }
@@ -72,14 +73,15 @@ wait_apiserver() {
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) err
   err=$(mktemp)
   step "waiting for the apiserver ($(grep -m1 'server:' "$KUBECONFIG_FILE" | awk '{print $2}'))"
+  wait_begin "the apiserver to answer" "$APPLY_TIMEOUT_SECONDS"
   until kube version >/dev/null 2>"$err"; do
     if ((SECONDS >= deadline)); then
-      log "ERROR: $(tr '\n' ' ' <"$err")"
+      error "$(tr '\n' ' ' <"$err")"
       rm -f "$err"
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for the apiserver (APPLY_TIMEOUT_SECONDS);" \
         "check 'make status' and journalctl on the controller"
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   rm -f "$err"
   step_done

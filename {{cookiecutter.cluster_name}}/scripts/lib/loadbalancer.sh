@@ -184,6 +184,7 @@ _lb_keep_oldest() {
 # APPLY_TIMEOUT_SECONDS; "errored" stops at once.
 _lb_wait_active() {
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) lb status
+  wait_begin "load balancer $LOAD_BALANCER to be active" "$APPLY_TIMEOUT_SECONDS"
   while :; do
     lb=$(do_json "reading the load balancer $LB_ID" compute load-balancer get "$LB_ID" | jq -c '.[0]')
     status=$(jq -r .status <<<"$lb")
@@ -194,7 +195,7 @@ _lb_wait_active() {
     ((SECONDS < deadline)) ||
       die "timed out after ${APPLY_TIMEOUT_SECONDS}s waiting for load balancer $LB_ID to be active" \
         "(status $status); re-run 'make controller' (it is reused)"
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
 }
 

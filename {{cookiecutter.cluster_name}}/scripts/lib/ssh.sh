@@ -50,10 +50,11 @@ ssh_retry() {
     rc=0
     "$@" 2>"$err" || rc=$?
     if ((rc == 0)); then
+      [[ -s "$err" ]] || rm -f "$err" # nothing to tell: no empty *.ssh-error left behind
       return 0
     fi
     if ((rc != 255)); then
-      log "ERROR: $1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
+      error "$1 on $name ($ip) failed (exit $rc): $(tr '\n' ' ' <"$err")"
       return 1
     fi
     now=$(_now_ms)
@@ -63,7 +64,7 @@ ssh_retry() {
       beat=$((now + SSH_HEARTBEAT_SECONDS * 1000))
     fi
     if ((now >= deadline)); then
-      log "ERROR: timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
+      error "timed out after ${SSH_TIMEOUT_SECONDS}s waiting for ssh on $name ($ip):" \
         "$(tr '\n' ' ' <"$err")(SSH_TIMEOUT_SECONDS; is the key '$SSH_KEY_NAME' in your ssh-agent?)"
       return 1
     fi

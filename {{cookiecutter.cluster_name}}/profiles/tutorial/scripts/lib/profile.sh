@@ -207,12 +207,13 @@ profile_etcd_member_join() {
   fi
   deliver_initial_cluster "$name" "$public" "$member" "$membership" existing || return 1
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  wait_begin "$name to join as a healthy member" "$APPLY_TIMEOUT_SECONDS"
   until profile_etcd_member_ready "$survivor" "$private"; do
     if ((SECONDS >= deadline)); then
-      log "ERROR: $name is not healthy after ${APPLY_TIMEOUT_SECONDS}s (etcd2 on it: journalctl -u etcd2)"
+      error "$name is not healthy after ${APPLY_TIMEOUT_SECONDS}s (etcd2 on it: journalctl -u etcd2)"
       return 1
     fi
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
 }
 
