@@ -73,11 +73,12 @@ rotate_etcd_member() {
   ssh_retry "$name" "$ip" remote "$ip" "sudo systemctl restart etcd2" ||
     die "$name: restarting etcd2 failed; the new certificate is installed"
   deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  wait_begin "$name: etcd2 healthy after the restart" "$APPLY_TIMEOUT_SECONDS"
   until profile_etcd_member_ready "$ip" "$private"; do
     ((SECONDS < deadline)) ||
       die "$name: etcd2 is not healthy ${APPLY_TIMEOUT_SECONDS}s after the restart with the new" \
         "certificate (the old one: $PKI_DIR/retired/); see make status before rotating further"
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   ROTATED+=("$name: $base.pem serial ${OLD_SERIAL:-none} -> $NEW_SERIAL, etcd2 restarted, healthy")
   step_done

@@ -107,7 +107,8 @@ _bounce_static_pods() {
   done
   ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p $aside$out" || return 1
   log "$name: static pods stopped (manifests in $aside for ${STATIC_POD_SECONDS}s)"
-  sleep "$STATIC_POD_SECONDS"
+  wait_begin "$name: the static pods to stop" "$STATIC_POD_SECONDS"
+  wait_sleep "$STATIC_POD_SECONDS"
   ssh_retry "$name" "$ip" remote "$ip" "true$back && sudo systemctl restart kubelet.service" ||
     return 1
   log "$name: static pods and kubelet started again"
@@ -116,9 +117,10 @@ _bounce_static_pods() {
 # _await_readyz NAME IP: the apiserver on NAME answers GET /readyz (bounded).
 _await_readyz() {
   local name=$1 ip=$2 deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  wait_begin "the apiserver on $name: GET /readyz" "$APPLY_TIMEOUT_SECONDS"
   until _kube_at "$ip" get --raw /readyz; do
     ((SECONDS < deadline)) || return 1
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
   log "$name: apiserver ready (GET /readyz at $ip)"
 }
