@@ -36,13 +36,15 @@ install_and_restart() {
       die "$name: the encryption configuration is not installed; re-run 'make rotate-encryption-key'"
     ssh_retry "$name" "$ip" remote "$ip" "sudo mv $STATIC_POD_DIR/kube-apiserver.yaml $KUBERNETES_DIR/kube-apiserver.yaml.restart" ||
       die "$name: could not stop its apiserver; re-run 'make rotate-encryption-key'"
-    sleep "$APISERVER_RESTART_SECONDS"
+    wait_begin "$name: its apiserver to stop" "$APISERVER_RESTART_SECONDS"
+    wait_sleep "$APISERVER_RESTART_SECONDS"
     ssh_retry "$name" "$ip" remote "$ip" "sudo mv $KUBERNETES_DIR/kube-apiserver.yaml.restart $STATIC_POD_DIR/kube-apiserver.yaml" ||
       die "$name: its apiserver manifest is in $KUBERNETES_DIR/kube-apiserver.yaml.restart; re-run 'make rotate-encryption-key'"
     deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+    wait_begin "$name: the apiserver ready again (GET /readyz)" "$APPLY_TIMEOUT_SECONDS"
     until out=$(kube get --raw /readyz 2>&1) && [[ "$out" == ok ]]; do
       ((SECONDS < deadline)) || die "$name: the apiserver is not ready again: $out"
-      sleep "$APPLY_POLL_SECONDS"
+      wait_sleep "$APPLY_POLL_SECONDS"
     done
     log "    $name: apiserver restarted and ready"
   done < <(controllers)
