@@ -7,6 +7,7 @@ tests/fake_kubectl, and the simulated droplets have documentation addresses.
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 import subprocess
@@ -137,6 +138,11 @@ class Apply:
 
     def settings(self) -> dict[str, str]:
         return {key: s.value for key, s in read_settings(self.cluster / "settings.env").items()}
+
+
+def squeezed(text: str) -> str:
+    """Runs of spaces as one: the status summary pads its columns to the longest layer name."""
+    return re.sub(" {2,}", " ", text)
 
 
 def cert_sans(path: Path) -> set[str]:

@@ -66,7 +66,7 @@ def test_no_json_variable_is_passed_as_a_jq_argument() -> None:
     """Every --argjson in the scripts carries a number (a count, a time, a day limit); JSON
     travels on stdin or in files."""
     numbers = ('"$count"', '"$now"', '"${SIZE_PRICES_MAX_AGE_SECONDS:-86400}"',
-               '"$CERT_WARN_DAYS"', '"$CERT_FAIL_DAYS"')
+               '"$CERT_WARN_DAYS"', '"$CERT_FAIL_DAYS"', '"$CONTROLLER_COUNT"')
     for path in sorted(SCRIPTS.rglob("*.sh")):
         for value in re.findall(r"--argjson\s+\w+\s+(\S+)", path.read_text()):
             assert value in numbers, f"{path.name}: --argjson {value}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.applying import REPO
+from tests.applying import REPO, squeezed
 from tests.k8s import binaries
 
 COMMON = ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
@@ -27,11 +27,6 @@ COMMON = ("---- etcd ready", "---- controller ready", "---- 1 worker(s) ready",
           'service "kube-dns" configured', "re-run: 0 droplets created",
           # the applied repo, user data sent included, audits clean (issue 17.5)
           "== make audit: the applied repo", "audit .: 0 error(s)", "== Rehearsal summary")
-
-
-def squeezed(text: str) -> str:
-    """Runs of spaces as one: the status summary pads its columns to the longest layer name."""
-    return re.sub(" {2,}", " ", text)
 
 
 def rehearse(cluster: Path, **env: str) -> str:

@@ -142,11 +142,15 @@ def test_the_current_picture_has_no_etcd_proxies(current: Path, tmp_path: Path) 
 @needs_dot
 def test_the_etcd_peers_are_a_mesh(tutorial_ha: Path, tmp_path: Path) -> None:
     dot = _planned_dot(shutil.copytree(tutorial_ha, tmp_path / "t"))
-    peers = {frozenset(e) for e in re.findall(r'"([^"]+)" -> "([^"]+)" \[label="etcd peers', dot)}
+    # the members' group names the peer port; inside it, one undirected edge per pair
+    assert 'label="etcd (3, peers meshed on 2380/tcp (private))"' in dot
+    peers = {frozenset(e) for e in re.findall(r'"([^"]+)":e -> "([^"]+)":e \[dir=none', dot)}
     members = [f"do-cluster-etcd-0{n}" for n in (1, 2, 3)]
     assert peers == {frozenset((a, b)) for a in members for b in members if a < b}
-    proxies = re.findall(r'"([^"]+)" -> "([^"]+)" \[label="etcd proxy', dot)
-    assert len(proxies) == (2 + 1) * 3  # every controller and worker to every member
+    # one proxy edge per group (controllers, workers) to the members' group (issue 23.6)
+    proxies = re.findall(r'\[label="etcd proxy[^"]*to every member".*ltail="(\w+)", '
+                         r'lhead="cluster_etcd"\]', dot)
+    assert sorted(proxies) == ["cluster_controller", "cluster_workers"]
 
 
 def test_crictl_names_the_kubelets_runtime_socket(current: Path) -> None:

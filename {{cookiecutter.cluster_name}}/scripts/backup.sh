@@ -81,12 +81,12 @@ main() {
     sed -nE 's/^etcdctl version:? v?([0-9][0-9.]*).*/\1/p' | head -n1 || true)
   jq -n --arg m "$name" --arg t "$stamp" --arg k "$keys" --arg b "$bytes" \
     --arg n "$ETCD_COUNT" --arg c "$(cat "$ETCD_CLUSTER_FILE" 2>/dev/null || true)" \
-    --argjson enc "$(profile_backup_encryption)" \
+    --arg enc "$(profile_backup_encryption)" \
     --arg cluster "$CLUSTER_NAME" --arg v "${version:-unknown}" --arg mc "$members" \
     --arg sha "$(sha256_of "$dir/$ETCD_ARCHIVE")" \
     '{cluster: $cluster, member: $m, taken_at: $t, keys: ($k | tonumber),
       members: ($mc | tonumber), etcd_version: $v, archive_bytes: ($b | tonumber),
-      archive_sha256: $sha, etcd_count: ($n | tonumber), initial_cluster: $c, encryption: $enc,
+      archive_sha256: $sha, etcd_count: ($n | tonumber), initial_cluster: $c, encryption: ($enc | fromjson),
       method: "etcdctl backup (etcd v2 admin guide)"}' >"$dir/backup.json"
   chmod 600 "$dir"/*
   step_done "$bytes bytes, $keys keys, $members member(s), etcd ${version:-unknown}"

@@ -53,7 +53,7 @@ main() {
   fi
   layer cloud "$cloud_status" "$cloud_detail" "${cloud_items[@]}"
   step_done "$cloud_status"
-  lines+=("$(printf '%-10s %s: %s' cloud "$cloud_status" "$cloud_detail")")
+  rows+=("cloud"$'\t'"$cloud_status: $cloud_detail")
 
   step "certificates (pki/)"
   local records soonest cert_status=OK cert_detail="no certificates in $PKI_DIR"

@@ -41,9 +41,11 @@ cloud_resources_summary() {
 # cloud_resources_monthly: their monthly price in USD (load balancers per node at
 # LB_NODE_MONTHLY_USD, volumes per GiB at VOLUME_GIB_MONTHLY_USD).
 cloud_resources_monthly() {
-  jq -n --argjson lbs "$CLOUD_LBS" --argjson vols "$CLOUD_VOLUMES" \
-    --argjson lb "$LB_NODE_MONTHLY_USD" --argjson gib "$VOLUME_GIB_MONTHLY_USD" \
-    '([$lbs[].size_unit] | add // 0) * $lb + ([$vols[].size_gigabytes] | add // 0) * $gib'
+  # the two listings on stdin (JSON never as an argument), the prices as numbers
+  printf '%s\n' "$CLOUD_LBS" "$CLOUD_VOLUMES" |
+    jq -s --arg lb "$LB_NODE_MONTHLY_USD" --arg gib "$VOLUME_GIB_MONTHLY_USD" \
+      '([.[0][].size_unit] | add // 0) * ($lb | tonumber)
+       + ([.[1][].size_gigabytes] | add // 0) * ($gib | tonumber)'
 }
 
 # remove_cloud_resources: delete the load balancers, then the volumes CLOUD_LBS and

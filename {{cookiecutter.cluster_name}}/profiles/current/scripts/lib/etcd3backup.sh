@@ -84,7 +84,7 @@ etcd3_backup() {
     --arg n "$ETCD_COUNT" \
     --argjson snap "$snap" --argjson members "$members" --argjson keys "$keys" \
     --argjson secrets "$secrets" --arg f "$ETCD3_SNAPSHOT" --arg method "$ETCD3_METHOD" \
-    --arg sha "$(sha256_of "$dir/$ETCD3_SNAPSHOT")" --argjson enc "$(profile_backup_encryption)" \
+    --arg sha "$(sha256_of "$dir/$ETCD3_SNAPSHOT")" --arg enc "$(profile_backup_encryption)" \
     --arg bytes "$(wc -c <"$dir/$ETCD3_SNAPSHOT" | tr -d ' ')" '
     {cluster: $cluster, taken_at: $t, member: $m, etcd_version: $v,
      etcd_count: ($n | tonumber), members: ($members.members | length),
@@ -92,7 +92,7 @@ etcd3_backup() {
      revision: $snap.revision, hash: $snap.hash, secrets: ($secrets.count // 0),
      secrets_encrypted: (if ($secrets.count // 0) == 0 then null
        else ($secrets.kvs[0].value | @base64d | startswith("k8s:enc:")) end),
-     encryption: $enc, snapshot: $f, archive_bytes: ($bytes | tonumber), archive_sha256: $sha,
+     encryption: ($enc | fromjson), snapshot: $f, archive_bytes: ($bytes | tonumber), archive_sha256: $sha,
      method: $method}' >"$dir/backup.json"
   chmod 600 "$dir"/*
   local summary_line
