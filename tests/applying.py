@@ -7,8 +7,8 @@ tests/fake_kubectl, and the simulated droplets have documentation addresses.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import stat
 import subprocess
 import sys
