@@ -2,7 +2,9 @@
 DigitalOcean stand-in: the root README (the demo, `make try`, the real-deployment quickstart,
 the answers example) and the generated README of both profiles (the quickstart's current
 cluster, the demo's tutorial one through `make try`). A command that cannot run here is in
-NOT_RUN with the reason; a new README command runs automatically, and must pass.
+NOT_RUN with the reason; a new README command runs automatically, and must pass. The commands
+of a section whose heading says "(on a droplet)" run on a node, not here: they must be the
+profile's own troubleshooting commands (Profile.docs), nothing else.
 
 Each code block starts where a reader starts it (the workspace, or the cluster repo) and keeps
 its own `cd` and `export`; every command reads empty lines on stdin (cookiecutter's prompts
@@ -19,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from generator import TEMPLATE_ROOT
+from generator.audit.cluster import read_settings
+from generator.profiles import PROFILES
 from tests.applying import FAKE_BIN, STANDIN_BIN, TOKEN
 
 # Commands shown that cannot run here, and why (each must still be in a README).
@@ -30,11 +34,8 @@ NOT_RUN = {
     "pip install ./cookiecutter-kubernetes-digitalocean": "downloads the packages from PyPI",
     "doctl auth init": "asks for a real DigitalOcean token (the stand-in's dummy token is in "
                        "the environment instead)",
-    "journalctl -u oem-cloudinit -f": "runs on a droplet",
-    "watch -n 1 'docker ps --format=\"table {{.Image}}\\t{{.ID}}\\t{{.Status}}\\t{{.Ports}}\" -a'":
-        "runs on a droplet",
-    "curl -sL 169.254.169.254/metadata/v1/user-data | less": "runs on a droplet",
 }
+ON_A_DROPLET = "(on a droplet)"  # a heading's mark: its blocks run on a node
 # Commands that must fail here, and what they say.
 REFUSED = {
     "make destroy": "no terminal to confirm on",  # the README: without a terminal, nothing
@@ -42,27 +43,32 @@ REFUSED = {
 CHECKOUT = "cookiecutter-kubernetes-digitalocean"  # where the quickstart has the checkout
 
 
-def commands(readme: str) -> list[list[str]]:
+def commands(readme: str, on_a_droplet: bool = False) -> list[list[str]]:
     """The shell code blocks (fenced sh/console/bash or unmarked, and indented ones), each a
-    list of commands (comment-only lines dropped, continued lines joined)."""
+    list of commands (comment-only lines dropped, continued lines joined): those run here, or
+    with on_a_droplet those of the sections whose heading has ON_A_DROPLET."""
     blocks: list[list[str]] = []
     lines = readme.splitlines()
+    heading = ""
     i = 0
     while i < len(lines):
+        block: list[str] | None = None
         fence = re.match(r"```(\w*)", lines[i])
         if fence:
             end = lines.index("```", i + 1)
             if fence.group(1) in ("", "sh", "bash", "console"):
-                blocks.append(lines[i + 1:end])
+                block = lines[i + 1:end]
             i = end + 1
         elif lines[i].startswith("    ") and (i == 0 or not lines[i - 1].strip()):
             block = []
             while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
                 block.append(lines[i][4:])
                 i += 1
-            blocks.append(block)
         else:
+            heading = lines[i] if lines[i].startswith("#") else heading
             i += 1
+        if block is not None and (ON_A_DROPLET in heading) == on_a_droplet:
+            blocks.append(block)
     result = []
     for block in blocks:
         joined = "\n".join(block).replace("\\\n", " ")
@@ -162,6 +168,23 @@ def test_not_run_names_commands_the_readmes_show(default_cluster: Path) -> None:
     every = {shown(c) for text in texts for block in commands(text) for c in block}
     assert set(NOT_RUN) - every == set() and set(REFUSED) - every == set()
     assert "make demo" in every and "make try RUN='make status'" in every
+
+
+def test_droplet_sections_hold_only_the_profiles_troubleshooting(default_cluster: Path,
+                                                                 tmp_path: Path) -> None:
+    """What is not run here because it runs on a droplet is exactly the baked profile's
+    troubleshooting list; without the heading's mark those commands would run here (twin)."""
+    from tests.current_profile import bake_current
+
+    for cluster in (default_cluster, bake_current(tmp_path / "current")):
+        readme = (cluster / "README.md").read_text()
+        profile = PROFILES[read_settings(cluster / "settings.env")["PROFILE"].value]
+        wanted = [command for command, _ in profile.docs.troubleshooting]
+        assert [c for block in commands(readme, on_a_droplet=True) for c in block] == wanted
+        here = {c for block in commands(readme) for c in block}
+        assert here.isdisjoint(wanted)
+        unmarked = readme.replace(ON_A_DROPLET, "")
+        assert set(wanted) <= {c for block in commands(unmarked) for c in block}
 
 
 def test_root_readme_commands(workspace: Path) -> None:
