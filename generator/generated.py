@@ -84,6 +84,8 @@ ROWS: Mapping[str, tuple[Row, ...]] = {
         Row(("manifests/smoke/",), "busybox (`nslookup`) and agnhost `serve-hostname` on "
             "NodePort {node_port}, for `make smoke`", "11-12"),
         Row(("manifests/README.md",), "where each pinned image and release comes from"),
+        Row(("releases.tsv",), "every Kubernetes release with pinned sha256 sums (kubelet, "
+            "kubectl): the versions `make upgrade` can move the cluster to"),
     ),
 }
 

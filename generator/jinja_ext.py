@@ -47,6 +47,7 @@ class ClusterFacts(Extension):
         environment.globals["flatcar_image_url"] = facts.flatcar_image_url
         environment.globals["flatcar_version"] = facts.FLATCAR_VERSION
         environment.filters["k8s_sha256"] = releases.k8s_sha256
+        environment.globals["kubernetes_releases"] = releases.kubernetes_table
         environment.filters["k8s_image"] = facts.k8s_image
         environment.filters["etcd_dist"] = facts.etcd_dist
         environment.filters["etcd_url"] = facts.etcd_url

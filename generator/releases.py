@@ -55,6 +55,18 @@ def cni_plugins_sha256(answers: Mapping[str, Any]) -> str:
     return tarball_sha256(answers, "_cni_plugins_version")
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def kubernetes_table() -> list[tuple[str, str, str]]:
+    """(version, kubelet sha256, kubectl sha256) of every pinned Kubernetes release, oldest
+    first: the cluster repo's releases.tsv, from which make upgrade takes its target's sums."""
+    known = data()["kubernetes"]
+    return [(version, known[version]["kubelet"]["sha256"], known[version]["kubectl"]["sha256"])
+            for version in sorted(known, key=version_key)]
+
+
 def unpinned(answers: Mapping[str, str]) -> list[tuple[str, str]]:
     """(answer, message) for each version of a current bake without pinned sums."""
     problems = []

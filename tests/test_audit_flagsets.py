@@ -95,9 +95,10 @@ TWINS = [
      "config.unknown-field", ERROR, ["KubeProxyConfiguration: conntrack.maxPerCPU"]),
     ("scheduler-config-field", SCHEDULER_CONFIG, "  - schedulerName:", "  - name:",
      "config.unknown-field", ERROR, ["KubeSchedulerConfiguration: profiles.0.name"]),
-    # the tables hold one release: a component at another minor is not checked against them
-    ("kube-apiserver-image-minor", APISERVER, "kube-apiserver:v1.37.0", "kube-apiserver:v1.36.2",
-     "flags.version", ERROR, ["image registry.k8s.io/kube-apiserver:v1.36.2 is v1.36.2",
+    # the tables hold one release and the earlier minor they record the differences of (1.36):
+    # a component at any other minor is not checked against them
+    ("kube-apiserver-image-minor", APISERVER, "kube-apiserver:v1.37.0", "kube-apiserver:v1.35.2",
+     "flags.version", ERROR, ["image registry.k8s.io/kube-apiserver:v1.35.2 is v1.35.2",
                               "flag table is for 1.37", "pin 1.37.x"]),
     ("flanneld-image-minor", FLANNEL, "flannel:v0.28.9", "flannel:v0.27.4", "flags.version",
      ERROR, ["flanneld: image ghcr.io/flannel-io/flannel:v0.27.4 is v0.27.4"]),
@@ -105,6 +106,25 @@ TWINS = [
      "KUBERNETES_VERSION=1.38.0", "flags.version", ERROR,
      ["kubelet: KUBERNETES_VERSION is 1.38.0", "add the 1.38 table"]),
 ]
+
+
+def test_the_earlier_minor_is_the_table_less_its_later_changes(planted: Path) -> None:
+    """A 1.36 bake (make upgrade's previous minor) is checked against the 1.37 table with the
+    1.37 changes taken back: kubernetes/apiserver registers --tls-curve-preferences at
+    v0.37.0-beta.0, not at v0.35.0, so a 1.36 apiserver is not known to take it;
+    CHANGELOG-1.37 removed the controller-manager's --concurrent-service-syncs, so 1.36 takes
+    it and 1.37 does not."""
+    mutate(planted, CM, "- --v=2", "- --concurrent-service-syncs=2")
+    assert [(f.file, f.rule) for f in check(planted)] == [(CM, "flags.removed")]
+    mutate(planted, CM, "kube-controller-manager:v1.37.0", "kube-controller-manager:v1.36.4")
+    assert check(planted) == []
+    mutate(planted, APISERVER, "- --v=2", "- --tls-curve-preferences=X25519")
+    assert check(planted) == []
+    line = mutate(planted, APISERVER, "kube-apiserver:v1.37.0", "kube-apiserver:v1.36.4")
+    found = check(planted)
+    assert [(f.file, f.rule, f.severity) for f in found] == [(APISERVER, "flags.removed", ERROR)]
+    assert found[0].line > line
+    assert "not known to be in 1.36" in found[0].message
 
 
 @pytest.mark.parametrize(("old", "new", "rel", "rule", "severity", "words"),
@@ -150,6 +170,13 @@ def test_current_bake_passes(tmp_path: Path) -> None:
         pytest.skip("this checkout has no current-profile static pods yet")
     cluster = bake(tmp_path, profile="current")
     assert [str(f) for f in check(cluster) if f.severity == ERROR] == []
+
+
+def test_previous_minor_bake_passes(tmp_path: Path) -> None:
+    """make upgrade's rehearsal starts from a bake at the pinned 1.36 release."""
+    cluster = bake(tmp_path, profile="current", kubernetes_version="1.36.4")
+    assert [str(f) for f in check(cluster) if f.severity == ERROR] == []
+    assert "registry.k8s.io/kube-apiserver:v1.36.4" in (cluster / APISERVER).read_text()
 
 
 def test_tutorial_profile_is_left_to_the_real_binaries(planted: Path) -> None:

@@ -19,7 +19,7 @@ from generator.pki import ADMIN_SUBJECTS
 from tests.baking import bake
 
 # A path in backticks: a top-level name of the cluster repo, maybe with a path below it.
-PATH = re.compile(r"`((?:[a-z][\w-]*/)+[\w./<>*-]*|[\w-]+\.(?:env|rules|md|yaml))`")
+PATH = re.compile(r"`((?:[a-z][\w-]*/)+[\w./<>*-]*|[\w-]+\.(?:env|rules|md|yaml|tsv))`")
 # Outputs of the apply (and the bake pictures when graphviz is missing): not in a fresh bake.
 LATER = (*APPLY_OUTPUTS, *LOCAL_DIRS)
 

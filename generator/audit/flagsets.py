@@ -85,11 +85,17 @@ def version_finding(table: FlagTable, version: str, what: str, rel: str, line: i
     """The flags are checked against table.version: a component at another minor needs
     that release's table, not this one."""
     match = MINOR.match(version)
-    if match and match[1] != table.version:
+    if match and match[1] != table.version and match[1] not in table.earlier:
         yield Finding(rel, line, ERROR, "flags.version",
                       f"{table.component}: {what} is {version}, but the upstream flag table is "
                       f"for {table.version} ({table.origin}); pin {table.version}.x or add the "
                       f"{match[1]} table to generator/data/upstream/flags/")
+
+
+def _at(table: FlagTable, version: str) -> FlagTable:
+    """TABLE for the minor of VERSION (v1.36.4, 1.36.4) when it records that minor."""
+    match = MINOR.match(version)
+    return table.at(match[1]) if match else table
 
 
 def _pod_flags(m: Manifest, tables: dict[str, FlagTable]) -> Iterator[Finding]:
@@ -103,7 +109,7 @@ def _pod_flags(m: Manifest, tables: dict[str, FlagTable]) -> Iterator[Finding]:
         yield from version_finding(tables[name], tag, f"image {image}", m.rel,
                                    m.line_of(at_path(m.node, [*path, "image"])))
         flag_words = args(container)[1:] if words else args(container)
-        yield from flag_findings(tables[name], flag_words, m.rel,
+        yield from flag_findings(_at(tables[name], tag), flag_words, m.rel,
                                  lambda w, p=path, c=container: arg_line(m, p, c, w))
 
 
@@ -120,7 +126,8 @@ def _unit_flags(cluster: Cluster, tables: dict[str, FlagTable]) -> Iterator[Find
                     words = d.value.lstrip("-@+!:").split()
                     name = component(words)
                     if name in tables:
-                        yield from flag_findings(tables[name], words[1:], config.rel, d.line_of)
+                        yield from flag_findings(_at(tables[name], pinned.value if pinned else ""),
+                                                 words[1:], config.rel, d.line_of)
 
 
 def _fields(spec: dict[str, Any] | None, value: Any, path: list[str | int]

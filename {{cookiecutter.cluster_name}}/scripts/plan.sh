@@ -17,6 +17,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # The load balancer's price joins the totals through its size column (LB_SIZE, priced from
 # LB_NODE_MONTHLY_USD: there is no load balancer size listing to ask).
 PLAN_KINDS=(droplets load_balancer certificates)
+# make plan KUBERNETES_VERSION=X.Y.Z: what make upgrade would change (the current profile's)
+if declare -F plan_upgrade >/dev/null; then PLAN_KINDS+=(upgrade); fi
 
 # wanted: "role<TAB>name<TAB>size" of every droplet the create targets would leave.
 wanted() {

@@ -6,18 +6,23 @@
 # (its SANs include it). A controller that answers but is not among the load balancer's
 # droplet_ids gets no traffic.
 
-# _kube_at IP [ARGS...]: kubectl ARGS (default: version) against https://IP with ./kubeconfig's
-# CA and admin certificate (make rotate-certs: get --raw /readyz).
-_kube_at() {
+# kube_at_output IP [ARGS...]: kubectl ARGS (default: version) against https://IP with
+# ./kubeconfig's CA and admin certificate, its output printed (make upgrade: the version).
+kube_at_output() {
   local ip=$1 tmp rc=0
   shift
   (($#)) || set -- version
   # beside ./kubeconfig: its pki/ paths are relative to the file
   tmp=$(mktemp "$CLUSTER_DIR/.kubeconfig.XXXXXX")
   sed -E "s|(server: https://)[^:/[:space:]]+|\1$ip|" "$KUBECONFIG_FILE" >"$tmp"
-  kubectl --kubeconfig "$tmp" "$@" >/dev/null 2>&1 || rc=$?
+  kubectl --kubeconfig "$tmp" "$@" || rc=$?
   rm -f "$tmp"
   return "$rc"
+}
+
+# _kube_at IP [ARGS...]: whether kube_at_output succeeds (make rotate-certs: get --raw /readyz).
+_kube_at() {
+  kube_at_output "$@" >/dev/null 2>&1
 }
 
 check_controllers() {

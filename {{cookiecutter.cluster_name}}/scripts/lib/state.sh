@@ -52,6 +52,14 @@ state_set() {
   mv "$file.tmp" "$file"
 }
 
+# node_done NAME KEY RUN: NAME finished the run RUN of a one-node-at-a-time job (state key KEY:
+# make rotate-certs' "rotation", make upgrade's "upgrade"), said in the log; a re-run of an
+# interrupted job skips it. The job records it with state_set NAME KEY RUN once NAME is done.
+node_done() {
+  [[ "$(state_get "$1" "$2")" == "$3" ]] || return 1
+  log "$1: done in this $2 ($3) already"
+}
+
 # write_if_changed FILE < content: replace FILE only when the content differs (re-runs
 # leave files untouched). Prints "created", "updated" or "unchanged".
 write_if_changed() {

@@ -10,6 +10,8 @@
 source scripts/lib/components.sh
 # shellcheck source=scripts/lib/rotation.sh
 source scripts/lib/rotation.sh
+# shellcheck source=scripts/lib/upgrade.sh
+source scripts/lib/upgrade.sh
 # shellcheck source=scripts/lib/etcd3.sh
 source scripts/lib/etcd3.sh
 # shellcheck source=scripts/lib/etcd3backup.sh

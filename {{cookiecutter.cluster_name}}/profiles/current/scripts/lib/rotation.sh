@@ -128,10 +128,7 @@ _await_readyz() {
 # _rotate_node NAME IP ROLE: install NAME's new files and restart what reads them.
 _rotate_node() {
   local name=$1 ip=$2 role=$3
-  if [[ "$(state_get "$name" rotation)" == "$ROTATION_ID" ]]; then
-    log "$name: done in rotation $ROTATION_ID already"
-    return 0
-  fi
+  ! node_done "$name" rotation "$ROTATION_ID" || return 0
   step "$name: new certificates installed, then restarted"
   install_component_files "$name" "$ip" "$role" "$name" ||
     die "$name: the new certificates are not installed; re-run 'make rotate-certs' (it resumes)"
