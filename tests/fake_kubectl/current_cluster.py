@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import atrest
+import nodeops
 import podsecurity
 import yaml
 from fake_cluster import (
@@ -78,6 +79,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "ClusterRoleBinding": ("clusterrolebindings", "rbac.authorization.k8s.io", False),
     "Role": ("roles", "rbac.authorization.k8s.io", True),
     "RoleBinding": ("rolebindings", "rbac.authorization.k8s.io", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", "policy", True),
 }
 ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service": "Service",
            "services": "Service", "no": "Node", "node": "Node", "nodes": "Node",
@@ -86,7 +88,9 @@ ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service"
            "ep": "Endpoints", "endpoints": "Endpoints", "ns": "Namespace",
            "namespace": "Namespace", "namespaces": "Namespace", "cm": "ConfigMap",
            "configmap": "ConfigMap", "configmaps": "ConfigMap", "secret": "Secret",
-           "secrets": "Secret"}
+           "secrets": "Secret", "pdb": "PodDisruptionBudget",
+           "poddisruptionbudget": "PodDisruptionBudget",
+           "poddisruptionbudgets": "PodDisruptionBudget"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -186,7 +190,8 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         if name not in allocated and cidrs:
             used = set(allocated.values())
             allocated[name] = next(c for c in cidrs if c not in used)
-        taints = _taints(_user_data(rec))
+        user_data = _user_data(rec)
+        taints = _taints(user_data)
         spec: dict[str, Any] = {"podCIDR": allocated.get(name, ""), "taints": taints}
         if cloud.get("KUBELET_CLOUD_PROVIDER") == "external":
             spec["providerID"] = cloud.get("KUBELET_PROVIDER_ID", "")
@@ -202,7 +207,9 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
                                        "cni plugin not initialized)"}],
                        "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
                                      {"type": "Hostname", "address": name}]}})
-    return found
+        nodeops.decorate(found[-1], data, nodeops.kubelet_version(user_data, VERSION))
+    ccm = CCM in data["objects"] and "Secret/kube-system/digitalocean" in data["objects"]
+    return found + nodeops.unregistered(data, found, ccm)
 
 
 # A kubelet with --cloud-provider=external registers its node with this taint; the cloud-
@@ -285,7 +292,7 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
             spec = obj.get("spec") or {}
             fits = [n for n in ready if _tolerates(spec, n)]
             out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {},
-                            fits[0]["metadata"]["name"] if fits else ""))
+                            nodeops.bind(data, meta["name"], fits, 0), None, spec))
         elif kind in ("Deployment", "DaemonSet"):
             template = obj["spec"]["template"]
             labels = template["metadata"].get("labels") or {}
@@ -294,12 +301,14 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
             if kind == "DaemonSet":
                 for node in fits:
                     out.append(_pod(f"{meta['name']}-{_short(node['metadata']['name'])}",
-                                    meta["namespace"], labels, node["metadata"]["name"]))
+                                    meta["namespace"], labels, node["metadata"]["name"],
+                                    kind, template.get("spec") or {}))
             else:
                 for i in range(int(obj["spec"].get("replicas", 1))):
-                    node = fits[i % len(fits)]["metadata"]["name"] if fits else ""
-                    out.append(_pod(f"{meta['name']}-{_short(meta['name'])}-{i}",
-                                    meta["namespace"], labels, node))
+                    name = f"{meta['name']}-{_short(meta['name'])}-{i}"
+                    out.append(_pod(name, meta["namespace"], labels,
+                                    nodeops.bind(data, name, fits, i), "ReplicaSet",
+                                    template.get("spec") or {}))
     return out
 
 
@@ -307,10 +316,14 @@ def _short(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:5]
 
 
-def _pod(name: str, ns: str, labels: dict[str, str], node: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-            "spec": {"nodeName": node},
+def _pod(name: str, ns: str, labels: dict[str, str], node: str, owner: str | None,
+         spec: dict[str, Any]) -> dict[str, Any]:
+    """A pod bound to NODE ("": Pending), owned by a controller of kind OWNER (None: bare)."""
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": dict(labels)}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner, "controller": True}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"nodeName": node, "volumes": spec.get("volumes") or []},
             "status": {"phase": "Running" if node else "Pending"}}
 
 
@@ -510,8 +523,9 @@ def _table(kind: str, items: list[dict[str, Any]]) -> str:
              i["status"]["phase"], "0", "1m"] for i in items]
     elif kind == "Node":
         rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"]] + [
-            [i["metadata"]["name"], "Ready" if _ready(i) else "NotReady", "<none>", "1m",
-             VERSION] for i in items]
+            [i["metadata"]["name"], ("Ready" if _ready(i) else "NotReady") +
+             ("" if nodeops.schedulable(i) else ",SchedulingDisabled"), "<none>", "1m",
+             i["status"]["nodeInfo"].get("kubeletVersion", "")] for i in items]
     else:
         rows = [["NAME", "AGE"]] + [[i["metadata"]["name"], "1m"] for i in items]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
@@ -653,11 +667,11 @@ def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
     opts: dict[str, Any] = {"kubeconfig": None, "namespace": "default", "files": [],
                             "selector": "", "output": "", "client": False, "raw": "",
                             "save_config": False, "from_file": [], "dry_run": "none",
-                            "all_namespaces": False}
+                            "all_namespaces": False, "flags": set(), "timeout": "0s"}
     valued = {"--kubeconfig": "kubeconfig", "--namespace": "namespace", "-n": "namespace",
               "-f": "files", "--filename": "files", "-l": "selector", "--selector": "selector",
               "-o": "output", "--output": "output", "--raw": "raw",
-              "--from-file": "from_file", "--dry-run": "dry_run"}
+              "--from-file": "from_file", "--dry-run": "dry_run", "--timeout": "timeout"}
     args: list[str] = []
     verb = ""
     i = 0
@@ -683,6 +697,8 @@ def parse(argv: list[str]) -> tuple[str, list[str], dict[str, Any]]:
             opts["save_config"] = True
         elif arg in ("-A", "--all-namespaces"):
             opts["all_namespaces"] = True
+        elif arg in nodeops.DRAIN_BOOL_FLAGS and verb == "drain":
+            opts["flags"].add(arg)
         elif arg.startswith("-"):
             raise KubectlError(f"error: unknown flag: {arg}\nSee 'kubectl --help' for usage.")
         elif not verb:
@@ -697,7 +713,7 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
     try:
         verb, args, opts = parse(argv)
         if verb not in ("version", "create", "apply", "get", "exec", "delete", "rollout",
-                        "replace"):
+                        "replace", "cordon", "uncordon", "drain"):
             raise KubectlError(f'error: unknown command "{verb}" for "kubectl"')
         if opts["save_config"] and verb != "create":
             raise KubectlError("error: unknown flag: --save-config")
@@ -729,6 +745,9 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
             data["calls"].append(" ".join(argv))
             if verb == "version":
                 return 0, client + f"Server Version: {VERSION}\n", ""
+            if verb in ("cordon", "uncordon", "drain") or (verb == "delete" and args[:1] in (
+                    ["node"], ["nodes"], ["no"])):
+                return _node_verb(verb, args, opts, data)
             if verb in ("create", "apply", "replace", "delete"):
                 out, err, failed = cmd_write(verb, opts["files"], opts, data)
                 return (1 if failed else 0), out, err
@@ -749,6 +768,21 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
             return 0, cmd_exec(args, opts, data), ""
     except KubectlError as exc:
         return exc.code, "", str(exc) + "\n"
+
+
+def _node_verb(verb: str, args: list[str], opts: dict[str, Any],
+               data: dict[str, Any]) -> tuple[int, str, str]:
+    """cordon/uncordon/drain NODE and delete node NODE (tests/fake_kubectl/nodeops.py)."""
+    names = args[1:] if verb == "delete" else args
+    if len(names) != 1:
+        raise KubectlError(f"error: fake kubectl: {verb} exactly one node, got {names}")
+    node_list = nodes(data)
+    if verb == "delete":
+        return 0, nodeops.delete_node(data, names[0], node_list), ""
+    if verb != "drain":
+        return 0, nodeops.cordon(data, names[0], node_list, verb == "cordon"), ""
+    return nodeops.drain(data, names[0], opts["flags"], nodeops.parse_duration(opts["timeout"]),
+                         node_list, lambda d: _pods(d, nodes(d)))
 
 
 def curl(argv: list[str]) -> tuple[int, str, str]:

@@ -17,15 +17,6 @@ usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-# files_of NAME: the local files that belong to droplet NAME (existing or not).
-files_of() {
-  local name=$1
-  printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
-    "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
-  profile_pki_files "$name"
-  [[ "$name" != "$CONTROLLER_NAME" ]] || echo "$KUBECONFIG_FILE"
-}
-
 # local_names: every droplet name the local files speak of (state, user data, node certificates).
 local_names() {
   local f
@@ -34,15 +25,6 @@ local_names() {
   done
   [[ ! -e "$KUBECONFIG_FILE" ]] || echo "$CONTROLLER_NAME"
   profile_pki_names
-}
-
-# existing < FILES: those of the paths (one a line) that exist, relative to the cluster repo.
-existing() {
-  local f
-  while IFS= read -r f; do
-    [[ -e "$f" ]] && echo "${f#"$CLUSTER_DIR"/}"
-  done
-  return 0
 }
 
 # clean_up NAME...: remove the local files of every NAME (and of any droplet the local files

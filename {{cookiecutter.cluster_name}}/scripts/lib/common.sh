@@ -103,6 +103,8 @@ source scripts/lib/etcdbackup.sh
 source scripts/lib/authz.sh
 # shellcheck source=scripts/lib/kube.sh
 source scripts/lib/kube.sh
+# shellcheck source=scripts/lib/drain.sh
+source scripts/lib/drain.sh
 # The steps that differ per profile (PROFILE): placeholders, TLS assets, add-ons, status layers,
 # each droplet's local files. The bake put the chosen profile's file here.
 # shellcheck source=scripts/lib/profile.sh

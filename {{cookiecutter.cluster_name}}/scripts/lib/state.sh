@@ -79,3 +79,21 @@ write_if_changed() {
     echo created
   fi
 }
+
+# files_of NAME: the local files that belong to droplet NAME (existing or not).
+files_of() {
+  local name=$1
+  printf '%s\n' "$(state_file "$name")" "$USER_DATA_DIR/$name.yaml" \
+    "$LOG_DIR/$name.log" "$LOG_DIR/$name.ssh-error"
+  profile_pki_files "$name"
+  [[ "$name" != "$CONTROLLER_NAME" ]] || echo "$KUBECONFIG_FILE"
+}
+
+# existing < FILES: those of the paths (one a line) that exist, relative to the cluster repo.
+existing() {
+  local f
+  while IFS= read -r f; do
+    [[ -e "$f" ]] && echo "${f#"$CLUSTER_DIR"/}"
+  done
+  return 0
+}

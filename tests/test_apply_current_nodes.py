@@ -1,0 +1,119 @@
+"""Day two on the current profile's nodes (issue 22 items 2-4), on one shared cluster applied on
+the stand-ins (one etcd member, one controller, three workers, the add-ons): a drain that a
+PodDisruptionBudget blocks names the pod and the timeout (scripts/lib/drain.sh: kubectl drain,
+whose evictions the current-kubectl stand-in answers 429 while the budget forbids them:
+tests/fake_kubectl/nodeops.py), make scale drains and deletes the highest-numbered workers and
+refuses fewer than one.
+
+Each test leaves worker 01 as it found it (Ready, schedulable): they run in any order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.applying import Apply, snapshot
+from tests.baking import copy_cluster
+from tests.current_profile import bake_current
+
+# kubectl drain keeps retrying a refused eviction this long (DRAIN_TIMEOUT_SECONDS)
+DRAIN_SECONDS = "1"
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    cluster = bake_current(tmp_path_factory.mktemp("current-nodes-bake"), worker_count="3")
+    base = tmp_path_factory.mktemp("current-nodes")
+    apply = Apply.create(copy_cluster(cluster, base), base / "sim")
+    apply.make("image")
+    apply.make("etcd", "controller", "worker")
+    apply.make("addons")
+    return apply
+
+
+def kubectl(apply: Apply, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), *args],
+                          env=apply.env, input=stdin, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def nodes(apply: Apply) -> dict[str, dict[str, object]]:
+    items = json.loads(kubectl(apply, "get", "nodes", "-o", "json"))["items"]
+    return {n["metadata"]["name"]: n for n in items}
+
+
+def worker(apply: Apply, nn: int) -> str:
+    return f"{apply.settings()['WORKER_PREFIX']}-{nn:02d}"
+
+
+def guarded_deployment(replicas: int) -> str:
+    """A Deployment with a PodDisruptionBudget that allows no disruption at all."""
+    labels = {"app": "guarded"}
+    return yaml.safe_dump_all([
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "guarded", "namespace": "default"},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+         "metadata": {"name": "guarded", "namespace": "default"},
+         "spec": {"minAvailable": replicas, "selector": {"matchLabels": labels}}},
+    ])
+
+
+def test_scale_in_drains_then_deletes_the_highest_workers(applied: Apply, tmp_path: Path) -> None:
+    s = applied.settings()
+    w1, w2, w3 = (worker(applied, n) for n in (1, 2, 3))
+    before = nodes(applied)
+    assert {w1, w2, w3} <= set(before)
+    # fewer than one worker: refused before any API call, nothing changed
+    local = (applied.cluster / "pki", applied.cluster / "state/droplets")
+    calls, files = applied.calls(), snapshot(*local)
+    proc = applied.make("scale", check=False, WORKERS="0")
+    assert proc.returncode != 0
+    assert "WORKERS='0': use a number of workers from 1" in proc.stderr
+    assert applied.calls() == calls
+    assert snapshot(*local) == files
+
+    # three replicas, one per worker, none may go: the drain of worker 03 stops at its pod
+    manifest = tmp_path / "guarded.yaml"
+    manifest.write_text(guarded_deployment(3))
+    kubectl(applied, "apply", "-f", str(manifest))
+    pods = json.loads(kubectl(applied, "get", "pods", "-o", "json"))["items"]
+    (blocked,) = [p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == w3
+                  and p["metadata"]["labels"].get("app") == "guarded"]
+    proc = applied.make("scale", check=False, WORKERS="1", DRAIN_TIMEOUT_SECONDS=DRAIN_SECONDS)
+    assert proc.returncode != 0
+    # kubectl's eviction answered 429 while the budget forbade it (pkg/drain/drain.go evictPods)
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in proc.stderr
+    assert (f"draining {w3} stopped after {DRAIN_SECONDS}s (DRAIN_TIMEOUT_SECONDS): the "
+            f"PodDisruptionBudget of pod(s) default/{blocked}") in proc.stderr
+    assert "'make scale WORKERS=1 FORCE=1'" in proc.stderr
+    # nothing of it deleted; it stays cordoned, its pods where they were
+    assert set(applied.droplets()) >= {w1, w2, w3}
+    after = nodes(applied)
+    assert after[w3]["spec"].get("unschedulable") is True
+    assert not after[w2]["spec"].get("unschedulable")
+    assert (applied.cluster / f"pki/kubelet-{w3}.pem").exists()
+
+    # the budget relaxed: 03 then 02 drained and deleted with their Node objects and files
+    kubectl(applied, "delete", "-f", str(manifest))
+    applied.make("scale", WORKERS="1", DRAIN_TIMEOUT_SECONDS=DRAIN_SECONDS)
+    assert w1 in applied.droplets()
+    assert not {w2, w3} & set(applied.droplets())
+    left = nodes(applied)
+    assert w1 in left and not {w2, w3} & set(left)
+    for gone in (w2, w3):
+        assert not list(applied.cluster.glob(f"pki/kubelet-{gone}*"))
+        assert not (applied.cluster / f"state/droplets/{gone}.json").exists()
+        assert not (applied.cluster / f"build/user-data/{gone}.yaml").exists()
+    log = [c for c in applied.kube()["calls"] if " drain " in f" {c} "]
+    assert any(f"drain {w3} --ignore-daemonsets" in c for c in log)
+    # idempotent: nothing left to remove, no droplet touched
+    proc = applied.make("scale", WORKERS="1")
+    assert "nothing to remove" in proc.stderr
+    assert s["WORKER_COUNT"] == "3"
