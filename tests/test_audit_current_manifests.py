@@ -27,10 +27,7 @@ def findings(cluster: Path) -> list[tuple[str, str, str]]:
 
 
 def test_a_current_bake_audits_clean(current: Path) -> None:
-    """Clean but for the one warning that is true of the pins: csi-digitalocean v4.16.0 is not
-    published for Kubernetes 1.37 (tests/test_current_csi.py)."""
-    assert [(file, rule) for file, rule, _ in findings(current)] == [
-        ("manifests/addons/digitalocean-csi.yaml", "addons.csi-compatibility")]
+    assert findings(current) == []
 
 
 def edit(old: str, new: str, file: str) -> Callable[[Path], None]:

@@ -7,12 +7,15 @@ change; then the rehearsal against the stand-ins from a cluster applied at the p
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator import releases
-from tests.applying import Apply
+from tests.applying import Apply, squeezed
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
 
@@ -84,3 +87,125 @@ def test_the_tutorial_profile_has_no_upgrade(tmp_path: Path) -> None:
     proc = apply.make("upgrade", "KUBERNETES_VERSION=1.2.0", check=False)
     assert proc.returncode != 0 and "the tutorial profile runs" in proc.stderr, proc.stderr
     assert apply.calls() == calls
+
+
+# ------------------------------------------------------------ the rehearsal (stand-ins)
+WORKERS = ("do-cluster-worker-01", "do-cluster-worker-02")
+CONTROLLER = "do-cluster-controller-01"
+# the second node of the run (controllers first): its download is cut
+FAULT = f"{WORKERS[0]}:kubelet-install.service"
+
+
+@pytest.fixture(scope="module")
+def rehearsal(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+              ) -> dict[str, object]:
+    """A cluster applied at FROM (one controller, two workers, add-ons), its plan for TO, an
+    upgrade cut at the second node (a kubectl one minor behind FROM: the skew warning), the
+    state then, and the re-run that resumes it."""
+    base = tmp_path_factory.mktemp("upgrade")
+    cluster = bake_current(base / "bake", kubernetes_version=FROM, worker_count="2")
+    apply = Apply.create(copy_cluster(cluster, base), base / "sim")
+    apply.make("image")
+    apply.make("etcd", "controller", "worker")
+    apply.make("addons")
+    out: dict[str, object] = {"apply": apply}
+    out["plan"] = apply.make("plan", f"KUBERNETES_VERSION={TO}")
+    out["after_plan"] = _versions(apply)
+    out["cut"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False,
+                            DOSIM_FAIL_UNIT=FAULT, FAKE_KUBECTL_VERSION="v1.35.0")
+    out["at_cut"] = _versions(apply)
+    out["settings_at_cut"] = apply.settings()["KUBERNETES_VERSION"]
+    out["plan_at_cut"] = apply.make("plan", f"KUBERNETES_VERSION={TO}")
+    out["resumed"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False)
+    out["done"] = _versions(apply)
+    out["again"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False)
+    return out
+
+
+def _versions(apply: Apply) -> dict[str, str]:
+    """Each node's kubelet as the apiserver reports it, the apiserver's version, cordons."""
+    proc = subprocess.run(["kubectl", "--kubeconfig", "kubeconfig", "get", "nodes", "-o", "json"],
+                          cwd=apply.cluster, env=apply.env, capture_output=True, text=True,
+                          check=True)
+    nodes = json.loads(proc.stdout)["items"]
+    found = {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"] +
+             (" cordoned" if n["spec"].get("unschedulable") else "") for n in nodes}
+    version = subprocess.run(["kubectl", "--kubeconfig", "kubeconfig", "version"],
+                             cwd=apply.cluster, env=apply.env, capture_output=True, text=True,
+                             check=True).stdout
+    found["apiserver"] = re.search(r"Server Version: (\S+)", version)[1]  # type: ignore[index]
+    return found
+
+
+def test_plan_shows_the_upgrade_first_and_changes_nothing(rehearsal: dict[str, object]) -> None:
+    plan = rehearsal["plan"].stderr  # type: ignore[attr-defined]
+    for line in (f"{CONTROLLER} upgrade - - - static pods kube-apiserver "
+                 f"kube-controller-manager kube-scheduler -> v{TO}",
+                 f"{WORKERS[0]} upgrade - - - cordon, drain (PodDisruptionBudgets respected",
+                 f"daemonset/kube-proxy upgrade - - - image v{TO}, after the controllers",
+                 f"settings.env upgrade - - - KUBERNETES_VERSION={TO} once every node runs it",
+                 f"upgrade to {TO}: 5 step(s) above, one node at a time"):
+        assert line in squeezed(plan), plan
+    assert rehearsal["after_plan"] == {CONTROLLER: f"v{FROM}", WORKERS[0]: f"v{FROM}",
+                                       WORKERS[1]: f"v{FROM}", "apiserver": f"v{FROM}"}
+
+
+def test_kubectl_skew_is_warned(rehearsal: dict[str, object]) -> None:
+    err = rehearsal["cut"].stderr  # type: ignore[attr-defined]
+    assert "kubectl 1.35" in err and f"more than one minor version from {TO}" in err, err
+    assert f"dl.k8s.io/v{TO}/bin/linux/amd64/kubectl" in err
+
+
+def test_an_interrupted_upgrade_stops_at_the_failed_node(rehearsal: dict[str, object]) -> None:
+    cut = rehearsal["cut"]
+    assert cut.returncode != 0  # type: ignore[attr-defined]
+    assert f"{WORKERS[0]}: the kubelet {TO} was not installed" in cut.stderr  # type: ignore
+    # the controller and kube-proxy are done, the drained worker stays cordoned at FROM, the
+    # other is untouched; settings.env still names FROM
+    assert rehearsal["at_cut"] == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{FROM} cordoned",
+                                   WORKERS[1]: f"v{FROM}", "apiserver": f"v{TO}"}
+    assert rehearsal["settings_at_cut"] == FROM
+    plan = squeezed(rehearsal["plan_at_cut"].stderr)  # type: ignore[attr-defined]
+    assert f"{CONTROLLER} leave - - - done: runs {TO}" in plan
+    assert f"{WORKERS[0]} upgrade" in plan
+
+
+def test_the_rerun_resumes_and_every_node_ends_at_the_new_version(
+        rehearsal: dict[str, object]) -> None:
+    apply = rehearsal["apply"]
+    assert isinstance(apply, Apply)
+    resumed = rehearsal["resumed"]
+    assert resumed.returncode == 0, resumed.stderr  # type: ignore[attr-defined]
+    err = resumed.stderr  # type: ignore[attr-defined]
+    assert f"resuming the upgrade {FROM} -> {TO}" in err
+    assert f"{CONTROLLER}: done in this upgrade ({TO}) already" in err
+    assert rehearsal["done"] == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{TO}",
+                                 WORKERS[1]: f"v{TO}", "apiserver": f"v{TO}"}
+    # the kubelet swapped by fetch-verified through the drop-in, at the pinned sum
+    sums = dict((v, k) for v, k, _ in releases.kubernetes_table())
+    for name in (CONTROLLER, *WORKERS):
+        binary = (apply.root(name) / "opt/bin/kubelet").read_text()
+        assert binary.split() == ["dosim", "kubelet", f"v{TO}", "sha256", sums[TO]]
+    manifest = (apply.root(CONTROLLER) / "etc/kubernetes/manifests/kube-apiserver.yaml")
+    assert f"registry.k8s.io/kube-apiserver:v{TO}" in manifest.read_text()
+    proxy = apply.kube()["objects"]["DaemonSet/kube-system/kube-proxy"]
+    assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":v{TO}")
+    # the repo names the new version only now; no old one is left
+    assert apply.settings()["KUBERNETES_VERSION"] == TO
+    for rel in ("settings.env", "README.md", "cloud-config/controller.yaml",
+                "cloud-config/worker.yaml", "node/kubelet-install.service",
+                "manifests/controller/kube-apiserver.yaml", "manifests/addons/kube-proxy.yaml"):
+        text = (apply.cluster / rel).read_text()
+        assert FROM not in text and sums[FROM] not in text, rel
+    assert f"Kubernetes {TO}" in (apply.cluster / "README.md").read_text()
+    assert not (apply.cluster / "state" / "upgrade").exists()
+    again = rehearsal["again"]
+    assert again.returncode == 0 and "nothing to upgrade" in again.stderr  # type: ignore
+
+
+def test_make_worker_after_the_upgrade_finds_nothing_stale(rehearsal: dict[str, object]) -> None:
+    apply = rehearsal["apply"]
+    assert isinstance(apply, Apply)
+    calls = apply.calls("POST /v2/droplets")
+    apply.make("worker", "controller")
+    assert apply.calls("POST /v2/droplets") == calls

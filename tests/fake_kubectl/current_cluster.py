@@ -65,6 +65,8 @@ from fake_cluster import (
 )
 from fake_cluster import connect as fake_connect
 
+from tests.standins import kubeletbin
+
 VERSION = os.environ.get("FAKE_KUBECTL_VERSION", "v1.37.0")
 KUSTOMIZE = "v5.7.1"
 NODE_PKI = "/etc/kubernetes/pki"
@@ -80,10 +82,6 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "Role": ("roles", "rbac.authorization.k8s.io", True),
     "RoleBinding": ("rolebindings", "rbac.authorization.k8s.io", True),
     "PodDisruptionBudget": ("poddisruptionbudgets", "policy", True),
-    # DigitalOcean's CSI driver (issue 21)
-    "StatefulSet": ("statefulsets", "apps", True),
-    "CSIDriver": ("csidrivers", "storage.k8s.io", False),
-    "StorageClass": ("storageclasses", "storage.k8s.io", False),
 }
 ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service": "Service",
            "services": "Service", "no": "Node", "node": "Node", "nodes": "Node",
@@ -94,10 +92,7 @@ ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service"
            "configmap": "ConfigMap", "configmaps": "ConfigMap", "secret": "Secret",
            "secrets": "Secret", "pdb": "PodDisruptionBudget",
            "poddisruptionbudget": "PodDisruptionBudget",
-           "poddisruptionbudgets": "PodDisruptionBudget", "sts": "StatefulSet",
-           "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sc": "StorageClass",
-           "storageclass": "StorageClass", "storageclasses": "StorageClass",
-           "csidriver": "CSIDriver", "csidrivers": "CSIDriver"}
+           "poddisruptionbudgets": "PodDisruptionBudget"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -167,6 +162,20 @@ def connect(server: str) -> None:
                                "the right host or port?")
 
 
+def server_version(server: str) -> str:
+    """The apiserver's version: the image tag of the kube-apiserver static pod manifest on the
+    controller dialled (through a load balancer: the first controller, by name, that runs one)."""
+    host = _server_host(server)
+    found = []
+    for rec in _droplets():
+        manifest = _installed(Path(rec["sim"]["root"]), atrest.STATIC_POD)
+        tag = re.search(r"image: *\S+/kube-apiserver:(v[\w.+-]+)", manifest.read_text()) \
+            if manifest else None
+        if tag:
+            found.append((rec["sim"].get("public_ip") != host, tag[1]))
+    return sorted(found, key=lambda f: f[0])[0][1] if found else VERSION
+
+
 def _cidrs() -> list[str]:
     """Node pod CIDRs as the controller-manager hands them out (its user data's flags)."""
     for rec in _droplets():
@@ -193,6 +202,9 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         cloud = _cloud_env(Path(rec["sim"]["root"]))
         if cloud is None:
             continue  # kubelet.service's EnvironmentFile is missing: the kubelet does not start
+        kubelet = kubeletbin.installed_version(Path(rec["sim"]["root"]))
+        if kubelet is None:
+            continue  # kubelet-install.service installed no binary: no kubelet runs
         name = rec["name"]
         if name not in allocated and cidrs:
             used = set(allocated.values())
@@ -214,7 +226,8 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
                                        "cni plugin not initialized)"}],
                        "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
                                      {"type": "Hostname", "address": name}]}})
-        nodeops.decorate(found[-1], data, nodeops.kubelet_version(user_data, VERSION))
+        # the version it reports: the release its installed binary is
+        nodeops.decorate(found[-1], data, kubelet)
     ccm = CCM in data["objects"] and "Secret/kube-system/digitalocean" in data["objects"]
     return found + nodeops.unregistered(data, found, ccm)
 
@@ -275,7 +288,7 @@ def _pod_security(data: dict[str, Any], ns: str) -> dict[str, str] | None:
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] == "Pod":
         return obj.get("spec") or {}
-    if obj["kind"] in ("Deployment", "DaemonSet", "StatefulSet"):
+    if obj["kind"] in ("Deployment", "DaemonSet"):
         return obj["spec"]["template"].get("spec") or {}
     return None
 
@@ -300,7 +313,7 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
             fits = [n for n in ready if _tolerates(spec, n)]
             out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {},
                             nodeops.bind(data, meta["name"], fits, 0), None, spec))
-        elif kind in ("Deployment", "DaemonSet", "StatefulSet"):
+        elif kind in ("Deployment", "DaemonSet"):
             template = obj["spec"]["template"]
             labels = template["metadata"].get("labels") or {}
             fits = [n for n in (node_list if kind == "DaemonSet" else ready)
@@ -310,13 +323,11 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
                     out.append(_pod(f"{meta['name']}-{_short(node['metadata']['name'])}",
                                     meta["namespace"], labels, node["metadata"]["name"],
                                     kind, template.get("spec") or {}))
-            else:  # a StatefulSet's pods are NAME-0, NAME-1, ... (its ordinal names)
+            else:
                 for i in range(int(obj["spec"].get("replicas", 1))):
-                    name = (f"{meta['name']}-{i}" if kind == "StatefulSet"
-                            else f"{meta['name']}-{_short(meta['name'])}-{i}")
+                    name = f"{meta['name']}-{_short(meta['name'])}-{i}"
                     out.append(_pod(name, meta["namespace"], labels,
-                                    nodeops.bind(data, name, fits, i),
-                                    "StatefulSet" if kind == "StatefulSet" else "ReplicaSet",
+                                    nodeops.bind(data, name, fits, i), "ReplicaSet",
                                     template.get("spec") or {}))
     return out
 
@@ -753,7 +764,7 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         with cluster_state(state) as data:
             data["calls"].append(" ".join(argv))
             if verb == "version":
-                return 0, client + f"Server Version: {VERSION}\n", ""
+                return 0, client + f"Server Version: {server_version(cfg['server'])}\n", ""
             if verb in ("cordon", "uncordon", "drain") or (verb == "delete" and args[:1] in (
                     ["node"], ["nodes"], ["no"])):
                 return _node_verb(verb, args, opts, data)

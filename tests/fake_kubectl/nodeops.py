@@ -32,14 +32,6 @@ RETRY_SECONDS = 5.0
 PDB_REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget."
 DRAIN_BOOL_FLAGS = ("--ignore-daemonsets", "--delete-emptydir-data", "--disable-eviction",
                     "--force")
-KUBELET_URL = re.compile(r"/v(\d+\.\d+\.\d+)/bin/linux/amd64/kubelet\b")
-
-
-def kubelet_version(user_data: str, default: str) -> str:
-    """What the droplet's kubelet binary is: the release its kubelet-install.service fetched
-    (the dl.k8s.io URL in its user data), else DEFAULT."""
-    found = KUBELET_URL.search(user_data)
-    return f"v{found.group(1)}" if found else default
 
 
 def decorate(node: dict[str, Any], data: dict[str, Any], version: str) -> None:

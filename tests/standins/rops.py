@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from . import archive, daemons, etcd3
+from . import archive, daemons, etcd3, kubeletbin  # noqa: F401 (kubeletbin: its start hook)
 from . import dropletfs as fs
 
 KNOWN_USERS = ("root", "core", "etcd", "nobody")

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import catalog, dropletfs, images, model, volumes
+from . import catalog, dropletfs, images, kubeletbin, model, volumes
 from . import state as st
 from .api import NOT_FOUND, Handler, HttpError
 
@@ -108,6 +108,8 @@ def create_droplet(req: dict[str, Any], state_file: Path) -> Handler:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(user_data)
             dropletfs.write_static_pods(root, user_data)
+            # first boot: the kubelet fetched (a failed download leaves none, as on a node)
+            kubeletbin.install(root)
         active_at = now + boot
         ip_at = None if never_ip else active_at + ip_delay
         rec = {

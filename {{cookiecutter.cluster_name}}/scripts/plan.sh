@@ -187,6 +187,9 @@ main() {
       \(map(select(.action == "replace")) | length), blocked: \(map(select(.action == "blocked")) | length),
       left alone: \(map(select(.action == "leave")) | length)"' <<<"$plan" | tr -s ' \n' ' ' | sed 's/ $//')")
   fi
+  if jq -e 'any(.[]; .kind == "upgrade" and .action == "upgrade")' <<<"$plan" >/dev/null; then
+    lines+=("upgrade to $UPGRADE_TO: $(jq 'map(select(.kind == "upgrade" and .action == "upgrade")) | length' <<<"$plan") step(s) above, one node at a time: make upgrade KUBERNETES_VERSION=$UPGRADE_TO")
+  fi
   lines+=("monthly: +$(money "$new") new, $(money "$after") for the cluster's droplets$(! lb_wanted || echo " and load balancer") after the apply")
   if jq -e 'any(.[]; .size != "" and .monthly == null)' <<<"$plan" >/dev/null; then
     lines+=("unknown price: $(jq -r '[.[] | select(.size != "" and .monthly == null) | .size] | unique | join(", ")' <<<"$plan") (not in doctl compute size list)")
@@ -194,10 +197,6 @@ main() {
   # what the in-cluster add-ons created: billed too, not part of the apply (make destroy deletes them)
   cloud_resources || die "listing the load balancers and volumes failed (see above)"
   lines+=("in-cluster add-ons: $(cloud_resources_summary) (LoadBalancer Services, volumes; not in the totals)")
-  # the CSI driver's published compatibility (settings.env, from its README at the pinned tag)
-  if [[ -n "${CSI_RELEASE:-}" && ",$CSI_KUBERNETES_MINORS," != *",${KUBERNETES_VERSION%.*},"* ]]; then
-    lines+=("warning: csi-digitalocean $CSI_RELEASE is published for Kubernetes ${CSI_KUBERNETES_MINORS//,/ }, not ${KUBERNETES_VERSION%.*} (KUBERNETES_VERSION $KUBERNETES_VERSION): volumes may not work; see the README's add-ons section")
-  fi
   summary "plan for $CLUSTER_NAME in $REGION (WORKERS=$WANT_WORKERS)" "${lines[@]}" \
     "apply: make etcd controller worker"
 }

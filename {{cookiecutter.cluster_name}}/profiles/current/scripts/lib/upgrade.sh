@@ -7,7 +7,7 @@
 # before any kubelet ("kubelet must not be newer than kube-apiserver"), kubectl within one
 # minor of the apiserver (a warning: it is the operator's tool, not the cluster's).
 #
-# Order: each controller alone (its static pod manifests rewritten to the new images, the
+# Order (the workers' cordon, drain and Ready wait: scripts/lib/drain.sh): each controller alone (its static pod manifests rewritten to the new images, the
 # kubelet restarts them; its apiserver's /readyz and version awaited; then its kubelet), then
 # kube-proxy's DaemonSet, then each worker (cordoned, drained, kubelet swapped, uncordoned,
 # Ready at the new version). A kubelet is swapped by fetch-verified through a drop-in of
@@ -20,8 +20,6 @@ RELEASES_FILE=releases.tsv
 UPGRADE_FILE=$STATE_DIR/upgrade
 KUBELET_DROPIN_DIR=/etc/systemd/system/kubelet-install.service.d
 KUBELET_DROPIN=20-kubernetes-version.conf
-# how long a drain may wait for evictions (PodDisruptionBudgets) before it fails
-DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-300}
 
 # _minor X.Y.Z: Y
 _minor() {
@@ -106,7 +104,7 @@ plan_upgrade() {
   [[ -n "${UPGRADE_TO:-}" && "$UPGRADE_TO" != "$KUBERNETES_VERSION" || -s "$UPGRADE_FILE" ]] ||
     return 0
   upgrade_target
-  local name ip role finished
+  local name ip role finished CLUSTER_LIST=$LIVE
   while IFS=$'\t' read -r name ip role; do
     finished=$(state_get "$name" upgrade)
     if [[ "$finished" == "$UPGRADE_TO" ]]; then
@@ -140,12 +138,6 @@ _await() {
 # _apiserver_at IP VERSION: the apiserver at IP reports VERSION.
 _apiserver_at() {
   kube_at_output "$1" version 2>/dev/null | grep -qx "Server Version: v$2"
-}
-
-# _node_at NAME VERSION: node NAME is Ready with a kubelet at VERSION.
-_node_at() {
-  kube get node "$1" -o json 2>/dev/null | jq -e --arg v "v$2" '.status.nodeInfo.kubeletVersion == $v
-    and any(.status.conditions[]; .type == "Ready" and .status == "True")' >/dev/null
 }
 
 # _rewrite_static_pods NAME IP: each static pod manifest on NAME moved to UPGRADE_TO's image
@@ -191,7 +183,7 @@ _swap_kubelet() {
       sudo systemctl restart kubelet-install.service && sudo systemctl restart kubelet.service"; } ||
     die "$name: the kubelet $UPGRADE_TO was not installed (fetch-verified refuses a download" \
       "whose sha256 is not the pinned one; the old binary stays); re-run (it resumes)"
-  _await "$name" "Ready with kubelet v$UPGRADE_TO" _node_at "$name" "$UPGRADE_TO"
+  node_wait_ready "$name" "v$UPGRADE_TO"
 }
 
 # _upgrade_node NAME IP ROLE
@@ -205,22 +197,16 @@ _upgrade_node() {
     _await "$name" "serving as kube-apiserver v$UPGRADE_TO" _apiserver_at "$ip" "$UPGRADE_TO"
     _swap_kubelet "$name" "$ip"
   else
-    upgrade_drain "$name"
+    node_drain "$name" ||
+      die "$name: not drained, its kubelet is still $UPGRADE_FROM; fix what blocks the drain" \
+        "(above) or raise DRAIN_TIMEOUT_SECONDS, then re-run 'make upgrade" \
+        "KUBERNETES_VERSION=$UPGRADE_TO' (it resumes at $name)"
     _swap_kubelet "$name" "$ip"
-    kube uncordon "$name" >/dev/null || die "$name: kubectl uncordon failed; re-run (it resumes)"
+    node_uncordon "$name" || die "$name: kubectl uncordon failed; re-run (it resumes)"
   fi
   state_set "$name" upgrade "$UPGRADE_TO"
   UPGRADED+=("$name ($role): $UPGRADE_FROM -> $UPGRADE_TO")
   step_done
-}
-
-# upgrade_drain NAME: cordon and drain (DaemonSets stay; evictions respect PodDisruptionBudgets).
-upgrade_drain() {
-  kube cordon "$1" >/dev/null || die "$1: kubectl cordon failed"
-  kube drain "$1" --ignore-daemonsets --delete-emptydir-data \
-    --timeout="${DRAIN_TIMEOUT_SECONDS}s" 2>&1 | indent ||
-    die "$1: the drain did not finish in ${DRAIN_TIMEOUT_SECONDS}s (a PodDisruptionBudget blocks" \
-      "an eviction: see the pod named above). The node stays cordoned; fix it and re-run"
 }
 
 # _retag COMPONENT: standard input with COMPONENT's image moved from UPGRADE_FROM to UPGRADE_TO.
