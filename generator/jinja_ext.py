@@ -10,7 +10,17 @@ from __future__ import annotations
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from generator import TEMPLATE_ROOT, abac, facts, generated, profiles, prompts, releases, schema
+from generator import (
+    TEMPLATE_ROOT,
+    abac,
+    csicompat,
+    facts,
+    generated,
+    profiles,
+    prompts,
+    releases,
+    schema,
+)
 
 
 class ClusterFacts(Extension):
@@ -37,6 +47,9 @@ class ClusterFacts(Extension):
         environment.filters["apiserver_url"] = facts.apiserver_url
         environment.filters["droplet_tag"] = facts.droplet_tag
         environment.filters["cloud_tag"] = facts.cloud_tag
+        environment.filters["csi_release"] = csicompat.release
+        environment.filters["csi_minors"] = csicompat.minors_setting
+        environment.filters["csi_problem"] = csicompat.bake_problem
         environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.globals["release_bucket"] = facts.RELEASE_BUCKET
         environment.globals["settings_rules"] = schema.settings_rules

@@ -83,8 +83,14 @@ def test_the_token_reaches_the_secret_through_stdin_only(
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "DO_CLUSTER_ID", "value": "k8s-do:do-cluster"} in env
     assert "Secret kube-system/digitalocean from DIGITALOCEAN_CLUSTER_TOKEN" in out
-    assert "cloud-controller-manager (LoadBalancer Services) deployed (what it creates is " \
-           "tagged k8s:k8s-do:do-cluster)" in out
+    assert "cloud-controller-manager (LoadBalancer Services) and CSI driver (volumes, " \
+           "StorageClass do-block-storage) deployed (what it creates is tagged " \
+           "k8s:k8s-do:do-cluster)" in out
+    # the CSI controller plugin reads the same Secret and tags its volumes (csi-digitalocean)
+    plugin = next(c for c in objects["StatefulSet/kube-system/csi-do-controller"]["spec"][
+        "template"]["spec"]["containers"] if c["name"] == "csi-do-plugin")
+    assert "--do-tag=k8s:k8s-do:do-cluster" in plugin["args"]
+    assert "StorageClass//do-block-storage" in objects
     # never in an argv, the output, or any file (cluster repo, simulated account, stand-in state)
     calls = state["calls"]
     assert isinstance(calls, list)
@@ -102,12 +108,14 @@ def test_without_the_token_the_cloud_add_ons_are_skipped_saying_how(
     proc = addons(cluster)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    assert ("skipped: DigitalOcean's cloud-controller-manager (LoadBalancer Services): "
-            "DIGITALOCEAN_CLUSTER_TOKEN is not set") in out
+    assert ("skipped: DigitalOcean's cloud-controller-manager (LoadBalancer Services) and CSI "
+            "driver (volumes, StorageClass do-block-storage): DIGITALOCEAN_CLUSTER_TOKEN is not "
+            "set") in out
     objects = kube_state(cluster)["objects"]
     assert isinstance(objects, dict)
     assert "Deployment/kube-system/coredns" in objects
-    assert not [k for k in objects if "digitalocean" in k or "cloud-controller" in k]
+    assert not [k for k in objects if "digitalocean" in k or "cloud-controller" in k
+                or "csi" in k or k.startswith("StorageClass")]
 
 
 def test_a_token_with_whitespace_is_refused_before_anything_needing_it(

@@ -27,7 +27,10 @@ def findings(cluster: Path) -> list[tuple[str, str, str]]:
 
 
 def test_a_current_bake_audits_clean(current: Path) -> None:
-    assert findings(current) == []
+    """Clean but for the one warning that is true of the pins: csi-digitalocean v4.16.0 is not
+    published for Kubernetes 1.37 (tests/test_current_csi.py)."""
+    assert [(file, rule) for file, rule, _ in findings(current)] == [
+        ("manifests/addons/digitalocean-csi.yaml", "addons.csi-compatibility")]
 
 
 def edit(old: str, new: str, file: str) -> Callable[[Path], None]:

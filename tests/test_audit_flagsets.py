@@ -32,6 +32,7 @@ SCHEDULER, PROXY = "manifests/controller/kube-scheduler.yaml", "manifests/addons
 FLANNEL, ETCD, WORKER = "manifests/addons/flannel.yaml", "cloud-config/etcd.yaml", \
     "cloud-config/worker.yaml"
 KUBELET_CONFIG, SCHEDULER_CONFIG = "node/kubelet-config.yaml", "node/scheduler-config.yaml"
+CSI = "manifests/addons/digitalocean-csi.yaml"
 
 
 @pytest.fixture
@@ -146,10 +147,15 @@ def test_one_finding_per_bad_flag_of_each_component(planted: Path) -> None:
         mutate(planted, rel, old, old.replace(old.lstrip("- ").split("=")[0], "--bogus-flag"))
     mutate(planted, WORKER, "--v=2", "--bogus-flag=2")
     mutate(planted, ETCD, "--data-dir=", "--bogus-flag=")
+    # DigitalOcean's CSI driver and its sidecars (issue 21), one flag each
+    for flag in ("--do-tag=", "--default-fstype=", "--reconcile-sync=",
+                 "--handle-volume-inuse-error=", "--kubelet-registration-path="):
+        mutate(planted, CSI, flag, "--bogus-flag=")
     named = {f.message.split(":")[0] for f in check(planted) if f.rule == "flags.unknown"}
     assert named == set(flag_tables()) == {
         "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet",
-        "etcd", "flanneld"}
+        "etcd", "flanneld", "do-csi-plugin", "csi-provisioner", "csi-attacher", "csi-resizer",
+        "csi-node-driver-registrar"}
 
 
 def test_image_names_the_component_when_the_command_is_its_entrypoint(planted: Path) -> None:

@@ -27,7 +27,8 @@ PROFILE = "current"
 # Binaries (or image names) as the tables name them.
 ALIASES = {"flannel": "flanneld"}
 # Go's flag package (not pflag): -name and --name are the same flag.
-GO_FLAG = {"etcd", "flanneld"}
+GO_FLAG = {"etcd", "flanneld", "do-csi-plugin", "csi-provisioner", "csi-attacher", "csi-resizer",
+           "csi-node-driver-registrar"}
 # pflag one-letter shorthands the Kubernetes components define.
 SHORTHANDS = {"v": "v", "h": "help"}
 NEGATIVE = re.compile(r"^-\d")

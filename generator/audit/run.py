@@ -8,6 +8,7 @@ from pathlib import Path
 from generator.audit import (
     cloudconfig,
     consistency,
+    csidriver,
     embed,
     endpoints,
     flagsets,
@@ -43,6 +44,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     flagsets.check,  # 14: current profile: flags and config fields against the upstream sets
     userdata.check,  # 15: the user data the apply sent is the repo's cloud-config, filled in
     hardening.check,  # 16: current profile: audit log, encryption, Pod Security, kubelet (issue 20)
+    csidriver.check,  # 17: current profile: the CSI driver's published Kubernetes compatibility
 )
 
 

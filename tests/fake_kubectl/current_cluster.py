@@ -82,6 +82,10 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "Role": ("roles", "rbac.authorization.k8s.io", True),
     "RoleBinding": ("rolebindings", "rbac.authorization.k8s.io", True),
     "PodDisruptionBudget": ("poddisruptionbudgets", "policy", True),
+    # DigitalOcean's CSI driver (issue 21)
+    "StatefulSet": ("statefulsets", "apps", True),
+    "CSIDriver": ("csidrivers", "storage.k8s.io", False),
+    "StorageClass": ("storageclasses", "storage.k8s.io", False),
 }
 ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service": "Service",
            "services": "Service", "no": "Node", "node": "Node", "nodes": "Node",
@@ -92,7 +96,10 @@ ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service"
            "configmap": "ConfigMap", "configmaps": "ConfigMap", "secret": "Secret",
            "secrets": "Secret", "pdb": "PodDisruptionBudget",
            "poddisruptionbudget": "PodDisruptionBudget",
-           "poddisruptionbudgets": "PodDisruptionBudget"}
+           "poddisruptionbudgets": "PodDisruptionBudget", "sts": "StatefulSet",
+           "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sc": "StorageClass",
+           "storageclass": "StorageClass", "storageclasses": "StorageClass",
+           "csidriver": "CSIDriver", "csidrivers": "CSIDriver"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -288,7 +295,7 @@ def _pod_security(data: dict[str, Any], ns: str) -> dict[str, str] | None:
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] == "Pod":
         return obj.get("spec") or {}
-    if obj["kind"] in ("Deployment", "DaemonSet"):
+    if obj["kind"] in ("Deployment", "DaemonSet", "StatefulSet"):
         return obj["spec"]["template"].get("spec") or {}
     return None
 
@@ -313,7 +320,7 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
             fits = [n for n in ready if _tolerates(spec, n)]
             out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {},
                             nodeops.bind(data, meta["name"], fits, 0), None, spec))
-        elif kind in ("Deployment", "DaemonSet"):
+        elif kind in ("Deployment", "DaemonSet", "StatefulSet"):
             template = obj["spec"]["template"]
             labels = template["metadata"].get("labels") or {}
             fits = [n for n in (node_list if kind == "DaemonSet" else ready)
@@ -323,11 +330,13 @@ def _pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list[dict[st
                     out.append(_pod(f"{meta['name']}-{_short(node['metadata']['name'])}",
                                     meta["namespace"], labels, node["metadata"]["name"],
                                     kind, template.get("spec") or {}))
-            else:
+            else:  # a StatefulSet's pods are NAME-0, NAME-1, ... (its ordinal names)
                 for i in range(int(obj["spec"].get("replicas", 1))):
-                    name = f"{meta['name']}-{_short(meta['name'])}-{i}"
+                    name = (f"{meta['name']}-{i}" if kind == "StatefulSet"
+                            else f"{meta['name']}-{_short(meta['name'])}-{i}")
                     out.append(_pod(name, meta["namespace"], labels,
-                                    nodeops.bind(data, name, fits, i), "ReplicaSet",
+                                    nodeops.bind(data, name, fits, i),
+                                    "StatefulSet" if kind == "StatefulSet" else "ReplicaSet",
                                     template.get("spec") or {}))
     return out
 

@@ -197,6 +197,10 @@ main() {
   # what the in-cluster add-ons created: billed too, not part of the apply (make destroy deletes them)
   cloud_resources || die "listing the load balancers and volumes failed (see above)"
   lines+=("in-cluster add-ons: $(cloud_resources_summary) (LoadBalancer Services, volumes; not in the totals)")
+  # the CSI driver's published compatibility (settings.env, from its README at the pinned tag)
+  if [[ -n "${CSI_RELEASE:-}" && ",$CSI_KUBERNETES_MINORS," != *",${KUBERNETES_VERSION%.*},"* ]]; then
+    lines+=("warning: csi-digitalocean $CSI_RELEASE is published for Kubernetes ${CSI_KUBERNETES_MINORS//,/ }, not ${KUBERNETES_VERSION%.*} (KUBERNETES_VERSION $KUBERNETES_VERSION): volumes may not work; see the README's add-ons section")
+  fi
   summary "plan for $CLUSTER_NAME in $REGION (WORKERS=$WANT_WORKERS)" "${lines[@]}" \
     "apply: make etcd controller worker"
 }

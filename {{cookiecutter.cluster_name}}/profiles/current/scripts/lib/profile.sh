@@ -32,9 +32,10 @@ source scripts/lib/encryption.sh
   ADDON_MANIFESTS=(manifests/addons/kube-proxy.yaml manifests/addons/flannel.yaml
     manifests/addons/coredns.yaml)
   # with DIGITALOCEAN_CLUSTER_TOKEN only (scripts/lib/cloudtoken.sh): DigitalOcean's
-  # cloud-controller-manager (LoadBalancer Services get DigitalOcean load balancers)
-  CLOUD_ADDON_MANIFESTS=(manifests/addons/digitalocean-ccm.yaml)
-  CLOUD_ADDONS_WHAT="DigitalOcean's cloud-controller-manager (LoadBalancer Services)"
+  # cloud-controller-manager (LoadBalancer Services get DigitalOcean load balancers) and CSI
+  # driver (PersistentVolumeClaims get block storage volumes: default StorageClass)
+  CLOUD_ADDON_MANIFESTS=(manifests/addons/digitalocean-ccm.yaml manifests/addons/digitalocean-csi.yaml)
+  CLOUD_ADDONS_WHAT="DigitalOcean's cloud-controller-manager (LoadBalancer Services) and CSI driver (volumes, StorageClass do-block-storage)"
   ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
   ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
   # only the apiservers talk to etcd, with their own client certificate
