@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.applying import Apply, snapshot
+from tests.applying import Apply, cert_sans, snapshot
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
 
@@ -117,3 +117,30 @@ def test_scale_in_drains_then_deletes_the_highest_workers(applied: Apply, tmp_pa
     proc = applied.make("scale", WORKERS="1")
     assert "nothing to remove" in proc.stderr
     assert s["WORKER_COUNT"] == "3"
+
+
+def test_replace_recreates_a_worker_drained_and_uncordoned(applied: Apply) -> None:
+    w1 = worker(applied, 1)
+    old = applied.droplets()[w1]
+    proc = applied.make("replace", check=False)
+    assert proc.returncode != 0 and "NODE=<worker name> is required" in proc.stderr
+    proc = applied.make("replace", check=False, NODE="nosuch")
+    assert proc.returncode != 0 and "NODE=nosuch: expected one of the workers" in proc.stderr
+    assert applied.droplets()[w1]["id"] == old["id"]
+
+    applied.make("replace", NODE=w1)
+    new = applied.droplets()[w1]
+    assert new["id"] != old["id"]
+    calls = applied.kube()["calls"]
+    drained = max(i for i, c in enumerate(calls) if f"drain {w1} " in c)
+    uncordoned = max(i for i, c in enumerate(calls) if f"uncordon {w1}" in c)
+    assert drained < uncordoned
+    # the same name with the user data rendered now, its kubelet back and schedulable
+    assert (applied.root(w1) / "var/lib/dosim/user-data").read_text() == \
+        (applied.cluster / f"build/user-data/{w1}.yaml").read_text()
+    node = nodes(applied)[w1]
+    assert node["status"]["conditions"][0]["status"] == "True"
+    assert not node["spec"].get("unschedulable")
+    # the kubelet certificate names the new droplet's addresses
+    sans = cert_sans(applied.cluster / f"pki/kubelet-{w1}.pem")
+    assert f"IP Address:{new['sim']['public_ip']}" in sans

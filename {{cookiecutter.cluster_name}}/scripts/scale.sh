@@ -39,14 +39,7 @@ remove_worker() {
   rec=$(record_of "$CLUSTER_LIST" "$name")
   step "removing $name${rec:+ (id $(field "$rec" id))}"
   if [[ -n "$rec" ]]; then
-    if [[ "${FORCE:-}" == 1 ]]; then
-      node_drain "$name" force || die "deleting the pods of $name failed (see above); re-run"
-    else
-      node_drain "$name" ||
-        die "$name is not drained, nothing of it was deleted: make room for those pods (or relax" \
-          "their PodDisruptionBudget) and re-run 'make scale WORKERS=$WANT', or" \
-          "'make scale WORKERS=$WANT FORCE=1' deletes them regardless of their budgets"
-    fi
+    node_drain_or_die "$name" "nothing of it was deleted" "make scale WORKERS=$WANT"
     id=$(field "$rec" id)
     # the listing is of CLUSTER_TAG; the worker tag is checked too: never another's droplet
     jq -e --arg t "$WORKER_TAG" '.tags | index($t)' <<<"$rec" >/dev/null ||
@@ -69,6 +62,7 @@ remove_worker() {
 
 main() {
   WANT=$((10#${WORKERS:-$WORKER_COUNT}))
+  [[ -z "$NODE_OPS_REFUSAL" ]] || die "make scale: $NODE_OPS_REFUSAL"
   apply_lock scale
   preflight --no-key
   need_kubeconfig

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make worker [WORKERS=N]: the missing workers in one doctl call, then per worker (in parallel)
 # its own certificate issued for its addresses and installed over scp/ssh (tutorial step 10;
-# profile_worker_issue, profile_worker_install).
+# profile_worker_issue, profile_worker_install). make replace NODE=NAME (REPLACE_NODE) and
+# REPLACE=1 re-create workers first (scripts/lib/replace.sh): drained, deleted, created again
+# with the current user data, then Ready and uncordoned.
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -48,7 +50,9 @@ main() {
     [[ -n "$id" ]] && exists=yes
     render_user_data worker.yaml "$name" "$exists"
   done < <(records_tsv "${names[@]}")
-  # workers pointing at an old controller or etcd never join: stop, or re-create with REPLACE=1
+  # make replace NODE=NAME; workers pointing at an old controller or etcd never join: stop, or
+  # re-create with REPLACE=1 (one mechanism: scripts/lib/replace.sh)
+  [[ -z "${REPLACE_NODE:-}" ]] || replace_node "$REPLACE_NODE" "${names[@]}"
   replace_stale worker worker.yaml
   while IFS=$'\t' read -r name id _; do
     [[ -z "$id" ]] && { first_missing=$name; break; }
@@ -103,6 +107,7 @@ main() {
   ((${#failed[@]} == 0)) ||
     die "the TLS assets are not installed on: ${failed[*]}; fix the cause above and re-run 'make worker' (done workers are skipped)"
   step_done
+  replaced_nodes_back
 
   local lines=()
   for ((nn = 0; nn < count; nn++)); do

@@ -105,6 +105,8 @@ source scripts/lib/authz.sh
 source scripts/lib/kube.sh
 # shellcheck source=scripts/lib/drain.sh
 source scripts/lib/drain.sh
+# shellcheck source=scripts/lib/replace.sh
+source scripts/lib/replace.sh
 # The steps that differ per profile (PROFILE): placeholders, TLS assets, add-ons, status layers,
 # each droplet's local files. The bake put the chosen profile's file here.
 # shellcheck source=scripts/lib/profile.sh

@@ -7,7 +7,8 @@
 #
 # Contract (every function takes the Node's name, which is its droplet's name):
 #   node_registered NODE        0 when the apiserver has a Node NODE, 1 when it has none
-#                               (never registered, or deleted); dies when it cannot be asked.
+#                               (never registered, or deleted) or there is no ./kubeconfig
+#                               yet; dies when the apiserver cannot be asked.
 #   node_cordon NODE            spec.unschedulable=true (kubectl cordon); no Node: nothing to do.
 #   node_drain NODE [force]     cordon, then evict every pod but DaemonSets' and static ones,
 #                               bounded by DRAIN_TIMEOUT_SECONDS. Returns 0 when drained (or no
@@ -17,6 +18,9 @@
 #                               way out (make scale: FORCE=1). "force": pods are deleted, not
 #                               evicted (--disable-eviction --force: budgets bypassed, pods
 #                               without a controller deleted too).
+#   node_drain_or_die NODE WHAT RERUN  node_drain, with "force" when FORCE=1; when it fails,
+#                               die: NODE is not drained, WHAT ("nothing of it was deleted"),
+#                               re-run RERUN, or RERUN FORCE=1 regardless of the budgets.
 #   node_uncordon NODE          spec.unschedulable=false (kubectl uncordon); no Node: nothing.
 #   node_delete NODE            delete the Node object (a droplet deleted for good); none: fine.
 #   node_wait_ready NODE [VER]  bounded by APPLY_TIMEOUT_SECONDS: the Node exists, is Ready and,
@@ -29,6 +33,7 @@ DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-300}
 
 node_registered() {
   local out rc=0
+  [[ -s "$KUBECONFIG_FILE" ]] || return 1
   out=$(kube get node "$1" -o name 2>&1) || rc=$?
   ((rc == 0)) && return 0
   grep -q '(NotFound)' <<<"$out" && return 1
@@ -78,6 +83,18 @@ node_drain() {
   _drain_failure "$node" "$out"
   rm -f "$out"
   return 1
+}
+
+node_drain_or_die() {
+  local node=$1 what=$2 rerun=$3
+  if [[ "${FORCE:-}" == 1 ]]; then
+    node_drain "$node" force || die "deleting the pods of $node failed (see above); re-run '$rerun FORCE=1'"
+  else
+    node_drain "$node" ||
+      die "$node is not drained, $what: make room for those pods (or relax their" \
+        "PodDisruptionBudget) and re-run '$rerun', or '$rerun FORCE=1' deletes them regardless" \
+        "of their budgets"
+  fi
 }
 
 # _drain_failure NODE OUTPUT_FILE: the error line: which pods stayed on NODE and why.

@@ -166,40 +166,6 @@ wait_gone() {
   done
 }
 
-# replace_stale TARGET TEMPLATE: the droplets in STALE_USER_DATA run with other user data than
-# cloud-config/TEMPLATE renders now (etcd or the controller was re-created, so ETCD_PEER or
-# CONTROLLER_PUBLIC_IP changed; or the template was edited). They would never join the
-# cluster, and user data cannot change: stop with the way out, or with REPLACE=1 delete
-# exactly these droplets (this cluster's, from its listing) so that the caller re-creates them.
-replace_stale() {
-  local target=$1 template=$2
-  ((${#STALE_USER_DATA[@]})) || return 0
-  local stale=("${STALE_USER_DATA[@]}") ids=() name
-  for name in "${stale[@]}"; do
-    ids+=("$(field "$(record_of "$CLUSTER_LIST" "$name")" id)")
-  done
-  if [[ "${REPLACE:-}" != 1 ]]; then
-    die "${stale[*]} run with other user data than cloud-config/$template renders now" \
-      "($(user_data_change "${stale[0]}") kept in $USER_DATA_DIR/): they cannot join this cluster" \
-      "and user data cannot change. Re-create them: 'make $target REPLACE=1' deletes and re-creates" \
-      "exactly these ${#stale[@]} droplet(s); or by hand: doctl compute droplet delete ${ids[*]} --force," \
-      "then make $target"
-  fi
-  step "REPLACE=1: deleting ${stale[*]} (id ${ids[*]}) to re-create them with the current user data"
-  local out rc=0
-  out=$(doctl compute droplet delete "${ids[@]}" --force 2>&1) || rc=$?
-  ((rc == 0)) || die "deleting ${stale[*]} failed: $out; re-run 'make $target REPLACE=1'"
-  wait_gone "$(printf '%s\n' "${ids[@]}" | jq -sc .)"
-  [[ -z "$STILL_LISTED" ]] ||
-    die "still listed after ${APPLY_TIMEOUT_SECONDS}s: $STILL_LISTED; re-run 'make $target REPLACE=1'"
-  for name in "${stale[@]}"; do
-    rm -f "$USER_DATA_DIR/$name.yaml"
-    render_user_data "$template" "$name" no
-  done
-  STALE_USER_DATA=()
-  step_done
-}
-
 # need_droplet NAME WHAT: the record of NAME from CLUSTER_LIST, or stop with the make target.
 need_droplet() {
   local rec

@@ -52,6 +52,9 @@ source scripts/lib/encryption.sh
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
   KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
+  # make scale, make replace, make os-update and REPLACE=1's drain: refused (skipped) with
+  # this reason when not empty
+  NODE_OPS_REFUSAL=""
   # make rotate-encryption-key: refused with this reason when not empty
   ROTATE_ENCRYPTION_REFUSAL=""
 }
