@@ -188,6 +188,20 @@ def test_the_rerun_resumes_and_every_node_ends_at_the_new_version(
         assert binary.split() == ["dosim", "kubelet", f"v{TO}", "sha256", sums[TO]]
     manifest = (apply.root(CONTROLLER) / "etc/kubernetes/manifests/kube-apiserver.yaml")
     assert f"registry.k8s.io/kube-apiserver:v{TO}" in manifest.read_text()
+    # a reboot re-applies the user data (Flatcar's coreos-cloudinit, every boot): the drop-in
+    # fetches the new kubelet and puts the upgraded manifests back before the kubelet starts
+    dropin = "etc/systemd/system/kubelet-install.service.d/20-kubernetes-version.conf"
+    lines = (apply.root(CONTROLLER) / dropin).read_text().splitlines()
+    assert lines[1:3] == ["[Service]", "ExecStart="]
+    assert lines[3].split() == ["ExecStart=/opt/bin/fetch-verified",
+                                f"https://dl.k8s.io/v{TO}/bin/linux/amd64/kubelet", sums[TO],
+                                "/opt/bin/kubelet"]
+    pods = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+    assert lines[4:] == [f"ExecStartPost=/usr/bin/cp /etc/kubernetes/upgraded-manifests/{p}.yaml "
+                         f"/etc/kubernetes/manifests/{p}.yaml" for p in pods]
+    kept = apply.root(CONTROLLER) / "etc/kubernetes/upgraded-manifests/kube-apiserver.yaml"
+    assert kept.read_text() == manifest.read_text()
+    assert "ExecStartPost" not in (apply.root(WORKERS[1]) / dropin).read_text()
     proxy = apply.kube()["objects"]["DaemonSet/kube-system/kube-proxy"]
     assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":v{TO}")
     # the repo names the new version only now; no old one is left

@@ -20,9 +20,11 @@ RELEASES_FILE=releases.tsv
 UPGRADE_FILE=$STATE_DIR/upgrade
 KUBELET_DROPIN_DIR=/etc/systemd/system/kubelet-install.service.d
 KUBELET_DROPIN=20-kubernetes-version.conf
+# Flatcar's coreos-cloudinit applies the user data at every boot: the upgraded manifests kept
+# here are copied over the baked ones by the drop-in, before the kubelet starts (it Requires it).
+UPGRADED_MANIFEST_DIR=/etc/kubernetes/upgraded-manifests
 
-# _minor X.Y.Z: Y
-_minor() {
+_minor() { # X.Y.Z -> Y
   local rest=${1#*.}
   echo "${rest%%.*}"
 }
@@ -38,9 +40,7 @@ release_sum() {
     '$1 == v { print $col }' "$RELEASES_FILE"
 }
 
-_releases() {
-  grep -v '^#' "$RELEASES_FILE" | cut -f1 | grep . | sort -V
-}
+_releases() { grep -v '^#' "$RELEASES_FILE" | cut -f1 | grep . | sort -V; }
 
 # upgrade_target: UPGRADE_TO checked against the release table and the skew policy, or the
 # target of an interrupted upgrade; sets UPGRADE_FROM and UPGRADE_TO. Changes nothing.
@@ -143,7 +143,8 @@ _apiserver_at() {
 # _rewrite_static_pods NAME IP: each static pod manifest on NAME moved to UPGRADE_TO's image
 # (read over ssh, rewritten here, put back in one rename: the kubelet restarts the pod).
 _rewrite_static_pods() {
-  local name=$1 ip=$2 pod text dir=$BUILD_DIR/upgrade/$1 files=() script="true"
+  local name=$1 ip=$2 pod text dir=$BUILD_DIR/upgrade/$1 files=()
+  local script="sudo mkdir -p $UPGRADED_MANIFEST_DIR"
   mkdir -p "$dir"
   for pod in "${STATIC_PODS[@]}"; do
     text=$(ssh_retry "$name" "$ip" remote "$ip" "sudo cat $NODE_MANIFEST_DIR/$pod.yaml") ||
@@ -154,6 +155,7 @@ _rewrite_static_pods() {
         ":v$UPGRADE_TO; fix it by hand (its user data has the baked one) and re-run"
     files+=("$dir/$pod.yaml")
     script+=" && sudo chown root:root $pod.yaml && sudo chmod 0644 $pod.yaml"
+    script+=" && sudo cp $pod.yaml $UPGRADED_MANIFEST_DIR/$pod.yaml"
     script+=" && sudo mv $pod.yaml $NODE_MANIFEST_DIR/$pod.yaml"
   done
   { ssh_retry "$name" "$ip" copy_to "$ip" "${files[@]}" &&
@@ -162,10 +164,11 @@ _rewrite_static_pods() {
   log "$name: ${STATIC_PODS[*]} at v$UPGRADE_TO"
 }
 
-# _swap_kubelet NAME IP: kubelet-install.service fetches UPGRADE_TO's kubelet (fetch-verified,
-# its pinned sum) through a drop-in, then the kubelet restarts on it; Ready at the new version.
+# _swap_kubelet NAME IP ROLE: kubelet-install.service fetches UPGRADE_TO's kubelet
+# (fetch-verified, its pinned sum) through a drop-in (a controller's also puts its upgraded
+# static pod manifests back after a boot), the kubelet restarts on it; Ready at the new version.
 _swap_kubelet() {
-  local name=$1 ip=$2 dropin=$BUILD_DIR/upgrade/$KUBELET_DROPIN
+  local name=$1 ip=$2 role=$3 dropin=$BUILD_DIR/upgrade/$KUBELET_DROPIN pod
   mkdir -p "$BUILD_DIR/upgrade"
   # the baked unit's ExecStart (node/kubelet-install.service) with the new release and its sum
   printf '%s\n' "# make upgrade: the kubelet of Kubernetes $UPGRADE_TO (sha256 pinned in $RELEASES_FILE)" \
@@ -174,6 +177,11 @@ _swap_kubelet() {
       sed -e "s#/v$UPGRADE_FROM/#/v$UPGRADE_TO/#" \
         -e "s# $(release_sum "$UPGRADE_FROM" kubelet) # $(release_sum "$UPGRADE_TO" kubelet) #")" \
     >"$dropin"
+  if [[ "$role" == controller ]]; then
+    for pod in "${STATIC_PODS[@]}"; do
+      echo "ExecStartPost=/usr/bin/cp $UPGRADED_MANIFEST_DIR/$pod.yaml $NODE_MANIFEST_DIR/$pod.yaml"
+    done >>"$dropin"
+  fi
   grep -q "/v$UPGRADE_TO/.* $(release_sum "$UPGRADE_TO" kubelet) " "$dropin" ||
     die "node/kubelet-install.service names no kubelet $UPGRADE_FROM download to move to $UPGRADE_TO"
   { ssh_retry "$name" "$ip" copy_to "$ip" "$dropin" &&
@@ -195,13 +203,13 @@ _upgrade_node() {
     _rewrite_static_pods "$name" "$ip"
     _await "$name" "serving GET /readyz" _kube_at "$ip" get --raw /readyz
     _await "$name" "serving as kube-apiserver v$UPGRADE_TO" _apiserver_at "$ip" "$UPGRADE_TO"
-    _swap_kubelet "$name" "$ip"
+    _swap_kubelet "$name" "$ip" controller
   else
     node_drain "$name" ||
       die "$name: not drained, its kubelet is still $UPGRADE_FROM; fix what blocks the drain" \
         "(above) or raise DRAIN_TIMEOUT_SECONDS, then re-run 'make upgrade" \
         "KUBERNETES_VERSION=$UPGRADE_TO' (it resumes at $name)"
-    _swap_kubelet "$name" "$ip"
+    _swap_kubelet "$name" "$ip" worker
     node_uncordon "$name" || die "$name: kubectl uncordon failed; re-run (it resumes)"
   fi
   state_set "$name" upgrade "$UPGRADE_TO"
