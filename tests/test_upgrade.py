@@ -24,9 +24,9 @@ FROM, TO = "1.36.4", "1.37.0"
 
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Bare bakes at the previous and the current minor (nothing applied)."""
-    return {v: bake_current(tmp_path_factory.mktemp(f"bake-{v}"), kubernetes_version=v)
-            for v in (FROM, TO)}
+    """Bare bakes at the previous and the current minor (nothing applied; two workers)."""
+    return {v: bake_current(tmp_path_factory.mktemp(f"bake-{v}"), kubernetes_version=v,
+                            worker_count="2") for v in (FROM, TO)}
 
 
 def _bare(baked: dict[str, Path], version: str, tmp_path: Path) -> Apply:
@@ -103,8 +103,7 @@ def rehearsal(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     upgrade cut at the second node (a kubectl one minor behind FROM: the skew warning), the
     state then, and the re-run that resumes it."""
     base = tmp_path_factory.mktemp("upgrade")
-    cluster = bake_current(base / "bake", kubernetes_version=FROM, worker_count="2")
-    apply = Apply.create(copy_cluster(cluster, base), base / "sim")
+    apply = Apply.create(copy_cluster(baked[FROM], base), base / "sim")
     apply.make("image")
     apply.make("etcd", "controller", "worker")
     apply.make("addons")
