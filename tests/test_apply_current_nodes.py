@@ -37,7 +37,8 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
 
 def kubectl(apply: Apply, *args: str, stdin: str | None = None) -> str:
     proc = subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), *args],
-                          env=apply.env, input=stdin, capture_output=True, text=True, check=True)
+                          env=apply.env, input=stdin, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
@@ -144,3 +145,46 @@ def test_replace_recreates_a_worker_drained_and_uncordoned(applied: Apply) -> No
     # the kubelet certificate names the new droplet's addresses
     sans = cert_sans(applied.cluster / f"pki/kubelet-{w1}.pem")
     assert f"IP Address:{new['sim']['public_ip']}" in sans
+
+
+PVC = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: default
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1500Mi
+"""
+
+
+def test_a_claim_binds_only_once_the_csi_driver_runs_with_its_token(applied: Apply) -> None:
+    """Issue 21 item 2 on this cluster: a PersistentVolumeClaim of the default class stays
+    Pending without the CSI driver; make addons with DIGITALOCEAN_CLUSTER_TOKEN installs it and
+    the claim binds to a volume the driver created in the account (pvc-<uid>, 1500Mi rounded up
+    to 2 GiB, tagged CLOUD_TAG by its --do-tag); deleting the claim deletes the volume
+    (reclaimPolicy Delete). The cloud add-ons stay (a drain evicts their pods like others)."""
+    kubectl(applied, "apply", "-f", "-", stdin=PVC)
+    claim = json.loads(kubectl(applied, "get", "pvc", "data", "-o", "json"))
+    assert claim["status"]["phase"] == "Pending"
+    assert applied.account().get("volumes", {}) == {}
+
+    applied.make("addons", DIGITALOCEAN_CLUSTER_TOKEN="dop_v1_0cluster0token0for0tests0d41c")
+    claim = json.loads(kubectl(applied, "get", "pvc", "data", "-o", "json"))
+    assert claim["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
+                               "capacity": {"storage": "2Gi"}}
+    assert claim["spec"]["storageClassName"] == "do-block-storage"
+    [volume] = applied.account()["volumes"].values()
+    assert (volume["name"], volume["size_gigabytes"], volume["tags"]) == (
+        claim["spec"]["volumeName"], 2, [applied.settings()["CLOUD_TAG"]])
+    pv = json.loads(kubectl(applied, "get", "pv", volume["name"], "-o", "json"))
+    assert pv["spec"]["csi"] == {"driver": "dobs.csi.digitalocean.com",
+                                 "volumeHandle": volume["id"]}
+    kubectl(applied, "apply", "-f", "-", stdin=PVC)  # re-applied: still bound to the same one
+    assert len(applied.account()["volumes"]) == 1
+
+    kubectl(applied, "delete", "-f", "-", stdin=PVC)
+    kubectl(applied, "get", "pv")  # the driver's controller deletes it as it comes round
+    assert applied.account()["volumes"] == {}
