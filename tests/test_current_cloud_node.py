@@ -22,7 +22,7 @@ from tests.applying import REPO
 from tests.current_profile import bake_current
 
 sys.path.insert(0, str(REPO / "tests" / "fake_kubectl"))
-import current_cluster  # noqa: E402
+import current_nodes  # noqa: E402
 
 NAME = "do-cluster-worker-01"
 
@@ -88,18 +88,18 @@ def test_the_stand_in_taints_the_node_until_the_ccm_runs(tmp_path: Path) -> None
     env = tmp_path / "etc/kubernetes/kubelet-cloud.env"
     env.parent.mkdir(parents=True)
     env.write_text("KUBELET_CLOUD_PROVIDER=external\nKUBELET_PROVIDER_ID=digitalocean://7\n")
-    assert current_cluster._cloud_env(tmp_path) == {
+    assert current_nodes.cloud_env(tmp_path) == {
         "KUBELET_CLOUD_PROVIDER": "external", "KUBELET_PROVIDER_ID": "digitalocean://7"}
     data: dict[str, object] = {"objects": {}}
-    assert not current_cluster._ccm_initializes(data, NAME)
-    data["objects"] = {current_cluster.CCM: {}}
-    assert not current_cluster._ccm_initializes(data, NAME)  # no token Secret: it cannot start
-    data["objects"] = {current_cluster.CCM: {}, "Secret/kube-system/digitalocean": {}}
-    assert current_cluster._ccm_initializes(data, NAME)
+    assert not current_nodes.ccm_initializes(data, NAME)
+    data["objects"] = {current_nodes.CCM: {}}
+    assert not current_nodes.ccm_initializes(data, NAME)  # no token Secret: it cannot start
+    data["objects"] = {current_nodes.CCM: {}, "Secret/kube-system/digitalocean": {}}
+    assert current_nodes.ccm_initializes(data, NAME)
     data["objects"] = {}
-    assert current_cluster._ccm_initializes(data, NAME)  # the taint never comes back
+    assert current_nodes.ccm_initializes(data, NAME)  # the taint never comes back
     env.unlink()
-    assert current_cluster._cloud_env(tmp_path) is None  # the kubelet does not start
+    assert current_nodes.cloud_env(tmp_path) is None  # the kubelet does not start
 
 
 def test_the_apiserver_reaches_kubelets_by_internal_ip_first(cluster: Path) -> None:

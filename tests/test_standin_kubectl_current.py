@@ -159,14 +159,14 @@ def test_nodes_carry_the_taints_their_user_data_registers(tmp_path: Path) -> Non
     from tests.baking import bake
 
     sys.path.insert(0, str(REPO / "tests" / "fake_kubectl"))
-    from current_cluster import _taints
+    from current_nodes import taints
 
     cluster = bake(tmp_path, profile="current")
     controller = (cluster / "cloud-config/controller.yaml").read_text()
-    assert _taints(controller) == [{"key": "node-role.kubernetes.io/control-plane",
+    assert taints(controller) == [{"key": "node-role.kubernetes.io/control-plane",
                                     "effect": "NoSchedule"}]
-    assert _taints((cluster / "cloud-config/worker.yaml").read_text()) == []
+    assert taints((cluster / "cloud-config/worker.yaml").read_text()) == []
     # the drop-in outside the directory --config-dir names is not read
     moved = controller.replace("--config-dir=/etc/kubernetes/kubelet.conf.d",
                                "--config-dir=/etc/kubernetes/other.d")
-    assert _taints(moved) == []
+    assert taints(moved) == []

@@ -25,7 +25,7 @@ import re
 import time
 from typing import Any
 
-from fake_cluster import KubectlError, _key
+from core import KubectlError, key
 
 # kubectl drain's EvictErrorRetryDelay (pkg/cmd/drain/drain.go: 5 s)
 RETRY_SECONDS = 5.0
@@ -218,14 +218,14 @@ def drain(data: dict[str, Any], name: str, flags: set[str], timeout: float,
             if "--disable-eviction" in flags:
                 data.setdefault("bindings", {}).pop(meta["name"], None)
                 if pod in bare:
-                    data["objects"].pop(_key("Pod", meta["namespace"], meta["name"]), None)
+                    data["objects"].pop(key("Pod", meta["namespace"], meta["name"]), None)
                 out.append(f"pod/{meta['name']} deleted\n")
                 continue
             out.append(f"evicting pod {meta['namespace']}/{meta['name']}\n")
             code = evict(data, pod, pods_of(data))
             if code == 201:
                 if pod in bare:
-                    data["objects"].pop(_key("Pod", meta["namespace"], meta["name"]), None)
+                    data["objects"].pop(key("Pod", meta["namespace"], meta["name"]), None)
                 out.append(f"pod/{meta['name']} evicted\n")
             elif code == 429:
                 err.append(f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}" '

@@ -1,0 +1,150 @@
+"""The nodes of the current profile's cluster, read from the simulated account's droplets: a
+node is a droplet with ``/etc/kubernetes/pki/kubelet.pem`` whose CN is
+``system:node:<droplet name>`` (the Node authorizer's rule) and the kubelet's EnvironmentFile,
+tainted as its user data says (``--register-with-taints`` or a ``--config-dir`` drop-in), with
+a pod CIDR from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``; nodes are
+Ready once the flannel DaemonSet exists (the CNI)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import nodeops
+import yaml
+from apiserver import droplets, installed
+from current_kinds import NODE_PKI
+
+from tests.standins import kubeletbin
+
+
+def user_data(rec: dict[str, Any]) -> str:
+    path = Path(rec["sim"]["root"]) / "var/lib/dosim/user-data"
+    return path.read_text() if path.is_file() else ""
+
+
+def taints(text: str) -> list[dict[str, str]]:
+    """What the kubelet registers its node with (``text``: its droplet's user data):
+    --register-with-taints, and registerWithTaints of the KubeletConfiguration drop-ins in the
+    directory its --config-dir names."""
+    found = [{"key": k, "effect": e} for k, e in re.findall(
+        r"--register-with-taints=([^=\s]+)=:?(\w+)", text)]
+    config_dirs = re.findall(r"--config-dir=(\S+)", text)
+    try:
+        files = (yaml.safe_load(text) or {}).get("write_files") or []
+    except yaml.YAMLError:
+        return found
+    for item in files:
+        if any(str(item.get("path", "")).startswith(f"{d.rstrip('/')}/") for d in config_dirs):
+            config = yaml.safe_load(item.get("content") or "") or {}
+            if config.get("kind") == "KubeletConfiguration":
+                found += [{"key": t["key"], "effect": t["effect"]}
+                          for t in config.get("registerWithTaints") or []]
+    return found
+
+
+def _cn(cert: Path) -> str:
+    out = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject",
+                          "-nameopt", "multiline"], capture_output=True, text=True,
+                         check=False).stdout
+    match = re.search(r"commonName\s*=\s*(\S+)", out)
+    return match.group(1) if match else ""
+
+
+def _cidrs() -> list[str]:
+    """Node pod CIDRs as the controller-manager hands them out (its user data's flags)."""
+    for rec in droplets():
+        text = user_data(rec)
+        cidr = re.search(r"--cluster-cidr=([0-9./]+)", text)
+        if cidr:
+            mask = re.search(r"--node-cidr-mask-size=([0-9]+)", text)
+            net = ipaddress.ip_network(cidr.group(1))
+            return [str(s) for s in net.subnets(new_prefix=int(mask.group(1) if mask else 24))]
+    return []
+
+
+def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    flannel = any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "kube-flannel-ds"
+                  for o in data["objects"].values())
+    cidrs = _cidrs()
+    allocated = data.setdefault("pod_cidrs", {})
+    found = []
+    for rec in droplets():
+        cert = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet.pem")
+        key = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet-key.pem")
+        if cert is None or key is None or _cn(cert) != f"system:node:{rec['name']}":
+            continue
+        cloud = cloud_env(Path(rec["sim"]["root"]))
+        if cloud is None:
+            continue  # kubelet.service's EnvironmentFile is missing: the kubelet does not start
+        kubelet = kubeletbin.installed_version(Path(rec["sim"]["root"]))
+        if kubelet is None:
+            continue  # kubelet-install.service installed no binary: no kubelet runs
+        name = rec["name"]
+        if name not in allocated and cidrs:
+            used = set(allocated.values())
+            allocated[name] = next(c for c in cidrs if c not in used)
+        registered = taints(user_data(rec))
+        spec: dict[str, Any] = {"podCIDR": allocated.get(name, ""), "taints": registered}
+        if cloud.get("KUBELET_CLOUD_PROVIDER") == "external":
+            spec["providerID"] = cloud.get("KUBELET_PROVIDER_ID", "")
+            if not ccm_initializes(data, name):
+                registered.append({"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"})
+        found.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": spec,
+            "status": {"conditions": [{"type": "Ready", "status": "True" if flannel else "False",
+                                       "reason": "KubeletReady" if flannel else
+                                       "KubeletNotReady (container runtime network not ready: "
+                                       "cni plugin not initialized)"}],
+                       "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
+                                     {"type": "Hostname", "address": name}]}})
+        # the version it reports: the release its installed binary is
+        nodeops.decorate(found[-1], data, kubelet)
+    ccm = CCM in data["objects"] and "Secret/kube-system/digitalocean" in data["objects"]
+    return found + nodeops.unregistered(data, found, ccm)
+
+
+# A kubelet with --cloud-provider=external registers its node with this taint; the cloud-
+# controller-manager removes it once it has initialized the node (digitalocean-cloud-controller-
+# manager docs/getting-started.md), and never puts it back.
+UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
+CCM = "Deployment/kube-system/digitalocean-cloud-controller-manager"
+CLOUD_ENV = "/etc/kubernetes/kubelet-cloud.env"
+
+
+def cloud_env(root: Path) -> dict[str, str] | None:
+    """KEY=value lines of the kubelet's EnvironmentFile (None when it is not installed)."""
+    path = installed(root, CLOUD_ENV)
+    if path is None:
+        return None
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+def ccm_initializes(data: dict[str, Any], name: str) -> bool:
+    """Whether the CCM has initialized node NAME: once its Deployment and the Secret with its
+    token exist (it runs where the uninitialized taint is tolerated, so it needs no such node)."""
+    done = data.setdefault("cloud_initialized", [])
+    if name not in done and CCM in data["objects"] and \
+            "Secret/kube-system/digitalocean" in data["objects"]:
+        done.append(name)
+    return name in done
+
+
+def ready(node: dict[str, Any]) -> bool:
+    return node["status"]["conditions"][0]["status"] == "True"
+
+
+def tolerates(spec: dict[str, Any], node: dict[str, Any]) -> bool:
+    tolerations = spec.get("tolerations") or []
+    for taint in node["spec"]["taints"]:
+        if not any(t.get("operator") == "Exists" and not t.get("key") or
+                   t.get("key") == taint["key"] for t in tolerations):
+            return False
+    return True
+
