@@ -16,8 +16,16 @@ TEST_PACKAGES := $(DEMO_PACKAGES) etcd-client systemd containernetworking-plugin
 
 .PHONY: help venv demo try test bench lint clean
 
+# The profile a bake gets unless told (the first of cookiecutter.json's profile choices), and
+# the others; read when make help shows them.
+PROFILES = $(shell python3 -c 'import json; print(*json.load(open("cookiecutter.json"))["profile"])')
+DEFAULT_PROFILE = $(firstword $(PROFILES))
+OTHER_PROFILES = $(subst $(eval) ,|,$(wordlist 2,$(words $(PROFILES)),$(PROFILES)))
+
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' Makefile | \
+	  sed 's/DEFAULT_PROFILE/$(DEFAULT_PROFILE)/g; s/OTHER_PROFILES/$(OTHER_PROFILES)/g' | \
+	  awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
 # Python 3.11 or newer, and its venv module: a fresh Ubuntu lacks python3-venv (ensurepip), and
 # `python3 -m venv` then fails with a half-made .venv; say which package to install instead.
@@ -60,10 +68,10 @@ define install_debian
 	fi
 endef
 
-# PROFILE=current make demo: the same with the current profile (Flatcar + current Kubernetes).
+# PROFILE=tutorial make demo: the same with another profile than the default.
 PROFILE ?=
 
-demo: venv ## Bake the default cluster into ./out (a failed bake leaves it as it was), show it, rehearse the apply offline (PROFILE=current: that profile)
+demo: venv ## Bake the default profile (DEFAULT_PROFILE) into ./out (a failed bake leaves it as it was), show it, rehearse the apply offline (PROFILE=OTHER_PROFILES: that profile)
 	@$(call install_debian,$(DEMO_PACKAGES),)
 	rm -rf $(OUT).new
 	$(BIN)/cookiecutter --no-input -o $(OUT).new . $(if $(PROFILE),profile=$(PROFILE))
@@ -72,7 +80,8 @@ demo: venv ## Bake the default cluster into ./out (a failed bake leaves it as it
 	@if [[ -f tests/rehearse.sh ]]; then PATH="$(CURDIR)/$(BIN):$$PATH" bash tests/rehearse.sh $(CLUSTER); fi
 	@$(MAKE) -C $(CLUSTER) --no-print-directory diagram
 	@echo; echo "== Try next: the cluster repo's targets against the same stand-ins (nothing leaves this machine)"
-	@$(if $(filter current,$(PROFILE)),echo "  make try RUN='make etcd controller worker addons'   (the rehearsal ended with make destroy)";) \
+	@if jq -e '.droplets == {}' $(CLUSTER)/state/rehearsal/account.json >/dev/null 2>&1; then \
+	  echo "  make try RUN='make etcd controller worker addons'   (the rehearsal ended with make destroy)"; fi; \
 	  echo "  make try RUN='make status'           make try RUN='make plan'"; \
 	  echo "  make try RUN='make diagram'          make try RUN='make destroy FORCE=1'"; \
 	  echo "  make try                             (a shell in $(CLUSTER) with the stand-ins on PATH)"

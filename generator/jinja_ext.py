@@ -86,6 +86,7 @@ class ClusterFacts(Extension):
         environment.globals["profile_of"] = profiles.profile
         environment.globals["generated_files"] = generated.generated_files
         environment.globals["profile_list"] = profiles.shell_list
+        environment.globals["demo_command"] = profiles.demo_command
         # the current profile's hardening (issue 20)
         for name in ("AUDIT_POLICY", "AUDIT_LOG_DIR", "AUDIT_LOG_ROTATION", "ADMISSION_CONFIG",
                      "POD_SECURITY_DEFAULTS", "POD_SECURITY_EXEMPT_NAMESPACES",

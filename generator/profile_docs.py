@@ -35,6 +35,8 @@ class Docs:
     backup: str
     restore_checks: str
     restore: str
+    # the README's offline rehearsal: what plays Kubernetes there (tests/rehearse.sh)
+    rehearsal_kube: str
 
 
 _USER_DATA = ("curl -sL 169.254.169.254/metadata/v1/user-data | less",
@@ -96,6 +98,9 @@ TUTORIAL = Docs(
     "first and name the binary to fetch. Objects are created when missing and updated when "
     "present (kubectl 1.1's `apply` only updates existing objects, so they ask `kubectl get -f` "
     "first)",
+    rehearsal_kube="the real Kubernetes apiserver, scheduler, controller-manager and kubectl "
+    "run from this repo's files where the template checkout has them (only containers are "
+    "simulated)",
 )
 
 CURRENT = Docs(
@@ -155,4 +160,6 @@ CURRENT = Docs(
     "the cluster is healthy (a failure after the stop prints the commands that put the old "
     "data back). Ends with the key count against the backup's; then restart every "
     "kube-apiserver so that its watch caches start from the restored data",
+    rehearsal_kube="a kubectl stand-in speaking a current kubectl plays the cluster (no "
+    "control plane of this version can run there)",
 )

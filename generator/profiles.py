@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from generator import TEMPLATE_ROOT, facts, profile_docs
+from generator.schema import DEFAULT_PROFILE
 
 # Units systemd itself brings, on CoreOS and Flatcar alike.
 _SYSTEMD_UNITS = frozenset({
@@ -128,6 +129,12 @@ CURRENT = Profile(
 )
 
 PROFILES = {p.name: p for p in (TUTORIAL, CURRENT)}
+
+
+def demo_command(name: str) -> str:
+    """What rehearses profile NAME offline in the template checkout: `make demo` bakes the
+    default profile, another one needs its name."""
+    return "make demo" if name == DEFAULT_PROFILE else f"PROFILE={name} make demo"
 
 
 def shell_list(name: str, variable: str) -> tuple[str, ...]:

@@ -41,19 +41,21 @@ def venv_tools_on_path() -> None:
 
 @pytest.fixture(scope="session")
 def default_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One bake on the built-in defaults, shared read-only by the whole session."""
+    """One bake of the tutorial profile on its defaults (tests.baking: most suites check its
+    files), shared read-only by the whole session."""
     return bake(tmp_path_factory.mktemp("default-bake"))
 
 
 @pytest.fixture
 def cluster_copy(default_cluster: Path, tmp_path: Path) -> Path:
-    """A writable copy of the default bake, for tests that change or apply it."""
+    """A writable copy of default_cluster, for tests that change or apply it."""
     return copy_cluster(default_cluster, tmp_path)
 
 
 @pytest.fixture
 def bake_with(tmp_path: Path) -> Callable[..., Path]:
-    """Bake with non-default answers: bake_with(worker_count=3, _cluster_domain=...)."""
+    """Bake with non-default answers: bake_with(worker_count=3, _cluster_domain=...); the
+    tutorial profile unless profile= names another (tests.baking.bake)."""
     counter = iter(range(1000))
 
     def _bake(**answers: Any) -> Path:

@@ -56,8 +56,8 @@ def test_every_prompt_states_its_limits_per_profile() -> None:
         assert prompts[answer].endswith(f"Limits: {limits(answer)}"), answer
     # where the profiles differ, each is named with its own limit
     assert limits("kubernetes_version") == \
-        "tutorial: 1.1.x; current: 1.36.4 or 1.37.0 (pinned sums)"
-    assert limits("controller_size").endswith("current: a size slug of at least 2 vCPU, 2 GB")
+        "current: 1.36.4 or 1.37.0 (pinned sums); tutorial: 1.1.x"
+    assert limits("controller_size").startswith("current: a size slug of at least 2 vCPU, 2 GB;")
     assert limits("worker_count") == "1-99"
 
 

@@ -113,8 +113,8 @@ CURRENT = ("== Image: make image imports IMAGE_URL", "image 170000001 available 
 @pytest.mark.skipif(not CURRENT_READY, reason="the current profile's cloud-configs are not in "
                     "the template yet (issue 11: another part)")
 def test_current_profile_rehearsal(bake_with: Callable[..., Path]) -> None:
-    """PROFILE=current make demo's rehearsal: image, etcd, controller, worker, addons, smoke,
-    status, a re-run creating nothing, destroy keeping the image."""
+    """make demo's rehearsal of the current profile (the default): image, etcd, controller,
+    worker, addons, smoke, status, a re-run creating nothing, destroy keeping the image."""
     cluster = bake_with(profile="current")
     proc = subprocess.run(["bash", str(REPO / "tests/rehearse.sh"), str(cluster)],
                           capture_output=True, text=True, timeout=600, check=False,

@@ -20,7 +20,7 @@ from tests.baking import bake, copy_cluster, default_answers
 
 # The tutorial HA bake: the most etcd members, several controllers (short of the maximum, 9,
 # to keep the apply small; the SAN rule reads CONTROLLER_COUNT either way).
-TUTORIAL_HA = {"etcd_count": "5", "controller_count": "2"}
+TUTORIAL_HA = {"profile": "tutorial", "etcd_count": "5", "controller_count": "2"}
 
 
 def largest_counts(profile: str) -> dict[str, str]:

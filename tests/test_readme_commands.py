@@ -1,8 +1,8 @@
 """Issue 23 (3): every command the READMEs show runs here, in the order shown, against the
 DigitalOcean stand-in: the root README (the demo, `make try`, the real-deployment quickstart,
-the answers example) and the generated README of both profiles (the quickstart's current
-cluster, the demo's tutorial one through `make try`). A command that cannot run here is in
-NOT_RUN with the reason; a new README command runs automatically, and must pass. The commands
+the answers example) and the generated README of each profile (a fresh bake in an account of
+its own). A command that cannot run here is in NOT_RUN with the reason; a new README command
+runs automatically, and must pass. The commands
 of a section whose heading says "(on a droplet)" run on a node, not here: they must be the
 profile's own troubleshooting commands (Profile.docs), nothing else.
 
@@ -23,7 +23,9 @@ import pytest
 from generator import TEMPLATE_ROOT
 from generator.audit.cluster import read_settings
 from generator.profiles import PROFILES
-from tests.applying import FAKE_BIN, STANDIN_BIN, TOKEN
+from generator.schema import DEFAULT_PROFILE
+from tests.applying import FAKE_BINS, STANDIN_BIN, TOKEN
+from tests.baking import bake
 
 # Commands shown that cannot run here, and why (each must still be in a README).
 NOT_RUN = {
@@ -132,15 +134,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def standin_env(work: Path) -> dict[str, str]:
-    """The quickstart's environment: the stand-ins first on PATH (the current profile's
-    kubectl), a dummy token, the ssh key the droplets trust, short polls."""
+def standin_env(work: Path, profile: str = DEFAULT_PROFILE, account: str = "sim") -> dict[str, str]:
+    """The quickstart's environment: the stand-ins first on PATH (the profile's kubectl), the
+    simulated account work/ACCOUNT, a dummy token, the ssh key the droplets trust, short
+    polls."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DOSIM_", "DIGITALOCEAN_", "KUBECONFIG", "SSH_AUTH_SOCK"))}
-    sim = work / "sim"
+    sim = work / account
     sim.mkdir(exist_ok=True)
     env.update({
-        "PATH": os.pathsep.join([str(STANDIN_BIN), str(FAKE_BIN.parent / "fake_kubectl_current"),
+        "PATH": os.pathsep.join([str(STANDIN_BIN), str(FAKE_BINS[profile]),
                                  str(Path(sys.executable).parent), env["PATH"]]),
         "HOME": str(work / "home"), "DOSIM_PYTHON": sys.executable,
         "DOSIM_STATE": str(sim / "account.json"), "DOSIM_ROOT": str(sim / "droplets"),
@@ -161,22 +164,26 @@ def root_blocks() -> list[list[str]]:
              for c in block] for block in blocks]
 
 
-def test_not_run_names_commands_the_readmes_show(default_cluster: Path) -> None:
+@pytest.fixture(scope="module")
+def fresh(workspace: Path) -> dict[str, Path]:
+    """A fresh bake of each profile, in the workspace."""
+    return {profile: bake(workspace / f"fresh-{profile}", profile=profile) for profile in PROFILES}
+
+
+def test_not_run_names_commands_the_readmes_show(fresh: dict[str, Path]) -> None:
     """NOT_RUN and REFUSED stay true: each names a command a README shows (broken twin of a
     stale entry hiding nothing)."""
-    texts = [(TEMPLATE_ROOT / "README.md").read_text(), (default_cluster / "README.md").read_text()]
+    texts = [(TEMPLATE_ROOT / "README.md").read_text(),
+             *((cluster / "README.md").read_text() for cluster in fresh.values())]
     every = {shown(c) for text in texts for block in commands(text) for c in block}
     assert set(NOT_RUN) - every == set() and set(REFUSED) - every == set()
     assert "make demo" in every and "make try RUN='make status'" in every
 
 
-def test_droplet_sections_hold_only_the_profiles_troubleshooting(default_cluster: Path,
-                                                                 tmp_path: Path) -> None:
+def test_droplet_sections_hold_only_the_profiles_troubleshooting(fresh: dict[str, Path]) -> None:
     """What is not run here because it runs on a droplet is exactly the baked profile's
     troubleshooting list; without the heading's mark those commands would run here (twin)."""
-    from tests.current_profile import bake_current
-
-    for cluster in (default_cluster, bake_current(tmp_path / "current")):
+    for cluster in fresh.values():
         readme = (cluster / "README.md").read_text()
         profile = PROFILES[read_settings(cluster / "settings.env")["PROFILE"].value]
         wanted = [command for command, _ in profile.docs.troubleshooting]
@@ -192,31 +199,26 @@ def test_root_readme_commands(workspace: Path) -> None:
     env["REHEARSE_KUBE"] = "fake"  # the real control plane: test_apply_rehearse
     results = run_blocks(root_blocks(), workspace, env, workspace)
     check(results)
-    ran = [c for c, _, _ in results]
-    assert any(c.startswith("cookiecutter ./") and "profile=current" in c for c in ran)
     out = "".join(o for _, _, o in results)
     assert "== Try next" in out and "status of prod: 0 failed" in out
+    # the demo and the quickstart bake the default profile, naming none
+    for baked in ("out/do-cluster", "prod"):
+        assert f"PROFILE={DEFAULT_PROFILE}\n" in (workspace / baked / "settings.env").read_text()
     assert "DNS_SERVICE_IP=10.10.0.10" in (workspace / "do-cluster/settings.env").read_text()
 
 
-def test_generated_readme_commands_current(workspace: Path) -> None:
-    """A fresh current bake: its README's commands in its directory, in the README's order
-    (audit first, then the apply, then tear down)."""
-    from tests.current_profile import bake_current
-
-    cluster = bake_current(workspace / "fresh-current")
+@pytest.mark.parametrize("profile", PROFILES)
+def test_generated_readme_commands(workspace: Path, fresh: dict[str, Path], profile: str) -> None:
+    """A fresh bake of each profile: its README's commands in its directory, in the README's
+    order (audit first, then the apply, then tear down), in an account of its own holding the
+    ssh key (the quickstart's step 4)."""
+    cluster = fresh[profile]
+    env = standin_env(workspace, profile, account=f"sim-{profile}")
+    subprocess.run(["doctl", "compute", "ssh-key", "import", "k8s-key", "--public-key-file",
+                    str(workspace / "home/.ssh/id_ed25519.pub")], env=env, check=True,
+                   capture_output=True)
     blocks = commands((cluster / "README.md").read_text())
-    assert ["make image" in c for block in blocks for c in block].count(True) == 1
-    check(run_blocks(blocks, cluster, standin_env(workspace), workspace))
-
-
-def test_generated_readme_commands_tutorial(workspace: Path) -> None:
-    """The demo's cluster (tutorial profile): its README's commands through `make try`."""
-    cluster = workspace / "out/do-cluster"
-    if not (cluster / "state/rehearsal/kube-mode").is_file():
-        pytest.skip("no demo in the workspace (test_root_readme_commands)")
-    blocks = commands((cluster / "README.md").read_text())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSIM_", "DIGITALOCEAN_"))}
-    check(run_blocks(blocks, cluster, env, workspace,
-                     wrap=["bash", str(TEMPLATE_ROOT / "tests/rehearse.sh"), "--try",
-                           str(cluster)]))
+    imports = ["make image" in c for block in blocks for c in block].count(True)
+    # make image once where the bake names no image (it imports one), else never
+    assert imports == (read_settings(cluster / "settings.env")["IMAGE"].value == "")
+    check(run_blocks(blocks, cluster, env, workspace))

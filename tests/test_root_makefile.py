@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from generator.schema import DEFAULT_PROFILE, PROFILES
 from tests.applying import REPO
 
 LOCK_WAIT = "-o DPkg::Lock::Timeout=120"
@@ -44,17 +45,25 @@ def test_apt_get_waits_for_another_apt_run(tmp_path: Path) -> None:
     assert all(LOCK_WAIT in line for line in lines), lines
 
 
-def test_profile_current_make_demo_bakes_that_profile() -> None:
-    """`PROFILE=current make demo` bakes the current profile; plain `make demo` the default.
+def test_make_demo_bakes_the_default_profile_unless_told() -> None:
+    """Plain `make demo` answers no profile (cookiecutter takes the first choice, the default);
+    `PROFILE=tutorial make demo` bakes that one; make help names both from cookiecutter.json.
     (A dry run: make still runs the recursive `$(MAKE) -C out/... diagram`, which fails.)"""
-    def dry_run(**env: str) -> str:
-        proc = subprocess.run(["make", "--no-print-directory", "-n", "-C", str(REPO), "demo"],
+    def make(*args: str, **env: str) -> str:
+        return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args],
                               env={**os.environ, **env}, check=False, capture_output=True,
-                              text=True, timeout=60)
-        return next(line for line in proc.stdout.splitlines() if "cookiecutter --no-input" in line)
+                              text=True, timeout=60).stdout
 
-    assert dry_run(PROFILE="current").endswith(" . profile=current")
+    def dry_run(**env: str) -> str:
+        return next(line for line in make("-n", "demo", **env).splitlines()
+                    if "cookiecutter --no-input" in line)
+
+    assert dry_run(PROFILE="tutorial").endswith(" . profile=tutorial")
     assert dry_run().endswith(" . ")
+    others = "|".join(p for p in PROFILES if p != DEFAULT_PROFILE)
+    (demo,) = [line for line in make("help").splitlines() if line.split()[:2] == ["make", "demo"]]
+    assert f"Bake the default profile ({DEFAULT_PROFILE})" in demo
+    assert f"(PROFILE={others}: that profile)" in demo
 
 
 # python3 as a fresh Ubuntu has it without python3-venv: `-m venv` leaves a half-made directory

@@ -72,7 +72,7 @@ def test_rebaking_over_a_cluster_keeps_its_ca(tmp_path: Path) -> None:
     cluster = bake(tmp_path)
     ca = (cluster / "pki/ca-key.pem").read_bytes()
     cookiecutter(str(TEMPLATE_ROOT), no_input=True, output_dir=str(tmp_path),
-                 overwrite_if_exists=True)
+                 overwrite_if_exists=True, extra_context={"profile": "tutorial"})
     assert (cluster / "pki/ca-key.pem").read_bytes() == ca
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from generator import TEMPLATE_ROOT
 from generator.answers import validate
 from generator.bake import PROFILES_DIR, keep_profile
-from generator.schema import PROFILES
+from generator.schema import DEFAULT_PROFILE, PROFILES
 from tests.baking import default_answers
 
 
@@ -57,7 +58,7 @@ def test_every_profile_has_its_tree() -> None:
 
 
 @pytest.mark.parametrize("answers, field, words", [
-    ({"profile": "modern"}, "profile", "one of: tutorial, current"),
+    ({"profile": "modern"}, "profile", "one of: current, tutorial"),
     ({"image": ""}, "image", "tutorial profile boots a CoreOS image"),
     ({"profile": "current", "etcd_count": "2"}, "etcd_count", "use 1, 3 or 5"),
 ])
@@ -66,6 +67,14 @@ def test_profile_answers_are_checked(answers: dict[str, str], field: str, words:
     defaults = default_answers(profile=profile) if profile in PROFILES else default_answers()
     errors = [str(e) for e in validate(defaults | answers)]
     assert any(e.startswith(f"{field}:") and words in e for e in errors), errors
+
+
+def test_current_is_the_default_profile() -> None:
+    """Issue 19.5: a bake that names no profile builds the one that boots today; cookiecutter
+    answers with the first choice, so cookiecutter.json lists the profiles in schema order."""
+    choices = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())["profile"]
+    assert choices == list(PROFILES) and PROFILES[0] == DEFAULT_PROFILE == "current"
+    assert default_answers(profile=None)["profile"] == DEFAULT_PROFILE
 
 
 def test_profile_dependent_defaults() -> None:
@@ -88,6 +97,10 @@ CURRENT_READY = (Path(__file__).resolve().parents[1] / "{{cookiecutter.cluster_n
 def test_the_tutorial_readme_has_no_current_table(default_cluster: Path) -> None:
     text = (default_cluster / "README.md").read_text()
     assert "Tutorial → current" not in text and "make image" not in text
+    # not the default profile: its rehearsal names it; the real 1.1.2 control plane plays it
+    words = " ".join(text.split())
+    assert "run `PROFILE=tutorial make demo` in the" in words
+    assert "the real Kubernetes apiserver, scheduler, controller-manager and kubectl" in words
 
 
 @pytest.mark.skipif(not CURRENT_READY, reason="the current profile's cloud-configs are not in "
@@ -103,3 +116,6 @@ def test_the_current_readme_maps_each_tutorial_component(tmp_path: Path) -> None
         replaced, why = row.strip("| ").split(" | ")[1:3]
         assert replaced and why, row
     assert "`make image`" in text and "doctl compute image delete" in text
+    # the default profile: plain make demo rehearses it, with the current kubectl stand-in
+    assert "run `make demo` in the" in " ".join(text.split()) and "PROFILE=" not in text
+    assert "a kubectl stand-in speaking a current kubectl" in " ".join(text.split())

@@ -2,10 +2,10 @@
 
     .venv/bin/python -m tests.bench.audit [--workers 100] [--runs 7]
 
-Bakes the defaults, issues apiserver and worker-NN certificates signed by the bake's CA
-(as scripts/lib/pki.sh would after the apply), then audits it: once with an empty lint cache
-(generator/audit/lintcache.py; every script through shellcheck), then `--runs` times warm (as
-every audit after the first on a machine). The target is on the warm median.
+Bakes the tutorial profile's defaults, issues apiserver and worker-NN certificates signed by the
+bake's CA (as scripts/lib/pki.sh would after the apply), then audits it: once with an empty lint
+cache (generator/audit/lintcache.py; every script through shellcheck), then `--runs` times warm
+(as every audit after the first on a machine). The target is on the warm median.
 """
 
 from __future__ import annotations

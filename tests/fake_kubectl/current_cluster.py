@@ -1,5 +1,5 @@
 """A strict, stateful kubectl (and curl) stand-in speaking a current kubectl (vocab_current.py)
-against the current profile's cluster, for the apply tests and ``PROFILE=current make demo``.
+against the current profile's cluster, for the apply tests and ``make demo``.
 
 Why a stand-in: ``require_kubectl`` accepts only a kubectl within one minor of the cluster's
 version, this machine's kubectl is 1.32 and the cluster runs 1.37; no control plane of that
