@@ -2,7 +2,7 @@
 # make upgrade KUBERNETES_VERSION=X.Y.Z: every node moved to another Kubernetes release of
 # releases.tsv in place, one node at a time, by the version skew policy (the current profile's
 # profile_upgrade, scripts/lib/upgrade.sh; make plan KUBERNETES_VERSION=X.Y.Z shows it first).
-# The tutorial profile pins the reference's Kubernetes 1.1.2 and refuses.
+# The tutorial profile pins the reference's Kubernetes release and refuses.
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh

@@ -168,9 +168,12 @@ lb_reconcile() {
 }
 
 # _lb_keep_oldest OUR_ID: a concurrent apply from another checkout may have created one too:
-# the oldest stays (printed as JSON), a younger one that we created goes.
+# the oldest stays (printed as JSON), a younger one that we created goes. created_at has a
+# resolution of one second, so two creates in the same second tie (the id decides) and the other
+# may not be listed yet: list once that second has passed, so that both runs see both.
 _lb_keep_oldest() {
   local ours oldest
+  sleep 2
   ours=$(_lb_ours "$(do_json "listing the load balancers" compute load-balancer list)")
   oldest=$(jq -r '.[0].id // empty' <<<"$ours")
   if [[ -n "$oldest" && "$oldest" != "$1" ]]; then
