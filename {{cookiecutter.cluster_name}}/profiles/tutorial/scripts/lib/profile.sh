@@ -30,7 +30,7 @@
   ETCD_API=2
   # make scale, make replace, make os-update and REPLACE=1's drain: refused (skipped) with
   # this reason when not empty
-  NODE_OPS_REFUSAL="the tutorial's Kubernetes 1.1.2 has neither kubectl cordon nor drain (not in its command list) nor the Eviction API, and its CoreOS images are gone; the current profile scales in, replaces and updates nodes"
+  NODE_OPS_REFUSAL="the tutorial's Kubernetes release has neither kubectl cordon nor drain (not in its command list) nor the Eviction API, and its CoreOS images are gone; the current profile scales in, replaces and updates nodes"
   # make rotate-encryption-key: refused with this reason when not empty
   ROTATE_ENCRYPTION_REFUSAL="make rotate-encryption-key: the tutorial's Kubernetes 1.1 cannot encrypt Secrets at rest (the apiserver has no --encryption-provider-config); the current profile does"
 }
