@@ -68,10 +68,12 @@ def test_create_stores_the_api_form_and_get_list_show_it(sim: Sim) -> None:
      "tag 'k-nope' does not exist"),
     ("protocol:tcp,ports:22,address:300.0.0.1/8", (), "invalid address"),
     ("protocol:tcp,ports:22", (), "at least one of sources"),
-    ("protocol:tcp,ports:22,address", (), "Unexpected input value [address], must be a key:value"),
+    # extractRule's "[%v]" around Go's own brackets of the slice (doctl commands/firewalls.go)
+    ("protocol:tcp,ports:22,address", (),
+     "Unexpected input value [[address]], must be a key:value"),
     # two spaces: an empty rule between them (strings.Split on " ")
     ("protocol:tcp,ports:22,address:0.0.0.0/0  protocol:udp,ports:53,address:0.0.0.0/0", (),
-     "Unexpected input value [], must be a key:value pair"),
+     "Unexpected input value [[]], must be a key:value pair"),
 ])
 def test_the_api_and_doctl_refuse_what_they_refuse(
         sim: Sim, inbound: str, extra: tuple[str, ...], message: str) -> None:

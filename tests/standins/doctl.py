@@ -20,6 +20,7 @@ from . import state as st
 from .api import ApiError, Client
 from .cli import Cmd, Flag, Parsed
 from .output import Displayable, DisplayError, go_json, render
+from .ruleargs import RuleError
 
 VERSION = "1.146.0-dosim"
 TOKEN_ERROR = ("Unable to initialize DigitalOcean API client: access token is required. "
@@ -609,7 +610,7 @@ def main(argv: list[str]) -> int:
         ctx = Ctx(parsed, Client.from_env(_retry_max(parsed)), st.state_path())
         assert parsed.cmd.run is not None
         return parsed.cmd.run(ctx)
-    except CmdError as exc:
+    except (CmdError, RuleError) as exc:
         return _fail(str(exc), output)
     except ApiError as exc:
         return _fail(str(exc), output)

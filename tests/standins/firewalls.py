@@ -1,7 +1,7 @@
 """``doctl compute firewall create|update|get|list|delete`` (doctl commands/firewalls.go).
 
-Rule strings are parsed as doctl's ``extractRule`` does: rules split on single spaces, key:value
-pairs on commas; ``address``, ``droplet_id``, ``load_balancer_uid``, ``kubernetes_id``, ``tag``
+Rule strings are split as doctl's ``extractRule`` does (ruleargs.py, shared with the load
+balancer's rules); ``address``, ``droplet_id``, ``load_balancer_uid``, ``kubernetes_id``, ``tag``
 become sources (destinations); any OTHER key is put into the rule map and then silently lost when
 doctl unmarshals it into godo's ``InboundRule`` (Go's encoding/json ignores unknown fields) —
 so ``port:22`` reaches the API as a rule without ports, which the API refuses.
@@ -16,6 +16,7 @@ from typing import Any
 from . import fwservice
 from .cli import Cmd, Flag
 from .output import Displayable
+from .ruleargs import RuleError, atoi, droplet_ids, firewall_pairs, rules
 
 _KNOWN = ("protocol", "ports")
 # The doctl entry module (run as __main__): its CmdError is the one main() catches.
@@ -27,29 +28,19 @@ def _d() -> ModuleType:
     return _doctl
 
 
-def go_slice(items: list[str]) -> str:
-    return "[" + " ".join(items) + "]"
-
-
 def extract_rules(text: str, side: str) -> list[dict[str, Any]]:
-    CmdError = _d().CmdError
-    if not text:
-        return []
-    rules = []
-    for rule_text in text.split(" "):
+    out = []
+    for rule_text in rules(text):
         rule: dict[str, Any] = {}
         where: dict[str, list[Any]] = {k: [] for k in fwservice.ENDPOINTS}
-        for pair_text in rule_text.split(","):
-            pair = pair_text.split(":", 1)
-            if len(pair) != 2:
-                raise CmdError(f"Unexpected input value {go_slice(pair)}, must be a key:value pair")
-            key, value = pair
+        for key, value in firewall_pairs(rule_text):
             if key == "address":
                 where["addresses"].append(value)
             elif key == "droplet_id":
-                if not value.lstrip("+-").isdigit():
-                    raise CmdError(f"Provided value [{key}] for droplet id is not of type int")
-                where["droplet_ids"].append(int(value))
+                droplet = atoi(value)
+                if droplet is None:
+                    raise RuleError(f"Provided value [{key}] for droplet id is not of type int")
+                where["droplet_ids"].append(droplet)
             elif key == "load_balancer_uid":
                 where["load_balancer_uids"].append(value)
             elif key == "kubernetes_id":
@@ -60,8 +51,8 @@ def extract_rules(text: str, side: str) -> list[dict[str, Any]]:
                 rule[key] = value
             # any other key: dropped by json.Unmarshal into godo.InboundRule/OutboundRule
         rule[side] = {k: v for k, v in where.items() if v}
-        rules.append(rule)
-    return rules
+        out.append(rule)
+    return out
 
 
 def _endpoint_text(where: dict[str, Any]) -> str:
@@ -100,17 +91,11 @@ def firewalls_display(items: list[dict[str, Any]]) -> Displayable:
 
 def _request(ctx: Any) -> dict[str, Any]:
     """buildFirewallRequestFromArgs: the JSON body godo sends."""
-    CmdError = _d().CmdError
     p = ctx.parsed
-    droplet_ids = []
-    for raw in p.get("droplet-ids"):
-        if not raw.lstrip("+-").isdigit():
-            raise CmdError(f'strconv.Atoi: parsing "{raw}": invalid syntax')
-        droplet_ids.append(int(raw))
     body = {"name": p.get("name"),
             "inbound_rules": extract_rules(p.get("inbound-rules"), "sources"),
             "outbound_rules": extract_rules(p.get("outbound-rules"), "destinations"),
-            "droplet_ids": droplet_ids, "tags": list(p.get("tag-names"))}
+            "droplet_ids": droplet_ids(p.get("droplet-ids")), "tags": list(p.get("tag-names"))}
     # round-trip through JSON like godo, so the handler sees only what was sent
     return dict(json.loads(json.dumps(body)))
 

@@ -1,12 +1,13 @@
 """``doctl compute load-balancer create|update|get|list|delete`` (doctl commands/load_balancers.go).
 
-Flags are parsed as doctl's ``buildRequestFromArgs`` does: ``--forwarding-rules`` splits rules on
-single spaces and each rule's key:value pairs on commas (``extractForwardingRules``);
-``--health-check`` is one comma-separated key:value list (``fillStructFromStringSliceArgs``). A
-pair that is not exactly ``key:value`` is "Unexpected input value [...]: must be a key:value
-pair"; an unknown key is silently dropped; an int field whose value does not parse stays 0.
-``--algorithm`` defaults to round_robin. ``--allow-list``/``--deny-list`` are string slices (comma
-separated, repeatable); when either is given the request carries ``firewall`` with both
+Flags are parsed as doctl's ``buildRequestFromArgs`` does (ruleargs.py, shared with the
+firewall's rules): ``--forwarding-rules`` splits rules on single spaces and each rule's
+key:value pairs on commas (``extractForwardingRules``); ``--health-check`` is one
+comma-separated key:value list (``fillStructFromStringSliceArgs``). A pair that is not exactly
+``key:value`` is "Unexpected input value [...]: must be a key:value pair"; an unknown key is
+silently dropped; an int field whose value does not parse stays 0. ``--algorithm`` defaults
+to round_robin. ``--allow-list``/``--deny-list`` are string slices (comma separated,
+repeatable); when either is given the request carries ``firewall`` with both
 (``GetStringSliceIsFlagSet``; godo ``LBFirewall`` omits an empty list). Output columns: doctl
 commands/displayers/load_balancer.go (the Firewall column only when the API returned one, as
 ``prettyPrintStruct`` prints it: ``allow:[ip:1.2.3.4 cidr:10.0.0.0/8],deny:[]``).
@@ -22,8 +23,8 @@ from typing import Any
 
 from . import lbservice
 from .cli import Cmd, Flag
-from .firewalls import go_slice
 from .output import Displayable
+from .ruleargs import droplet_ids, fill_struct, rules
 
 RULE_FIELDS = {"entry_protocol": str, "entry_port": int, "target_protocol": str,
                "target_port": int, "certificate_id": str, "tls_passthrough": bool}
@@ -38,48 +39,14 @@ def _d() -> ModuleType:
     return _doctl
 
 
-def fill_struct(text: str, fields: dict[str, type], delimiter: str = ",") -> dict[str, Any]:
-    """fillStructFromStringSliceArgs: unknown keys dropped, unparsable ints/bools left unset."""
-    out: dict[str, Any] = {}
-    if not text:
-        return out
-    pairs = {}
-    for kv in text.split(delimiter):
-        p = kv.split(":")
-        if len(p) != 2:
-            raise _d().CmdError(f"Unexpected input value {go_slice(p)}: must be a key:value pair")
-        pairs[p[0]] = p[1]
-    for key, kind in fields.items():
-        if key not in pairs:
-            continue
-        val = pairs[key]
-        if kind is int:
-            if val.lstrip("+-").isdigit():
-                out[key] = int(val)
-        elif kind is bool:
-            if val.lower() in ("1", "t", "true"):
-                out[key] = True
-            elif val.lower() in ("0", "f", "false"):
-                out[key] = False
-        else:
-            out[key] = val
-    return out
-
-
 def _request(ctx: Any) -> dict[str, Any]:
     p = ctx.parsed
-    droplet_ids = []
-    for raw in p.get("droplet-ids"):
-        if not raw.lstrip("+-").isdigit():
-            raise _d().CmdError(f'strconv.Atoi: parsing "{raw}": invalid syntax')
-        droplet_ids.append(int(raw))
-    rules_text = p.get("forwarding-rules")
-    rules = [fill_struct(r, RULE_FIELDS) for r in rules_text.split(" ")] if rules_text else []
     body: dict[str, Any] = {
         "name": p.get("name"), "region": p.get("region"), "size": p.get("size"),
         "size_unit": p.get("size-unit"),
         "algorithm": p.get("algorithm") if "algorithm" in p.given else "round_robin",
-        "tag": p.get("tag-name"), "droplet_ids": droplet_ids, "forwarding_rules": rules,
+        "tag": p.get("tag-name"), "droplet_ids": droplet_ids(p.get("droplet-ids")),
+        "forwarding_rules": [fill_struct(r, RULE_FIELDS) for r in rules(p.get("forwarding-rules"))],
         "health_check": fill_struct(p.get("health-check"), CHECK_FIELDS),
         "redirect_http_to_https": p.get("redirect-http-to-https"),
         "enable_proxy_protocol": p.get("enable-proxy-protocol"),
