@@ -173,7 +173,8 @@ lb_reconcile() {
 # may not be listed yet: list once that second has passed, so that both runs see both.
 _lb_keep_oldest() {
   local ours oldest
-  sleep 2
+  wait_begin "another run's load balancer of the same second to be listed" 2
+  wait_sleep 2
   ours=$(_lb_ours "$(do_json "listing the load balancers" compute load-balancer list)")
   oldest=$(jq -r '.[0].id // empty' <<<"$ours")
   if [[ -n "$oldest" && "$oldest" != "$1" ]]; then
