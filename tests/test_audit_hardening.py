@@ -136,6 +136,9 @@ def test_each_planted_defect_is_caught(current: Path, tmp_path: Path, name: str)
     plant(cluster)
     found = _rules(cluster).get(rule, [])
     assert any(said in message for message in found), (name, _rules(cluster))
+    # the manifest and its copy in user data share one encryption script and one admission
+    # configuration: each defect is reported once, where it is written
+    assert len(found) == len(set(found)), found
 
 
 def test_every_security_row_names_a_rule_with_a_twin() -> None:

@@ -108,20 +108,21 @@ def audit_log(cluster: Cluster, m: Manifest, f: dict[str, str]) -> Iterator[Find
         yield _finding(m, rule, f"the audit log is not bounded on the controller's disk: "
                        f"{', '.join(missing) or '--audit-log-path=- (stdout)'}; set "
                        f"--audit-log-path on a host path and {', '.join(AUDIT_FLAGS)}")
-    policies = [d for d in _written(cluster, policy_path) if isinstance(d, dict)]
-    if not policies:
+    policy = next((p for p in cluster.manifests
+                   if p.host_path == policy_path and isinstance(p.data, dict)), None)
+    if policy is None:
         yield _finding(m, rule, f"--audit-policy-file={policy_path}: no cloud-config writes "
                        "that file; the apiserver would not start")
         return
-    rules = [r for r in policies[0].get("rules") or [] if isinstance(r, dict)]
+    rules = [r for r in policy.data.get("rules") or [] if isinstance(r, dict)]
     if not rules:
-        yield _finding(m, rule, f"{policy_path}: the Policy has no rules: nothing is audited")
+        yield _finding(policy, rule, f"{policy_path}: the Policy has no rules: nothing is audited")
     for group, resource in SENSITIVE:
         if _rule_logs_body(_first_match(rules, group, resource), group, resource) or any(
                 _rule_logs_body(r, group, resource) and r.get("resources") for r in rules):
-            yield _finding(m, rule, f"{policy_path}: a rule logs request or response bodies of "
-                           f"{resource}: the audit log would hold their contents; keep "
-                           f"{resource} at level Metadata")
+            yield _finding(policy, rule, f"{policy_path}: a rule logs request or response "
+                           f"bodies of {resource}: the audit log would hold their contents; "
+                           f"keep {resource} at level Metadata")
 
 
 def encryption(cluster: Cluster, m: Manifest, f: dict[str, str]) -> Iterator[Finding]:
@@ -172,26 +173,29 @@ def _encryption_config(config: Any) -> Iterator[Finding]:
 def pod_security(cluster: Cluster, m: Manifest, f: dict[str, str]) -> Iterator[Finding]:
     rule = "hardening.pod-security"
     path = f.get("--admission-control-config-file")
-    configs = [d for d in _written(cluster, path or "") if isinstance(d, dict)]
-    plugin = next((p for c in configs for p in c.get("plugins") or []
-                   if isinstance(p, dict) and p.get("name") == "PodSecurity"), None)
-    if plugin is None:
+    # a defect of the configuration is reported where the user data writes it
+    found = next(((c, p) for c in cluster.manifests
+                  if c.host_path == (path or "") and isinstance(c.data, dict)
+                  for p in c.data.get("plugins") or []
+                  if isinstance(p, dict) and p.get("name") == "PodSecurity"), None)
+    if found is None:
         yield _finding(m, rule, "no PodSecurity configuration (--admission-control-config-file "
                        "with an AdmissionConfiguration the user data writes): every namespace "
                        "admits privileged pods; enforce "
                        f"{facts.POD_SECURITY_DEFAULTS['enforce']}")
         return
+    config, plugin = found
     psc = plugin.get("configuration") or {}
     defaults = psc.get("defaults") or {}
     for mode, want in facts.POD_SECURITY_DEFAULTS.items():
         got = str(defaults.get(mode, "privileged"))
         if got not in STRICTNESS or STRICTNESS.index(got) < STRICTNESS.index(want):
-            yield _finding(m, rule, f"Pod Security {mode}={got}: at least {want}")
+            yield _finding(config, rule, f"Pod Security {mode}={got}: at least {want}")
     extra = set((psc.get("exemptions") or {}).get("namespaces") or []) - set(
         facts.POD_SECURITY_EXEMPT_NAMESPACES)
     others = {k: v for k, v in (psc.get("exemptions") or {}).items() if k != "namespaces" and v}
     if extra or others:
-        yield _finding(m, rule, f"Pod Security exempts {sorted(extra) or others}: only "
+        yield _finding(config, rule, f"Pod Security exempts {sorted(extra) or others}: only "
                        f"{', '.join(facts.POD_SECURITY_EXEMPT_NAMESPACES)} may be")
 
 
@@ -236,8 +240,13 @@ def _sysctls(m: Manifest) -> Iterator[Finding]:
 def check(cluster: Cluster) -> Iterator[Finding]:
     if cluster.setting("PROFILE") != PROFILE:
         return
+    # every apiserver (the manifest and its copy in user data) leads to the one encryption
+    # script and admission configuration: report each of their defects once
+    seen: set[Finding] = set()
     for m, f in _apiservers(cluster):
-        yield from audit_log(cluster, m, f)
-        yield from encryption(cluster, m, f)
-        yield from pod_security(cluster, m, f)
+        for finding in (*audit_log(cluster, m, f), *encryption(cluster, m, f),
+                        *pod_security(cluster, m, f)):
+            if finding not in seen:
+                seen.add(finding)
+                yield finding
     yield from kubelet(cluster)
