@@ -155,11 +155,13 @@ CURRENT = Docs(
     "checked there (`etcdutl snapshot status`: the same hash and revision) and restored into a "
     "new data dir beside the live one (`etcdutl snapshot restore` with the member's name, the "
     "initial cluster and its token).",
-    restore="Only then: etcd stopped on every member, each data dir moved aside and the "
-    "restored one put in its place, every member started; the old data dirs are deleted once "
-    "the cluster is healthy (a failure after the stop prints the commands that put the old "
-    "data back). Ends with the key count against the backup's; then restart every "
-    "kube-apiserver so that its watch caches start from the restored data",
+    restore="Only then, as Kubernetes' etcd restore procedure asks: every controller's static "
+    "pods stopped (their manifests moved to `/etc/kubernetes/manifests.restoring`), etcd "
+    "stopped on every member, each data dir moved aside and the restored one put in its place, "
+    "every member started; once the cluster is healthy the old data dirs are deleted and each "
+    "controller's static pods and kubelet start again, one at a time, its apiserver's `/readyz` "
+    "awaited (a failure after the stop prints the commands that put the old data and the "
+    "control plane back). Ends with the key count against the backup's",
     rehearsal_kube="a kubectl stand-in speaking a current kubectl plays the cluster (no "
     "control plane of this version can run there)",
 )

@@ -140,6 +140,25 @@ class Apply:
         return {key: s.value for key, s in read_settings(self.cluster / "settings.env").items()}
 
 
+def static_pod_moves(apply: Apply, name: str, aside: str) -> list[tuple[float, str]]:
+    """(time, "out"|"back") of each move of the apiserver's static pod manifest on droplet name
+    into or out of the directory aside (the kubelet stops and starts the pod so)."""
+    moves = []
+    for entry in dropletfs.read_log(apply.root(name)):
+        args = entry.get("args") or []
+        if entry.get("cmd") == "mv" and any(str(a).endswith("kube-apiserver.yaml") for a in args) \
+                and any(f"{aside}/" in str(a) for a in args):
+            moves.append((entry["t"], "out" if str(args[-1]).endswith(f"{aside}/") else "back"))
+    return moves
+
+
+def unit_ops(apply: Apply, name: str, unit: str) -> list[tuple[float, str]]:
+    """(time, verb) of each ``systemctl VERB UNIT`` an ssh session ran on droplet name."""
+    return [(e["t"], str(e["args"][0])) for e in dropletfs.read_log(apply.root(name))
+            if e.get("cmd") == "systemctl" and len(e.get("args") or []) >= 2
+            and unit in {str(x) for x in e["args"][1:]}]
+
+
 def squeezed(text: str) -> str:
     """Runs of spaces as one: the status summary pads its columns to the longest layer name."""
     return re.sub(" {2,}", " ", text)

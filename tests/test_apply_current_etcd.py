@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.applying import REPO, Apply, cert_sans
+from tests.applying import REPO, Apply, cert_sans, static_pod_moves, unit_ops
 from tests.baking import bake
 from tests.standins import dropletfs, etcd3data, etcd3members, units
 
@@ -115,11 +115,24 @@ def test_backup_records_the_snapshot_and_what_it_holds(applied: Apply, made: Pat
 
 def test_restore_brings_every_member_back_from_the_same_snapshot(applied: Apply,
                                                                    made: Path) -> None:
+    """Kubernetes' "Operating etcd clusters" (Restoring an etcd cluster): every API server
+    stopped before the restore, restarted after it with the scheduler, the controller manager
+    and the kubelet; here the controller's static pods are moved aside before etcd stops on any
+    member and put back (kubelet restarted, /readyz awaited) once every member serves again."""
     etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
-    proc = applied.make("restore", BACKUP=str(made.relative_to(applied.cluster)), FORCE="1")
+    proc = applied.make("restore", BACKUP=str(made.relative_to(applied.cluster)), FORCE="1",
+                        STATIC_POD_SECONDS="0")
     out = proc.stdout + proc.stderr
     assert "restored into /var/lib/etcd.restored" in out
     assert f"etcd of do-cluster restored from {made.relative_to(applied.cluster)}" in out
+    assert "control plane: 1 controller(s) restarted one at a time, each apiserver ready" in out
+    controller = "do-cluster-controller-01"
+    (out_at, _), (back_at, _) = static_pod_moves(applied, controller, ".restoring")
+    stops = [t for m in MEMBERS for t, verb in unit_ops(applied, m, "etcd") if verb == "stop"]
+    starts = [t for m in MEMBERS for t, verb in unit_ops(applied, m, "etcd") if verb == "start"]
+    assert out_at < min(stops) and max(starts) < back_at, (out_at, stops, starts, back_at)
+    assert [v for _, v in unit_ops(applied, controller, "kubelet.service")][-1] == "restart"
+    assert not list((applied.root(controller) / "etc/kubernetes/manifests.restoring").glob("*"))
     for name in MEMBERS:
         assert keys_of(applied, name) == KEYS, name
         assert not (applied.root(name) / "var/lib/etcd.before-restore").exists()

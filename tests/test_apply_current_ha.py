@@ -1,5 +1,8 @@
 """The current profile with several controllers behind the load balancer (issue 19.2), applied on
-the stand-ins: controller_count=2, etcd_count=3, two workers. Every apiserver serves the one
+the stand-ins end to end (issue 19's "Done when": etcd_count=3 controller_count=2
+worker_count=3; in file order: the apply, addons, smoke, status, a controller down, rotate-certs
+interrupted and resumed, certs, backup and restore, a re-run that creates nothing, destroy
+leaving nothing). Every apiserver serves the one
 shared certificate naming the load balancer's IP and every controller's addresses; the workers'
 kubelets and kube-proxy and the admin's ./kubeconfig go through the load balancer (the
 controllers' own kubelets to their local apiserver); the controller-manager and the scheduler
@@ -9,6 +12,7 @@ profile's (scripts/lib/loadbalancer.sh, firewall.sh: shared). Prints the API cal
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -17,13 +21,13 @@ import pytest
 import yaml
 
 from generator.audit.upstream import config_schemas, flag_tables
-from tests.applying import Apply, cert_sans, squeezed
+from tests.applying import Apply, cert_sans, squeezed, static_pod_moves, unit_ops
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
-from tests.standins import dropletfs, units
+from tests.standins import etcd3data, etcd3members, units
 from tests.standins import state as standin_state
 
-DROPLETS = 3 + 2 + 2
+DROPLETS = 3 + 2 + 3
 CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
 FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (after make image)
 
@@ -31,7 +35,7 @@ FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (af
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     cluster = bake_current(tmp_path_factory.mktemp("current-ha-bake"), controller_count=2,
-                           etcd_count=3, worker_count=2)
+                           etcd_count=3, worker_count=3)
     base = tmp_path_factory.mktemp("current-ha")
     apply = Apply.create(copy_cluster(cluster, base), base / "sim")
     apply.make("image")
@@ -129,7 +133,7 @@ def test_addons_smoke_status_through_the_load_balancer(applied: Apply) -> None:
     out = squeezed(applied.make("status").stderr)
     assert "controllers OK: 2 controller(s) serving behind the load balancer" in out
     assert "cloud OK: 0 load balancer(s) and 0 volume(s) tagged k8s:k8s-do:do-cluster" in out
-    assert "nodes OK: 4 of 4 node(s) (2 controllers and workers) Ready" in out
+    assert "nodes OK: 5 of 5 node(s) (2 controllers and workers) Ready" in out
     assert "status of do-cluster: 0 failed" in out
 
 
@@ -163,16 +167,6 @@ def _restarts(apply: Apply, name: str, unit: str) -> int:
     return int(units.restarts(apply.root(name)).get(unit, {}).get("restarts", 0))
 
 
-def _static_pod_moves(apply: Apply, name: str) -> list[tuple[float, str]]:
-    """(time, "out"|"back") of each move of the apiserver's manifest on droplet name."""
-    moves = []
-    for entry in dropletfs.read_log(apply.root(name)):
-        args = entry.get("args") or []
-        if entry.get("cmd") == "mv" and any(str(a).endswith("kube-apiserver.yaml") for a in args):
-            moves.append((entry["t"], "out" if str(args[-1]).endswith(".rotating/") else "back"))
-    return moves
-
-
 def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     """make rotate-certs (issue 19.4, 18.5): every certificate but the CA re-issued with its key,
     installed one node at a time; interrupted at the second worker (its sshd gone), the re-run
@@ -187,6 +181,7 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     ctl1 = f"{s['CONTROLLER_PREFIX']}-01"
     ctl2 = f"{s['CONTROLLER_PREFIX']}-02"
     worker2 = f"{s['WORKER_PREFIX']}-02"
+    worker3 = f"{s['WORKER_PREFIX']}-03"
     with standin_state.locked(applied.sim / "account.json") as data:
         (rec,) = [r for r in data["droplets"].values() if r["name"] == worker2]
         rec["sim"]["sshd_at"] = time.time() + 86400
@@ -204,8 +199,10 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
     assert "a rotation was interrupted: re-run make rotate-certs" in status
     certs = json.loads(applied.make("certs", "OUTPUT=json", check=False).stdout)
     stale = sorted(c["location"] for c in certs if c["stale"])
-    assert stale == [f"{worker2}:/etc/kubernetes/pki/{f}" for f in ("kube-proxy.pem",
-                                                                    "kubelet.pem")], stale
+    # the rotation stops at the worker it cannot reach: it and the workers after it keep
+    # their old files
+    assert stale == [f"{w}:/etc/kubernetes/pki/{f}" for w in (worker2, worker3)
+                     for f in ("kube-proxy.pem", "kubelet.pem")], stale
     restarts = {n: _restarts(applied, n, u) for n, u in (
         *((e, "etcd.service") for e in etcds), (ctl1, "kubelet.service"),
         (ctl2, "kubelet.service"), (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))}
@@ -218,20 +215,21 @@ def test_rotate_certs_resumes_after_an_interrupt(applied: Apply) -> None:
         *((e, "etcd.service") for e in etcds), (ctl1, "kubelet.service"),
         (ctl2, "kubelet.service"), (f"{s['WORKER_PREFIX']}-01", "kubelet.service"))} == restarts
     assert _restarts(applied, worker2, "kubelet.service") == 1
+    assert _restarts(applied, worker3, "kubelet.service") == 1
     assert not (pki / "rotation.tsv").exists()
     assert (pki / "ca.pem").read_bytes() == ca
     assert (pki / "service-account-key.pem").read_bytes() == sa_key
     assert {p.name: p.read_bytes() for p in pki.glob("*-key.pem")} == keys
     assert len(list((pki / "retired").glob("*.pem"))) == len(before) - 1
     # installed copies are the new ones (make certs finds none stale)
-    for name in (ctl1, ctl2, worker2):
+    for name in (ctl1, ctl2, worker2, worker3):
         assert (applied.root(name) / "etc/kubernetes/pki/kubelet.pem").read_bytes() == \
             (pki / f"kubelet-{name}.pem").read_bytes()
     for nn, name in enumerate(etcds, 1):  # each member its own certificate, as etcd.pem
         assert (applied.root(name) / "etc/etcd/pki/etcd.pem").read_bytes() == \
             (pki / f"etcd-{nn:02d}.pem").read_bytes()
     # one apiserver at a time: the first back in place before the second moved away
-    m1, m2 = _static_pod_moves(applied, ctl1), _static_pod_moves(applied, ctl2)
+    m1, m2 = (static_pod_moves(applied, c, ".rotating") for c in (ctl1, ctl2))
     assert [d for _, d in m1] == ["out", "back"] and [d for _, d in m2] == ["out", "back"]
     assert m1[1][0] < m2[0][0]
     ds = applied.kube()["objects"]["DaemonSet/kube-system/kube-proxy"]
@@ -264,6 +262,38 @@ def test_certs_lists_every_certificate_aligned(applied: Apply) -> None:
     out = squeezed(applied.make("status", check=False, CERT_WARN_DAYS="400").stderr)
     assert "certs WARN: soonest: " in out and ": make rotate-certs" in out
     assert "certs OK: soonest: " in squeezed(applied.make("status").stderr)
+
+
+def test_backup_then_restore_with_every_controller_stopped_meanwhile(applied: Apply) -> None:
+    """make backup (an etcd v3 snapshot of the leader, 0600, what it holds recorded), a write
+    after it, make restore: every member back to the snapshot's keys, the write gone; both
+    controllers' static pods stopped before etcd stops on any member, started again one at a
+    time once every member serves; make status green after. (The kubectl stand-in keeps its
+    objects apart from the etcd stand-in's keys: what is compared is etcd's.)"""
+    names = sorted(n for n in applied.droplets() if n.startswith("do-cluster-etcd-"))
+    keys = {f"/registry/configmaps/default/cm-{i}": f'{{"n":{i}}}' for i in range(4)}
+    etcd3members.put(applied.sim / "account.json", keys)
+    before = {n: etcd3data.read_db(applied.root(n))["keys"] for n in names}  # type: ignore[index]
+    assert all(keys.items() <= got.items() for got in before.values())
+    out = applied.make("backup")
+    line = next(x for x in (out.stdout + out.stderr).splitlines() if "make restore BACKUP=" in x)
+    backup = line.split("BACKUP=", 1)[1].strip()
+    meta = json.loads((applied.cluster / backup / "backup.json").read_text())
+    assert (meta["cluster"], meta["members"], meta["etcd_count"]) == ("do-cluster", 3, 3)
+    for f in (applied.cluster / backup).iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
+    proc = applied.make("restore", BACKUP=backup, FORCE="1", STATIC_POD_SECONDS="0")
+    assert "control plane: 2 controller(s) restarted one at a time" in proc.stderr
+    after = {n: etcd3data.read_db(applied.root(n))["keys"] for n in names}  # type: ignore[index]
+    assert after == before
+    stops = [t for n in names for t, verb in unit_ops(applied, n, "etcd") if verb == "stop"]
+    starts = [t for n in names for t, verb in unit_ops(applied, n, "etcd") if verb == "start"]
+    (out1, _), (back1, _) = static_pod_moves(applied, "do-cluster-controller-01", ".restoring")
+    (out2, _), (back2, _) = static_pod_moves(applied, "do-cluster-controller-02", ".restoring")
+    assert max(out1, out2) < min(stops) and max(starts) < back1 < back2
+    status = squeezed(applied.make("status").stderr)
+    assert "etcd-members OK" in status and "status of do-cluster: 0 failed" in status
 
 
 def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> None:

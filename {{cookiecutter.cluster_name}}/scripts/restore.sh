@@ -17,6 +17,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/controllers_health.sh
+source scripts/lib/controllers_health.sh
 
 # wait_member NAME IP WHAT COMMAND: run COMMAND on NAME until it succeeds, bounded by
 # APPLY_TIMEOUT_SECONDS (etcd2 needs a moment to start or to be joined). Prints its output.

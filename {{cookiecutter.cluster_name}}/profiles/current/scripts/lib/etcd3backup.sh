@@ -11,9 +11,12 @@
 # restore: everything checked before anything stops: the backup here (backup.json, size,
 # sha256, the cluster it came from), then on every member the copied snapshot (etcdutl status:
 # the same hash and revision) and its new data dir restored beside the live one (etcdutl
-# checks the integrity hash). Only then etcd stops on every member, each data dir is moved
-# aside and the restored one takes its place, every member starts; the old data dirs go once
-# the cluster is healthy. A failure after the stop says how to put the old data back.
+# checks the integrity hash). Only then, as Kubernetes' "Operating etcd clusters" asks, every
+# controller's control plane stops (its static pods: staticpods.sh), etcd stops on every
+# member, each data dir is moved aside and the restored one takes its place, every member
+# starts; once the cluster is healthy the old data dirs go and the controllers' static pods and
+# kubelets start again one at a time, each apiserver's /readyz awaited. A failure after the
+# stop says how to put the old data and the control plane back.
 
 ETCD3_METHOD="etcdctl snapshot save, etcdutl snapshot restore (https://etcd.io/docs/v3.6/op-guide/recovery/)"
 
@@ -149,6 +152,7 @@ _etcd3_on() {
 # their number is ETCD_COUNT, bounded by APPLY_TIMEOUT_SECONDS; prints the last health.
 _etcd3_wait_healthy() {
   local deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS)) health
+  wait_begin "every etcd member healthy" "$APPLY_TIMEOUT_SECONDS"
   while true; do
     health=$(remote "$1" "$(etcd3_health_cmd "$2")" 2>&1) || true
     if jq -e --argjson n "$ETCD_COUNT" 'type == "array" and length == $n and all(.health)' \
@@ -159,13 +163,20 @@ _etcd3_wait_healthy() {
       printf '%s\n' "$health"
       return 1
     }
-    sleep "$APPLY_POLL_SECONDS"
+    wait_sleep "$APPLY_POLL_SECONDS"
   done
 }
 
 etcd3_restore() {
   etcd3_verify_local
   local member_rows=() names=() member_ips=() privates=() name ip private initial="" nn url
+  local controllers=() aside="$NODE_MANIFEST_DIR.restoring"
+  mapfile -t controllers < <(_role_tsv "$CONTROLLER_PREFIX")
+  if ((${#controllers[@]})); then
+    # their apiservers are awaited after the restore: what that needs is checked first
+    require_kubectl
+    need_kubeconfig
+  fi
   mapfile -t member_rows < <(_etcd3_members_tsv)
   for nn in "${!member_rows[@]}"; do
     IFS=$'\t' read -r name ip private <<<"${member_rows[nn]}"
@@ -201,8 +212,10 @@ etcd3_restore() {
   done
   step_done "${#names[@]} member(s) ready to switch"
 
-  local undo
-  undo="on every member: $(etcd3_undo_cmd) (its data before the restore is in $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX)"
+  local undo back
+  back="on every controller: $(static_pods_back_cmd "$aside")"
+  undo="on every member: $(etcd3_undo_cmd) (its data before the restore is in $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX); then $back"
+  _etcd3_control_plane_stop "$aside" "$back" "${controllers[@]}"
   step "stopping etcd on ${names[*]}, switching the data dirs (the old ones kept aside), starting"
   for nn in "${!names[@]}"; do
     _etcd3_on "${names[nn]}" "${member_ips[nn]}" "stopping etcd" "sudo systemctl stop etcd" \
@@ -227,8 +240,42 @@ etcd3_restore() {
     remote "${member_ips[nn]}" "$(etcd3_drop_aside_cmd)" >/dev/null 2>&1 ||
       log "${names[nn]}: the old data dir $ETCD3_DATA_DIR$ETCD3_ASIDE_SUFFIX stays (could not remove it)"
   done
+  _etcd3_control_plane_start "$aside" "${controllers[@]}"
   summary "etcd of $CLUSTER_NAME restored from $BACKUP" \
     "members: ${names[*]} (each data dir from the same snapshot, initial cluster $initial)" \
     "keys: $keys now; the backup recorded $(jq -r .keys "$json") at revision $revision" \
-    "next: restart every kube-apiserver (they cached the cluster as it was), then make status"
+    "control plane: ${#controllers[@]} controller(s) restarted one at a time, each apiserver ready" \
+    "next: make status"
+}
+
+# _etcd3_control_plane_stop ASIDE BACK ROW...: every controller's static pods stopped (their
+# manifests moved into ASIDE; BACK says how to start them again) before etcd stops.
+_etcd3_control_plane_stop() {
+  local aside=$1 back=$2 row name ip
+  shift 2
+  (($#)) || return 0
+  step "stopping the control plane (static pods) on every controller: no apiserver serves or caches etcd while its data is replaced"
+  for row in "$@"; do
+    IFS=$'\t' read -r name ip _ <<<"$row"
+    _etcd3_on "$name" "$ip" "stopping the static pods" "$(static_pods_aside_cmd "$aside")" \
+      "etcd is untouched; start the control plane again $back, or re-run make restore" >/dev/null
+  done
+  static_pods_stopped "the controllers"
+  step_done "$# controller(s): manifests in $aside"
+}
+
+# _etcd3_control_plane_start ASIDE ROW...: each controller's static pods and kubelet started
+# again, one at a time, its apiserver's /readyz awaited before the next.
+_etcd3_control_plane_start() {
+  local aside=$1 row name ip
+  shift
+  for row in "$@"; do
+    IFS=$'\t' read -r name ip _ <<<"$row"
+    step "$name: control plane started again on the restored data"
+    _etcd3_on "$name" "$ip" "starting the static pods" "$(static_pods_back_cmd "$aside")" \
+      "etcd is restored; re-run make restore or start them by hand" >/dev/null
+    await_readyz "$name" "$ip" ||
+      die "$name: its apiserver is not ready after ${APPLY_TIMEOUT_SECONDS}s on the restored etcd; look at ssh core@$ip journalctl -u kubelet"
+    step_done
+  done
 }

@@ -8,6 +8,8 @@
 
 # shellcheck source=scripts/lib/components.sh
 source scripts/lib/components.sh
+# shellcheck source=scripts/lib/staticpods.sh
+source scripts/lib/staticpods.sh
 # shellcheck source=scripts/lib/rotation.sh
 source scripts/lib/rotation.sh
 # shellcheck source=scripts/lib/upgrade.sh

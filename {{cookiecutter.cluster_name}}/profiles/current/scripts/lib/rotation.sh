@@ -16,15 +16,6 @@
 # once every node is done.
 
 ROTATION_FILE=$PKI_DIR/rotation.tsv
-# the kubelet's staticPodPath (cookiecutter _manifest_dir, a contract with the cloud-configs
-# like NODE_PKI_DIR)
-NODE_MANIFEST_DIR=/etc/kubernetes/manifests
-# The kubelet reads its staticPodPath every fileCheckFrequency (KubeletConfiguration default
-# 20s): a manifest moved away that long stops its pod, moved back starts it with the new files.
-# kubeadm documents this restart ("Manual certificate renewal": kubernetes.io/docs/tasks/
-# administer-cluster/kubeadm/kubeadm-certs): not every component reloads its certificates.
-STATIC_POD_SECONDS=${STATIC_POD_SECONDS:-25}
-STATIC_PODS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 # _serial CERT: its serial, empty when CERT is missing or unreadable.
 _serial() {
@@ -99,30 +90,12 @@ _role_tsv() {
 
 # _bounce_static_pods NAME IP: the controller's static pods stopped and started again.
 _bounce_static_pods() {
-  local name=$1 ip=$2 pod out="" back=""
-  local aside="$NODE_MANIFEST_DIR.rotating"
-  for pod in "${STATIC_PODS[@]}"; do
-    out+=" && if test -e $NODE_MANIFEST_DIR/$pod.yaml; then sudo mv $NODE_MANIFEST_DIR/$pod.yaml $aside/; fi"
-    back+=" && if test -e $aside/$pod.yaml; then sudo mv $aside/$pod.yaml $NODE_MANIFEST_DIR/; fi"
-  done
-  ssh_retry "$name" "$ip" remote "$ip" "sudo mkdir -p $aside$out" || return 1
+  local name=$1 ip=$2 aside="$NODE_MANIFEST_DIR.rotating"
+  ssh_retry "$name" "$ip" remote "$ip" "$(static_pods_aside_cmd "$aside")" || return 1
   log "$name: static pods stopped (manifests in $aside for ${STATIC_POD_SECONDS}s)"
-  wait_begin "$name: the static pods to stop" "$STATIC_POD_SECONDS"
-  wait_sleep "$STATIC_POD_SECONDS"
-  ssh_retry "$name" "$ip" remote "$ip" "true$back && sudo systemctl restart kubelet.service" ||
-    return 1
+  static_pods_stopped "$name"
+  ssh_retry "$name" "$ip" remote "$ip" "$(static_pods_back_cmd "$aside")" || return 1
   log "$name: static pods and kubelet started again"
-}
-
-# _await_readyz NAME IP: the apiserver on NAME answers GET /readyz (bounded).
-_await_readyz() {
-  local name=$1 ip=$2 deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
-  wait_begin "the apiserver on $name: GET /readyz" "$APPLY_TIMEOUT_SECONDS"
-  until _kube_at "$ip" get --raw /readyz; do
-    ((SECONDS < deadline)) || return 1
-    wait_sleep "$APPLY_POLL_SECONDS"
-  done
-  log "$name: apiserver ready (GET /readyz at $ip)"
 }
 
 # _rotate_node NAME IP ROLE: install NAME's new files and restart what reads them.
@@ -143,7 +116,7 @@ _rotate_node() {
       _bounce_static_pods "$name" "$ip" ||
         die "$name: restarting the static pods failed (manifests may be in" \
           "$NODE_MANIFEST_DIR.rotating); re-run 'make rotate-certs': it puts them back"
-      _await_readyz "$name" "$ip" ||
+      await_readyz "$name" "$ip" ||
         die "$name: its apiserver is not ready after ${APPLY_TIMEOUT_SECONDS}s; the other" \
           "controllers are untouched. Look at ssh core@$ip journalctl -u kubelet, then re-run"
       ;;
