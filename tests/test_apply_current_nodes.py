@@ -117,7 +117,11 @@ def test_scale_in_drains_then_deletes_the_highest_workers(applied: Apply, tmp_pa
     # idempotent: nothing left to remove, no droplet touched
     proc = applied.make("scale", WORKERS="1")
     assert "nothing to remove" in proc.stderr
-    assert s["WORKER_COUNT"] == "3"
+    # recorded: make worker and make replace keep the cluster at one worker
+    assert (s["WORKER_COUNT"], applied.settings()["WORKER_COUNT"]) == ("3", "1")
+    creates = applied.calls("POST /v2/droplets")
+    applied.make("worker")
+    assert applied.calls("POST /v2/droplets") == creates
 
 
 def test_replace_recreates_a_worker_drained_and_uncordoned(applied: Apply) -> None:
@@ -127,6 +131,15 @@ def test_replace_recreates_a_worker_drained_and_uncordoned(applied: Apply) -> No
     assert proc.returncode != 0 and "NODE=<worker name> is required" in proc.stderr
     proc = applied.make("replace", check=False, NODE="nosuch")
     assert proc.returncode != 0 and "NODE=nosuch: expected one of the workers" in proc.stderr
+    assert applied.droplets()[w1]["id"] == old["id"]
+    # one worker more wanted than exist: make replace would create it too; refused first
+    kinds = ("POST /v2/droplets", "DELETE /v2/droplets/{id}")
+    changes = [applied.calls(k) for k in kinds]
+    wanted = 1 + sum(n.startswith("do-cluster-worker-") for n in applied.droplets())
+    proc = applied.make("replace", check=False, NODE=w1, WORKERS=str(wanted))
+    assert proc.returncode != 0 and f"make replace re-creates {w1} alone" in proc.stderr
+    assert "nothing was changed" in proc.stderr
+    assert [applied.calls(k) for k in kinds] == changes
     assert applied.droplets()[w1]["id"] == old["id"]
 
     applied.make("replace", NODE=w1)

@@ -2,7 +2,10 @@
 in the cluster repo and the version skew policy (kubernetes.io/releases/version-skew-policy:
 "upgrade ... one minor version at a time", "kubelet must not be newer than kube-apiserver",
 kubectl "within one minor version (older or newer) of kube-apiserver"), refused before any
-change; then the rehearsal against the stand-ins from a cluster applied at the previous minor.
+change; then the rehearsal against the stand-ins from a cluster applied at the previous minor,
+which is also issue 22's "Done when": bake 1.36.4, apply, upgrade to 1.37.0 (cut at a node and
+resumed), scale the workers 3 -> 2, replace a worker, every node at 1.37.0 (API calls and time
+per node printed).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ FROM, TO = "1.36.4", "1.37.0"
 
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Bare bakes at the previous and the current minor (nothing applied; two workers)."""
+    """Bare bakes at the previous and the current minor (nothing applied; three workers)."""
     return {v: bake_current(tmp_path_factory.mktemp(f"bake-{v}"), kubernetes_version=v,
-                            worker_count="2") for v in (FROM, TO)}
+                            worker_count="3") for v in (FROM, TO)}
 
 
 def _bare(baked: dict[str, Path], version: str, tmp_path: Path) -> Apply:
@@ -90,7 +93,7 @@ def test_the_tutorial_profile_has_no_upgrade(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------ the rehearsal (stand-ins)
-WORKERS = ("do-cluster-worker-01", "do-cluster-worker-02")
+WORKERS = ("do-cluster-worker-01", "do-cluster-worker-02", "do-cluster-worker-03")
 CONTROLLER = "do-cluster-controller-01"
 # the second node of the run (controllers first): its download is cut
 FAULT = f"{WORKERS[0]}:kubelet-install.service"
@@ -108,6 +111,7 @@ def rehearsal(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     apply.make("etcd", "controller", "worker")
     apply.make("addons")
     out: dict[str, object] = {"apply": apply}
+    out["apply_calls"] = apply.calls()
     out["plan"] = apply.make("plan", f"KUBERNETES_VERSION={TO}")
     out["after_plan"] = _versions(apply)
     out["cut"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False,
@@ -115,7 +119,9 @@ def rehearsal(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     out["at_cut"] = _versions(apply)
     out["settings_at_cut"] = apply.settings()["KUBERNETES_VERSION"]
     out["plan_at_cut"] = apply.make("plan", f"KUBERNETES_VERSION={TO}")
+    before = apply.calls()
     out["resumed"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False)
+    out["resumed_calls"] = apply.calls() - before
     out["done"] = _versions(apply)
     out["again"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False)
     return out
@@ -143,10 +149,10 @@ def test_plan_shows_the_upgrade_first_and_changes_nothing(rehearsal: dict[str, o
                  f"{WORKERS[0]} upgrade - - - cordon, drain (PodDisruptionBudgets respected",
                  f"daemonset/kube-proxy upgrade - - - image v{TO}, after the controllers",
                  f"settings.env upgrade - - - KUBERNETES_VERSION={TO} once every node runs it",
-                 f"upgrade to {TO}: 5 step(s) above, one node at a time"):
+                 f"upgrade to {TO}: 6 step(s) above, one node at a time"):
         assert line in squeezed(plan), plan
-    assert rehearsal["after_plan"] == {CONTROLLER: f"v{FROM}", WORKERS[0]: f"v{FROM}",
-                                       WORKERS[1]: f"v{FROM}", "apiserver": f"v{FROM}"}
+    assert rehearsal["after_plan"] == {CONTROLLER: f"v{FROM}", **dict.fromkeys(WORKERS, f"v{FROM}"),
+                                       "apiserver": f"v{FROM}"}
 
 
 def test_kubectl_skew_is_warned(rehearsal: dict[str, object]) -> None:
@@ -160,9 +166,10 @@ def test_an_interrupted_upgrade_stops_at_the_failed_node(rehearsal: dict[str, ob
     assert cut.returncode != 0  # type: ignore[attr-defined]
     assert f"{WORKERS[0]}: the kubelet {TO} was not installed" in cut.stderr  # type: ignore
     # the controller and kube-proxy are done, the drained worker stays cordoned at FROM, the
-    # other is untouched; settings.env still names FROM
+    # others are untouched; settings.env still names FROM
     assert rehearsal["at_cut"] == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{FROM} cordoned",
-                                   WORKERS[1]: f"v{FROM}", "apiserver": f"v{TO}"}
+                                   WORKERS[1]: f"v{FROM}", WORKERS[2]: f"v{FROM}",
+                                   "apiserver": f"v{TO}"}
     assert rehearsal["settings_at_cut"] == FROM
     plan = squeezed(rehearsal["plan_at_cut"].stderr)  # type: ignore[attr-defined]
     assert f"{CONTROLLER} leave - - - done: runs {TO}" in plan
@@ -178,8 +185,12 @@ def test_the_rerun_resumes_and_every_node_ends_at_the_new_version(
     err = resumed.stderr  # type: ignore[attr-defined]
     assert f"resuming the upgrade {FROM} -> {TO}" in err
     assert f"{CONTROLLER}: done in this upgrade ({TO}) already" in err
-    assert rehearsal["done"] == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{TO}",
-                                 WORKERS[1]: f"v{TO}", "apiserver": f"v{TO}"}
+    assert rehearsal["done"] == {CONTROLLER: f"v{TO}", **dict.fromkeys(WORKERS, f"v{TO}"),
+                                 "apiserver": f"v{TO}"}
+    # the figures issue 22 asks for: API calls, and each node's time (the summary's phases)
+    phases = next(x for x in err.splitlines() if x.strip().startswith("phases:"))
+    print(f"\n[upgrade {FROM} -> {TO}] apply: {rehearsal['apply_calls']} API calls; resumed "
+          f"upgrade: {rehearsal['resumed_calls']} API calls; {phases.strip()}")
     # the kubelet swapped by fetch-verified through the drop-in, at the pinned sum
     sums = dict((v, k) for v, k, _ in releases.kubernetes_table())
     for name in (CONTROLLER, *WORKERS):
@@ -222,3 +233,34 @@ def test_make_worker_after_the_upgrade_finds_nothing_stale(rehearsal: dict[str, 
     calls = apply.calls("POST /v2/droplets")
     apply.make("worker", "controller")
     assert apply.calls("POST /v2/droplets") == calls
+
+
+def test_then_scale_in_and_replace_leave_every_node_at_the_new_version(
+        rehearsal: dict[str, object]) -> None:
+    """The rest of issue 22's "Done when" on the upgraded cluster: make scale WORKERS=2 drains
+    and deletes worker-03 (droplet, Node, files), make replace re-creates worker-01 from the
+    repo as the upgrade left it: every node then runs TO."""
+    apply = rehearsal["apply"]
+    assert isinstance(apply, Apply)
+    gone, kept = WORKERS[2], WORKERS[0]
+    before = apply.calls()
+    scaled = apply.make("scale", "WORKERS=2")
+    scale_calls = apply.calls() - before
+    assert gone not in apply.droplets() and gone not in _versions(apply)
+    assert not (apply.cluster / f"pki/kubelet-{gone}.pem").exists()
+    assert apply.settings()["WORKER_COUNT"] == "2"  # recorded: nothing brings it back
+    old = apply.droplets()[kept]["id"]
+    before = apply.calls()
+    replaced = apply.make("replace", f"NODE={kept}")
+    replace_calls = apply.calls() - before
+    assert apply.droplets()[kept]["id"] != old
+    binary = (apply.root(kept) / "opt/bin/kubelet").read_text()
+    assert binary.split()[:3] == ["dosim", "kubelet", f"v{TO}"]
+    assert _versions(apply) == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{TO}",
+                                WORKERS[1]: f"v{TO}", "apiserver": f"v{TO}"}
+    assert apply.settings()["KUBERNETES_VERSION"] == TO
+    assert gone not in apply.droplets()
+    for name, proc, calls in (("scale 3 -> 2", scaled, scale_calls),
+                              (f"replace {kept}", replaced, replace_calls)):
+        phases = next(x for x in proc.stderr.splitlines() if x.strip().startswith("phases:"))
+        print(f"\n[{name}] {calls} API calls; {phases.strip()}")

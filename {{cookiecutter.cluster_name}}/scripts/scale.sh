@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make scale [WORKERS=N] [FORCE=1]: scale the workers in to N (default WORKER_COUNT, so lowering
-# it in settings.env and running make scale does the same). The workers numbered above N go,
+# it in settings.env and running make scale does the same; WORKERS=N below it is recorded there
+# once the surplus is gone, so later targets keep N). The workers numbered above N go,
 # highest first, one at a time: cordoned and drained (scripts/lib/drain.sh: evictions respect
 # PodDisruptionBudgets), the droplet deleted (only this cluster's, by ID from the listing of
 # CLUSTER_TAG), then its Node object, certificates, keys, user data and state. A drain that
@@ -60,6 +61,13 @@ remove_worker() {
   step_done "${#removed[@]} local file(s): ${removed[*]:-none}"
 }
 
+# record_worker_count: WANT below WORKER_COUNT is recorded in settings.env, so that make
+# worker, make replace and make plan keep the cluster at WANT (returns 1: nothing to record).
+record_worker_count() {
+  ((WANT < WORKER_COUNT)) || return 1
+  settings_record WORKER_COUNT "$WANT"
+}
+
 main() {
   WANT=$((10#${WORKERS:-$WORKER_COUNT}))
   [[ -z "$NODE_OPS_REFUSAL" ]] || die "make scale: $NODE_OPS_REFUSAL"
@@ -74,6 +82,8 @@ main() {
     local have lines=()
     have=$(jq --arg p "$WORKER_PREFIX-" '[.[] | select(.name | startswith($p))] | length' <<<"$CLUSTER_LIST")
     ((have >= WANT)) || lines+=("make worker WORKERS=$WANT adds the missing ones")
+    # an earlier run removed them but was cut before recording WANT
+    ! record_worker_count || lines+=("settings.env: WORKER_COUNT=$WANT")
     summary "nothing to remove: $have worker(s), WORKERS=$WANT" "${lines[@]}"
     return 0
   fi
@@ -88,8 +98,7 @@ main() {
     [[ -z "$LB_JSON" ]] || lb_reconcile "$LB_JSON"
   fi
   local lines=("removed: ${surplus[*]} (droplets, Node objects, certificates, keys, state)")
-  ((WANT == WORKER_COUNT)) ||
-    lines+=("settings.env still says WORKER_COUNT=$WORKER_COUNT: set it to $WANT, or make worker re-creates them")
+  ! record_worker_count || lines+=("settings.env: WORKER_COUNT=$WANT (was $WORKER_COUNT)")
   summary "scaled in to $WANT worker(s)" "${lines[@]}"
 }
 

@@ -74,7 +74,15 @@ replace_node() {
       "etcd members and controllers have their own replacement, see the README)"
   [[ -n "$(record_of "$CLUSTER_LIST" "$name")" ]] ||
     die "NODE=$name: no such droplet is tagged $CLUSTER_TAG; 'make worker' creates the missing workers"
-  local stale=() other
+  # make replace re-creates NODE alone: it must not also create workers that are missing
+  local missing=() other
+  for other in "$@"; do
+    [[ -n "$(record_of "$CLUSTER_LIST" "$other")" ]] || missing+=("$other")
+  done
+  ((${#missing[@]} == 0)) ||
+    die "make replace re-creates $name alone, but WORKER_COUNT=$WORKER_COUNT also wants ${missing[*]}," \
+      "which do not exist: create them first (make worker) or scale in (make scale WORKERS=N); nothing was changed"
+  local stale=()
   for other in "${STALE_USER_DATA[@]}"; do
     [[ "$other" == "$name" ]] || stale+=("$other")
   done

@@ -71,6 +71,19 @@ load_settings() {
   source "$SETTINGS_FILE"
 }
 
+# settings_record KEY VALUE: settings.env's KEY line set to VALUE (it must pass KEY's rule;
+# the file is replaced in one rename, its mode kept), so that the next target reads what a
+# day-two step made of the cluster (make scale WORKERS=N: WORKER_COUNT).
+settings_record() {
+  local key=$1 value=$2 problem
+  problem=$(rule_problem "$key" "$value")
+  [[ -z "$problem" ]] || die "not recording $key=$value in $SETTINGS_FILE: $problem"
+  grep -q "^$key=" "$SETTINGS_FILE" || die "$SETTINGS_FILE has no $key line: re-bake the cluster repo"
+  sed "s|^$key=.*|$key=$value|" "$SETTINGS_FILE" >"$SETTINGS_FILE.tmp"
+  chmod --reference="$SETTINGS_FILE" "$SETTINGS_FILE.tmp"
+  mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
+}
+
 # rule_problem KEY VALUE: what is wrong with VALUE under KEY's rule (nothing: it passes).
 # Mirrors generator/schema.py problem(); tests/test_settings_check.py compares the two.
 rule_problem() {
