@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,36 @@ def test_restore_brings_every_member_back_from_the_same_snapshot(applied: Apply,
         assert not (applied.root(name) / "var/lib/etcd.before-restore").exists()
         assert not (applied.root(name) / "var/lib/etcd.restored").exists()
     assert layer(applied)["status"] == "OK"
+
+
+def test_a_controller_out_of_reach_stops_the_restore_before_etcd_and_a_rerun_finishes(
+        applied: Apply, made: Path) -> None:
+    """A careless operator's restore while the controller cannot be reached: the control plane
+    cannot be stopped, so etcd is never stopped (every member keeps serving its data) and the
+    error says how to start the control plane again; once the controller answers, the same
+    command restores."""
+    from tests.standins import state as standin_state
+
+    controller = "do-cluster-controller-01"
+    etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
+    live = {n: keys_of(applied, n) for n in MEMBERS}
+    with standin_state.locked(applied.sim / "account.json") as data:
+        (rec,) = [r for r in data["droplets"].values() if r["name"] == controller]
+        rec["sim"]["sshd_at"] = time.time() + 86400
+    backup = str(made.relative_to(applied.cluster))
+    stops = sum(v == "stop" for n in MEMBERS for _, v in unit_ops(applied, n, "etcd"))
+    proc = applied.make("restore", BACKUP=backup, FORCE="1", STATIC_POD_SECONDS="0",
+                        check=False)
+    assert proc.returncode != 0
+    assert f"{controller}: stopping the static pods failed" in proc.stderr
+    assert "etcd is untouched; start the control plane again on every controller:" in proc.stderr
+    assert {n: keys_of(applied, n) for n in MEMBERS} == live
+    assert sum(v == "stop" for n in MEMBERS for _, v in unit_ops(applied, n, "etcd")) == stops
+    applied.bring_up(controller)
+    assert layer(applied)["status"] == "OK"
+    applied.make("restore", BACKUP=backup, FORCE="1", STATIC_POD_SECONDS="0")
+    assert {n: keys_of(applied, n) for n in MEMBERS} == {n: KEYS for n in MEMBERS}
+    assert (applied.root(controller) / "etc/kubernetes/manifests/kube-apiserver.yaml").is_file()
 
 
 def bad_copy(applied: Apply, made: Path, tmp: Path, **changes: object) -> Path:
