@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.audit.cluster import read_settings
-from tests.standins import dropletfs
+from tests.standins import dropletfs, etcd3data
 from tests.standins import state as standin_state
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,6 +138,18 @@ class Apply:
 
     def settings(self) -> dict[str, str]:
         return {key: s.value for key, s in read_settings(self.cluster / "settings.env").items()}
+
+    def status_layer(self, layer: str) -> dict[str, Any]:
+        """LAYER of make status OUTPUT=json (whatever make status's exit: a failing layer is
+        what a test looks at)."""
+        report = json.loads(self.make("status", OUTPUT="json", check=False).stdout)
+        return next(x for x in report["layers"] if x["layer"] == layer)  # type: ignore[no-any-return]
+
+    def etcd3_keys(self, name: str) -> dict[str, str]:
+        """The keys in member NAME's etcd v3 data dir (tests/standins/etcd3data)."""
+        db = etcd3data.read_db(self.root(name))
+        assert db is not None, name
+        return db["keys"]  # type: ignore[no-any-return]
 
 
 def static_pod_moves(apply: Apply, name: str, aside: str) -> list[tuple[float, str]]:

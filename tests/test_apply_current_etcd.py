@@ -19,7 +19,7 @@ import pytest
 
 from tests.applying import REPO, Apply, cert_sans, static_pod_moves, unit_ops
 from tests.baking import bake
-from tests.standins import dropletfs, etcd3data, etcd3members, units
+from tests.standins import dropletfs, etcd3members, units
 
 MEMBERS = ["do-cluster-etcd-01", "do-cluster-etcd-02", "do-cluster-etcd-03"]
 KEYS = {f"/registry/namespaces/ns-{i}": f'{{"n":{i}}}' for i in range(5)} | {
@@ -34,18 +34,6 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     apply.make("image", "etcd", "controller")
     etcd3members.put(apply.sim / "account.json", KEYS)
     return apply
-
-
-def layer(apply: Apply) -> dict[str, object]:
-    proc = apply.make("status", OUTPUT="json", check=False)
-    layers = json.loads(proc.stdout)["layers"]
-    return next(x for x in layers if x["layer"] == "etcd-members")  # type: ignore[no-any-return]
-
-
-def keys_of(apply: Apply, name: str) -> dict[str, str]:
-    db = etcd3data.read_db(apply.root(name))
-    assert db is not None, name
-    return db["keys"]  # type: ignore[no-any-return]
 
 
 def test_members_have_their_own_certificate_and_the_delivered_cluster(applied: Apply) -> None:
@@ -67,7 +55,7 @@ def test_members_have_their_own_certificate_and_the_delivered_cluster(applied: A
 
 
 def test_status_shows_every_member_the_leader_and_the_count(applied: Apply) -> None:
-    seen = layer(applied)
+    seen = applied.status_layer("etcd-members")
     assert seen["status"] == "OK", seen
     assert "3 of 3 member(s) healthy, leader do-cluster-etcd-01 (etcd 3.6.14)" in str(
         seen["detail"])
@@ -79,7 +67,7 @@ def test_status_shows_every_member_the_leader_and_the_count(applied: Apply) -> N
     log.setdefault("etcd.service", {"restarts": 0})["stopped"] = True
     units._save(root, log)
     try:
-        seen = layer(applied)
+        seen = applied.status_layer("etcd-members")
         assert seen["status"] == "WARN" and "2 of 3" in str(seen["detail"]), seen
         assert "bring back do-cluster-etcd-03" in str(seen["detail"])
     finally:
@@ -135,10 +123,10 @@ def test_restore_brings_every_member_back_from_the_same_snapshot(applied: Apply,
     assert [v for _, v in unit_ops(applied, controller, "kubelet.service")][-1] == "restart"
     assert not list((applied.root(controller) / "etc/kubernetes/manifests.restoring").glob("*"))
     for name in MEMBERS:
-        assert keys_of(applied, name) == KEYS, name
+        assert applied.etcd3_keys(name) == KEYS, name
         assert not (applied.root(name) / "var/lib/etcd.before-restore").exists()
         assert not (applied.root(name) / "var/lib/etcd.restored").exists()
-    assert layer(applied)["status"] == "OK"
+    assert applied.status_layer("etcd-members")["status"] == "OK"
 
 
 def test_a_controller_out_of_reach_stops_the_restore_before_etcd_and_a_rerun_finishes(
@@ -215,15 +203,15 @@ def test_a_bad_backup_changes_nothing(applied: Apply, made: Path, tmp_path: Path
         meta.update(archive_bytes=snap.stat().st_size,
                     archive_sha256=hashlib.sha256(snap.read_bytes()).hexdigest())
         (bad / "backup.json").write_text(json.dumps(meta))
-    before, ssh = {n: keys_of(applied, n) for n in MEMBERS}, sessions(applied)
+    before, ssh = {n: applied.etcd3_keys(n) for n in MEMBERS}, sessions(applied)
     proc = applied.make("restore", BACKUP=str(bad), FORCE="1", check=False)
     assert proc.returncode != 0
     assert words in proc.stderr, proc.stderr
     assert "nothing was" in proc.stderr
     assert stops(applied) == [False, False, False]
-    assert {n: keys_of(applied, n) for n in MEMBERS} == before
+    assert {n: applied.etcd3_keys(n) for n in MEMBERS} == before
     if damage == "not etcd":  # refused on the first member, which keeps serving
-        assert layer(applied)["status"] == "OK"
+        assert applied.status_layer("etcd-members")["status"] == "OK"
     else:  # refused here: not one ssh session
         assert sessions(applied) == ssh
 
@@ -236,7 +224,7 @@ def test_a_lost_member_is_replaced_alone(applied: Apply) -> None:
     victim = MEMBERS[1]
     gone = applied.droplets()[victim]["id"]
     applied.doctl("compute", "droplet", "delete", str(gone), "--force")
-    seen = layer(applied)
+    seen = applied.status_layer("etcd-members")
     assert seen["status"] == "WARN" and f"bring back {victim}" in str(seen["detail"]), seen
     others = {n: r["id"] for n, r in applied.droplets().items()}
     out = applied.make("etcd")
@@ -247,9 +235,9 @@ def test_a_lost_member_is_replaced_alone(applied: Apply) -> None:
     assert {n: now[n]["id"] for n in others} == others
     env = (applied.root(victim) / "etc/etcd-cluster.env").read_text()
     assert "ETCD_INITIAL_CLUSTER_STATE=existing" in env
-    seen = layer(applied)
+    seen = applied.status_layer("etcd-members")
     assert seen["status"] == "OK" and "3 of 3" in str(seen["detail"]), seen
-    assert keys_of(applied, victim) == keys_of(applied, MEMBERS[0])
+    assert applied.etcd3_keys(victim) == applied.etcd3_keys(MEMBERS[0])
     again = applied.make("controller")
     assert "creating" not in (again.stdout + again.stderr)
     assert {n: r["id"] for n, r in applied.droplets().items() if n in others} == others
@@ -270,9 +258,9 @@ def test_status_fails_when_the_cluster_has_fewer_members_than_etcd_count(
     kept = db["members"]
     etcd3members.reconfigure(live, live[0], kept[:2])
     try:
-        seen = layer(applied)
+        seen = applied.status_layer("etcd-members")
         assert seen["status"] == "FAIL", seen
         assert "the cluster has 2 member(s), ETCD_COUNT is 3" in str(seen["detail"])
     finally:
         etcd3members.reconfigure(live, live[0], kept)
-    assert layer(applied)["status"] == "OK"
+    assert applied.status_layer("etcd-members")["status"] == "OK"

@@ -12,6 +12,7 @@ profile's (scripts/lib/loadbalancer.sh, firewall.sh: shared). Prints the API cal
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import time
@@ -30,6 +31,7 @@ from tests.standins import state as standin_state
 DROPLETS = 3 + 2 + 3
 CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
 FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (after make image)
+ADDONS_OUTPUT: list[str] = []  # what the fixture's make addons printed
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,8 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     apply.make("etcd", "controller", "worker")
     FIRST_APPLY_CALLS.append(apply.calls() - before)
     # the add-ons belong to the shared cluster: each test sees kube-proxy, whatever runs first
-    apply.make("addons")
+    proc = apply.make("addons")
+    ADDONS_OUTPUT.append(proc.stdout + proc.stderr)
     return apply
 
 
@@ -126,10 +129,28 @@ def test_clients_reach_the_apiservers_through_the_load_balancer(applied: Apply) 
 
 def test_addons_smoke_status_through_the_load_balancer(applied: Apply) -> None:
     (first,) = FIRST_APPLY_CALLS
-    print(f"\n[current HA] first apply: {first} API calls for {DROPLETS} droplets and 1 load "
-          f"balancer = {first / DROPLETS:.1f} per droplet")
+    print(f"\n[current HA] first apply: {first} API calls for {DROPLETS} droplets (3 etcd, 2 "
+          f"controllers, 3 workers) and 1 load balancer = {first / DROPLETS:.1f} per droplet")
     assert first / DROPLETS <= CALLS_PER_DROPLET_MAX
+    # make addons (the fixture's): every add-on's workloads are in the cluster
+    (addons,) = ADDONS_OUTPUT
+    manifests = re.findall(r"create or update (manifests/addons/\S+\.yaml)", addons)
+    assert {"manifests/addons/kube-proxy.yaml", "manifests/addons/coredns.yaml"} <= set(manifests)
+    workloads = {f"{doc['kind']}/{doc['metadata'].get('namespace', 'default')}/"
+                 f"{doc['metadata']['name']}"
+                 for manifest in manifests
+                 for doc in yaml.safe_load_all((applied.cluster / manifest).read_text())
+                 if doc and doc["kind"] in ("DaemonSet", "Deployment")}
+    assert "DaemonSet/kube-system/kube-proxy" in workloads
+    assert workloads <= set(applied.kube()["objects"]), workloads - set(applied.kube()["objects"])
     applied.make("smoke")
+    # every etcd member healthy, the count against ETCD_COUNT, the leader
+    etcds = sorted(n for n in applied.droplets() if n.startswith("do-cluster-etcd-"))
+    version = etcd3members.version(applied.droplets()[etcds[0]])
+    seen = applied.status_layer("etcd-members")
+    assert seen["status"] == "OK", seen
+    assert f"3 of 3 member(s) healthy, leader {etcds[0]} (etcd {version})" in str(
+        seen["detail"]), seen
     out = squeezed(applied.make("status").stderr)
     assert "controllers OK: 2 controller(s) serving behind the load balancer" in out
     assert "cloud OK: 0 load balancer(s) and 0 volume(s) tagged k8s:k8s-do:do-cluster" in out
@@ -273,20 +294,29 @@ def test_backup_then_restore_with_every_controller_stopped_meanwhile(applied: Ap
     names = sorted(n for n in applied.droplets() if n.startswith("do-cluster-etcd-"))
     keys = {f"/registry/configmaps/default/cm-{i}": f'{{"n":{i}}}' for i in range(4)}
     etcd3members.put(applied.sim / "account.json", keys)
-    before = {n: etcd3data.read_db(applied.root(n))["keys"] for n in names}  # type: ignore[index]
+    before = {n: applied.etcd3_keys(n) for n in names}
     assert all(keys.items() <= got.items() for got in before.values())
     out = applied.make("backup")
     line = next(x for x in (out.stdout + out.stderr).splitlines() if "make restore BACKUP=" in x)
     backup = line.split("BACKUP=", 1)[1].strip()
     meta = json.loads((applied.cluster / backup / "backup.json").read_text())
     assert (meta["cluster"], meta["members"], meta["etcd_count"]) == ("do-cluster", 3, 3)
+    assert meta["etcd_version"] == etcd3members.version(applied.droplets()[names[0]])
+    assert stat.S_IMODE((applied.cluster / backup).stat().st_mode) == 0o700
     for f in (applied.cluster / backup).iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
     etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
     proc = applied.make("restore", BACKUP=backup, FORCE="1", STATIC_POD_SECONDS="0")
     assert "control plane: 2 controller(s) restarted one at a time" in proc.stderr
-    after = {n: etcd3data.read_db(applied.root(n))["keys"] for n in names}  # type: ignore[index]
-    assert after == before
+    assert {n: applied.etcd3_keys(n) for n in names} == before
+    # every member from the same snapshot: checked on each (the backup's hash and revision),
+    # each data dir at its revision, one cluster again
+    dbs = {n: etcd3data.read_db(applied.root(n)) or {} for n in names}
+    for name in names:
+        assert f"{name}: snapshot checked (hash {meta['hash']}, revision {meta['revision']})" \
+            in proc.stderr, (name, proc.stderr)
+        assert dbs[name]["revision"] == meta["revision"], (name, dbs[name])
+    assert len({db["cluster_id"] for db in dbs.values()}) == 1
     stops = [t for n in names for t, verb in unit_ops(applied, n, "etcd") if verb == "stop"]
     starts = [t for n in names for t, verb in unit_ops(applied, n, "etcd") if verb == "start"]
     (out1, _), (back1, _) = static_pod_moves(applied, "do-cluster-controller-01", ".restoring")
@@ -296,11 +326,17 @@ def test_backup_then_restore_with_every_controller_stopped_meanwhile(applied: Ap
     assert "etcd-members OK" in status and "status of do-cluster: 0 failed" in status
 
 
+def _creates(apply: Apply) -> int:
+    return sum(apply.calls(f"POST /v2/{kind}")
+               for kind in ("droplets", "load_balancers", "firewalls"))
+
+
 def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> None:
-    creates = (applied.calls("POST /v2/droplets"), applied.calls("POST /v2/load_balancers"))
+    creates = _creates(applied)
+    assert creates > DROPLETS + 1  # the droplets, the load balancer and the firewalls were POSTs
     before = applied.calls()
     out = applied.make("etcd", "controller", "worker").stderr
-    assert (applied.calls("POST /v2/droplets"), applied.calls("POST /v2/load_balancers")) == creates
+    assert _creates(applied) == creates  # 0 create calls
     assert "certificates and keys already installed" in out
     print(f"[current HA] re-run: {applied.calls() - before} API calls, nothing created")
     # make plan checks the shared certificate against every controller and the load balancer
