@@ -139,7 +139,7 @@ def test_a_controller_out_of_reach_stops_the_restore_before_etcd_and_a_rerun_fin
 
     controller = "do-cluster-controller-01"
     etcd3members.put(applied.sim / "account.json", {"/registry/late": "after the backup"})
-    live = {n: keys_of(applied, n) for n in MEMBERS}
+    live = {n: applied.etcd3_keys(n) for n in MEMBERS}
     with standin_state.locked(applied.sim / "account.json") as data:
         (rec,) = [r for r in data["droplets"].values() if r["name"] == controller]
         rec["sim"]["sshd_at"] = time.time() + 86400
@@ -150,12 +150,12 @@ def test_a_controller_out_of_reach_stops_the_restore_before_etcd_and_a_rerun_fin
     assert proc.returncode != 0
     assert f"{controller}: stopping the static pods failed" in proc.stderr
     assert "etcd is untouched; start the control plane again on every controller:" in proc.stderr
-    assert {n: keys_of(applied, n) for n in MEMBERS} == live
+    assert {n: applied.etcd3_keys(n) for n in MEMBERS} == live
     assert sum(v == "stop" for n in MEMBERS for _, v in unit_ops(applied, n, "etcd")) == stops
     applied.bring_up(controller)
-    assert layer(applied)["status"] == "OK"
+    assert applied.status_layer("etcd-members")["status"] == "OK"
     applied.make("restore", BACKUP=backup, FORCE="1", STATIC_POD_SECONDS="0")
-    assert {n: keys_of(applied, n) for n in MEMBERS} == {n: KEYS for n in MEMBERS}
+    assert {n: applied.etcd3_keys(n) for n in MEMBERS} == {n: KEYS for n in MEMBERS}
     assert (applied.root(controller) / "etc/kubernetes/manifests/kube-apiserver.yaml").is_file()
 
 
