@@ -7,7 +7,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generator.audit.report import Report
 
 # The README's picture of the planned cluster, drawn at bake time by the cluster repo's own
 # scripts/diagram.sh (bash + graphviz: re-drawing never needs Python).
@@ -73,39 +78,58 @@ def finish_bake(cluster_dir: Path, answers_json: str) -> int:
         cert_days=int(answers["_cert_days"]),
         profile=answers["profile"],
     )
+    # the picture is drawn (bash, jq, graphviz: another process) while the keys are made and
+    # the audit is loaded; the audit starts once it is there (it reads every file)
+    drawn = start_planned_topology(cluster_dir)
     created = ensure_pki(cluster_dir / "pki", settings)
     kept = "" if created else " (kept the existing CA and admin keys)"
     for name in created:
         print(f"  created pki/{name}")
-    draw_planned_topology(cluster_dir)
-    return _audit_fresh_bake(cluster_dir, kept)
+    audit = _load_audit()
+    drawn()
+    return _audit_fresh_bake(audit, cluster_dir, kept) if audit else 1
 
 
 def draw_planned_topology(cluster_dir: Path) -> None:
     """docs/topology.svg for the README, when graphviz and jq are here; else a note instead."""
-    readme = cluster_dir / "README.md"
+    start_planned_topology(cluster_dir)()
+
+
+def start_planned_topology(cluster_dir: Path) -> Callable[[], None]:
+    """Start drawing docs/topology.svg; the function returned waits for it and reports (or
+    leaves the README a note instead)."""
     missing = [tool for tool in ("dot", "jq", "bash") if shutil.which(tool) is None]
-    if not missing:
-        command = ["bash", "scripts/diagram.sh", "--planned", "--no-png", "--out", TOPOLOGY]
-        proc = subprocess.run(command,
-                              cwd=cluster_dir, capture_output=True, text=True, check=False)
-        if proc.returncode == 0:
-            print(f"  drew {TOPOLOGY}.svg")
-            return
-        missing = [f"scripts/diagram.sh failed: {proc.stderr.strip()[-300:]}"]
-    note = f"(No picture was drawn at bake time: {', '.join(missing)}; run `make diagram`.)"
-    readme.write_text(readme.read_text().replace(TOPOLOGY_EMBED, note))
-    print(f"  no {TOPOLOGY}.svg: {', '.join(missing)}", file=sys.stderr)
+    proc = None if missing else subprocess.Popen(
+        ["bash", "scripts/diagram.sh", "--planned", "--no-png", "--out", TOPOLOGY],
+        cwd=cluster_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def finish() -> None:
+        if proc is not None:
+            _, stderr = proc.communicate()
+            if proc.returncode == 0:
+                print(f"  drew {TOPOLOGY}.svg")
+                return
+            missing.append(f"scripts/diagram.sh failed: {stderr.strip()[-300:]}")
+        note = f"(No picture was drawn at bake time: {', '.join(missing)}; run `make diagram`.)"
+        readme = cluster_dir / "README.md"
+        readme.write_text(readme.read_text().replace(TOPOLOGY_EMBED, note))
+        print(f"  no {TOPOLOGY}.svg: {', '.join(missing)}", file=sys.stderr)
+
+    return finish
 
 
-def _audit_fresh_bake(cluster_dir: Path, kept: str) -> int:
-    """A bake whose artifacts fail the audit is an error: nothing wrong reaches a droplet."""
+def _load_audit() -> Callable[..., Report] | None:
     try:
         from generator.audit import audit
     except ImportError as err:  # kubernetes-validate, yamllint: the template's requirements
         print(f"ERROR: {err}; install the template's requirements first (`make venv`)",
               file=sys.stderr)
-        return 1
+        return None
+    return audit
+
+
+def _audit_fresh_bake(audit: Callable[..., Report], cluster_dir: Path, kept: str) -> int:
+    """A bake whose artifacts fail the audit is an error: nothing wrong reaches a droplet."""
     # a re-bake over an applied repo: the user data already sent and the apply's certificates
     # are make audit's to judge, not the bake's
     report = audit(cluster_dir, applied=False)
