@@ -7,7 +7,13 @@ answer schema as the rules table settings.sh applies (settings.rules).
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
+import jinja2
 from jinja2 import Environment
+from jinja2.bccache import FileSystemBytecodeCache
 from jinja2.ext import Extension
 
 from generator import (
@@ -16,6 +22,7 @@ from generator import (
     csicompat,
     facts,
     generated,
+    lintcache,
     profiles,
     prompts,
     releases,
@@ -29,6 +36,7 @@ class ClusterFacts(Extension):
         # cookiecutter loads this extension in its own process: a refused answer's errors
         # stay the last words, without cookiecutter's traceback after them
         prompts.quiet_hook_failures()
+        environment.bytecode_cache = bytecode_cache(environment)
         environment.filters["apiserver_service_ip"] = facts.apiserver_service_ip
         environment.filters["dns_service_ip"] = facts.dns_service_ip
         environment.filters["release_url"] = facts.release_url
@@ -93,3 +101,46 @@ class ClusterFacts(Extension):
                      "KUBELET_KERNEL_DEFAULTS", "ENCRYPTION_CONFIG", "ENCRYPTION_PROVIDER",
                      "ENCRYPTION_KEY_BYTES", "SECURITY"):
             environment.globals[name.lower()] = getattr(facts, name)
+
+
+# Environment options that change what a template compiles to (jinja2.lexer.get_lexer's key
+# and the code generator's): compiled code is reused only under the same ones.
+COMPILE_OPTIONS = (
+    "block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+    "comment_start_string", "comment_end_string", "line_statement_prefix",
+    "line_comment_prefix", "trim_blocks", "lstrip_blocks", "newline_sequence",
+    "keep_trailing_newline", "autoescape", "optimized", "finalize", "is_async",
+)
+
+
+class CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja's compiled templates on disk, beside the lint cache: compiling the template's
+    files is most of a render (0.1 s of 0.18 s per bake). Jinja reuses an entry only for the
+    same template source (its sha1) and the same Jinja and Python; the key adds the
+    environment's compile options, extensions and filter and test names."""
+
+    def __init__(self, directory: Path, environment: Environment) -> None:
+        super().__init__(str(directory), "%s.jinja")
+        self.environment = environment
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        env = self.environment  # read now: extensions add filters after this cache is made
+        digest = hashlib.sha256(super().get_cache_key(name, filename).encode())
+        for part in (jinja2.__version__, *(repr(getattr(env, o)) for o in COMPILE_OPTIONS),
+                     *sorted(env.extensions), *sorted(env.filters), *sorted(env.tests)):
+            digest.update(part.encode() + b"\0")
+        return digest.hexdigest()
+
+
+def bytecode_cache(environment: Environment) -> CompiledTemplates | None:
+    """The compiled-template cache in the lint cache's directory (jinja/), or none when that is
+    off or cannot be made (a render is then only slower)."""
+    lint_dir = lintcache.cache_dir()
+    if lint_dir is None:
+        return None
+    directory = lint_dir / "jinja"
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return CompiledTemplates(directory, environment) if os.access(directory, os.W_OK) else None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from generator.audit import lintcache
+from generator import lintcache
 from tests.baking import bake, copy_cluster
 
 
@@ -24,7 +24,7 @@ def cookiecutter_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One lint cache for the run (generator/audit/lintcache.py), never the user's: shared by
+    """One lint cache for the run (generator/lintcache.py), never the user's: shared by
     the pytest-xdist workers (their base temp dirs are siblings; entries are renamed into
     place), so each distinct script is shellchecked once per run."""
     base = tmp_path_factory.getbasetemp()

@@ -1,4 +1,4 @@
-"""The lint cache (generator/audit/lintcache.py): a result is reused only for the same tool,
+"""The lint cache (generator/lintcache.py): a result is reused only for the same tool,
 configuration and text; a hit never hides a finding; concurrent writers leave whole entries."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.audit import audit, lint, lintcache
+from generator import lintcache
+from generator.audit import audit, lint
 from tests.test_audit_rules import mutate
 
 
@@ -54,7 +55,7 @@ def test_off_checks_every_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 WRITER = """
 import sys
-from generator.audit import lintcache
+from generator import lintcache
 entry, size = sys.argv[1], int(sys.argv[2])
 for n in range(40):
     lintcache.put(entry, [n] * size)

@@ -17,7 +17,7 @@ from yamllint import __version__ as yamllint_version
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from generator.audit import lintcache
+from generator import lintcache
 from generator.audit.cluster import Cluster
 from generator.audit.report import ERROR, WARNING, Finding
 from generator.audit.yamlnodes import Text

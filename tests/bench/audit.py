@@ -4,7 +4,7 @@
 
 Bakes the tutorial profile's defaults, issues apiserver and worker-NN certificates signed by the
 bake's CA (as scripts/lib/pki.sh would after the apply), then audits it: once with an empty lint
-cache (generator/audit/lintcache.py; every script through shellcheck), then `--runs` times warm
+cache (generator/lintcache.py; every script through shellcheck), then `--runs` times warm
 (as every audit after the first on a machine). The target is on the warm median.
 """
 
@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from generator.audit import audit, lintcache
+from generator import lintcache
+from generator.audit import audit
 from tests.baking import bake
 from tests.bench.bake import cpu_seconds
 

@@ -1,7 +1,7 @@
 """Bake time of the default cluster, as a --no-input bake naming no profile gets it (render,
 PKI, diagram, post-gen audit): one bake with an empty lint cache (cold: every script through
 shellcheck), then the median of 5 (warm, as every bake after the first on a machine;
-generator/audit/lintcache.py). The target is on the warm
+generator/lintcache.py). The target is on the warm
 median; exits 1 when it is missed.
 
     .venv/bin/python -m tests.bench.bake
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.audit import lintcache
+from generator import lintcache
 from generator.schema import DEFAULT_PROFILE
 from tests.baking import bake
 

@@ -5,7 +5,9 @@ share almost every file, so each distinct text is checked once per machine, not 
 The directory is $K8S_DO_LINT_CACHE, else $XDG_CACHE_HOME/k8s-do/lint (~/.cache/k8s-do/lint);
 K8S_DO_LINT_CACHE=off checks every time. Safe under concurrent writers (parallel bakes, test
 workers): an entry is written to a temporary file beside it and renamed into place, so a reader
-sees a whole entry or none; an unreadable entry is a miss and is written again."""
+sees a whole entry or none; an unreadable entry is a miss and is written again. Its jinja/
+holds the template's compiled Jinja templates (generator/jinja_ext.py), keyed likewise by
+source, Jinja and its options."""
 
 from __future__ import annotations
 
