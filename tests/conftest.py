@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generator import lintcache
+from tests.applying import snapshot
 from tests.baking import bake, copy_cluster
 
 
@@ -44,6 +45,17 @@ def default_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One bake of the tutorial profile on its defaults (tests.baking: most suites check its
     files), shared read-only by the whole session."""
     return bake(tmp_path_factory.mktemp("default-bake"))
+
+
+@pytest.fixture(scope="session")
+def current_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One bake of the current profile on its defaults, shared by every module that only reads
+    it (each used to bake its own). A test that changes it fails here, at the session's end:
+    copy it first (copy_cluster)."""
+    cluster = bake(tmp_path_factory.mktemp("current-bake"), profile="current")
+    before = snapshot(cluster)
+    yield cluster
+    assert snapshot(cluster) == before, f"a test changed the shared bake {cluster}"
 
 
 @pytest.fixture

@@ -19,15 +19,14 @@ from pathlib import Path
 import pytest
 
 from tests.applying import REPO, STANDIN_BIN, files_containing
-from tests.current_profile import bake_current
 
 CLUSTER_TOKEN = "dop_v1_0cluster0token0for0tests0d41c"
 PUBLIC = "203.0.113.9"
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("token"))
+def baked(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from tests.applying import REPO, Apply, files_containing
-from tests.current_profile import bake_current
 
 FAKE_CURRENT = REPO / "tests" / "fake_kubectl_current"
 FAST = {"IMAGE_POLL_SECONDS": "0.05", "DOSIM_IMAGE_POLLS": "1", "APISERVER_RESTART_SECONDS": "0"}
@@ -35,8 +34,8 @@ stringData: {token: abc}
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("encryption"))
+def baked(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 @pytest.fixture

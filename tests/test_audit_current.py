@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from generator.audit import audit
-from tests.baking import bake, copy_cluster
+from tests.baking import copy_cluster
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake(tmp_path_factory.mktemp("current"), profile="current")
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 def test_a_current_bake_audits_clean(current: Path) -> None:

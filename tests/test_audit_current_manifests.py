@@ -12,14 +12,13 @@ import pytest
 
 from generator.audit import audit
 from tests.baking import copy_cluster
-from tests.current_profile import bake_current
 
 ADDONS = "manifests/addons"
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("current"))
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 def findings(cluster: Path) -> list[tuple[str, str, str]]:

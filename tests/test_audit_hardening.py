@@ -32,14 +32,13 @@ import pytest
 from generator import facts
 from generator.audit import audit
 from tests.baking import copy_cluster
-from tests.current_profile import bake_current
 
 CONTROLLER = "cloud-config/controller.yaml"
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("hardening"))
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 def _edit(cluster: Path, rel: str, old: str, new: str) -> None:

@@ -14,14 +14,13 @@ from generator import TEMPLATE_ROOT
 from generator.audit import audit
 from generator.profiles import PROFILES, shell_list
 from tests.baking import copy_cluster
-from tests.current_profile import bake_current
 
 WORKER = "cloud-config/worker.yaml"
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("current"))
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 def _planted(current: Path, tmp_path: Path, file: str, old: str, new: str) -> list[str]:

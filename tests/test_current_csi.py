@@ -18,15 +18,14 @@ from generator import csicompat
 from generator.audit import audit
 from generator.audit.cluster import read_settings
 from tests.applying import Apply
-from tests.current_profile import bake_current
 
 CSI = "manifests/addons/digitalocean-csi.yaml"
 RULE = "addons.csi-compatibility"
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("csi"))
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ CUSTOM = {"_pod_network": "10.244.0.0/16", "_service_cidr": "10.96.0.0/20",
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake(tmp_path_factory.mktemp("current"), profile="current")
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,14 @@ import pytest
 import yaml
 
 from tests.applying import REPO
-from tests.current_profile import bake_current
 
 sys.path.insert(0, str(REPO / "tests" / "fake_kubectl"))
 import podsecurity  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("podsecurity"))
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:

@@ -25,8 +25,8 @@ LATER = (*APPLY_OUTPUTS, *LOCAL_DIRS)
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake(tmp_path_factory.mktemp("current"), profile="current")
+def current(current_cluster: Path) -> Path:
+    return current_cluster  # the session's shared bake (conftest.py), read only
 
 
 @pytest.fixture(scope="module")
