@@ -127,13 +127,15 @@ def main(argv: list[str] | None = None) -> int:
             timings, cpus, report = measure(cluster, cache, args.runs)
             cold, warm = timings[0], timings[1:]
             median = statistics.median(warm)
+            met = median <= TARGET_SECONDS and report.errors == 0
             print(f"audit, {profile} profile, {args.workers} workers' certs: median "
                   f"{median:.3f}s warm over {args.runs} runs (min {min(warm):.3f}s, max "
-                  f"{max(warm):.3f}s; target <= {TARGET_SECONDS:.1f}s; CPU "
-                  f"{statistics.median(cpus[1:]):.3f}s), {cold:.3f}s cold (empty lint cache; "
-                  f"CPU {cpus[0]:.3f}s); load average {os.getloadavg()[0]:.1f}; "
-                  f"{report.errors} error(s), {report.warnings} warning(s)", flush=True)
-            missed |= median > TARGET_SECONDS or report.errors > 0
+                  f"{max(warm):.3f}s; target <= {TARGET_SECONDS:.1f}s on the warm median: "
+                  f"{'met' if met else 'MISSED'}; CPU {statistics.median(cpus[1:]):.3f}s), "
+                  f"{cold:.3f}s cold (empty lint cache, no target; CPU {cpus[0]:.3f}s); "
+                  f"load average {os.getloadavg()[0]:.1f}; {report.errors} error(s), "
+                  f"{report.warnings} warning(s)", flush=True)
+            missed |= not met
     return 1 if missed else 0
 
 

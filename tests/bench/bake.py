@@ -43,11 +43,13 @@ def main() -> int:
     cold, warm = times[0], times[1:]
     median = statistics.median(warm)
     runs = ", ".join(f"{t:.2f}" for t in warm)
+    met = median <= TARGET_SECONDS
     print(f"bake (defaults, profile {DEFAULT_PROFILE}): median {median:.2f} s warm over {RUNS} "
-          f"runs [{runs}] (target <= {TARGET_SECONDS:.1f} s; CPU "
-          f"{statistics.median(cpus[1:]):.2f} s), {cold:.2f} s cold "
-          f"(empty lint cache; CPU {cpus[0]:.2f} s); load average {os.getloadavg()[0]:.1f}")
-    return 0 if median <= TARGET_SECONDS else 1
+          f"runs [{runs}] (target <= {TARGET_SECONDS:.1f} s on the warm median: "
+          f"{'met' if met else 'MISSED'}; CPU {statistics.median(cpus[1:]):.2f} s), "
+          f"{cold:.2f} s cold (empty lint cache, no target; CPU {cpus[0]:.2f} s); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
