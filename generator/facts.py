@@ -300,7 +300,8 @@ TLS_FILES = {
     "worker": _NODE_TLS,
     "controller": (*_NODE_TLS, *(f"{name}{kind}.pem" for name in (
         "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client", "service-account",
-        "controller-manager", "scheduler") for kind in ("", "-key")), "encryption-config.yaml"),
+        "controller-manager", "scheduler", "front-proxy-client") for kind in ("", "-key")),
+        "front-proxy-ca.pem", "encryption-config.yaml"),
 }
 
 

@@ -80,7 +80,8 @@ ROWS: Mapping[str, tuple[Row, ...]] = {
         Row(("scripts/lib/components.sh",), "which certificate each component gets and where "
             "it is installed", "8, 10"),
         Row(("manifests/addons/",), "kube-proxy and flannel DaemonSets, CoreDNS behind the "
-            "kube-dns Service ({dns_ip}), applied by `make addons`", "11"),
+            "kube-dns Service ({dns_ip}), metrics-server (`kubectl top`), applied by "
+            "`make addons`", "11"),
         Row(("manifests/smoke/",), "busybox (`nslookup`) and agnhost `serve-hostname` on "
             "NodePort {node_port}, for `make smoke`", "11-12"),
         Row(("manifests/README.md",), "where each pinned image and release comes from"),

@@ -20,6 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 CA_CN = "kube-ca"
+# The current profile's second CA: the apiserver's aggregation layer (front proxy). Its client
+# certificate (pki/front-proxy-client.pem, issued by the apply: components.sh) is what the
+# apiserver shows metrics-server; kubeadm keeps the same CA apart from the cluster CA, so that a
+# certificate of the cluster CA cannot pass for the proxy (kubernetes/kubernetes
+# cmd/kubeadm/app/constants/constants.go: FrontProxyCACertAndKeyBaseName "front-proxy-ca").
+FRONT_PROXY_CA = ("front-proxy-ca", "front-proxy-ca")
 ADMIN_CN = "kube-admin"
 # The admin client certificate's subject per profile: (CN, O...).
 ADMIN_SUBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -80,21 +86,21 @@ def _validity(days: int) -> tuple[dt.datetime, dt.datetime]:
     return now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
 
 
-def ensure_ca(pki_dir: Path, settings: PkiSettings) -> bool:
-    """Create pki/ca-key.pem and pki/ca.pem unless the key exists. True when created."""
-    key_path, cert_path = pki_dir / "ca-key.pem", pki_dir / "ca.pem"
+def ensure_ca(pki_dir: Path, settings: PkiSettings, base: str = "ca", cn: str = CA_CN) -> bool:
+    """Create pki/BASE-key.pem and pki/BASE.pem unless the key exists. True when created."""
+    key_path, cert_path = pki_dir / f"{base}-key.pem", pki_dir / f"{base}.pem"
     if key_path.exists():
         if not cert_path.exists():
             raise FileNotFoundError(
-                f"{key_path} exists but {cert_path} is missing; restore ca.pem from backup"
+                f"{key_path} exists but {cert_path} is missing; restore {base}.pem from backup"
             )
         return False
     key = _new_key(settings.rsa_bits)
     not_before, not_after = _validity(settings.ca_days)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(CA_CN))
-        .issuer_name(_name(CA_CN))
+        .subject_name(_name(cn))
+        .issuer_name(_name(cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
@@ -153,4 +159,6 @@ def ensure_pki(pki_dir: Path, settings: PkiSettings) -> list[str]:
         created += ["ca-key.pem", "ca.pem"]
     if ensure_admin(pki_dir, settings):
         created += ["admin-key.pem", "admin.pem"]
+    if settings.profile == "current" and ensure_ca(pki_dir, settings, *FRONT_PROXY_CA):
+        created += [f"{FRONT_PROXY_CA[0]}-key.pem", f"{FRONT_PROXY_CA[0]}.pem"]
     return created

@@ -133,8 +133,10 @@ CURRENT = Docs(
          "the containers containerd runs for the kubelet (`crictl logs ID` shows one's log)"),
         _USER_DATA,
     ),
-    addons="kube-proxy and flannel (DaemonSets), then CoreDNS behind the kube-dns Service",
-    smoke="busybox `nslookup kubernetes.default`, then agnhost `serve-hostname`",
+    addons="kube-proxy and flannel (DaemonSets), then CoreDNS behind the kube-dns Service and "
+    "metrics-server (the Metrics API `kubectl top` reads)",
+    smoke="busybox `nslookup kubernetes.default`, then agnhost `serve-hostname`, then "
+    "`kubectl top nodes` (metrics-server)",
     worker_certs="`pki/kubelet-<name>.pem` (CN `system:node:<name>`, SANs its name and IPs), "
     "installed as `kubelet.pem` beside kube-proxy's client certificate",
     etcd_status="every member's health, the leader and the member count against `ETCD_COUNT` "

@@ -162,6 +162,7 @@ FIELDS: tuple[Field, ...] = (
     Field("_csi_resizer_image", None, _PINNED_IMAGE),
     Field("_csi_node_registrar_image", None, _PINNED_IMAGE),
     Field("_csi_udev_image", None, _PINNED_IMAGE),
+    Field("_metrics_server_image", None, _PINNED_IMAGE),
     Field("_smoke_dns_image", None, _PINNED_IMAGE),
     Field("_smoke_http_image", None, _PINNED_IMAGE),
     Field("admin_cidrs", "ADMIN_CIDRS", _CIDRS),

@@ -33,6 +33,7 @@ FLANNEL, ETCD, WORKER = "manifests/addons/flannel.yaml", "cloud-config/etcd.yaml
     "cloud-config/worker.yaml"
 KUBELET_CONFIG, SCHEDULER_CONFIG = "node/kubelet-config.yaml", "node/scheduler-config.yaml"
 CSI = "manifests/addons/digitalocean-csi.yaml"
+METRICS = "manifests/addons/metrics-server.yaml"
 
 
 @pytest.fixture
@@ -79,6 +80,14 @@ TWINS = [
      "flags.unknown", ERROR, ["etcd: --data-directory", "did you mean --data-dir?"]),
     ("flanneld-unknown", FLANNEL, "- --iface=eth1", "- --interface=eth1", "flags.unknown", ERROR,
      ["flanneld: --interface is not a flag of flanneld v0.28.9"]),
+    # metrics-server v0.9.0's docs/command-line-flags.txt: a misspelled kubelet flag, and the
+    # one its help calls DEPRECATED
+    ("metrics-server-unknown", METRICS, "- --kubelet-use-node-status-port",
+     "- --kubelet-use-node-port", "flags.unknown", ERROR,
+     ["metrics-server: --kubelet-use-node-port is not a flag of metrics-server v0.9.0"]),
+    ("metrics-server-deprecated", METRICS, "- --kubelet-use-node-status-port",
+     "- --deprecated-kubelet-completely-insecure", "flags.deprecated", WARNING,
+     ["metrics-server: --deprecated-kubelet-completely-insecure"]),
     ("kubelet-config-field", KUBELET_CONFIG, "staticPodPath:", "staticPodPaths:",
      "config.unknown-field", ERROR, ["KubeletConfiguration: staticPodPaths is not a field"]),
     ("kubelet-config-nested", KUBELET_CONFIG, "    clientCAFile:", "    clientCaFile:",
@@ -151,11 +160,13 @@ def test_one_finding_per_bad_flag_of_each_component(planted: Path) -> None:
     for flag in ("--do-tag=", "--default-fstype=", "--reconcile-sync=",
                  "--handle-volume-inuse-error=", "--kubelet-registration-path="):
         mutate(planted, CSI, flag, "--bogus-flag=")
+    # metrics-server v0.9.0 (issue 21.3): docs/command-line-flags.txt at that tag
+    mutate(planted, METRICS, "--metric-resolution=", "--bogus-flag=")
     named = {f.message.split(":")[0] for f in check(planted) if f.rule == "flags.unknown"}
     assert named == set(flag_tables()) == {
         "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet",
         "etcd", "flanneld", "do-csi-plugin", "csi-provisioner", "csi-attacher", "csi-resizer",
-        "csi-node-driver-registrar"}
+        "csi-node-driver-registrar", "metrics-server"}
 
 
 def test_image_names_the_component_when_the_command_is_its_entrypoint(planted: Path) -> None:

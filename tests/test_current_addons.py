@@ -23,10 +23,12 @@ from tests.current_profile import bake_current
 
 MANIFESTS = ("addons/kube-proxy.yaml", "addons/flannel.yaml", "addons/coredns.yaml",
              "addons/digitalocean-ccm.yaml", "addons/digitalocean-csi.yaml",
+             "addons/metrics-server.yaml",
              "smoke/busybox.yaml", "smoke/inspector.yaml")
 IMAGE_ANSWERS = ("_coredns_image", "_flannel_image", "_flannel_cni_plugin_image", "_do_ccm_image",
                  "_csi_do_image", "_csi_provisioner_image", "_csi_attacher_image",
                  "_csi_resizer_image", "_csi_node_registrar_image", "_csi_udev_image",
+                 "_metrics_server_image",
                  "_smoke_dns_image", "_smoke_http_image")
 # Non-default answers: each must reach the manifests, and no default may remain.
 OTHER = {"_pod_network": "10.244.0.0/16", "_service_cidr": "10.96.0.0/16",
@@ -84,6 +86,8 @@ def test_manifest_validates_strictly(current: Path, name: str) -> None:
     ("smoke/inspector.yaml", ("      nodePort:", "      nodeport:"), "nodeport"),
     ("addons/digitalocean-csi.yaml", ("  attachRequired: true", "  attachRequired: \"true\""),
      "attachRequired"),
+    ("addons/metrics-server.yaml",
+     ("  groupPriorityMinimum: 100", "  groupPriorityMinimum: \"100\""), "groupPriorityMinimum"),
 ])
 def test_a_broken_manifest_fails_validation(current: Path, tmp_path: Path, name: str,
                                             broken: tuple[str, str], message: str) -> None:

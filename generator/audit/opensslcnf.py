@@ -100,7 +100,7 @@ EXPECTED: dict[str, dict[str, Request]] = {
         "etcd.cnf": Request(_etcd, CLIENT | SERVER),
         **{f"{name}.cnf": Request(_none, CLIENT) for name in (
             "apiserver-kubelet-client", "apiserver-etcd-client", "controller-manager",
-            "scheduler", "kube-proxy", "admin")},
+            "scheduler", "kube-proxy", "admin", "front-proxy-client")},
     },
 }
 

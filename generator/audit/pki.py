@@ -18,10 +18,17 @@ from cryptography.x509.oid import NameOID
 from generator.audit.cluster import Cluster
 from generator.audit.pki_names import identities
 from generator.audit.report import ERROR, WARNING, Finding
+from generator.pki import FRONT_PROXY_CA
 
 MIN_BITS = 2048
 EXPIRY_WARNING = dt.timedelta(days=30)
 BAKE_FILES = ("ca.pem", "ca-key.pem", "admin.pem", "admin-key.pem")
+# The current profile's bake also makes the aggregation layer's CA (generator/pki.py), which
+# signs the front proxy's client certificate; every other certificate is the cluster CA's.
+FRONT_PROXY = FRONT_PROXY_CA[0]
+PROFILE_BAKE_FILES = {"tutorial": BAKE_FILES,
+                      "current": (*BAKE_FILES, f"{FRONT_PROXY}.pem", f"{FRONT_PROXY}-key.pem")}
+SIGNERS = {FRONT_PROXY: FRONT_PROXY, "front-proxy-client": FRONT_PROXY}
 # Mode bits a private key must not have.
 KEY_MODE_FORBIDDEN = stat.S_IRWXG | stat.S_IRWXO
 
@@ -32,6 +39,7 @@ class PkiChecker:
         self.dir = cluster.root / "pki"
         self.now = dt.datetime.now(dt.UTC)
         self.ca: x509.Certificate | None = None
+        self.bake_files = PROFILE_BAKE_FILES[cluster.profile.name]
 
     def finding(self, path: Path, rule: str, message: str, severity: str = ERROR) -> Finding:
         return Finding(self.cluster.rel(path), 1, severity, rule, message)
@@ -73,11 +81,13 @@ class PkiChecker:
                 return
             if key is None or key.public_numbers() != public.public_numbers():
                 yield self.finding(path, "pki.pair", f"does not match {key_path.name}")
-        if self.ca is not None:  # ca.pem itself: self-signed
+        signer = SIGNERS.get(path.stem, "ca")
+        ca = self.ca if signer == "ca" else self.load_ca(signer)
+        if ca is not None:  # a CA itself: self-signed
             try:
-                cert.verify_directly_issued_by(self.ca)
+                cert.verify_directly_issued_by(ca)
             except (ValueError, TypeError, InvalidSignature):
-                yield self.finding(path, "pki.chain", "is not signed by pki/ca.pem")
+                yield self.finding(path, "pki.chain", f"is not signed by pki/{signer}.pem")
 
     def validity(self, path: Path, cert: x509.Certificate) -> Iterator[Finding]:
         end = cert.not_valid_after_utc
@@ -115,6 +125,12 @@ class PkiChecker:
         if problem := identity.sans(self.cluster, match, ips, names):
             yield self.finding(path, "pki.san", problem)
 
+    def load_ca(self, name: str) -> x509.Certificate | None:
+        try:
+            return x509.load_pem_x509_certificate((self.dir / f"{name}.pem").read_bytes())
+        except (OSError, ValueError):
+            return None
+
     def gitignored(self) -> Iterator[Finding]:
         path = self.cluster.root / ".gitignore"
         patterns = path.read_text().splitlines() if path.is_file() else []
@@ -133,15 +149,12 @@ class PkiChecker:
 
     def run(self) -> Iterator[Finding]:
         yield from self.gitignored()
-        for name in BAKE_FILES:
+        for name in self.bake_files:
             if not (self.dir / name).is_file():
                 yield self.finding(self.dir / name, "pki.pair", f"pki/{name} is missing")
-        try:
-            self.ca = x509.load_pem_x509_certificate((self.dir / "ca.pem").read_bytes())
-        except (OSError, ValueError):
-            self.ca = None
+        self.ca = self.load_ca("ca")
         for path in sorted(self.dir.glob("*.pem")):
-            if not self.cluster.applied and path.name not in BAKE_FILES:
+            if not self.cluster.applied and path.name not in self.bake_files:
                 continue  # the apply's node certificates
             if path.name.endswith("-key.pem"):
                 yield from self.key(path)

@@ -5,7 +5,8 @@ tutorial: the tutorial's apiserver and kube-worker-NN certificates (ABAC names u
 current: the components of issue 11 (profiles/current/scripts/lib/components.sh): the Node
 authorizer's system:node:NAME in system:nodes, the users RBAC's default bindings name
 (system:kube-controller-manager, system:kube-scheduler, system:kube-proxy), system:masters for
-the admin and the apiserver's kubelet client.
+the admin and the apiserver's kubelet client; the aggregation layer's front-proxy CA and its
+front-proxy-client.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from generator.audit.cluster import Cluster
-from generator.pki import ADMIN_SUBJECTS, CA_CN
+from generator.pki import ADMIN_SUBJECTS, CA_CN, FRONT_PROXY_CA
 
 # (cluster, the file-name match, IP SANs, DNS SANs) -> what is wrong, or None
 SanCheck = Callable[[Cluster, re.Match[str], list[str], list[str]], str | None]
@@ -143,6 +144,9 @@ CURRENT = (
     Identity(re.compile(r"controller-manager"), _fixed("system:kube-controller-manager")),
     Identity(re.compile(r"scheduler"), _fixed("system:kube-scheduler")),
     Identity(re.compile(r"kube-proxy"), _fixed("system:kube-proxy")),
+    # the aggregation layer: its CA and the one client name --requestheader-allowed-names admits
+    Identity(re.compile(FRONT_PROXY_CA[0]), _fixed(FRONT_PROXY_CA[1])),
+    Identity(re.compile(r"front-proxy-client"), _fixed("front-proxy-client")),
     Identity(re.compile(r"kubelet-(.+)"), lambda _, m: f"system:node:{m[1]}", ("system:nodes",),
              _kubelet_sans),
     Identity(re.compile(r"etcd"), lambda c, _: c.setting("ETCD_MEMBER") or "", (), _etcd_sans),

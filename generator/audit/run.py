@@ -16,6 +16,7 @@ from generator.audit import (
     lint,
     lockdown,
     manifests,
+    metrics,
     opensslcnf,
     pki,
     secrets,
@@ -45,6 +46,7 @@ RULES: tuple[Callable[[Cluster], Iterable[Finding]], ...] = (
     userdata.check,  # 15: the user data the apply sent is the repo's cloud-config, filled in
     hardening.check,  # 16: current profile: audit log, encryption, Pod Security, kubelet (issue 20)
     csidriver.check,  # 17: current profile: the CSI driver's published Kubernetes compatibility
+    metrics.check,  # 18: current profile: metrics-server verifies kubelets; aggregation layer set
 )
 
 

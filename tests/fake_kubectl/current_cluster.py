@@ -29,6 +29,7 @@ from typing import Any
 
 import atrest
 import csivolumes
+import metrics
 import nodeops
 import nodeport
 from apiserver import connect as reach
@@ -184,6 +185,8 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                     raise
             if verb == "rollout restart":
                 return 0, cmd_rollout(args, opts, data), ""
+            if verb.startswith("top "):
+                return _top(verb, args, opts, data)
             return 0, cmd_exec(cmd, data), ""
     except KubectlError as exc:
         return exc.code, "", str(exc) + "\n"
@@ -203,6 +206,15 @@ def _node_verb(verb: str, args: list[str], opts: dict[str, Any],
     flags = {f for f in nodeops.DRAIN_BOOL_FLAGS if opts[f[2:].replace("-", "_")]}
     return nodeops.drain(data, names[0], flags, nodeops.parse_duration(opts["timeout"]),
                          node_list, lambda d: workload_pods(d, nodes(d)))
+
+
+def _top(verb: str, args: list[str], opts: dict[str, Any],
+         data: dict[str, Any]) -> tuple[int, str, str]:
+    """top node / top pod, as the Metrics API answers them (tests/fake_kubectl/metrics.py)."""
+    if verb.split()[1] in ("node", "nodes", "no"):
+        return 0, metrics.top_node(args, opts, data, nodes(data)), ""
+    out, err = metrics.top_pod(args, opts, data, nodes(data))
+    return 0, out, err
 
 
 def _nodeport(host: str, port: int, _path: str) -> str | None:

@@ -22,6 +22,8 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "PersistentVolumeClaim": ("persistentvolumeclaims", "", True),
     "PersistentVolume": ("persistentvolumes", "", False),
     "StorageClass": ("storageclasses", "storage.k8s.io", False),
+    # metrics-server's aggregated API (issue 21.3)
+    "APIService": ("apiservices", "apiregistration.k8s.io", False),
 }
 ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service": "Service",
            "services": "Service", "no": "Node", "node": "Node", "nodes": "Node",
@@ -38,7 +40,8 @@ ALIASES = {"po": "Pod", "pod": "Pod", "pods": "Pod", "svc": "Service", "service"
            "csidriver": "CSIDriver", "csidrivers": "CSIDriver", "pvc": "PersistentVolumeClaim",
            "persistentvolumeclaim": "PersistentVolumeClaim",
            "persistentvolumeclaims": "PersistentVolumeClaim", "pv": "PersistentVolume",
-           "persistentvolume": "PersistentVolume", "persistentvolumes": "PersistentVolume"}
+           "persistentvolume": "PersistentVolume", "persistentvolumes": "PersistentVolume",
+           "apiservice": "APIService", "apiservices": "APIService"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 

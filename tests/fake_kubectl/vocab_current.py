@@ -44,6 +44,10 @@ VOCABULARY = Vocabulary(
                                                                takes="bool"),
                   Flag("disable-eviction", takes="bool"), Flag("force", takes="bool"),
                   Flag("timeout")),
+        # pkg/cmd/top/top_node.go and top_pod.go (aliases: nodes, no; pods, po)
+        **{f"top {word}": (Flag("no-headers", takes="bool"),) for word in ("node", "nodes", "no")},
+        **{f"top {word}": (Flag("no-headers", takes="bool"), Flag("all-namespaces", "A", "bool"))
+           for word in ("pod", "pods", "po")},
     },
     unsimulated={
         "version": ("output",),
@@ -78,6 +82,10 @@ VOCABULARY = Vocabulary(
         "uncordon": ("dry-run", "selector"),
         "drain": ("chunk-size", "dry-run", "grace-period", "pod-selector", "selector",
                   "skip-wait-for-delete-timeout"),
+        **{f"top {word}": ("selector", "sort-by", "show-capacity", "show-swap",
+                           "use-protocol-buffers") for word in ("node", "nodes", "no")},
+        **{f"top {word}": ("containers", "field-selector", "selector", "sort-by", "sum",
+                           "show-swap", "use-protocol-buffers") for word in ("pod", "pods", "po")},
     },
     # `kubectl --help`: the commands besides those above
     unsimulated_commands=("expose", "run", "set", "explain", "edit", "rollout", "scale",

@@ -119,6 +119,29 @@ def test_no_client_certificate_is_a_server_certificate(current: Path) -> None:
         assert result.returncode != 0, name
 
 
+def test_the_front_proxy_client_is_of_its_own_ca_only(current: Path) -> None:
+    """Issue 21.3: the aggregation layer's client certificate (CN front-proxy-client, the
+    apiserver's --requestheader-allowed-names) is signed by the bake's front-proxy CA, as
+    kubeadm keeps it (cmd/kubeadm/app/constants/constants.go FrontProxyCACertAndKeyBaseName,
+    FrontProxyClientCertCommonName); the cluster CA does not vouch for it, nor it for the
+    cluster's certificates."""
+    pki = current / "pki"
+    client = str(pki / "front-proxy-client.pem")
+    ok = run(["openssl", "verify", "-CAfile", str(pki / "front-proxy-ca.pem"), "-purpose",
+              "sslclient", client])
+    assert ok.returncode == 0 and ok.stdout.strip().endswith(": OK"), ok
+    assert x509(pki / "front-proxy-client.pem", "-subject", "-nameopt", "RFC2253").strip() == \
+        "subject=CN=front-proxy-client"
+    assert x509(pki / "front-proxy-ca.pem", "-subject", "-nameopt", "RFC2253").strip() == \
+        "subject=CN=front-proxy-ca"
+    # negative twins: not of the cluster CA, and not a server certificate
+    assert run(["openssl", "verify", "-CAfile", str(pki / "ca.pem"), client]).returncode != 0
+    assert run(["openssl", "verify", "-CAfile", str(pki / "front-proxy-ca.pem"), "-purpose",
+                "sslserver", client]).returncode != 0
+    assert run(["openssl", "verify", "-CAfile", str(pki / "front-proxy-ca.pem"),
+                str(pki / "apiserver.pem")]).returncode != 0
+
+
 def test_the_service_account_public_key_is_the_key_s(current: Path) -> None:
     pki = current / "pki"
     derived = run(["openssl", "rsa", "-in", str(pki / "service-account-key.pem"), "-pubout"])
@@ -135,7 +158,7 @@ def test_keys_are_private_and_a_rerun_replaces_nothing(current: Path, tmp_path: 
     cluster = copy_cluster(current, tmp_path)
     pki = cluster / "pki"
     keys = sorted(pki.glob("*-key.pem"))
-    assert len(keys) == 12  # CA, admin (bake) and the 10 issued here
+    assert len(keys) == 14  # CA, admin, front-proxy CA (bake) and the 11 issued here
     assert {oct(p.stat().st_mode & 0o777) for p in keys} == {"0o600"}
     before = digests(pki)
     issue_all(cluster)

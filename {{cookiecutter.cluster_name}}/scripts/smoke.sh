@@ -2,7 +2,8 @@
 # make smoke [KEEP=1]: busybox resolves kubernetes.default through kube-dns (step 11); the pod
 # inspector answers on its NodePort on every worker (step 12). Then both are deleted (kubectl
 # delete -f), pass or fail: the inspector prints its environment on a public NodePort (lock-down,
-# issue 10). KEEP=1 leaves them running.
+# issue 10). KEEP=1 leaves them running. Where the profile deploys metrics-server
+# (SMOKE_METRICS), `kubectl top nodes` must answer for every node (scripts/lib/metrics.sh).
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -10,6 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh"
 usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/metrics.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/metrics.sh"
 
 # wait_pod NAME: bounded wait until the pod is Running.
 wait_pod() {
@@ -105,12 +108,17 @@ main() {
       step_done "inspector answers"
     done
   fi
+  METRICS_NODES=""
+  if [[ -n "${SMOKE_METRICS:-}" ]]; then
+    smoke_metrics || failures=$((failures + 1))
+  fi
   trap - EXIT
   remove_smoke
   ((failures == 0)) || die "$failures smoke check(s) failed (see above; KEEP=1 keeps the workloads to look at)"
   summary "smoke tests passed" \
     "DNS: kubernetes.default -> $APISERVER_SERVICE_IP" \
     "inspector: NodePort $INSPECTOR_NODE_PORT answered on $checked worker(s)" \
+    ${METRICS_NODES:+"metrics: kubectl top nodes answered for $METRICS_NODES node(s)"} \
     "workloads: $([[ "${KEEP:-}" == 1 ]] && echo "kept (KEEP=1)" || echo deleted)" \
     "next: make status"
 }

@@ -47,13 +47,14 @@ pki_sweep() {
 
 # pki_sign NAME CN CONFIG [ORG]: pki/NAME.pem from pki/NAME-key.pem, subject CN (and O ORG:
 # the group Kubernetes' RBAC reads from it), with the v3_req extensions (SANs) of CONFIG; IPs
-# reach openssl through the environment ($ENV::).
+# reach openssl through the environment ($ENV::). Signed by pki/ca.pem, or by pki/PKI_SIGNER.pem
+# when the caller sets PKI_SIGNER (the current profile's front-proxy CA).
 # On failure openssl's own message is shown and no partial file is left.
 pki_sign() {
   local name=$1 cn=$2 config=$3 subject="/CN=$2"
   [[ -z "${4:-}" ]] || subject="/O=$4/CN=$cn"
   local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
-  local tmp="$cert.tmp.$BASHPID" err
+  local tmp="$cert.tmp.$BASHPID" err signer="$PKI_DIR/${PKI_SIGNER:-ca}"
   pki_new_key "$key"
   if [[ -s "$cert" && "$PKI_REISSUE" != *" $name "* ]]; then
     return 0
@@ -64,10 +65,10 @@ pki_sign() {
       "$(tr '\n' ' ' <<<"$err")"
   fi
   if ! err=$(openssl x509 -req -in "$csr" \
-    -CA "$PKI_DIR/ca.pem" -CAkey "$PKI_DIR/ca-key.pem" -CAcreateserial \
+    -CA "$signer.pem" -CAkey "$signer-key.pem" -CAcreateserial \
     -out "$tmp" -days "$CERT_DAYS" -extensions v3_req -extfile "$config" 2>&1); then
     rm -f "$csr" "$tmp"
-    die "signing $cert failed (openssl x509, CA $PKI_DIR/ca.pem + $PKI_DIR/ca-key.pem," \
+    die "signing $cert failed (openssl x509, CA $signer.pem + $signer-key.pem," \
       "CERT_DAYS=$CERT_DAYS): $(tr '\n' ' ' <<<"$err")"
   fi
   rm -f "$csr"

@@ -22,7 +22,9 @@
 #   pki_issue_controller_clients               apiserver-kubelet-client.pem (CN
 #       kube-apiserver-kubelet-client, O system:masters), apiserver-etcd-client.pem (CN
 #       kube-apiserver-etcd-client), controller-manager.pem (CN system:kube-controller-manager),
-#       scheduler.pem (CN system:kube-scheduler)
+#       scheduler.pem (CN system:kube-scheduler), front-proxy-client.pem (CN front-proxy-client,
+#       signed by the bake's front-proxy CA pki/front-proxy-ca.pem: the apiserver's client
+#       certificate towards metrics-server, the aggregation layer)
 #   pki_issue_service_account                  service-account-key.pem (0600) and its public
 #       key service-account.pub: the apiserver verifies and the controller-manager signs
 #       service-account tokens with them
@@ -63,6 +65,10 @@ pki_issue_controller_clients() {
   pki_sign apiserver-etcd-client kube-apiserver-etcd-client openssl/apiserver-etcd-client.cnf
   pki_sign controller-manager system:kube-controller-manager openssl/controller-manager.cnf
   pki_sign scheduler system:kube-scheduler openssl/scheduler.cnf
+  [[ -s "$PKI_DIR/front-proxy-ca.pem" && -s "$PKI_DIR/front-proxy-ca-key.pem" ]] ||
+    die "$PKI_DIR/front-proxy-ca{,-key}.pem missing: the bake makes them (re-bake this repo)"
+  PKI_SIGNER=front-proxy-ca pki_sign front-proxy-client front-proxy-client \
+    openssl/front-proxy-client.cnf
 }
 
 # The public half is derived from the key each time it is missing: the key is the one fact.
@@ -110,9 +116,12 @@ component_files() {
   esac
   if [[ "$role" == controller ]]; then
     for name in apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager \
-      scheduler; do
+      scheduler front-proxy-client; do
       _component_pair "$name" "$NODE_PKI_DIR" "$name"
     done
+    # the aggregation layer's CA: the apiserver's and controller-manager's
+    # --requestheader-client-ca-file (its key stays in pki/)
+    COMPONENT_LINES+=("$PKI_DIR/front-proxy-ca.pem $NODE_PKI_DIR/front-proxy-ca.pem 0644")
     [[ -s "$PKI_DIR/service-account.pub" && -s "$PKI_DIR/service-account-key.pem" ]] ||
       die "$PKI_DIR/service-account{.pub,-key.pem} missing: run pki_issue_service_account first"
     COMPONENT_LINES+=("$PKI_DIR/service-account.pub $NODE_PKI_DIR/service-account.pem 0644"

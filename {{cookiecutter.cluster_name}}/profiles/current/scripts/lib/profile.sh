@@ -30,16 +30,17 @@ source scripts/lib/encryption.sh
   IMAGE_OS_MATCH="flatcar"
   # the controller's user data names the etcd member(s), a worker's the apiserver
   USER_DATA_PLACEHOLDERS=(ETCD_ENDPOINTS APISERVER_ENDPOINT)
-  # kube-proxy and the pod network before the DNS that needs both
+  # kube-proxy and the pod network before the DNS that needs both; metrics-server (the
+  # Metrics API of kubectl top) last
   ADDON_MANIFESTS=(manifests/addons/kube-proxy.yaml manifests/addons/flannel.yaml
-    manifests/addons/coredns.yaml)
+    manifests/addons/coredns.yaml manifests/addons/metrics-server.yaml)
   # with DIGITALOCEAN_CLUSTER_TOKEN only (scripts/lib/cloudtoken.sh): DigitalOcean's
   # cloud-controller-manager (LoadBalancer Services get DigitalOcean load balancers) and CSI
   # driver (PersistentVolumeClaims get block storage volumes: default StorageClass)
   CLOUD_ADDON_MANIFESTS=(manifests/addons/digitalocean-ccm.yaml manifests/addons/digitalocean-csi.yaml)
   CLOUD_ADDONS_WHAT="DigitalOcean's cloud-controller-manager (LoadBalancer Services) and CSI driver (volumes, StorageClass do-block-storage)"
-  ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK) and CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) deployed"
-  ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns)"
+  ADDONS_SUMMARY="kube-proxy, flannel ($FLANNEL_BACKEND, pod network $POD_NETWORK), CoreDNS (cluster DNS $DNS_SERVICE_IP, domain $CLUSTER_DOMAIN) and metrics-server (kubectl top) deployed"
+  ADDONS_PODS_SELECTOR="k8s-app in (kube-proxy, kube-dns, metrics-server)"
   # only the apiservers talk to etcd, with their own client certificate
   # (make diagram; generator/profiles.py's etcd_proxies says the same)
   ETCD_CLIENTS=apiservers
@@ -50,6 +51,8 @@ source scripts/lib/encryption.sh
   # the cluster's state is in etcd's v3 store: make backup/restore take a v3 snapshot
   # (scripts/lib/etcd3backup.sh)
   ETCD_API=3
+  # make smoke asks kubectl top nodes (metrics-server: scripts/lib/metrics.sh)
+  SMOKE_METRICS=yes
   # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
   STATUS_CONTROLLER_NODE=yes
   # make destroy keeps kube-proxy's client certificate, every node's, like the admin's

@@ -7,8 +7,9 @@
 # time: the etcd member(s) (etcd restarted), the controllers one after the other (static pods
 # restarted, the kubelet restarted, the apiserver's /readyz awaited before the next, so a
 # cluster with several controllers keeps answering through its load balancer), the workers
-# (kubelet restarted), last kube-proxy's pods (rollout restart). The CA, the service-account
-# key pair and every other file on the nodes (an encryption key among them) are left alone.
+# (kubelet restarted), last kube-proxy's pods (rollout restart). The CAs (the cluster's and the
+# front-proxy's, whose front-proxy-client certificate is re-issued with the rest), the
+# service-account key pair and every other file on the nodes (an encryption key among them) are left alone.
 #
 # An interrupted rotation resumes: pki/rotation.tsv lists, when a rotation starts, every
 # certificate and its serial; a re-run re-issues only those whose serial is still the listed
@@ -37,7 +38,7 @@ _rotation_begin() {
     echo "# rotation $ROTATION_ID"
     for f in "$PKI_DIR"/*.pem; do
       name=$(basename "$f" .pem)
-      [[ "$name" != *-key && "$name" != ca ]] || continue
+      [[ "$name" != *-key && "$name" != ca && "$name" != front-proxy-ca ]] || continue
       printf '%s\t%s\n' "$name" "$(_serial "$f")"
     done
   } >"$tmp"
