@@ -353,6 +353,10 @@ def test_rerun_creates_nothing_then_destroy_leaves_nothing(applied: Apply) -> No
     assert account["load_balancers"] == {}
     assert not (applied.cluster / "pki/apiserver.pem").exists()
     assert (applied.cluster / "pki/ca.pem").exists()
+    # the controllers' front-proxy client goes with them; the bake's front-proxy CA stays
+    assert not list((applied.cluster / "pki").glob("front-proxy-client*.pem"))
+    assert {p.name for p in (applied.cluster / "pki").glob("front-proxy-ca*.pem")} == {
+        "front-proxy-ca.pem", "front-proxy-ca-key.pem"}
 
 
 def test_several_controllers_are_accepted_in_the_current_profile(tmp_path: Path) -> None:

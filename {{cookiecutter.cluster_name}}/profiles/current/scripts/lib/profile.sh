@@ -55,8 +55,9 @@ source scripts/lib/encryption.sh
   SMOKE_METRICS=yes
   # the controller's kubelet registers it as a node (tainted: only DaemonSets run there)
   STATUS_CONTROLLER_NODE=yes
-  # make destroy keeps kube-proxy's client certificate, every node's, like the admin's
-  KEPT_PKI="$PKI_DIR/kube-proxy*.pem"
+  # make destroy keeps kube-proxy's client certificate, every node's, like the admin's, and the
+  # front-proxy CA the bake made (the next apply signs a new front-proxy-client with it)
+  KEPT_PKI="$PKI_DIR/kube-proxy*.pem, $PKI_DIR/front-proxy-ca*.pem (the bake's)"
   # make scale, make replace, make os-update and REPLACE=1's drain: refused (skipped) with
   # this reason when not empty
   NODE_OPS_REFUSAL=""
@@ -220,7 +221,8 @@ profile_pki_files() {
     bases=("$(etcd_cert_base "$name")")
     ((ETCD_COUNT == 1)) || echo "$BUILD_DIR/etcd-cluster/$name.env"
   elif [[ "$name" == "$CONTROLLER_NAME" ]]; then
-    bases+=(apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler)
+    bases+=(apiserver apiserver-kubelet-client apiserver-etcd-client controller-manager scheduler
+      front-proxy-client)
     printf '%s\n' "$PKI_DIR/service-account-key.pem" "$PKI_DIR/service-account.pub"
   fi
   for base in "${bases[@]}"; do
