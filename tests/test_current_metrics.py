@@ -284,13 +284,18 @@ def test_metrics_server_trusts_only_what_its_flags_say(applied: Apply) -> None:
     assert any(x.startswith("metrics-server-") for x in pods.stdout.splitlines()[1:])
 
 
-def test_make_smoke_reports_kubectl_top(applied: Apply) -> None:
+def test_make_smoke_and_status_report_kubectl_top(applied: Apply) -> None:
     applied.make("addons")
     out = applied.make("smoke").stderr
     assert "kubectl top nodes" in out and "metrics: kubectl top nodes answered for 2 node(s)" \
         in out, out
+    layer = applied.status_layer("metrics")
+    assert (layer["status"], layer["detail"]) == ("OK", "kubectl top nodes answers for 2 node(s)")
+    assert len(layer["items"]) == 2
     # its twin: metrics-server gone, the smoke fails and names what to look at
     assert kubectl(applied, "delete", "-f", str(applied.cluster / METRICS)).returncode == 0
+    layer = applied.status_layer("metrics")
+    assert layer["status"] == "FAIL" and "Metrics API not available" in layer["detail"]
     failed = applied.make("smoke", check=False, APPLY_TIMEOUT_SECONDS="1",
                           APPLY_POLL_SECONDS="0.2")
     assert failed.returncode != 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make status [OUTPUT=json]: the cluster layer by layer in dependency order (droplets, ssh,
 # etcd, flannel's network key, the controllers and their load balancer, the apiserver, nodes,
-# kube-dns); explaining stops at the first
+# kube-dns, the current profile's metrics); explaining stops at the first
 # broken layer, the ones after it are SKIPPED. The soonest certificate expiry comes last.
 # usage: scripts/status.sh [-o text|json]     (json on stdout; progress always on stderr)
 set -euo pipefail
@@ -17,6 +17,8 @@ source scripts/lib/health.sh
 source scripts/lib/certs.sh
 # shellcheck source=scripts/lib/controllers_health.sh
 source scripts/lib/controllers_health.sh
+# shellcheck source=scripts/lib/metrics.sh
+source scripts/lib/metrics.sh
 
 # the profile's layers (STATUS_LAYERS, scripts/lib/profile.sh), each checked by check_<layer>
 LAYERS=("${STATUS_LAYERS[@]}")

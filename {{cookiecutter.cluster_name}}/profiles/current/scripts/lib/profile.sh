@@ -47,7 +47,8 @@ source scripts/lib/encryption.sh
   # make status: every etcd member (etcdctl v3 on a member, scripts/lib/etcd3.sh), the
   # controllers (each apiserver asked at its own address, and the load balancer in front),
   # then etcd and the pod network as the apiserver sees them
-  STATUS_LAYERS=(droplets ssh etcd-members controllers apiserver etcd-health nodes pod-network kube-dns)
+  STATUS_LAYERS=(droplets ssh etcd-members controllers apiserver etcd-health nodes pod-network kube-dns
+    metrics)
   # the cluster's state is in etcd's v3 store: make backup/restore take a v3 snapshot
   # (scripts/lib/etcd3backup.sh)
   ETCD_API=3
