@@ -8,12 +8,20 @@ APPLY_LOCK_SECONDS=${APPLY_LOCK_SECONDS:-600}
 
 # apply_lock TARGET: take the cluster's lock for the rest of this process (the kernel releases
 # it when the process exits, however it exits), then write who holds it into the lock file.
-# A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder.
+# A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder. A script run
+# by `make up` (scripts/up.sh) inherits its descriptor APPLY_LOCK_FD, open on the same lock:
+# flock on that very descriptor succeeds at once (the lock is its open file's), where opening
+# the file again would wait for make up itself. An APPLY_LOCK_FD open on anything else, or not
+# open, is ignored.
 apply_lock() {
   local target=$1 file=$STATE_DIR/apply.lock holder
   command -v flock >/dev/null 2>&1 ||
     die "missing tool: flock (util-linux; on macOS: brew install flock): every apply holds a lock"
   mkdir -p "$STATE_DIR"
+  if [[ "${APPLY_LOCK_FD:-}" =~ ^[0-9]+$ && /dev/fd/$APPLY_LOCK_FD -ef "$file" ]] &&
+    flock -n "$APPLY_LOCK_FD"; then
+    return 0
+  fi
   # opened read-write without truncating: the holder's line stays readable while we wait
   exec {APPLY_LOCK_FD}<>"$file"
   if ! flock -n "$APPLY_LOCK_FD"; then
