@@ -1,0 +1,118 @@
+"""Issue 24 item 1: `make up` builds the whole current-profile cluster in one run (make image,
+etcd, controller, worker, addons: the very scripts of those targets) under one lock. A re-run
+creates nothing, a droplet deleted by hand is re-created alone, a run cut at its first ssh
+wait resumes, two runs at once create each droplet once, and a lock descriptor that is not
+the held lock's opens nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.applying import NEVER_SECONDS, Apply, squeezed
+from tests.baking import copy_cluster
+from tests.current_profile import bake_current
+
+ETCD, CONTROLLER = "do-cluster-etcd-01", "do-cluster-controller-01"
+WORKER = "do-cluster-worker-01"
+CREATES = "POST /v2/droplets"
+
+
+@pytest.fixture(scope="module")
+def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake_current(tmp_path_factory.mktemp("up-bake"))
+
+
+def _fresh(baked: Path, base: Path) -> Apply:
+    apply = Apply.create(copy_cluster(baked, base), base / "sim")
+    apply.make("image")
+    return apply
+
+
+@pytest.fixture(scope="module")
+def upped(baked: Path, tmp_path_factory: pytest.TempPathFactory) -> Apply:
+    apply = _fresh(baked, tmp_path_factory.mktemp("up"))
+    apply.make("up")
+    return apply
+
+
+def test_up_ends_with_a_ready_cluster_its_addons_and_a_passing_smoke(upped: Apply) -> None:
+    out = squeezed(upped.outputs[-1])
+    for target in ("image", "etcd", "controller", "worker", "addons"):
+        assert f"make {target}: " in out, target
+    assert "cluster do-cluster up" in out
+    assert sorted(upped.droplets()) == [CONTROLLER, ETCD, WORKER]
+    assert upped.calls(CREATES) == 3
+    upped.make("smoke")
+    status = squeezed(upped.make("status").stderr)
+    assert "status of do-cluster: 0 failed" in status
+    assert "Ready" in status
+
+
+def test_a_second_up_creates_nothing(upped: Apply) -> None:
+    ids = {name: rec["id"] for name, rec in upped.droplets().items()}
+    creates = upped.calls(CREATES)
+    upped.make("up")
+    assert upped.calls(CREATES) == creates
+    assert {name: rec["id"] for name, rec in upped.droplets().items()} == ids
+
+
+def test_a_worker_deleted_by_hand_is_recreated_alone(upped: Apply) -> None:
+    before = {name: rec["id"] for name, rec in upped.droplets().items()}
+    creates = upped.calls(CREATES)
+    upped.doctl("compute", "droplet", "delete", str(before[WORKER]), "--force")
+    upped.make("up")
+    after = {name: rec["id"] for name, rec in upped.droplets().items()}
+    assert upped.calls(CREATES) == creates + 1
+    assert after[WORKER] != before[WORKER]
+    assert {n: i for n, i in after.items() if n != WORKER} == \
+        {n: i for n, i in before.items() if n != WORKER}
+    assert "status of do-cluster: 0 failed" in squeezed(upped.make("status").stderr)
+
+
+def test_a_cut_up_resumes_where_it_stopped(baked: Path, tmp_path: Path) -> None:
+    apply = _fresh(baked, tmp_path)
+    proc = apply.make("up", check=False, DOSIM_SSHD_DELAY_SECONDS=NEVER_SECONDS,
+                      SSH_TIMEOUT_SECONDS="1")
+    assert proc.returncode != 0
+    assert f"waiting for ssh on {ETCD}" in proc.stderr
+    assert "make up stopped at make etcd" in proc.stderr
+    assert "re-run 'make up'" in proc.stderr
+    assert sorted(apply.droplets()) == [ETCD]
+    apply.bring_up(ETCD)
+    apply.make("up")
+    assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
+    assert apply.calls(CREATES) == 3
+    assert "status of do-cluster: 0 failed" in squeezed(apply.make("status").stderr)
+
+
+def test_two_concurrent_ups_create_each_droplet_once(baked: Path, tmp_path: Path) -> None:
+    apply = _fresh(baked, tmp_path)
+    # the IP delay keeps the first run busy after its creates: without the lock the second
+    # lists before they exist and creates them again
+    env = {**apply.env, "APPLY_LOCK_SECONDS": "280", "DOSIM_IP_DELAY_SECONDS": "1"}
+    runs = [subprocess.Popen(["make", "--no-print-directory", "up"], cwd=apply.cluster, env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [run.communicate(timeout=290) for run in runs]
+    for run, (_, err) in zip(runs, results, strict=True):
+        assert run.returncode == 0, err
+    assert sum("held by: make up" in err for _, err in results) == 1
+    assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
+    assert apply.calls(CREATES) == 3
+
+
+def test_a_lock_descriptor_on_another_file_does_not_pass_the_lock(upped: Apply) -> None:
+    """APPLY_LOCK_FD only passes the lock when it is open on state/apply.lock: make etcd
+    with stdin (descriptor 0) named still waits for a holder, then stops naming it."""
+    lock = upped.cluster / "state/apply.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"])
+    try:
+        proc = upped.make("etcd", check=False, APPLY_LOCK_FD="0", APPLY_LOCK_SECONDS="1")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode != 0
+    assert "another apply of cluster do-cluster holds" in proc.stderr
