@@ -13,7 +13,6 @@ import pytest
 
 from tests.applying import NEVER_SECONDS, Apply, squeezed
 from tests.baking import copy_cluster
-from tests.current_profile import bake_current
 
 ETCD, CONTROLLER = "do-cluster-etcd-01", "do-cluster-controller-01"
 WORKER = "do-cluster-worker-01"
@@ -21,8 +20,9 @@ CREATES = "POST /v2/droplets"
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_current(tmp_path_factory.mktemp("up-bake"))
+def baked(current_cluster: Path) -> Path:
+    """The session's bake of the current profile's defaults (copied before any apply)."""
+    return current_cluster
 
 
 def _fresh(baked: Path, base: Path) -> Apply:
