@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from core import KubectlError
 
-from tests.standins import lbhealth
+from tests.standins import boots, lbhealth
 
 DOC_NETS = [ipaddress.ip_network(n) for n in ("203.0.113.0/24", "198.51.100.0/24")]
 
@@ -96,7 +96,8 @@ def connect(server: str, cert_path: str) -> None:
         if sim.get("public_ip") not in targets:
             continue
         cert = installed(Path(sim["root"]), cert_path)
-        if cert is None or not lbhealth.static_pod_in_place(Path(sim["root"])):
+        if cert is None or not lbhealth.static_pod_in_place(Path(sim["root"])) or \
+                boots.down(Path(sim["root"])):
             break
         ips = [t.strip()[len("IP Address:"):] for t in _san_tokens(cert)]
         if host not in ips:

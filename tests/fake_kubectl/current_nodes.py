@@ -3,7 +3,8 @@ node is a droplet with ``/etc/kubernetes/pki/kubelet.pem`` whose CN is
 ``system:node:<droplet name>`` (the Node authorizer's rule) and the kubelet's EnvironmentFile,
 tainted as its user data says (``--register-with-taints`` or a ``--config-dir`` drop-in), with
 a pod CIDR from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``; nodes are
-Ready once the flannel DaemonSet exists (the CNI)."""
+Ready once the flannel DaemonSet exists (the CNI), Unknown while their droplet reboots (its
+kubelet posts no status: the node lifecycle controller's NodeStatusUnknown)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import yaml
 from apiserver import droplets, installed
 from current_kinds import NODE_PKI
 
-from tests.standins import kubeletbin
+from tests.standins import boots, kubeletbin
 
 
 def user_data(rec: dict[str, Any]) -> str:
@@ -93,14 +94,17 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
             spec["providerID"] = cloud.get("KUBELET_PROVIDER_ID", "")
             if not ccm_initializes(data, name):
                 registered.append({"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"})
+        condition = {"type": "Ready", "status": "True" if flannel else "False",
+                     "reason": "KubeletReady" if flannel else
+                     "KubeletNotReady (container runtime network not ready: "
+                     "cni plugin not initialized)"}
+        if boots.down(Path(rec["sim"]["root"])):
+            condition = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}
         found.append({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
             "spec": spec,
-            "status": {"conditions": [{"type": "Ready", "status": "True" if flannel else "False",
-                                       "reason": "KubeletReady" if flannel else
-                                       "KubeletNotReady (container runtime network not ready: "
-                                       "cni plugin not initialized)"}],
+            "status": {"conditions": [condition],
                        "addresses": [{"type": "InternalIP", "address": rec["sim"]["private_ip"]},
                                      {"type": "Hostname", "address": name}]}})
         # the version it reports: the release its installed binary is

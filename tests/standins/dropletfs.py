@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import boots
 from . import state as st
 
 MAX_SYMLINKS = 40
@@ -144,6 +145,7 @@ def create_root(base: Path, name: str, droplet_id: int, live_roots: set[str]) ->
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
     (root / "root").chmod(0o700)
+    boots.new_boot_id(root)
     with meta(root) as data:
         data.update({"droplet_id": droplet_id, "name": name, "owners": {}})
     return root

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import boots, model, units
 from . import etcd3data as data3
-from . import model, units
 from . import state as st
 
 UNIT = "etcd.service"
@@ -122,7 +122,7 @@ def running(rec: dict[str, Any], now: float, starting: str = "",
             data: dict[str, Any] | None = None) -> Member | None:
     """The member this droplet runs now (its data dir made on its first start), or None;
     the droplet whose root is STARTING counts as started (systemctl is starting it)."""
-    if model.status_at(rec, now) != "active":
+    if model.status_at(rec, now) != "active" or boots.down(Path(rec["sim"]["root"]), now):
         return None
     conf = config(rec)
     root = Path(rec["sim"]["root"])

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import dropletfs, lbservice, model
+from . import boots, dropletfs, lbservice, model
 from .state import knob
 
 # where each profile's apiserver finds its certificate (tutorial, current)
@@ -54,6 +54,7 @@ def healthy(data: dict[str, Any], lb: dict[str, Any], now: float | None = None) 
     for droplet_id in lbservice.backend_ids(data, lb):
         droplet = data["droplets"][str(droplet_id)]
         up = (model.status_at(droplet, now) == "active"
+              and not boots.down(Path(droplet["sim"]["root"]), now)
               and model.visible_public_ip(droplet, now) is not None
               and _listens(droplet, check["port"]))
         out[droplet_id] = up and check["protocol"] == "tcp"

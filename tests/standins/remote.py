@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import model
+from . import boots, model
 from . import state as st
 
 # Options that change nothing the stand-in can observe, or that it implements.
@@ -150,7 +150,8 @@ def reach(inv: Invocation, host: str) -> dict[str, Any]:
     if rec is None:
         raise RemoteFailure(f"ssh: connect to host {host} port {inv.port}: Connection timed out")
     sshd_at = rec["sim"].get("sshd_at")
-    if inv.port != 22 or sshd_at is None or now < sshd_at:
+    if inv.port != 22 or sshd_at is None or now < sshd_at or boots.down(Path(rec["sim"]["root"]),
+                                                                        now):
         raise RemoteFailure(f"ssh: connect to host {host} port {inv.port}: Connection refused")
     return rec
 

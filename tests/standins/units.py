@@ -1,5 +1,6 @@
-"""``systemctl`` on the droplets: ``restart``, ``start``, ``stop`` UNIT..., ``daemon-reload``
-(root), ``is-active`` UNIT...; a unit is one the user data defines or the CoreOS image ships.
+"""``systemctl`` on the droplets: ``restart``, ``start``, ``stop`` UNIT..., ``daemon-reload``,
+``reboot`` (root; boots.py), ``is-active`` UNIT...; a unit is one the user data defines or the
+CoreOS image ships.
 State per droplet in ``var/lib/dosim/systemd.json``: ``{unit: {"restarts": n, "at": t,
 "stopped": bool}}``. A start hook (daemons.py: etcd2) may refuse a start as systemd reports a
 failed unit."""
@@ -51,17 +52,29 @@ def _save(root: Path, log: dict[str, Any]) -> None:
     path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
 
 
+def start_all(root: Path) -> None:
+    """A boot: every unit runs again (what ``systemctl stop`` stopped included)."""
+    log = restarts(root)
+    for entry in log.values():
+        entry["stopped"] = False
+    _save(root, log)
+
+
 def op_systemctl(s: Session, args: list[str]) -> int:
     global BLOCKING
     no_block = "--no-block" in args
     flags = [a for a in args if a.startswith("-") and a != "--no-block"]
     words = [a for a in args if not a.startswith("-")]
-    verbs = ("restart", "start", "stop", "is-active", "daemon-reload")
+    verbs = ("restart", "start", "stop", "is-active", "daemon-reload", "reboot")
     if flags or not words or words[0] not in verbs or \
-            (len(words) < 2) != (words[0] == "daemon-reload"):
+            (len(words) < 2) != (words[0] in ("daemon-reload", "reboot")):
         sys.stderr.write(f"systemctl {' '.join(args)}: not simulated (dosim: [--no-block] "
-                         "restart|start|stop|is-active UNIT..., daemon-reload)\n")
+                         "restart|start|stop|is-active UNIT..., daemon-reload, reboot)\n")
         return 2
+    if words[0] == "reboot":
+        from . import boots  # boots.py uses this module
+
+        return boots.reboot(s)
     verb, names = words[0], [u if "." in u else u + ".service" for u in words[1:]]
     known = units_of((s.root / USER_DATA).read_text() if (s.root / USER_DATA).is_file() else "")
     if verb == "is-active":

@@ -18,9 +18,11 @@
 #                               way out (make scale: FORCE=1). "force": pods are deleted, not
 #                               evicted (--disable-eviction --force: budgets bypassed, pods
 #                               without a controller deleted too).
-#   node_drain_or_die NODE WHAT RERUN  node_drain, with "force" when FORCE=1; when it fails,
-#                               die: NODE is not drained, WHAT ("nothing of it was deleted"),
-#                               re-run RERUN, or RERUN FORCE=1 regardless of the budgets.
+#   node_drain_or_die NODE WHAT RERUN [uncordon]  node_drain, with "force" when FORCE=1; when
+#                               it fails, die: NODE is not drained, WHAT ("nothing of it was
+#                               deleted"), re-run RERUN, or RERUN FORCE=1 regardless of the
+#                               budgets. "uncordon": NODE is uncordoned first (it stays in
+#                               service as it was: make os-update).
 #   node_uncordon NODE          spec.unschedulable=false (kubectl uncordon); no Node: nothing.
 #   node_delete NODE            delete the Node object (a droplet deleted for good); none: fine.
 #   node_wait_ready NODE [VER]  bounded by APPLY_TIMEOUT_SECONDS: the Node exists, is Ready and,
@@ -86,15 +88,17 @@ node_drain() {
 }
 
 node_drain_or_die() {
-  local node=$1 what=$2 rerun=$3
+  local node=$1 what=$2 rerun=$3 back=${4:-}
   if [[ "${FORCE:-}" == 1 ]]; then
-    node_drain "$node" force || die "deleting the pods of $node failed (see above); re-run '$rerun FORCE=1'"
-  else
-    node_drain "$node" ||
-      die "$node is not drained, $what: make room for those pods (or relax their" \
-        "PodDisruptionBudget) and re-run '$rerun', or '$rerun FORCE=1' deletes them regardless" \
-        "of their budgets"
+    node_drain "$node" force && return 0
+    [[ "$back" != uncordon ]] || node_uncordon "$node" || true
+    die "deleting the pods of $node failed (see above); re-run '$rerun FORCE=1'"
   fi
+  node_drain "$node" && return 0
+  [[ "$back" != uncordon ]] || node_uncordon "$node" || true
+  die "$node is not drained, $what: make room for those pods (or relax their" \
+    "PodDisruptionBudget) and re-run '$rerun', or '$rerun FORCE=1' deletes them regardless" \
+    "of their budgets"
 }
 
 # _drain_failure NODE OUTPUT_FILE: the error line: which pods stayed on NODE and why.

@@ -14,6 +14,8 @@ source scripts/lib/staticpods.sh
 source scripts/lib/rotation.sh
 # shellcheck source=scripts/lib/upgrade.sh
 source scripts/lib/upgrade.sh
+# shellcheck source=scripts/lib/osupdate.sh
+source scripts/lib/osupdate.sh
 # shellcheck source=scripts/lib/etcd3.sh
 source scripts/lib/etcd3.sh
 # shellcheck source=scripts/lib/etcd3backup.sh
