@@ -90,11 +90,13 @@ def etcd_layer(apply: Apply) -> dict[str, object]:
 
 def new_reboots(before: dict[str, list[dict[str, object]]],
                 after: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
-    return {n: after[n][len(before.get(n, [])):] for n in after if after[n][len(before.get(n, [])):]}
+    fresh = {n: after[n][len(before.get(n, [])):] for n in after}
+    return {n: v for n, v in fresh.items() if v}
 
 
 def test_pending_updates_reboot_one_node_at_a_time(applied: Apply) -> None:
-    etcd2, ctl, w2 = name(applied, "etcd", 2), name(applied, "controller", 1), name(applied, "worker", 2)
+    etcd2, ctl = name(applied, "etcd", 2), name(applied, "controller", 1)
+    w2 = name(applied, "worker", 2)
     for node in (etcd2, ctl, w2):
         boots.mark_pending(applied.root(node), NEW_OS)
     before, calls, start = reboots(applied), applied.calls(), time.monotonic()
