@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.integration.cloudinit_validators import unpack_validator, validate
 from tests.integration.current_nodes import ROLES, user_data_text
@@ -20,11 +21,19 @@ def flatcar_validator(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("role", ROLES)
 def test_flatcar_cloudinit_accepts_current_user_data(
         current_cluster: Path, flatcar_validator: Path, role: str, tmp_path: Path) -> None:
-    assert validate(flatcar_validator, user_data_text(current_cluster, role), tmp_path) == (0, [])
+    text = user_data_text(current_cluster, role)
+    assert validate(flatcar_validator, text, tmp_path) == (0, [])
+    # every node keeps its downloaded updates waiting for make os-update: coreos-cloudinit
+    # writes REBOOT_STRATEGY=off to /etc/coreos/update.conf and masks locksmithd
+    # (flatcar/coreos-cloudinit system/update.go File() and Units())
+    assert yaml.safe_load(text)["coreos"]["update"] == {"reboot_strategy": "off"}
 
 
 @pytest.mark.parametrize("role, old, new, message", [
     ("etcd", "reboot_strategy:", "reboot_stratgy:", 'unrecognized key "reboot_stratgy"'),
+    # config/update.go: reboot_strategy valid:"^(etcd-lock|reboot|off)$" (make os-update's
+    # README: "off" stops and masks locksmithd, system/update.go)
+    ("worker", 'reboot_strategy: "off"', 'reboot_strategy: "never"', "invalid value never"),
     ("worker", "command: start", "command: begin", "invalid value begin"),
     # what the tutorial profile wrote: Flatcar ships no etcd2
     ("etcd", "coreos:\n  units:", "coreos:\n  etcd2:\n    name: etcd-01\n  units:", "etcd2"),
