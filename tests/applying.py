@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from generator.audit.cluster import read_settings
 from tests.standins import dropletfs, etcd3data
 from tests.standins import state as standin_state
@@ -205,3 +207,25 @@ def files_containing(needle: str, *dirs: Path) -> list[Path]:
                 except OSError:
                     continue
     return hits
+
+
+def kubectl(apply: Apply, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), *args],
+                          env=apply.env, input=stdin, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def guarded_deployment(replicas: int) -> str:
+    """A Deployment with a PodDisruptionBudget that allows no disruption at all."""
+    labels = {"app": "guarded"}
+    return yaml.safe_dump_all([
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "guarded", "namespace": "default"},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+         "metadata": {"name": "guarded", "namespace": "default"},
+         "spec": {"minAvailable": replicas, "selector": {"matchLabels": labels}}},
+    ])

@@ -10,13 +10,11 @@ Each test leaves worker 01 as it found it (Ready, schedulable): they run in any 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.applying import Apply, cert_sans, snapshot
+from tests.applying import Apply, cert_sans, guarded_deployment, kubectl, snapshot
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
 
@@ -35,13 +33,6 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     return apply
 
 
-def kubectl(apply: Apply, *args: str, stdin: str | None = None) -> str:
-    proc = subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), *args],
-                          env=apply.env, input=stdin, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 def nodes(apply: Apply) -> dict[str, dict[str, object]]:
     items = json.loads(kubectl(apply, "get", "nodes", "-o", "json"))["items"]
     return {n["metadata"]["name"]: n for n in items}
@@ -49,21 +40,6 @@ def nodes(apply: Apply) -> dict[str, dict[str, object]]:
 
 def worker(apply: Apply, nn: int) -> str:
     return f"{apply.settings()['WORKER_PREFIX']}-{nn:02d}"
-
-
-def guarded_deployment(replicas: int) -> str:
-    """A Deployment with a PodDisruptionBudget that allows no disruption at all."""
-    labels = {"app": "guarded"}
-    return yaml.safe_dump_all([
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "guarded", "namespace": "default"},
-         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
-        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-         "metadata": {"name": "guarded", "namespace": "default"},
-         "spec": {"minAvailable": replicas, "selector": {"matchLabels": labels}}},
-    ])
 
 
 def test_scale_in_drains_then_deletes_the_highest_workers(applied: Apply, tmp_path: Path) -> None:

@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.applying import Apply
+from tests.applying import Apply, guarded_deployment, kubectl
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
 from tests.standins import boots
@@ -59,13 +58,6 @@ def all_nodes(apply: Apply) -> list[str]:
 
 def reboots(apply: Apply) -> dict[str, list[dict[str, object]]]:
     return {n: boots.boots(apply.root(n)) for n in all_nodes(apply)}
-
-
-def kubectl(apply: Apply, *args: str) -> str:
-    proc = subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), *args],
-                          env=apply.env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def node_objects(apply: Apply) -> dict[str, dict[str, object]]:
@@ -130,27 +122,12 @@ def test_pending_updates_reboot_one_node_at_a_time(applied: Apply) -> None:
     assert "rebooted: none" in again.stderr
 
 
-def guarded(replicas: int) -> str:
-    """A Deployment with a PodDisruptionBudget that allows no disruption at all."""
-    labels = {"app": "guarded"}
-    return yaml.safe_dump_all([
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "guarded", "namespace": "default"},
-         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
-        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-         "metadata": {"name": "guarded", "namespace": "default"},
-         "spec": {"minAvailable": replicas, "selector": {"matchLabels": labels}}},
-    ])
-
-
 def test_a_budget_blocking_the_drain_stops_with_the_node_as_it_was(
         applied: Apply, tmp_path: Path) -> None:
     w1 = name(applied, "worker", 1)
     boots.mark_pending(applied.root(w1), NEW_OS)
     manifest = tmp_path / "guarded.yaml"
-    manifest.write_text(guarded(2))
+    manifest.write_text(guarded_deployment(2))
     kubectl(applied, "apply", "-f", str(manifest))
     before = reboots(applied)
     proc = applied.make("os-update", check=False, DRAIN_TIMEOUT_SECONDS=DRAIN_SECONDS)

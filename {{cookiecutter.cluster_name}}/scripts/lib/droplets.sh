@@ -197,3 +197,16 @@ read_controllers() {
     CONTROLLER_LINES+=("$name  id $id  public $public  private $private")
   done < <(records_tsv "${names[@]}")
 }
+
+# day_two_begin: what a job that walks the running cluster's nodes needs first (make upgrade,
+# make os-update): doctl and kubectl usable, ./kubeconfig, CLUSTER_LIST read, every controller
+# there (read_controllers), else die before any change.
+day_two_begin() {
+  preflight
+  require_kubectl
+  need_kubeconfig
+  CLUSTER_LIST=$(cluster_droplets)
+  read_controllers
+  ((${#CONTROLLER_NAMES[@]} == CONTROLLER_COUNT)) ||
+    die "$((CONTROLLER_COUNT - ${#CONTROLLER_NAMES[@]})) of $CONTROLLER_COUNT controller(s) missing: run 'make controller' first"
+}

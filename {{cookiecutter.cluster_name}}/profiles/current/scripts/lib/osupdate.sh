@@ -158,14 +158,7 @@ _os_node() {
 
 profile_os_update() {
   apply_lock os-update
-  preflight
-  require_kubectl
-  need_kubeconfig
-  # shellcheck disable=SC2034 # read by _role_tsv (rotation.sh) and read_controllers
-  CLUSTER_LIST=$(cluster_droplets)
-  read_controllers
-  ((${#CONTROLLER_NAMES[@]} == CONTROLLER_COUNT)) ||
-    die "$((CONTROLLER_COUNT - ${#CONTROLLER_NAMES[@]})) of $CONTROLLER_COUNT controller(s) missing: run 'make controller' first"
+  day_two_begin
   if [[ -s "$OS_UPDATE_FILE" ]]; then
     read -r _ _ OS_RUN <"$OS_UPDATE_FILE"
     log "resuming the OS update run $OS_RUN: finished nodes are skipped"

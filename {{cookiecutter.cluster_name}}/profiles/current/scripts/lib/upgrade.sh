@@ -104,6 +104,7 @@ plan_upgrade() {
   [[ -n "${UPGRADE_TO:-}" && "$UPGRADE_TO" != "$KUBERNETES_VERSION" || -s "$UPGRADE_FILE" ]] ||
     return 0
   upgrade_target
+  # shellcheck disable=SC2034 # read by _role_tsv (rotation.sh)
   local name ip role finished CLUSTER_LIST=$LIVE
   while IFS=$'\t' read -r name ip role; do
     finished=$(state_get "$name" upgrade)
@@ -260,14 +261,7 @@ profile_upgrade() {
     return 0
   fi
   upgrade_kubectl_skew
-  preflight
-  require_kubectl
-  need_kubeconfig
-  # shellcheck disable=SC2034 # read by _role_tsv (rotation.sh) and read_controllers
-  CLUSTER_LIST=$(cluster_droplets)
-  read_controllers
-  ((${#CONTROLLER_NAMES[@]} == CONTROLLER_COUNT)) ||
-    die "$((CONTROLLER_COUNT - ${#CONTROLLER_NAMES[@]})) of $CONTROLLER_COUNT controller(s) missing: run 'make controller' first"
+  day_two_begin
   local name version stray=()
   while IFS=$'\t' read -r name version; do
     [[ "$version" == "v$UPGRADE_FROM" || "$version" == "v$UPGRADE_TO" ]] ||
