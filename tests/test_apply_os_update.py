@@ -73,13 +73,6 @@ def ssh(apply: Apply, node: str, command: str) -> subprocess.CompletedProcess[st
         env=apply.env, capture_output=True, text=True, check=False)
 
 
-def etcd_layer(apply: Apply) -> dict[str, object]:
-    out = apply.make("status", OUTPUT="json", check=False).stdout
-    layers = json.loads(out)["layers"] if out.strip().startswith("{") else json.loads(out)
-    (layer,) = [la for la in layers if la["layer"] == "etcd-members"]
-    return layer
-
-
 def new_reboots(before: dict[str, list[dict[str, object]]],
                 after: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
     fresh = {n: after[n][len(before.get(n, [])):] for n in after}
@@ -112,7 +105,7 @@ def test_pending_updates_reboot_one_node_at_a_time(applied: Apply) -> None:
     drains = [c for c in applied.kube()["calls"] if " drain " in f" {c} "]
     assert any(f"drain {w2} --ignore-daemonsets" in c for c in drains)
     assert not any(f"drain {name(applied, 'worker', 1)} " in c for c in drains)
-    assert etcd_layer(applied)["status"] == "OK"
+    assert applied.status_layer("etcd-members")["status"] == "OK"
     assert not (applied.cluster / "state/os-update").exists()
     print(f"\nmake os-update, 3 of {len(all_nodes(applied))} nodes rebooted: "
           f"{applied.calls() - calls} API calls, {took:.1f}s ({took / 3:.1f}s per node)")
@@ -162,7 +155,7 @@ def test_a_member_is_not_rebooted_when_the_quorum_would_be_lost(applied: Apply) 
     assert start.returncode == 0, start.stderr
     applied.make("os-update")
     assert list(new_reboots(before, reboots(applied))) == [e1]
-    assert etcd_layer(applied)["status"] == "OK"
+    assert applied.status_layer("etcd-members")["status"] == "OK"
 
 
 def test_an_interrupted_run_resumes_without_a_second_reboot(applied: Apply) -> None:
