@@ -25,6 +25,10 @@ KUBELET_PATHS = {"bundled": "/usr/bin/kubelet", "download": "/opt/bin/kubelet"}
 # --port (the apiserver reaches it for logs and exec) and sshd's.
 KUBELET_PORT = 10250
 SSH_PORT = 22
+# kube-proxy's health endpoint (KubeProxyConfiguration healthzBindAddress, default
+# 0.0.0.0:10256): DigitalOcean's cloud-controller-manager health-checks its load balancers'
+# droplets there (v0.1.68 cloud-controller-manager/do/loadbalancers.go kubeProxyHealthPort).
+KUBE_PROXY_HEALTH_PORT = 10256
 # flanneld's data port per backend: vxlan uses the kernel's VXLAN port, udp its own; host-gw
 # routes without encapsulation (no port).
 FLANNEL_PORTS = {"vxlan": "8472/udp", "udp": "8285/udp", "host-gw": ""}

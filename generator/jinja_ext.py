@@ -49,6 +49,7 @@ class ClusterFacts(Extension):
         environment.filters["flannel_port"] = facts.flannel_port
         environment.globals["kubelet_port"] = facts.KUBELET_PORT
         environment.globals["ssh_port"] = facts.SSH_PORT
+        environment.globals["kube_proxy_health_port"] = facts.KUBE_PROXY_HEALTH_PORT
         environment.globals["lb_size_unit"] = facts.LB_SIZE_UNIT
         environment.globals["lb_node_monthly_usd"] = facts.LB_NODE_MONTHLY_USD
         environment.globals["volume_gib_monthly_usd"] = facts.VOLUME_GIB_MONTHLY_USD

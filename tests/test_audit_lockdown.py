@@ -50,12 +50,17 @@ PLANTED = {
                           "lockdown.firewall", "[2379]"),
     "a range over the kubelet": (FIREWALL, APISERVER_RULE,
                                  added(f"protocol:tcp,ports:10000-10300,{ANYWHERE}"),
-                                 "lockdown.firewall", "[10250, 10255]"),
+                                 "lockdown.firewall", "[10250, 10255, 10256]"),
     "all tcp from admins": (FIREWALL, APISERVER_RULE, added(f"protocol:tcp,ports:all,{ADMINS}"),
                             "lockdown.firewall", "8080"),
     "cAdvisor to a droplet id": (FIREWALL, APISERVER_RULE,
                                  added("protocol:tcp,ports:4194,droplet_id:1"),
                                  "lockdown.firewall", "[4194]"),
+    # kube-proxy's health port (the CCM's load balancers' health check) to everyone instead of
+    # to those load balancers by ID
+    "kube-proxy health to the world": (
+        FIREWALL, "protocol:tcp,ports:$KUBE_PROXY_HEALTH_PORT,$lbs",
+        f"protocol:tcp,ports:$KUBE_PROXY_HEALTH_PORT,{ANYWHERE}", "lockdown.firewall", "[10256]"),
     # the load balancer in front of the apiservers open to the internet
     "load balancer without an allow list": (LB, '\n    --allow-list "$(lb_allow_list)")', ")",
                                             "lockdown.lb-allow", "no --allow-list"),
@@ -99,4 +104,22 @@ def test_the_allow_list_follows_admin_cidrs(bake_with: Callable[..., Path]) -> N
     found = lockdown(cluster)
     assert [f.rule for f in found] == ["lockdown.lb-allow"], found
     assert "'cidr:0.0.0.0/0' admits beyond ADMIN_CIDRS (198.51.100.0/24,2001:db8::/48)" in \
+        found[0].message
+
+
+LB_NODEPORTS = "protocol:tcp,ports:$NODE_PORT_RANGE,$lbs"
+
+
+def test_the_load_balancers_rules_admit_them_by_id_only(cluster_copy: Path) -> None:
+    """Issue 21 item 6: with the CCM's load balancers (CCM_LB_IDS) the nodes' firewall admits
+    each by ID on the NodePort range and kube-proxy's health port, and the audit (which
+    evaluates it with one) passes that; the same rule by address beyond NODEPORT_CIDRS fails."""
+    settings = cluster_copy / "settings.env"
+    settings.write_text(settings.read_text().replace("\nNODEPORT_CIDRS=0.0.0.0/0,::/0\n",
+                                                     "\nNODEPORT_CIDRS=198.51.100.0/24\n"))
+    assert lockdown(cluster_copy) == []
+    plant(cluster_copy, FIREWALL, LB_NODEPORTS, f"protocol:tcp,ports:$NODE_PORT_RANGE,{ANYWHERE}")
+    found = lockdown(cluster_copy)
+    assert [f.rule for f in found] == ["lockdown.nodeports"], found
+    assert "opens NodePorts to ['0.0.0.0/0'], beyond NODEPORT_CIDRS (198.51.100.0/24)" in \
         found[0].message

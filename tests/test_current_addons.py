@@ -178,8 +178,8 @@ def test_image_answers_must_be_pinned(key: str, value: str, words: str) -> None:
 
 # digitalocean/digitalocean-cloud-controller-manager releases/digitalocean-cloud-controller-
 # manager/v0.1.68.yml at tag v0.1.68: its ClusterRole's rules (resource: verbs) and the
-# container's command; cloud-controller-manager/do/cloud.go reads DO_ACCESS_TOKEN and
-# DO_CLUSTER_ID from the environment.
+# container's command; cloud-controller-manager/do/cloud.go reads DO_ACCESS_TOKEN,
+# DO_CLUSTER_ID and DEFAULT_LB_TYPE (REGIONAL or REGIONAL_NETWORK) from the environment.
 CCM_RULES = {"leases": ["get", "watch", "list", "create", "update", "delete"],
              "events": ["create", "patch", "update"], "nodes": ["*"], "nodes/status": ["patch"],
              "services": ["list", "patch", "update", "watch"],
@@ -204,6 +204,8 @@ def test_the_cloud_controller_manager_is_its_release(current: Path) -> None:
     settings = (current / "settings.env").read_text()
     assert f"\nCLOUD_TAG=k8s:{env['DO_CLUSTER_ID']['value']}\n" in settings
     assert env["DO_CLUSTER_ID"]["value"] == facts.droplet_tag(default_answers(profile="current"))
+    # load balancers that proxy: the nodes' firewall admits them by ID (firewall.sh)
+    assert env["DEFAULT_LB_TYPE"]["value"] == "REGIONAL"
     # what runs before it initializes the nodes tolerates their uninitialized taint
     assert {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true",
             "effect": "NoSchedule"} in pod["spec"]["tolerations"]

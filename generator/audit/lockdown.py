@@ -3,7 +3,12 @@
 - lockdown.firewall: an inbound rule of the cloud firewalls (scripts/lib/firewall.sh, evaluated
   with settings.env by bash, as `make etcd` does) that lets anything but the cluster's own tags
   reach etcd (2379, 2380), the kubelet (10250, 10255), cAdvisor (4194) or the apiserver's
-  insecure port (8080);
+  insecure port (8080), or that lets anything but those tags and load balancers (by ID: the
+  cloud-controller-manager's health check) reach kube-proxy's health port
+  (KUBE_PROXY_HEALTH_PORT); evaluated with a load balancer ID in CCM_LB_IDS, so the rules
+  admitting the CCM's load balancers are audited too;
+- lockdown.nodeports: an inbound rule opening a NodePort (NODE_PORT_RANGE) to addresses beyond
+  NODEPORT_CIDRS (the CCM's load balancers come in by ID, not by an address);
 - lockdown.etcd-tls: an etcd URL in plain http off the loopback;
 - lockdown.authorization: an apiserver without --authorization-mode, or with AlwaysAllow;
 - lockdown.flannel: a node running flanneld without coreos.flannel.interface;
@@ -32,7 +37,7 @@ ETCD_URL_KEYS = ("advertise_client_urls", "listen_client_urls", "listen_peer_url
                  "initial_advertise_peer_urls", "initial_cluster")
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 # firewall_spec KIND prints name, tags, inbound rules, outbound rules: one line each
-_SPECS = ('set -euo pipefail; set -a; . ./settings.env; set +a; '
+_SPECS = ('set -euo pipefail; set -a; . ./settings.env; set +a; CCM_LB_IDS=audit-lb-id; '
           'die() { echo "$*" >&2; exit 1; }; . ./scripts/lib/firewall.sh; '
           'for kind in "${FIREWALL_KINDS[@]}"; do firewall_spec "$kind"; done')
 
@@ -75,6 +80,7 @@ def _firewall(cluster: Cluster) -> Iterator[Finding]:
         yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall",
                       f"firewall_spec failed: {result.stderr.strip()[:300]}")
         return
+    health = int(cluster.setting("KUBE_PROXY_HEALTH_PORT") or 0)
     for i in range(0, len(lines) - 3, 4):
         name, inbound = lines[i], lines[i + 2]
         for rule in filter(None, inbound.split(" ")):
@@ -89,10 +95,42 @@ def _firewall(cluster: Cluster) -> Iterator[Finding]:
             except ValueError:
                 continue  # not a port range: the API refuses it at apply
             opened = [p for p in CLOSED_PORTS if p in ports]
+            if health in ports and any(not o.startswith("load_balancer_uid:") for o in outside):
+                opened = sorted([*opened, health])
             if opened:
                 yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.firewall",
                               f"firewall {name}: rule {rule} opens {opened} to {outside}; only "
                               "the cluster's tags may reach them")
+            yield from _nodeports(cluster, name, rule, ports, outside)
+
+
+def _nodeports(cluster: Cluster, name: str, rule: str, ports: range,
+               outside: list[str]) -> Iterator[Finding]:
+    """A rule opening NodePorts to addresses NODEPORT_CIDRS does not cover."""
+    if not cluster.setting("NODE_PORT_RANGE"):
+        return
+    try:
+        node_ports = _ports(cluster.setting("NODE_PORT_RANGE") or "")
+        allowed = [ipaddress.ip_network(c, strict=False)
+                   for c in (cluster.setting("NODEPORT_CIDRS") or "").split(",") if c]
+    except ValueError:
+        return  # the settings' own rules report a malformed value
+    if not set(ports) & set(node_ports):
+        return
+    beyond = []
+    for source in (o.partition(":")[2] for o in outside if o.startswith("address:")):
+        try:
+            net = ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            continue  # the API refuses it at apply
+        if not any(net.version == a.version and net.subnet_of(a)  # type: ignore[arg-type]
+                   for a in allowed):
+            beyond.append(source)
+    if beyond:
+        yield Finding(FIREWALL_SH, 1, ERROR, "lockdown.nodeports",
+                      f"firewall {name}: rule {rule} opens NodePorts to {beyond}, beyond "
+                      f"NODEPORT_CIDRS ({cluster.setting('NODEPORT_CIDRS')}); the load balancers "
+                      "of LoadBalancer Services come in by ID (load_balancer_uid)")
 
 
 def _lb_allow(cluster: Cluster) -> Iterator[Finding]:

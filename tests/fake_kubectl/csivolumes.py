@@ -58,7 +58,7 @@ def _do_tag(controller: dict[str, Any]) -> list[str]:
     return []
 
 
-def _api(handler: Any) -> Any:
+def api(handler: Any) -> Any:
     """One call on the simulated account (the driver's godo client)."""
     with standin_state.locked(Path(os.environ["DOSIM_STATE"])) as account:
         return handler(account, time.time())[1]
@@ -81,7 +81,7 @@ def reconcile(data: dict[str, Any], pods: Callable[[], list[dict[str, Any]]],
         ref = pv["spec"]["claimRef"]
         if f"PersistentVolumeClaim/{ref['namespace']}/{ref['name']}" not in objects and \
                 pv["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
-            _api(volumes.delete_volume(pv["spec"]["csi"]["volumeHandle"]))
+            api(volumes.delete_volume(pv["spec"]["csi"]["volumeHandle"]))
             del objects[key]
     # what the controllers set on a claim (kept apart: an apply of the claim's manifest merges
     # with it, as kubectl apply's three-way merge keeps fields the manifest never had)
@@ -100,7 +100,7 @@ def reconcile(data: dict[str, Any], pods: Callable[[], list[dict[str, Any]]],
         wanted = _bytes(str(claim["spec"]["resources"]["requests"]["storage"])) or GIB
         size = max(1, math.ceil(wanted / GIB))
         name = f"pvc-{uid}"
-        volume = _api(volumes.create_volume({
+        volume = api(volumes.create_volume({
             "name": name, "region": droplets[0]["region"], "size_gigabytes": size,
             "description": "Created by DigitalOcean CSI driver",
             "tags": _do_tag(objects[CONTROLLER])}))["volume"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import atrest
+import ccmlb
 import csivolumes
 import metrics
 import nodeops
@@ -52,6 +53,11 @@ from current_workloads import endpoints_of, workload_pods
 from current_writes import STDIN, cmd_create_secret, cmd_get_files, cmd_write
 from dns import BUSYBOX_1_28, ClusterDNS, nslookup, on_pod_network
 from vocab_current import KUSTOMIZE, VERSION, VOCABULARY
+
+from tests.standins import fwservice
+from tests.standins import state as standin_state
+from tests.standins.lbhealth import client_ip, lb_at
+from tests.standins.lbservice import backend_ids
 
 
 def connect(server: str) -> None:
@@ -155,9 +161,10 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
         connect(cfg["server"])
         if "-" in opts.get("filename", []):
             STDIN[0] = sys.stdin.read()
-        if verb == "get":  # the CSI driver's controllers act (committed even if get fails)
+        if verb == "get":  # the cloud add-ons' controllers act (committed even if get fails)
             with cluster_state(state_path(kubeconfig)) as data:
                 csivolumes.reconcile(data, lambda: workload_pods(data, nodes(data)), droplets())
+                ccmlb.reconcile(data, nodes(data), droplets())
         with cluster_state(state_path(kubeconfig)) as data:
             data["calls"].append(" ".join(argv))
             if verb == "version":
@@ -170,6 +177,9 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                     raise KubectlError(f"error: Unexpected args: [{' '.join(args)}]\n"
                                        f"See 'kubectl {verb} -h' for help and examples")
                 out, err, failed = cmd_write(verb, opts["filename"], opts, data)
+                if verb == "delete":  # the CCM's finalizer (service.kubernetes.io/load-balancer-
+                    # cleanup) holds a Service until its load balancer is deleted
+                    ccmlb.reconcile(data, nodes(data), droplets())
                 return (1 if failed else 0), out, err
             if verb == "get" and opts["raw"]:
                 return 0, cmd_raw(opts["raw"]), ""
@@ -219,18 +229,52 @@ def _top(verb: str, args: list[str], opts: dict[str, Any],
 
 def _nodeport(host: str, port: int, _path: str) -> str | None:
     """A NodePort answers on a node's public address when kube-proxy runs and a Running pod
-    backs the Service: the pod's name."""
+    backs the Service: the pod's name. A load balancer the CCM made for a Service answers on
+    its entry port through a backend droplet whose firewall admits it there and on kube-proxy's
+    health port (its health check)."""
     state = Path(os.environ.get("FAKE_KUBECTL_STATE", ""))
     data = json.loads(state.read_text()) if state.is_file() else {"objects": {}}
-    node_list = nodes(data)
+    with standin_state.locked(Path(os.environ["DOSIM_STATE"])) as account:
+        lb = lb_at(account, host)
+        if lb is not None and lb["id"] in {e.get("id") for e in data.get("ccm_lbs", {}).values()}:
+            return _through(account, lb, port, data)
     publics = {r["sim"]["public_ip"]: r["name"] for r in droplets()}
+    return _answer(data, publics.get(host), port)
+
+
+def _through(account: dict[str, Any], lb: dict[str, Any], port: int,
+             data: dict[str, Any]) -> str | None:
+    """What LB's forwarding rule for PORT reaches: the first backend that passes the health
+    check and whose firewall lets the load balancer's traffic in (REGIONAL: from the load
+    balancer; REGIONAL_NETWORK: the client's packets, from its address)."""
+    rule = next((r for r in lb["forwarding_rules"] if r["entry_port"] == port), None)
+    if rule is None:
+        return None
+    source = {"lb_id": lb["id"]} if lb.get("type", "REGIONAL") == "REGIONAL" \
+        else {"address": client_ip(account)}
+    for droplet_id in backend_ids(account, lb):
+        droplet = account["droplets"][str(droplet_id)]
+        check = lb["health_check"]
+        if not (fwservice.admits(account, droplet, "tcp", check["port"], **source)
+                and fwservice.admits(account, droplet, rule["target_protocol"],
+                                     rule["target_port"], **source)):
+            continue
+        body = _answer(data, droplet["name"], rule["target_port"])
+        if body is not None:
+            return body
+    return None
+
+
+def _answer(data: dict[str, Any], node: str | None, port: int) -> str | None:
+    """What node NODE's kube-proxy answers on NodePort PORT (None: nothing there)."""
+    node_list = nodes(data)
     proxy = any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "kube-proxy"
                 for o in data["objects"].values())
-    if publics.get(host) not in {n["metadata"]["name"] for n in node_list} or not proxy:
+    if node not in {n["metadata"]["name"] for n in node_list} or not proxy:
         return None
-    for svc in data["objects"].values():
-        if svc["kind"] == "Service" and any(p.get("nodePort") == port
-                                            for p in svc["spec"].get("ports", [])):
+    for svc_key, svc in data["objects"].items():
+        if svc["kind"] == "Service" and any(p.get("nodePort") == port for p in
+                                            ccmlb.node_ports(data, svc_key, svc)):
             eps = [e for e in endpoints_of(data, workload_pods(data, node_list))
                    if e["metadata"]["name"] == svc["metadata"]["name"] and e["subsets"]]
             if eps:

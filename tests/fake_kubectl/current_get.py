@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import atrest
+import ccmlb
 import csivolumes
 import nodeops
 from apiserver import droplets, installed
@@ -86,6 +87,9 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
         for item in items:
             if kind == "DaemonSet":
                 item["status"] = daemonset_status(item, node_list)
+            if kind == "Service":
+                ccmlb.view(data, key(kind, item["metadata"]["namespace"],
+                                     item["metadata"]["name"]), item)
             if kind == "PersistentVolumeClaim":
                 csivolumes.view(data, key(kind, item["metadata"]["namespace"],
                                           item["metadata"]["name"]), item)

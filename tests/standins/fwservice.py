@@ -77,6 +77,36 @@ def _check_tags(data: dict[str, Any], tags: list[str]) -> None:
             raise HttpError(422, f"(dosim) tag {tag!r} does not exist: create it first")
 
 
+def _covers(ports: str, port: int) -> bool:
+    """Whether a stored rule's ports ("0": all; "P"; "LOW-HIGH") include PORT."""
+    if ports == "0":
+        return True
+    low, _, high = ports.partition("-")
+    return int(low) <= port <= int(high or low)
+
+
+def admits(data: dict[str, Any], droplet: dict[str, Any], protocol: str, port: int, *,
+           lb_id: str = "", address: str = "") -> bool:
+    """Whether the cloud firewalls on DROPLET let a PROTOCOL packet to PORT in, from the load
+    balancer LB_ID (a source ``load_balancer_uids`` names) or from ADDRESS (one its
+    ``addresses`` cover). A droplet in no firewall gets everything; in several, the union of
+    their inbound rules, and nothing else (as firewall.sh's header says)."""
+    walls = [f for f in data["firewalls"].values() if droplet["id"] in f["droplet_ids"]
+             or set(f["tags"]) & set(droplet.get("tags") or [])]
+    if not walls:
+        return True
+    for rule in (r for f in walls for r in f["inbound_rules"]):
+        if rule["protocol"] != protocol or not _covers(rule["ports"], port):
+            continue
+        sources = rule["sources"]
+        if lb_id and lb_id in sources.get("load_balancer_uids", []):
+            return True
+        if address and any(ipaddress.ip_address(address) in ipaddress.ip_network(a, strict=False)
+                           for a in sources.get("addresses", [])):
+            return True
+    return False
+
+
 def _rules(data: dict[str, Any], rules: list[dict[str, Any]] | None, side: str
            ) -> list[dict[str, Any]]:
     out = []

@@ -28,6 +28,11 @@ What the real API does, with where it is known from:
   default) and a user reports that the real API took a list with IPv6 ranges and then filtered
   nothing (digitalocean-cloud-controller-manager#692); refusing makes a script that sends one fail
   here instead of leaving a load balancer open. The rules are enforced in ``lbhealth.admits``.
+- ``type``: "REGIONAL" (the default: it proxies, so the droplets see connections from the load
+  balancer, which a cloud firewall admits by ``load_balancer_uids``) or "REGIONAL_NETWORK" (a
+  network load balancer passing the client's packets through: the droplets' firewall must admit
+  the clients); godo ``LoadBalancerTypeRegional``/``LoadBalancerTypeRegionalNetwork``, the two
+  digitalocean-cloud-controller-manager v0.1.68 accepts (loadbalancers.go getType).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from . import catalog, model
 from .api import NOT_FOUND, Handler, HttpError
 from .state import knob
 
+TYPES = ("REGIONAL", "REGIONAL_NETWORK")
 PROTOCOLS = ("http", "https", "http2", "http3", "tcp", "udp")
 CHECK_PROTOCOLS = ("http", "https", "tcp")
 CHECK_DEFAULTS = {"protocol": "http", "port": 80, "path": "/", "check_interval_seconds": 10,
@@ -138,7 +144,10 @@ def _validated(data: dict[str, Any], req: dict[str, Any]) -> dict[str, Any]:
             raise HttpError(422, f"(dosim) droplet {droplet_id} does not exist")
         if droplet["region"] != region:
             raise HttpError(422, f"(dosim) droplet {droplet_id} is not in region {region}")
-    return {"name": name, "region": region, "size_unit": size_unit, "tag": tag,
+    lb_type = req.get("type") or "REGIONAL"
+    if lb_type not in TYPES:
+        raise HttpError(422, f"(dosim) type {lb_type!r} is not one of {', '.join(TYPES)}")
+    return {"name": name, "region": region, "size_unit": size_unit, "tag": tag, "type": lb_type,
             "droplet_ids": droplet_ids, "forwarding_rules": _rules(req),
             "health_check": _health_check(req), "firewall": _firewall(req),
             "algorithm": req.get("algorithm") or "round_robin", "tags": _tags(data, req),
@@ -169,7 +178,8 @@ def _view(data: dict[str, Any], lb: dict[str, Any], now: float, *, fresh: bool =
           ) -> dict[str, Any]:
     active = not fresh and now >= lb["sim"]["active_at"]
     view = {"id": lb["id"], "name": lb["name"], "ip": lb["sim"]["ip"] if active else "",
-            "size_unit": lb["size_unit"], "type": "REGIONAL", "algorithm": lb["algorithm"],
+            "size_unit": lb["size_unit"], "type": lb.get("type", "REGIONAL"),
+            "algorithm": lb["algorithm"],
             "status": "active" if active else "new", "created_at": lb["created_at"],
             "forwarding_rules": lb["forwarding_rules"], "health_check": lb["health_check"],
             "sticky_sessions": {"type": "none"}, "region": catalog.region_object(lb["region"]),

@@ -12,12 +12,19 @@
 # listing failed (doctl's error logged).
 cloud_resources() {
   local list
-  list=$(do_json "listing the load balancers" compute load-balancer list) || return 1
-  CLOUD_LBS=$(jq -c --arg t "$CLOUD_TAG" \
-    '[.[] | select((.tags // []) | index($t)) | {id, name, ip: (.ip // ""), size_unit: (.size_unit // 1)}]' <<<"$list")
+  cloud_lbs || return 1
   list=$(do_json "listing the volumes" compute volume list) || return 1
   CLOUD_VOLUMES=$(jq -c --arg t "$CLOUD_TAG" \
     '[.[] | select((.tags // []) | index($t)) | {id, name, size_gigabytes, droplet_ids: (.droplet_ids // [])}]' <<<"$list")
+}
+
+# cloud_lbs: CLOUD_LBS alone (one listing): the load balancers tagged CLOUD_TAG, which the
+# cloud-controller-manager made for LoadBalancer Services (the nodes' firewall admits them).
+cloud_lbs() {
+  local list
+  list=$(do_json "listing the load balancers" compute load-balancer list) || return 1
+  CLOUD_LBS=$(jq -c --arg t "$CLOUD_TAG" \
+    '[.[] | select((.tags // []) | index($t)) | {id, name, ip: (.ip // ""), size_unit: (.size_unit // 1)}]' <<<"$list")
 }
 
 # cloud_resources_lines: one line each ("load balancer NAME (id ID, IP)", "volume NAME (N GiB,

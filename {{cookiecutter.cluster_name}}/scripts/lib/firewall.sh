@@ -3,7 +3,11 @@
 # droplet in any firewall gets nothing else, so:
 #   NODES_FIREWALL on every droplet of the cluster (ETCD_TAG, CONTROLLER_TAG, WORKER_TAG): ssh
 #     from ADMIN_CIDRS, the NodePort range from NODEPORT_CIDRS, ICMP, every TCP/UDP port from
-#     droplets carrying those tags; outbound all.
+#     droplets carrying those tags; outbound all. With load balancers of LoadBalancer Services
+#     (CCM_LB_IDS: the cloud-controller-manager's, tagged CLOUD_TAG, REGIONAL: they proxy, so
+#     the nodes see connections from them) also the NodePort range and kube-proxy's health
+#     port (their health check: digitalocean-cloud-controller-manager v0.1.68 loadbalancers.go
+#     healthCheckPathAndPort) from each of them by ID (load_balancer_uid), from nothing else.
 #   APISERVER_FIREWALL on the controllers (CONTROLLER_TAG): the apiserver's secure port from
 #     ADMIN_CIDRS and, with several controllers, from their load balancer (load_balancer_uid:
 #     LB_ID; a load balancer reaches its droplets only where their firewall lets it in).
@@ -27,15 +31,26 @@ _fw_cluster_sources() {
   printf 'tag:%s,tag:%s,tag:%s' "$ETCD_TAG" "$CONTROLLER_TAG" "$WORKER_TAG"
 }
 
+# _fw_lbs: "load_balancer_uid:A,load_balancer_uid:B" for CCM_LB_IDS (space-separated).
+_fw_lbs() {
+  local id out=()
+  for id in ${CCM_LB_IDS:-}; do
+    out+=("load_balancer_uid:$id")
+  done
+  local IFS=,
+  printf '%s' "${out[*]}"
+}
+
 # firewall_spec KIND (nodes|apiserver): four lines: name, tags (comma-separated), inbound rules,
 # outbound rules (doctl syntax; may be empty).
 firewall_spec() {
-  local anywhere="address:0.0.0.0/0,address:::/0" cluster
+  local anywhere="address:0.0.0.0/0,address:::/0" cluster lbs
   cluster=$(_fw_cluster_sources)
+  lbs=$(_fw_lbs)
   case $1 in
     nodes)
       printf '%s\n' "$NODES_FIREWALL" "$ETCD_TAG,$CONTROLLER_TAG,$WORKER_TAG" \
-        "protocol:tcp,ports:$SSH_PORT,$(_fw_addresses "$ADMIN_CIDRS") protocol:tcp,ports:$NODE_PORT_RANGE,$(_fw_addresses "$NODEPORT_CIDRS") protocol:udp,ports:$NODE_PORT_RANGE,$(_fw_addresses "$NODEPORT_CIDRS") protocol:icmp,$anywhere protocol:tcp,ports:all,$cluster protocol:udp,ports:all,$cluster" \
+        "protocol:tcp,ports:$SSH_PORT,$(_fw_addresses "$ADMIN_CIDRS") protocol:tcp,ports:$NODE_PORT_RANGE,$(_fw_addresses "$NODEPORT_CIDRS") protocol:udp,ports:$NODE_PORT_RANGE,$(_fw_addresses "$NODEPORT_CIDRS") protocol:icmp,$anywhere protocol:tcp,ports:all,$cluster protocol:udp,ports:all,$cluster${lbs:+ protocol:tcp,ports:$NODE_PORT_RANGE,$lbs protocol:udp,ports:$NODE_PORT_RANGE,$lbs protocol:tcp,ports:$KUBE_PROXY_HEALTH_PORT,$lbs}" \
         "protocol:tcp,ports:all,$anywhere protocol:udp,ports:all,$anywhere protocol:icmp,$anywhere"
       ;;
     apiserver)
@@ -107,6 +122,10 @@ ensure_firewalls() {
   _fw_tags_exist
   if lb_wanted && [[ -z "${LB_ID:-}" ]]; then
     LB_ID=$(lb_find | jq -r '.id // empty')
+  fi
+  if [[ "$PROFILE" == current ]]; then # only its cloud-controller-manager makes load balancers
+    cloud_lbs || die "the load balancers could not be listed (see above)"
+    CCM_LB_IDS=$(jq -r 'map(.id) | join(" ")' <<<"$CLOUD_LBS")
   fi
   local list kind spec name tags inbound outbound current id drift flags lines created=0 restored=0
   list=$(do_json "listing the firewalls" compute firewall list)
