@@ -177,3 +177,108 @@ def test_a_claim_binds_only_once_the_csi_driver_runs_with_its_token(applied: App
     kubectl(applied, "delete", "-f", "-", stdin=PVC)
     kubectl(applied, "get", "pv")  # the driver's controller deletes it as it comes round
     assert applied.account()["volumes"] == {}
+
+
+WEB = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  type: LoadBalancer
+  selector:
+    app: web
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+      protocol: TCP
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: registry.k8s.io/e2e-test-images/agnhost:2.53
+          args: [serve-hostname, --http=true, --port=8080]
+          ports:
+            - containerPort: 8080
+"""
+TOKEN = "dop_v1_0cluster0token0for0tests0d41c"
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: digitalocean\n  namespace: kube-system\n"
+
+
+def curl(apply: Apply, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["curl", "-fsS", "--max-time", "5", url], env=apply.env,
+                          capture_output=True, text=True, check=False)
+
+
+def test_a_load_balancer_service_gets_the_ccms_load_balancer(applied: Apply) -> None:
+    """Issue 21 items 1 and 6 on this cluster: a LoadBalancer Service stays <pending> while the
+    CCM has no token (its Secret deleted); with it the CCM creates the load balancer in the
+    account as digitalocean-cloud-controller-manager v0.1.68 would (loadbalancers.go: name "a" +
+    the Service's UID without dashes cut to 32, tag k8s:<DO_CLUSTER_ID> = CLOUD_TAG, rule 80 ->
+    the allocated NodePort, http health check on kube-proxy's 10256 /healthz, the nodes'
+    droplets by provider ID, DEFAULT_LB_TYPE REGIONAL) and the Service shows its IP. It answers
+    only once the nodes' firewall admits it by ID (make etcd re-runs ensure_firewalls); deleting
+    the Service deletes the load balancer and the next apply drops its rules."""
+    secrets = json.loads(kubectl(applied, "get", "secrets", "-n", "kube-system", "-o", "json"))
+    if any(s["metadata"]["name"] == "digitalocean" for s in secrets["items"]):
+        kubectl(applied, "delete", "-f", "-", stdin=SECRET)
+    kubectl(applied, "apply", "-f", "-", stdin=WEB)
+    svc = json.loads(kubectl(applied, "get", "service", "web", "-o", "json"))
+    assert svc["status"] == {"loadBalancer": {}}  # <pending>
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    low, high = applied.settings()["NODE_PORT_RANGE"].split("-")
+    assert 30000 <= node_port <= 32767 and int(low) <= node_port <= int(high)
+    assert applied.account()["load_balancers"] == {}
+
+    applied.make("addons", DIGITALOCEAN_CLUSTER_TOKEN=TOKEN)
+    svc = json.loads(kubectl(applied, "get", "service", "web", "-o", "json"))
+    [lb] = applied.account()["load_balancers"].values()
+    ip = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+    assert ip == lb["sim"]["ip"]
+    assert svc["spec"]["ports"][0]["nodePort"] == node_port  # kept
+    uid = next(e["uid"] for k, e in applied.kube()["ccm_lbs"].items() if k.endswith("/web"))
+    assert lb["name"] == ("a" + uid.replace("-", ""))[:32] and len(lb["name"]) == 32
+    assert lb["tags"] == [applied.settings()["CLOUD_TAG"]] and lb["type"] == "REGIONAL"
+    assert [(r["entry_protocol"], r["entry_port"], r["target_port"])
+            for r in lb["forwarding_rules"]] == [("tcp", 80, node_port)]
+    assert (lb["health_check"]["protocol"], lb["health_check"]["port"],
+            lb["health_check"]["path"]) == ("http", 10256, "/healthz")
+    workers = {d["id"] for d in applied.droplets().values()
+               if d["name"].startswith(applied.settings()["WORKER_PREFIX"])}
+    assert workers <= set(lb["droplet_ids"])
+
+    # the nodes' firewall does not admit it yet: nothing answers through it
+    assert curl(applied, f"http://{ip}/").returncode != 0
+    applied.make("etcd")  # ensure_firewalls: the load balancer by ID, nothing more
+    nodes_fw = next(f for f in applied.account()["firewalls"].values()
+                    if f["name"] == applied.settings()["NODES_FIREWALL"])
+    by_lb = sorted((r["protocol"], r["ports"]) for r in nodes_fw["inbound_rules"]
+                   if lb["id"] in r["sources"].get("load_balancer_uids", []))
+    port_range = applied.settings()["NODE_PORT_RANGE"]
+    assert by_lb == [("tcp", "10256"), ("tcp", port_range), ("udp", port_range)]
+    answer = curl(applied, f"http://{ip}/")
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.startswith("web-")
+    assert curl(applied, f"http://{ip}:8080/").returncode != 0  # no such forwarding rule
+
+    kubectl(applied, "delete", "-f", "-", stdin=WEB)
+    assert applied.account()["load_balancers"] == {}
+    applied.make("etcd")
+    nodes_fw = next(f for f in applied.account()["firewalls"].values()
+                    if f["name"] == applied.settings()["NODES_FIREWALL"])
+    assert not [r for r in nodes_fw["inbound_rules"] if r["sources"].get("load_balancer_uids")]

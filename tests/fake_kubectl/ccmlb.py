@@ -6,17 +6,18 @@ cloud-controller-manager/do/loadbalancers.go (and cloud.go for its environment):
   free one of the default --service-node-port-range 30000-32767 unless the manifest names one
   (kept apart from the object: kubectl apply's three-way merge keeps what the server set).
 - A ``type: LoadBalancer`` Service gets a load balancer only once the CCM's Deployment and the
-  Secret with its token (kube-system/digitalocean) exist and some node is initialized (its
-  uninitialized taint gone, a ``digitalocean://`` provider ID): EnsureLoadBalancer's request
+  Secret with its token (kube-system/digitalocean) exist and some node is initialized (no
+  uninitialized taint): EnsureLoadBalancer's request
   (buildLoadBalancerRequest) is ``POST /v2/load_balancers`` in the doctl stand-in's account:
   name ``a`` + the Service's UID without dashes, cut to 32 characters (getLoadBalancerLegacyName:
   cloudprovider.DefaultLoadBalancerName); region: the droplets' (dropletRegion, from the
   metadata of the droplet it runs on); one forwarding rule per port, tcp (getProtocol's
   default) or udp, from ``port`` to ``nodePort`` (buildForwardingRule); health check http on
   kube-proxy's /healthz at 10256 (healthCheckPathAndPort, kubeProxyHealthPort), every 3 s,
-  timeout 5 s, unhealthy 3, healthy 5; droplet_ids from the nodes' provider IDs
-  (nodesToDropletIDs); tags ``k8s:<DO_CLUSTER_ID>`` (buildK8sTag); type: DEFAULT_LB_TYPE
-  (REGIONAL or REGIONAL_NETWORK, the latter when unset; getType); an empty firewall. Then the
+  timeout 5 s, unhealthy 3, healthy 5; droplet_ids from the nodes' provider IDs, else the
+  droplet named as the node (nodesToDropletIDs); tags ``k8s:<DO_CLUSTER_ID>`` (buildK8sTag);
+  type: DEFAULT_LB_TYPE (REGIONAL or REGIONAL_NETWORK, the latter when unset; getType); an
+  empty firewall. Then the
   Service's status.loadBalancer.ingress[0].ip is the load balancer's IP once it is active.
   A changed Service or node set is a ``PUT``; a deleted Service (or one no longer of type
   LoadBalancer) deletes its load balancer (EnsureLoadBalancerDeleted).
@@ -82,7 +83,10 @@ def _request(data: dict[str, Any], key: str, svc: dict[str, Any], uid: str,
              ready: list[dict[str, Any]], droplets: list[dict[str, Any]]) -> dict[str, Any]:
     controller = data["objects"][CCM]
     cluster_id = _env(controller, "DO_CLUSTER_ID")
-    ids = [int(n["spec"]["providerID"].removeprefix(PROVIDER)) for n in ready]
+    by_name = {d["name"]: d["id"] for d in droplets}
+    ids = [int(n["spec"]["providerID"].removeprefix(PROVIDER)) if n["spec"].get("providerID")
+           else by_name[n["metadata"]["name"]] for n in ready
+           if n["spec"].get("providerID") or n["metadata"]["name"] in by_name]
     return {
         "name": ("a" + uid.replace("-", ""))[:32],
         "region": droplets[0]["region"],
@@ -114,8 +118,9 @@ def reconcile(data: dict[str, Any], node_list: list[dict[str, Any]],
         if made[key].get("id"):
             csivolumes.api(lbservice.delete_load_balancer(made[key]["id"]))
         del made[key]
-    ready = [n for n in node_list if str(n["spec"].get("providerID", "")).startswith(PROVIDER)
-             and not any(t["key"] == UNINITIALIZED for t in n["spec"].get("taints") or [])]
+    ready = [n for n in node_list if str(n["spec"].get("providerID") or PROVIDER)
+             .startswith(PROVIDER) and not any(t["key"] == UNINITIALIZED
+                                               for t in n["spec"].get("taints") or [])]
     if not ready or not droplets:
         return  # ErrNoEligibleBackends: the Service stays pending
     for key, svc in wanted.items():
