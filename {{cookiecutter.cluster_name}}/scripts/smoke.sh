@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make smoke [KEEP=1]: busybox resolves kubernetes.default through kube-dns (step 11); the pod
-# inspector answers on its NodePort on every worker (step 12). Then both are deleted (kubectl
-# delete -f), pass or fail: the inspector prints its environment on a public NodePort (lock-down,
+# inspector answers on its NodePort on every worker (step 12); with the cloud add-ons (the
+# current profile, make addons with DIGITALOCEAN_CLUSTER_TOKEN) it answers through a
+# LoadBalancer Service's DigitalOcean load balancer and a claim binds to a new volume
+# (scripts/lib/smokecloud.sh). Then all are deleted (kubectl delete -f), load balancer and volume
+# included, pass or fail: the inspector prints its environment on a public NodePort (lock-down,
 # issue 10). KEEP=1 leaves them running. Where the profile deploys metrics-server
 # (SMOKE_METRICS), `kubectl top nodes` must answer for every node (scripts/lib/metrics.sh).
 set -euo pipefail
@@ -13,6 +16,9 @@ usage_check "$@"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/metrics.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/metrics.sh"
+# shellcheck source=scripts/lib/smokecloud.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/smokecloud.sh"
+SMOKE_CLOUD_SUMMARY=()
 
 # wait_pod NAME: bounded wait until the pod is Running.
 wait_pod() {
@@ -38,6 +44,7 @@ remove_smoke() {
     log "KEEP=1: the smoke workloads stay (kubectl --kubeconfig kubeconfig delete -f manifests/smoke/ removes them)"
     return "$status"
   fi
+  remove_smoke_cloud
   for manifest in manifests/smoke/busybox.yaml manifests/smoke/inspector.yaml; do
     step "delete -f $manifest"
     if out=$(kube delete -f "$manifest" 2>&1); then
@@ -112,6 +119,8 @@ main() {
   if [[ -n "${SMOKE_METRICS:-}" ]]; then
     smoke_metrics || failures=$((failures + 1))
   fi
+  smoke_cloud
+  failures=$((failures + SMOKE_CLOUD_FAILURES))
   trap - EXIT
   remove_smoke
   ((failures == 0)) || die "$failures smoke check(s) failed (see above; KEEP=1 keeps the workloads to look at)"
@@ -119,6 +128,7 @@ main() {
     "DNS: kubernetes.default -> $APISERVER_SERVICE_IP" \
     "inspector: NodePort $INSPECTOR_NODE_PORT answered on $checked worker(s)" \
     ${METRICS_NODES:+"metrics: kubectl top nodes answered for $METRICS_NODES node(s)"} \
+    "${SMOKE_CLOUD_SUMMARY[@]}" \
     "workloads: $([[ "${KEEP:-}" == 1 ]] && echo "kept (KEEP=1)" || echo deleted)" \
     "next: make status"
 }
