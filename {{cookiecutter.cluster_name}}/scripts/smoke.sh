@@ -39,23 +39,14 @@ wait_pod() {
 
 # remove_smoke: delete the smoke workloads unless KEEP=1 (the EXIT trap: after a pass or a failure).
 remove_smoke() {
-  local status=$? manifest out
+  local status=$? manifest
   if [[ "${KEEP:-}" == 1 ]]; then
     log "KEEP=1: the smoke workloads stay (kubectl --kubeconfig kubeconfig delete -f manifests/smoke/ removes them)"
     return "$status"
   fi
   remove_smoke_cloud
   for manifest in manifests/smoke/busybox.yaml manifests/smoke/inspector.yaml; do
-    step "delete -f $manifest"
-    if out=$(kube delete -f "$manifest" 2>&1); then
-      indent <<<"$out"
-      step_done
-    elif grep -q "not found" <<<"$out"; then
-      step_done "nothing to delete"
-    else
-      indent <<<"$out"
-      warn "$manifest was not deleted; delete it with kubectl --kubeconfig kubeconfig delete -f $manifest"
-    fi
+    smoke_delete "$manifest" || true
   done
   return "$status"
 }

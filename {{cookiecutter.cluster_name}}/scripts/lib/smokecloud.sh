@@ -87,22 +87,32 @@ smoke_cloud() {
   fi
 }
 
-# remove_smoke_cloud: delete the Service (its load balancer goes first: the CCM's finalizer)
-# and the claim, wait until its PersistentVolume (and so the volume) is gone, and take the
-# load balancer out of the nodes' firewall.
-remove_smoke_cloud() {
-  smoke_cloud_wanted || return 0
-  local pv out
-  pv=$(kube get pvc smoke-data -o 'jsonpath={.spec.volumeName}' 2>/dev/null || true)
-  step "delete -f $SMOKE_CLOUD"
-  if out=$(kube delete -f "$SMOKE_CLOUD" 2>&1); then
+# smoke_delete MANIFEST: kubectl delete -f MANIFEST (nothing there: fine); warns and returns 1
+# when it was not deleted.
+smoke_delete() {
+  local manifest=$1 out
+  step "delete -f $manifest"
+  if out=$(kube delete -f "$manifest" 2>&1); then
     indent <<<"$out"
     step_done
   elif grep -q "not found" <<<"$out"; then
     step_done "nothing to delete"
   else
     indent <<<"$out"
-    warn "$SMOKE_CLOUD was not deleted; delete it with kubectl --kubeconfig kubeconfig delete -f $SMOKE_CLOUD (its load balancer and volume are billed)"
+    warn "$manifest was not deleted; delete it with kubectl --kubeconfig kubeconfig delete -f $manifest"
+    return 1
+  fi
+}
+
+# remove_smoke_cloud: delete the Service (its load balancer goes first: the CCM's finalizer)
+# and the claim, wait until its PersistentVolume (and so the volume) is gone, and take the
+# load balancer out of the nodes' firewall.
+remove_smoke_cloud() {
+  smoke_cloud_wanted || return 0
+  local pv
+  pv=$(kube get pvc smoke-data -o 'jsonpath={.spec.volumeName}' 2>/dev/null || true)
+  if ! smoke_delete "$SMOKE_CLOUD"; then
+    warn "its load balancer and volume are billed while they exist (make status lists them)"
     return 0
   fi
   if [[ -n "$pv" ]]; then
