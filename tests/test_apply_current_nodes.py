@@ -10,6 +10,7 @@ Each test leaves worker 01 as it found it (Ready, schedulable): they run in any 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
