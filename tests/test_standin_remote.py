@@ -267,3 +267,34 @@ def test_resolve_stays_inside_the_root(tmp_path: Path) -> None:
     os.symlink("/loop", root / "loop")
     with pytest.raises(OSError):
         dropletfs.resolve(root, "/loop")
+
+
+def test_curl_asks_the_static_pods_as_their_probes_do(node: tuple[Sim, Path, str]) -> None:
+    """curl on a controller (tests/standins/staticpods.py): a static pod serves the ports its
+    probes name while its manifest is in the kubelet's directory, the kubelet runs and its image
+    can be pulled; anything curl or the component would refuse is refused."""
+    sim, identity, ip = node
+    pods = sim.root("ctl") / "etc/kubernetes/manifests"
+    pods.mkdir(parents=True)
+    (pods / "kube-scheduler.yaml").write_text(
+        "spec:\n  containers:\n    - image: registry.k8s.io/kube-scheduler:v1.37.0\n"
+        "      livenessProbe:\n        httpGet:\n          port: 10259\n")
+    url = "https://127.0.0.1:10259/healthz"
+
+    def curl(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return ssh(sim, identity, ip, "curl", *args, **env)
+
+    ok = curl("-fsSk", "--max-time", "5", url)
+    assert (ok.returncode, ok.stdout) == (0, "ok"), ok.stderr
+    refused = curl("-fsSk", "https://127.0.0.1:10257/healthz")  # nothing probes that port here
+    assert refused.returncode == 7
+    assert "Failed to connect to 127.0.0.1 port 10257" in refused.stderr
+    assert curl("-fsS", url).returncode == 60  # a self-signed certificate: -k as the probes
+    assert curl("-fsSk", "https://127.0.0.1:10259/metrics").returncode == 22  # anonymous: 403
+    assert curl("-fsSk", f"https://{ip}:10259/healthz").returncode == 2  # not simulated
+    assert curl("-fsSk", "--cacert", "ca.pem", url).returncode == 2
+    pulled = curl("-fsSk", url, DOSIM_UNPULLABLE_IMAGES="*/kube-scheduler:v1.37.0")
+    assert pulled.returncode == 7, pulled.stderr
+    assert curl("-fsSk", url, DOSIM_UNPULLABLE_IMAGES="*/kube-scheduler:v1.36.4").returncode == 0
+    (pods / "kube-scheduler.yaml").rename(pods.parent / "kube-scheduler.yaml")
+    assert curl("-fsSk", url).returncode == 7  # the manifest moved away: the pod stopped

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from generator import releases
+from generator import facts, releases
 from tests.applying import Apply, squeezed
 from tests.baking import copy_cluster
 from tests.current_profile import bake_current
+from tests.standins import dropletfs
+from tests.test_apply_current_nodes import guarded_deployment, kubectl
 
 FROM, TO = "1.36.4", "1.37.0"
 
@@ -114,6 +116,27 @@ def rehearsal(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     out["apply_calls"] = apply.calls()
     out["plan"] = apply.make("plan", f"KUBERNETES_VERSION={TO}")
     out["after_plan"] = _versions(apply)
+    # the new scheduler's image cannot be pulled (the registry does not serve it): the first
+    # controller's scheduler does not come back after its manifest is rewritten
+    out["no_scheduler"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False,
+                                     DOSIM_UNPULLABLE_IMAGES=f"*/kube-scheduler:v{TO}",
+                                     APPLY_TIMEOUT_SECONDS="2")
+    out["at_no_scheduler"] = _versions(apply)
+    # the registry serves it again; a PodDisruptionBudget allows no disruption of a Deployment
+    # with a pod on each worker: the re-run resumes at the controller, then the first worker's
+    # drain stops at its pod
+    guarded = base / "guarded.yaml"
+    guarded.write_text(guarded_deployment(len(WORKERS)))
+    kubectl(apply, "apply", "-f", str(guarded))
+    pods = json.loads(kubectl(apply, "get", "pods", "-o", "json"))["items"]
+    out["guarded_pod"] = next(p["metadata"]["name"] for p in pods
+                              if p["spec"]["nodeName"] == WORKERS[0]
+                              and p["metadata"]["labels"].get("app") == "guarded")
+    out["blocked"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False,
+                                DRAIN_TIMEOUT_SECONDS="1")
+    out["at_blocked"] = _versions(apply)
+    kubectl(apply, "delete", "-f", str(guarded))
+    # the budget gone: the next run is cut at the first worker's kubelet download
     out["cut"] = apply.make("upgrade", f"KUBERNETES_VERSION={TO}", check=False,
                             DOSIM_FAIL_UNIT=FAULT, FAKE_KUBECTL_VERSION="v1.35.0")
     out["at_cut"] = _versions(apply)
@@ -153,6 +176,59 @@ def test_plan_shows_the_upgrade_first_and_changes_nothing(rehearsal: dict[str, o
         assert line in squeezed(plan), plan
     assert rehearsal["after_plan"] == {CONTROLLER: f"v{FROM}", **dict.fromkeys(WORKERS, f"v{FROM}"),
                                        "apiserver": f"v{FROM}"}
+
+
+def test_a_controller_whose_scheduler_does_not_come_back_stops_the_upgrade(
+        rehearsal: dict[str, object]) -> None:
+    """After its manifests are rewritten a controller's apiserver (/readyz, version), controller
+    manager and scheduler (GET /healthz on their secure ports, as their static pods' probes ask
+    them) must all serve before its kubelet moves: a scheduler that does not come back stops
+    the upgrade at that controller, named, and the next run resumes there."""
+    apply = rehearsal["apply"]
+    assert isinstance(apply, Apply)
+    stopped = rehearsal["no_scheduler"]
+    assert stopped.returncode != 0  # type: ignore[attr-defined]
+    err = squeezed(stopped.stderr)  # type: ignore[attr-defined]
+    port = apply.settings()["SCHEDULER_PORT"]
+    assert port == str(facts.SCHEDULER_PORT)
+    assert (f"{CONTROLLER}: not serving kube-scheduler's GET /healthz "
+            f"(https://127.0.0.1:{port}) after 2s") in err, err
+    assert f"re-run 'make upgrade KUBERNETES_VERSION={TO}' (it resumes)" in err
+    # asked over ssh on the controller as its probes ask: the controller manager answered, the
+    # scheduler's port refused (its image was never pulled), then answered on the re-run
+    asked = {(e["args"][-1], e["rc"]) for e in dropletfs.read_log(apply.root(CONTROLLER))
+             if e["kind"] == "op" and e["cmd"] == "curl"}
+    cm = f"https://127.0.0.1:{facts.CONTROLLER_MANAGER_PORT}/healthz"
+    assert asked == {(cm, 0), (f"https://127.0.0.1:{port}/healthz", 7),
+                     (f"https://127.0.0.1:{port}/healthz", 0)}
+    # the apiserver runs TO, the controller's kubelet was not touched, no worker was either
+    assert rehearsal["at_no_scheduler"] == {CONTROLLER: f"v{FROM}",
+                                            **dict.fromkeys(WORKERS, f"v{FROM}"),
+                                            "apiserver": f"v{TO}"}
+    # the next run (the image served again) resumes at the controller and gets past it
+    resumed = rehearsal["blocked"]
+    assert f"resuming the upgrade {FROM} -> {TO}" in resumed.stderr  # type: ignore
+    assert f"{CONTROLLER}: done in this upgrade" not in resumed.stderr  # type: ignore
+    assert rehearsal["at_blocked"][CONTROLLER] == f"v{TO}"  # type: ignore[index]
+
+
+def test_a_disruption_budget_blocking_a_drain_stops_the_upgrade_at_that_worker(
+        rehearsal: dict[str, object]) -> None:
+    """Issue 22's "a PDB blocking a drain", in the upgrade: kubectl drain's evictions are
+    answered 429 while the budget forbids them (the current-kubectl stand-in); the upgrade
+    stops at that worker, cordoned at the old kubelet, naming the pod and the timeout."""
+    blocked = rehearsal["blocked"]
+    assert blocked.returncode != 0  # type: ignore[attr-defined]
+    err = squeezed(blocked.stderr)  # type: ignore[attr-defined]
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in err, err
+    assert (f"draining {WORKERS[0]} stopped after 1s (DRAIN_TIMEOUT_SECONDS): the "
+            f"PodDisruptionBudget of pod(s) default/{rehearsal['guarded_pod']}") in err, err
+    assert (f"{WORKERS[0]}: not drained, its kubelet is still {FROM}; fix what blocks the drain "
+            f"(above) or raise DRAIN_TIMEOUT_SECONDS, then re-run 'make upgrade "
+            f"KUBERNETES_VERSION={TO}' (it resumes at {WORKERS[0]})") in err, err
+    assert rehearsal["at_blocked"] == {CONTROLLER: f"v{TO}", WORKERS[0]: f"v{FROM} cordoned",
+                                       WORKERS[1]: f"v{FROM}", WORKERS[2]: f"v{FROM}",
+                                       "apiserver": f"v{TO}"}
 
 
 def test_kubectl_skew_is_warned(rehearsal: dict[str, object]) -> None:

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from . import archive, boots, daemons, etcd3, kubeletbin  # noqa: F401 (kubeletbin: its start hook)
+from . import (
+    archive,
+    boots,
+    daemons,
+    etcd3,
+    kubeletbin,  # noqa: F401 (its start hook)
+    staticpods,
+)
 from . import dropletfs as fs
 
 KNOWN_USERS = ("root", "core", "etcd", "nobody")
@@ -799,7 +806,7 @@ COMMANDS: dict[str, Callable[[Session, list[str]], int]] = {
     "cat": op_cat, "ls": op_ls, "install": op_install, "tee": op_tee, "touch": op_touch,
     "mappath": op_mappath, "noop": op_noop,
     "etcdctl": daemons.op_etcdctl, "systemctl": daemons.op_systemctl, "tar": archive.op_tar,
-    "sha256sum": archive.op_sha256sum,
+    "sha256sum": archive.op_sha256sum, "curl": staticpods.op_curl,
     "update_engine_client": boots.op_update_engine_client, "reboot": boots.op_reboot,
     # the current profile's release binaries, called by their path (sandbox.DROPLET_PROGRAMS)
     "etcdctl3": etcd3.op_etcdctl3, "etcdutl": etcd3.op_etcdutl,

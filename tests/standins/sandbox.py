@@ -27,7 +27,7 @@ from . import rops
 
 SIMULATED = ("mkdir", "mv", "cp", "chown", "chmod", "ln", "rm", "cat", "ls", "install", "tee",
              "touch", "test", "etcdctl", "systemctl", "tar", "sha256sum", "update_engine_client",
-             "reboot")
+             "reboot", "curl")
 REPO = Path(__file__).resolve().parents[2]
 # Programs the current profile's user data installs into /opt/bin, run by their path (sudo's
 # secure_path need not name /opt/bin): simulated, not refused as host paths.

@@ -53,3 +53,21 @@ await_readyz() {
   done
   log "$name: apiserver ready (GET /readyz at $ip)"
 }
+
+# healthz_components: "COMPONENT PORT" of each static pod asked GET /healthz (component_healthy).
+healthz_components() {
+  printf '%s %s\n' kube-controller-manager "$CONTROLLER_MANAGER_PORT" kube-scheduler "$SCHEDULER_PORT"
+}
+
+# component_healthy IP PORT: the controller manager or the scheduler on the controller at IP
+# answers GET /healthz on its secure port (settings.env's CONTROLLER_MANAGER_PORT and
+# SCHEDULER_PORT, from the template's generator/facts.py), bound to 127.0.0.1, so asked over ssh
+# as the kubelet's liveness and startup probes ask it (kubeadm's static pods probe the same:
+# kubernetes cmd/kubeadm/app/phases/controlplane/manifests.go, LivenessProbe and StartupProbe
+# "/healthz" on KubeControllerManagerPort 10257 and KubeSchedulerPort 10259, HTTPS).
+# Anonymous (/healthz is in their --authorization-always-allow-paths default) and --insecure
+# as the probes are: without --tls-cert-file each serves a self-signed certificate.
+component_healthy() {
+  [[ "$(remote "$1" "curl --silent --show-error --fail --insecure --max-time 5" \
+    "https://127.0.0.1:$2/healthz" </dev/null 2>/dev/null)" == ok ]]
+}

@@ -7,10 +7,11 @@
 # before any kubelet ("kubelet must not be newer than kube-apiserver"), kubectl within one
 # minor of the apiserver (a warning: it is the operator's tool, not the cluster's).
 #
-# Order (the workers' cordon, drain and Ready wait: scripts/lib/drain.sh): each controller alone (its static pod manifests rewritten to the new images, the
-# kubelet restarts them; its apiserver's /readyz and version awaited; then its kubelet), then
-# kube-proxy's DaemonSet, then each worker (cordoned, drained, kubelet swapped, uncordoned,
-# Ready at the new version). A kubelet is swapped by fetch-verified through a drop-in of
+# Order (the workers' cordon, drain and Ready wait: scripts/lib/drain.sh): each controller
+# alone (its static pod manifests rewritten to the new images, the kubelet restarts them; its
+# apiserver's /readyz and version, its controller manager's and scheduler's /healthz awaited;
+# then its kubelet), then kube-proxy's DaemonSet, then each worker (cordoned, drained, kubelet
+# swapped, uncordoned, Ready at the new version). A kubelet is swapped by fetch-verified through a drop-in of
 # kubelet-install.service naming the new release and its pinned sum (the user data's unit is
 # left as it was sent). Resumable as make rotate-certs is: state/upgrade holds the run
 # ("# upgrade FROM TO") and each finished node records it (state key "upgrade"); settings.env,
@@ -111,8 +112,9 @@ plan_upgrade() {
     if [[ "$finished" == "$UPGRADE_TO" ]]; then
       printf 'upgrade\t%s\tleave\t\tdone: runs %s\n' "$name" "$UPGRADE_TO"
     elif [[ "$role" == controller ]]; then
-      printf 'upgrade\t%s\tupgrade\t\tstatic pods %s -> v%s, /readyz awaited; kubelet %s -> %s (fetch-verified)\n' \
-        "$name" "${STATIC_PODS[*]}" "$UPGRADE_TO" "$UPGRADE_FROM" "$UPGRADE_TO"
+      printf 'upgrade\t%s\tupgrade\t\tstatic pods %s -> v%s, /readyz and /healthz (%s) awaited; kubelet %s -> %s (fetch-verified)\n' \
+        "$name" "${STATIC_PODS[*]}" "$UPGRADE_TO" "$(healthz_components | cut -d' ' -f1 | paste -sd' ')" \
+        "$UPGRADE_FROM" "$UPGRADE_TO"
     else
       printf 'upgrade\t%s\tupgrade\t\tcordon, drain (PodDisruptionBudgets respected, %ss), kubelet %s -> %s (fetch-verified), uncordon\n' \
         "$name" "$DRAIN_TIMEOUT_SECONDS" "$UPGRADE_FROM" "$UPGRADE_TO"
@@ -139,6 +141,17 @@ _await() {
 # _apiserver_at IP VERSION: the apiserver at IP reports VERSION.
 _apiserver_at() {
   kube_at_output "$1" version 2>/dev/null | grep -qx "Server Version: v$2"
+}
+
+# _await_components NAME IP: the controller manager and the scheduler on NAME came back at the
+# new image: each answers GET /healthz on its secure port (component_healthy, staticpods.sh).
+_await_components() {
+  local line lines
+  mapfile -t lines < <(healthz_components)
+  for line in "${lines[@]}"; do
+    _await "$1" "serving ${line% *}'s GET /healthz (https://127.0.0.1:${line#* })" \
+      component_healthy "$2" "${line#* }"
+  done
 }
 
 # _rewrite_static_pods NAME IP: each static pod manifest on NAME moved to UPGRADE_TO's image
@@ -204,6 +217,7 @@ _upgrade_node() {
     _rewrite_static_pods "$name" "$ip"
     _await "$name" "serving GET /readyz" _kube_at "$ip" get --raw /readyz
     _await "$name" "serving as kube-apiserver v$UPGRADE_TO" _apiserver_at "$ip" "$UPGRADE_TO"
+    _await_components "$name" "$ip"
     _swap_kubelet "$name" "$ip" controller
   else
     node_drain "$name" ||
