@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import dropletfs, units
-from .state import knob
+from . import state as st
 
 if TYPE_CHECKING:
     from .rops import Session
@@ -48,7 +48,8 @@ def _image(text: str) -> str:
 
 
 def unpullable(image: str) -> bool:
-    globs = knob(None, "unpullable_images", "", str)
+    with st.locked(write=False) as data:
+        globs = st.knob(data, "unpullable_images", "", str)
     return any(fnmatch.fnmatchcase(image, g.strip()) for g in globs.split(",") if g.strip())
 
 
