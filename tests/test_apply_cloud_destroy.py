@@ -111,3 +111,34 @@ def test_an_attached_volume_is_refused_by_the_stand_in(tmp_path: Path) -> None:
         volumes.delete_volume(vol_id)(data, 0.0)
     volumes.detach_all(data, 7)
     assert volumes.delete_volume(vol_id)(data, 0.0)[0] == 204
+
+
+def test_attach_and_detach_are_refused_as_the_api_refuses_them() -> None:
+    """POST /v2/volumes/{id}/actions (the CSI driver's ControllerPublish/UnpublishVolume): a
+    droplet in another region, or none, is refused; a volume attached to one droplet is not
+    attached to a second ("This volume is already attached", what csi-digitalocean matches);
+    it is detached only from the droplet it is on; an unknown action type is refused. What
+    pods wrote on it stays out of the API's view."""
+    data = standin_state.empty_state()
+    for droplet_id, region in ((7, "ams3"), (8, "ams3"), (9, "fra1")):
+        data["droplets"][str(droplet_id)] = {"id": droplet_id, "region": region}
+    vol_id = volumes.create_volume({"name": "v", "region": "ams3", "size_gigabytes": 1})(
+        data, 0.0)[1]["volume"]["id"]
+
+    def act(kind: str, droplet_id: int) -> int:
+        return int(volumes.volume_action(vol_id, {"type": kind, "droplet_id": droplet_id})(
+            data, 0.0)[0])
+
+    for kind, droplet_id, words in (("attach", 9, "region ams3"), ("attach", 6, "does not"),
+                                    ("resize", 7, "attach or detach"),
+                                    ("detach", 7, "not attached")):
+        with pytest.raises(HttpError, match=words):
+            act(kind, droplet_id)
+    assert act("attach", 7) == 202 and data["volumes"][vol_id]["droplet_ids"] == [7]
+    with pytest.raises(HttpError, match="This volume is already attached"):
+        act("attach", 8)
+    with pytest.raises(HttpError, match="not attached to droplet 8"):
+        act("detach", 8)
+    assert act("detach", 7) == 202 and data["volumes"][vol_id]["droplet_ids"] == []
+    volumes.files(data, vol_id)["note"] = "on the filesystem, not in the API's view"
+    assert "sim" not in volumes.list_volumes(1)(data, 0.0)[1]["volumes"][0]

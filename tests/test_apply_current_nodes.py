@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,14 +172,115 @@ def test_a_claim_binds_only_once_the_csi_driver_runs_with_its_token(applied: App
     assert (volume["name"], volume["size_gigabytes"], volume["tags"]) == (
         claim["spec"]["volumeName"], 2, [applied.settings()["CLOUD_TAG"]])
     pv = json.loads(kubectl(applied, "get", "pv", volume["name"], "-o", "json"))
+    # csi-provisioner's --default-fstype=ext4 (digitalocean-csi.yaml) names the filesystem
     assert pv["spec"]["csi"] == {"driver": "dobs.csi.digitalocean.com",
-                                 "volumeHandle": volume["id"]}
+                                 "volumeHandle": volume["id"], "fsType": "ext4"}
     kubectl(applied, "apply", "-f", "-", stdin=PVC)  # re-applied: still bound to the same one
     assert len(applied.account()["volumes"]) == 1
 
     kubectl(applied, "delete", "-f", "-", stdin=PVC)
     kubectl(applied, "get", "pv")  # the driver's controller deletes it as it comes round
     assert applied.account()["volumes"] == {}
+
+
+def writer(name: str, context: str = "fsGroup: 65534", read_only: bool = False) -> str:
+    """A busybox pod running as nobody (CONTEXT: more of its securityContext) with claim data
+    at /data."""
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  securityContext:
+    runAsUser: 65534
+    {context}
+  containers:
+    - name: busybox
+      image: busybox:1.28
+      command: [sleep, "3600"]
+      volumeMounts:
+        - name: data
+          mountPath: /data
+          readOnly: {str(read_only).lower()}
+  volumes:
+    - name: data
+      persistentVolumeClaim:
+        claimName: data
+"""
+
+
+def pod(apply: Apply, name: str) -> dict[str, Any]:
+    return dict(json.loads(kubectl(apply, "get", "pod", name, "-o", "json")))
+
+
+def exec_in(apply: Apply, name: str, *command: str, stdin: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", str(apply.cluster / "kubeconfig"), "exec",
+                           *(["-i"] if stdin is not None else []), name, "--", *command],
+                          env=apply.env, input=stdin, capture_output=True, text=True,
+                          check=False)
+
+
+def test_a_pod_mounts_its_claim_once_the_volume_is_attached_and_writes_and_reads(
+        applied: Apply) -> None:
+    """Issue 21 item 2 ("a pod writes and reads"): a pod mounting a claim is not scheduled while
+    the claim is Pending; once the driver binds it, the attacher attaches the volume to the
+    pod's node's droplet (POST /v2/volumes/{id}/actions) and only then does the pod run. What
+    it writes (busybox tee) is on the volume: a new pod reads it back (cat) after the first
+    was deleted (the volume detached) and the volume re-attached. A non-root pod without
+    fsGroup may not write there, nor one mounting it readOnly; the claim deleted with its pod,
+    the volume is detached, then deleted."""
+    secrets = json.loads(kubectl(applied, "get", "secrets", "-n", "kube-system", "-o", "json"))
+    if any(s["metadata"]["name"] == "digitalocean" for s in secrets["items"]):
+        kubectl(applied, "delete", "-f", "-", stdin=SECRET)  # the driver without its token
+    kubectl(applied, "apply", "-f", "-", stdin=PVC + "---\n" + writer("writer"))
+    assert pod(applied, "writer")["status"]["phase"] == "Pending"
+    assert pod(applied, "writer")["spec"]["nodeName"] == ""  # not scheduled: claim unbound
+    assert exec_in(applied, "writer", "cat", "/data/x").returncode != 0
+
+    applied.make("addons", DIGITALOCEAN_CLUSTER_TOKEN=TOKEN)
+    running = pod(applied, "writer")
+    assert running["status"]["phase"] == "Running"
+    [volume] = applied.account()["volumes"].values()
+    node = running["spec"]["nodeName"]
+    assert volume["droplet_ids"] == [applied.droplets()[node]["id"]]
+
+    line = f"written at {time.time()}\n"
+    wrote = exec_in(applied, "writer", "tee", "/data/note", stdin=line)
+    assert (wrote.returncode, wrote.stdout) == (0, line), wrote.stderr
+    assert volume_files(applied, volume["id"]) == {"note": line}
+    missing = exec_in(applied, "writer", "cat", "/data/none")
+    assert (missing.returncode, missing.stderr) == (1, "cat: can't open '/data/none': No such "
+                                                    "file or directory\ncommand terminated "
+                                                    "with exit code 1\n")
+    assert exec_in(applied, "writer", "tee", "/data/sub/note", stdin="x").returncode == 1
+
+    kubectl(applied, "delete", "-f", "-", stdin=writer("writer"))
+    kubectl(applied, "get", "pods")  # the attach/detach controller comes round
+    assert applied.account()["volumes"][volume["id"]]["droplet_ids"] == []
+    kubectl(applied, "apply", "-f", "-", stdin=writer("reader", "runAsNonRoot: true"))
+    assert pod(applied, "reader")["status"]["phase"] == "Running"
+    read = exec_in(applied, "reader", "cat", "/data/note")
+    assert (read.returncode, read.stdout) == (0, line), read.stderr
+    denied = exec_in(applied, "reader", "tee", "/data/other", stdin="x")
+    assert (denied.returncode, denied.stderr.splitlines()[0]) == (
+        1, "tee: /data/other: Permission denied")
+    kubectl(applied, "apply", "-f", "-", stdin=writer("viewer", read_only=True))
+    refused = exec_in(applied, "viewer", "tee", "/data/note", stdin="x")
+    assert refused.stderr.startswith("tee: /data/note: Read-only file system")
+    assert volume_files(applied, volume["id"]) == {"note": line}
+
+    kubectl(applied, "delete", "-f", "-",
+            stdin=PVC + "---\n" + writer("reader", "runAsNonRoot: true") + "---\n"
+            + writer("viewer", read_only=True))
+    kubectl(applied, "get", "pv")  # detached, then deleted with its claim
+    assert applied.account()["volumes"] == {}
+
+
+def volume_files(apply: Apply, volume_id: str) -> dict[str, str]:
+    """What the pods wrote on a volume, as the stand-in's account keeps it."""
+    return dict(apply.account()["volumes"][volume_id]["sim"]["files"])
 
 
 WEB = """apiVersion: v1

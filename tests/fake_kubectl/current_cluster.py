@@ -13,7 +13,8 @@ manifest in place; nodes: current_nodes.py; pods, DaemonSets, endpoints: current
 manifests written: current_writes.py; ``get``: current_get.py; ``cordon``, ``uncordon``,
 ``drain``, ``delete node``: nodeops.py. Here: the dispatch, ``version`` (the server's from the
 apiserver manifest's image tag), ``rollout restart daemonset/NAME``, ``exec POD -- nslookup
-NAME`` (busybox 1.28's output, dns.py) and curl. etcd is ready while the etcd droplet has
+NAME`` (busybox 1.28's output, dns.py), ``exec [-i] POD -- tee|cat PATH`` on a claim the pod
+mounts (csivolumes.py) and curl. etcd is ready while the etcd droplet has
 ``/etc/etcd/pki/etcd.pem``.
 """
 
@@ -111,7 +112,7 @@ def _network(pod: dict[str, Any], node_list: list[dict[str, Any]]) -> bool:
     return on_pod_network(pod["spec"], node, need_cidr=True)
 
 
-def cmd_exec(cmd: Command, data: dict[str, Any]) -> str:
+def cmd_exec(cmd: Command, data: dict[str, Any]) -> tuple[int, str, str]:
     """``exec POD -- nslookup NAME``: answered over the pod network, through kube-proxy on the
     asking pod's node, by a CoreDNS pod behind the kube-dns Service (dns.py)."""
     ns = cmd.opts["namespace"]
@@ -125,8 +126,10 @@ def cmd_exec(cmd: Command, data: dict[str, Any]) -> str:
     if pod["status"]["phase"] != "Running":
         raise KubectlError("error: unable to upgrade connection: container not found "
                            f'("{pod_name}")')
-    if command[:1] != ["nslookup"] or len(command) != 2:
-        raise KubectlError(f"error: fake kubectl: only nslookup NAME runs in pods, not {command}")
+    if command[:1] != ["nslookup"] or len(command) != 2:  # a file on a claim (csivolumes.py)
+        obj = data["objects"].get(key("Pod", ns, pod_name))
+        return csivolumes.exec_file(data, ns, (obj or {}).get("spec") or {}, command,
+                                    cmd.opts["stdin"])
     dns = data["objects"].get(key("Service", "kube-system", "kube-dns"))
     proxy = any(p["metadata"]["name"].startswith("kube-proxy-") and p["status"]["phase"] ==
                 "Running" and p["spec"]["nodeName"] == pod["spec"]["nodeName"]
@@ -137,8 +140,8 @@ def cmd_exec(cmd: Command, data: dict[str, Any]) -> str:
     serving = [p for p in everything if p["metadata"]["name"] in backends
                and _network(p, node_list)]
     served = proxy and bool(serving) and _network(pod, node_list)
-    return nslookup(command[1], ns, ClusterDNS.beside(need_kubeconfig(cmd)),
-                    dns["spec"]["clusterIP"] if dns else None, served, BUSYBOX_1_28)
+    return 0, nslookup(command[1], ns, ClusterDNS.beside(need_kubeconfig(cmd)),
+                       dns["spec"]["clusterIP"] if dns else None, served, BUSYBOX_1_28), ""
 
 
 def kubectl(argv: list[str]) -> tuple[int, str, str]:
@@ -197,7 +200,7 @@ def kubectl(argv: list[str]) -> tuple[int, str, str]:
                 return 0, cmd_rollout(args, opts, data), ""
             if verb.startswith("top "):
                 return _top(verb, args, opts, data)
-            return 0, cmd_exec(cmd, data), ""
+            return cmd_exec(cmd, data)
     except KubectlError as exc:
         return exc.code, "", str(exc) + "\n"
 

@@ -1,13 +1,14 @@
 """The workloads of the current profile's cluster: the pods that bare Pods, Deployments,
 StatefulSets and DaemonSets make (Running on the nodes they fit, bound there by nodeops.py,
 Pending elsewhere; none where Pod Security's enforce mode rejects them), DaemonSet status, and
-the endpoints controller's view."""
+the endpoints controller's view. A pod mounting a claim waits for it (csivolumes.py)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+import csivolumes
 import nodeops
 import podsecurity
 from apiserver import droplets
@@ -51,14 +52,17 @@ def workload_pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list
             continue
         if kind == "Pod":
             spec = obj.get("spec") or {}
-            fits = [n for n in up if tolerates(spec, n)]
-            out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {},
-                            nodeops.bind(data, meta["name"], fits, 0), None, spec))
+            fits = [n for n in up if tolerates(spec, n)
+                    and csivolumes.schedulable(data, meta["namespace"], spec)]
+            node = nodeops.bind(data, meta["name"], fits, 0)
+            out.append(_pod(meta["name"], meta["namespace"], meta.get("labels") or {}, node,
+                            None, spec, csivolumes.attached(data, meta["namespace"], spec, node)))
         elif kind in ("Deployment", "DaemonSet", "StatefulSet"):
             template = obj["spec"]["template"]
             labels = template["metadata"].get("labels") or {}
             fits = [n for n in (node_list if kind == "DaemonSet" else up)
-                    if tolerates(template.get("spec") or {}, n)]
+                    if tolerates(template.get("spec") or {}, n)
+                    and csivolumes.schedulable(data, meta["namespace"], template.get("spec") or {})]
             if kind == "DaemonSet":
                 for node in fits:
                     out.append(_pod(f"{meta['name']}-{_short(node['metadata']['name'])}",
@@ -68,10 +72,12 @@ def workload_pods(data: dict[str, Any], node_list: list[dict[str, Any]]) -> list
                 for i in range(int(obj["spec"].get("replicas", 1))):
                     name = (f"{meta['name']}-{i}" if kind == "StatefulSet"
                             else f"{meta['name']}-{_short(meta['name'])}-{i}")
-                    out.append(_pod(name, meta["namespace"], labels,
-                                    nodeops.bind(data, name, fits, i),
+                    node = nodeops.bind(data, name, fits, i)
+                    spec = template.get("spec") or {}
+                    out.append(_pod(name, meta["namespace"], labels, node,
                                     "StatefulSet" if kind == "StatefulSet" else "ReplicaSet",
-                                    template.get("spec") or {}))
+                                    spec, csivolumes.attached(data, meta["namespace"], spec,
+                                                              node)))
     return out
 
 
@@ -80,15 +86,16 @@ def _short(text: str) -> str:
 
 
 def _pod(name: str, ns: str, labels: dict[str, str], node: str, owner: str | None,
-         spec: dict[str, Any]) -> dict[str, Any]:
-    """A pod bound to NODE ("": Pending), owned by a controller of kind OWNER (None: bare)."""
+         spec: dict[str, Any], volumes_ready: bool = True) -> dict[str, Any]:
+    """A pod bound to NODE ("": Pending), owned by a controller of kind OWNER (None: bare);
+    Running there once its volumes are (VOLUMES_READY; else Pending, ContainerCreating)."""
     meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": dict(labels)}
     if owner:
         meta["ownerReferences"] = [{"kind": owner, "controller": True}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"nodeName": node, "volumes": spec.get("volumes") or [],
                      **({"hostNetwork": True} if spec.get("hostNetwork") else {})},
-            "status": {"phase": "Running" if node else "Pending"}}
+            "status": {"phase": "Running" if node and volumes_ready else "Pending"}}
 
 
 def daemonset_status(obj: dict[str, Any], node_list: list[dict[str, Any]]) -> dict[str, Any]:

@@ -35,7 +35,8 @@ VOCABULARY = Vocabulary(
         "delete": (FILES,),
         "get": (FILES, Flag("selector", "l"), OUTPUT, Flag("raw"),
                 Flag("all-namespaces", "A", "bool")),
-        "exec": (),
+        # pkg/cmd/exec/exec.go: -i/--stdin passes standard input to the container
+        "exec": (Flag("stdin", "i", "bool"),),
         "rollout restart": (),
         # pkg/cmd/drain/drain.go (cordon, uncordon and drain share it)
         "cordon": (),
@@ -74,7 +75,7 @@ VOCABULARY = Vocabulary(
                 "output-watch-events", "recursive", "server-print", "show-kind", "show-labels",
                 "show-managed-fields", "sort-by", "subresource", "template", "watch",
                 "watch-only"),
-        "exec": ("container", "filename", "pod-running-timeout", "quiet", "stdin", "tty"),
+        "exec": ("container", "filename", "pod-running-timeout", "quiet", "tty"),
         "rollout restart": ("allow-missing-template-keys", "field-manager", "filename",
                             "kustomize", "output", "recursive", "selector",
                             "show-managed-fields", "template"),

@@ -10,6 +10,14 @@ status use. Strict and stateful like the rest of the stand-in:
 - An attached volume cannot be deleted (the API reference: "the volume must not be attached
   to a Droplet"; its exact text is not published: ``(dosim)``). Deleting a droplet detaches
   its volumes (service._remove).
+- Attach and detach are ``POST /v2/volumes/{id}/actions`` with ``type`` attach|detach and
+  ``droplet_id`` (``volume_action``: csi-digitalocean's ControllerPublishVolume and
+  ControllerUnpublishVolume call godo's StorageActions Attach and DetachByDropletID): the
+  droplet must exist in the volume's region; a volume is attached to one droplet at a time
+  (422 "This volume is already attached", the text the driver matches on a retry); detaching
+  it from a droplet it is not attached to is a 422 too.
+- What a pod writes on the volume's filesystem is kept with the volume (``sim.files``, never
+  in a view), so it goes when the volume is deleted and nowhere else.
 - Text columns: doctl commands/displayers/volume.go (ID, Name, Size, Region, Filesystem Type,
   Filesystem Label, Droplet IDs, Tags).
 """
@@ -38,7 +46,7 @@ def _volumes(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _view(vol: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: v for k, v in vol.items() if k != "region"},
+    return {**{k: v for k, v in vol.items() if k not in ("region", "sim")},
             "region": catalog.region_object(vol["region"])}
 
 
@@ -89,6 +97,46 @@ def delete_volume(volume_id: str) -> Handler:
         return 204, None
 
     return handle
+
+
+def volume_action(volume_id: str, req: dict[str, Any]) -> Handler:
+    """Attach or detach (REQ: type, droplet_id) as the API does it; 202 and the action."""
+    def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
+        vol = _volumes(data).get(volume_id)
+        if vol is None:
+            raise HttpError(404, NOT_FOUND)
+        kind, droplet_id = req.get("type"), req.get("droplet_id")
+        if kind not in ("attach", "detach"):
+            raise HttpError(422, f"(dosim) action type {kind!r} is not attach or detach")
+        droplet = data["droplets"].get(str(droplet_id))
+        if droplet is None or droplet["region"] != vol["region"]:
+            raise HttpError(422, f"(dosim) droplet {droplet_id} does not exist in region "
+                                 f"{vol['region']}")
+        if kind == "attach":
+            if vol["droplet_ids"]:
+                raise HttpError(422, "This volume is already attached")
+            vol["droplet_ids"] = [droplet_id]
+        else:
+            if droplet_id not in vol["droplet_ids"]:
+                raise HttpError(422, f"(dosim) the volume is not attached to droplet "
+                                     f"{droplet_id}")
+            vol["droplet_ids"] = []
+        action_id = data["next_id"]["action"]  # the account's action IDs (service._next_id)
+        data["next_id"]["action"] = action_id + 1
+        data["actions"][str(action_id)] = {
+            "id": action_id, "type": f"{kind}_volume", "resource_id": droplet_id,
+            "region": vol["region"], "started": now, "completes_at": now}
+        return 202, {"action": {**model.action_view(data["actions"][str(action_id)], now),
+                                "resource_type": "volume"}}
+
+    return handle
+
+
+def files(data: dict[str, Any], volume_id: str) -> dict[str, str]:
+    """The files on volume VOLUME_ID's filesystem (path relative to its root: content)."""
+    found: dict[str, str] = _volumes(data)[volume_id].setdefault("sim", {}).setdefault(
+        "files", {})
+    return found
 
 
 def detach_all(data: dict[str, Any], droplet_id: int) -> None:
