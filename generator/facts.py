@@ -236,10 +236,20 @@ def node_file(name: str) -> str:
     return f"{KUBERNETES_DIR}/{name}"
 
 
-# The kubelet's cloud settings, installed over ssh by the apply (the droplet ID is known only
-# after the create; profiles/current/scripts/lib/cloudnode.sh spells it too, a test keeps them
-# equal).
-KUBELET_CLOUD_ENV = node_file("kubelet-cloud.env")
+# The kubelet's EnvironmentFile: its cloud settings and the other droplets' addresses, installed
+# over ssh by the apply (the droplet ID and those addresses are known only after the create;
+# profiles/current/scripts/lib/nodeenv.sh spells it too, a test keeps them equal).
+KUBELET_ENV = node_file("kubelet.env")
+
+
+def endpoint_files(answers: Mapping[str, Any], role: str) -> list[str]:
+    """The user data's files that name another droplet's address by its placeholder
+    (APISERVER_ENDPOINT, a controller's ETCD_ENDPOINTS): the node's fill-endpoints writes the
+    values KUBELET_ENV gives into them before the kubelet starts."""
+    files = [node_file("kubelet.kubeconfig"), node_file("kube-proxy.kubeconfig")]
+    if role == "controller":
+        files.append(f"{answers['_manifest_dir']}/kube-apiserver.yaml")
+    return files
 
 
 def service_account_issuer(answers: Mapping[str, Any]) -> str:

@@ -81,7 +81,8 @@ class ClusterFacts(Extension):
         environment.globals["cni_plugins"] = facts.CNI_PLUGINS
         environment.filters["service_account_issuer"] = facts.service_account_issuer
         environment.globals["node_file"] = facts.node_file
-        environment.globals["kubelet_cloud_env"] = facts.KUBELET_CLOUD_ENV
+        environment.globals["kubelet_env"] = facts.KUBELET_ENV
+        environment.filters["endpoint_files"] = facts.endpoint_files
         environment.filters["pki_dir"] = facts.pki_dir
         environment.globals["admission_plugins"] = facts.CURRENT_ADMISSION_PLUGINS
         environment.globals["apiserver_tls_name"] = facts.APISERVER_TLS_NAME

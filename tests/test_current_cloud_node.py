@@ -39,7 +39,7 @@ def cloud_env(cluster: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DIGITALOCEAN_")}
     return subprocess.run(
         ["bash", "-c", "set -euo pipefail; shopt -s inherit_errexit; . scripts/lib/common.sh; "
-         f"kubelet_cloud_env {NAME}; echo \"$KUBELET_CLOUD_ENV\""],
+         f"kubelet_env {NAME}; echo \"$KUBELET_ENV\""],
         cwd=cluster, env={**base, **env}, capture_output=True, text=True, check=False)
 
 
@@ -47,12 +47,12 @@ def test_the_kubelet_reads_the_env_file_the_apply_writes(cluster: Path) -> None:
     worker = yaml.safe_load((cluster / "cloud-config/worker.yaml").read_text())
     unit = next(u for u in worker["coreos"]["units"] if u["name"] == "kubelet.service")
     content = unit["content"]
-    assert f"EnvironmentFile={facts.KUBELET_CLOUD_ENV}\n" in content
+    assert f"EnvironmentFile={facts.KUBELET_ENV}\n" in content
     assert "--cloud-provider=${KUBELET_CLOUD_PROVIDER}" in content
     assert "--provider-id=${KUBELET_PROVIDER_ID}" in content
     proc = cloud_env(cluster)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == facts.KUBELET_CLOUD_ENV  # one path, two spellings
+    assert proc.stdout.splitlines()[-1] == facts.KUBELET_ENV  # one path, two spellings
 
 
 def test_with_the_token_the_droplet_id_becomes_the_provider_id(cluster: Path) -> None:
@@ -60,14 +60,14 @@ def test_with_the_token_the_droplet_id_becomes_the_provider_id(cluster: Path) ->
     proc = cloud_env(cluster, DIGITALOCEAN_CLUSTER_TOKEN=token)
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.splitlines()[0]
-    assert line == (f"build/kubelet-cloud/{NAME}.env {facts.KUBELET_CLOUD_ENV} 0644")
-    text = (cluster / f"build/kubelet-cloud/{NAME}.env").read_text()
+    assert line == (f"build/kubelet-env/{NAME}.env {facts.KUBELET_ENV} 0644")
+    text = (cluster / f"build/kubelet-env/{NAME}.env").read_text()
     assert "KUBELET_CLOUD_PROVIDER=external\n" in text
     assert "KUBELET_PROVIDER_ID=digitalocean://300000003\n" in text
     assert token not in text + proc.stdout + proc.stderr
     # without it: the kubelet's defaults, and it says why
     proc = cloud_env(cluster)
-    text = (cluster / f"build/kubelet-cloud/{NAME}.env").read_text()
+    text = (cluster / f"build/kubelet-env/{NAME}.env").read_text()
     assert "KUBELET_CLOUD_PROVIDER=\n" in text and "KUBELET_PROVIDER_ID=\n" in text
     assert "kubelet without a cloud provider (no DIGITALOCEAN_CLUSTER_TOKEN" in proc.stderr
 
@@ -85,7 +85,7 @@ def test_no_recorded_id_no_provider_id(cluster: Path, tmp_path: Path) -> None:
 
 
 def test_the_stand_in_taints_the_node_until_the_ccm_runs(tmp_path: Path) -> None:
-    env = tmp_path / "etc/kubernetes/kubelet-cloud.env"
+    env = tmp_path / "etc/kubernetes/kubelet.env"
     env.parent.mkdir(parents=True)
     env.write_text("KUBELET_CLOUD_PROVIDER=external\nKUBELET_PROVIDER_ID=digitalocean://7\n")
     assert current_nodes.cloud_env(tmp_path) == {

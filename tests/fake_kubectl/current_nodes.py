@@ -118,7 +118,7 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
 # manager docs/getting-started.md), and never puts it back.
 UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
 CCM = "Deployment/kube-system/digitalocean-cloud-controller-manager"
-CLOUD_ENV = "/etc/kubernetes/kubelet-cloud.env"
+CLOUD_ENV = "/etc/kubernetes/kubelet.env"
 
 
 def cloud_env(root: Path) -> dict[str, str] | None:

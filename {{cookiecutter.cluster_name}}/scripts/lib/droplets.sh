@@ -13,6 +13,7 @@ ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
   local names=("$@") missing=() requested=() name CREATE_START_MS="" role_tag=${role^^}_TAG
+  user_data=$(user_data_sent "$role" "$user_data")
   _missing_droplets reusing "${names[@]}"
   if ((${#missing[@]})); then
     require_image
@@ -65,7 +66,8 @@ ensure_droplets() {
     elif [[ -f "$USER_DATA_DIR/$name.yaml" ]]; then
       # kept since its create (render_user_data never rewrites an existing droplet's file):
       # records the hash a create interrupted before this loop never wrote
-      save_record "$name" user_data_sha256 "$(sha256_of "$USER_DATA_DIR/$name.yaml")" if-absent
+      save_record "$name" user_data_sha256 \
+        "$(sha256_of "$(user_data_sent "$role" "$USER_DATA_DIR/$name.yaml")")" if-absent
     else
       save_record "$name"
     fi

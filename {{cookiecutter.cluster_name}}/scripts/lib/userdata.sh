@@ -3,6 +3,20 @@
 
 STALE_USER_DATA=()
 
+# user_data_sent ROLE RECORD: the file a new ROLE droplet gets as its user data. RECORD, the
+# rendering (render_user_data); or, where the nodes fill in the other droplets' addresses
+# themselves (USER_DATA_FILLED_BY_NODE: the current profile's fill-endpoints), cloud-config/
+# ROLE.yaml as it is: the same for every droplet of a role and naming none of those addresses,
+# so every droplet can be created before any has an address (make up). RECORD then stays the
+# record of what the node runs once filled (the audit's and the stale check's).
+user_data_sent() {
+  if [[ "${USER_DATA_FILLED_BY_NODE:-no}" == yes ]]; then
+    echo "cloud-config/$1.yaml"
+  else
+    echo "$2"
+  fi
+}
+
 # _placeholder_values: "NAME=value|..." of USER_DATA_PLACEHOLDERS (scripts/lib/profile.sh) as
 # the environment has them now (the rendering's cache key).
 _placeholder_values() {

@@ -36,8 +36,8 @@
 # Each NAME-key.pem sits beside NAME.pem. A re-created droplet with other addresses: call
 # ensure_cert_ips kubelet-NAME PRIVATE_IP PUBLIC_IP (pki.sh) before pki_issue_kubelet.
 
-# shellcheck source=scripts/lib/cloudnode.sh
-source scripts/lib/cloudnode.sh
+# shellcheck source=scripts/lib/nodeenv.sh
+source scripts/lib/nodeenv.sh
 
 # Where the nodes keep them (the contract of issue 11, shared with the cloud-configs).
 NODE_PKI_DIR=/etc/kubernetes/pki
@@ -136,14 +136,14 @@ component_files() {
 
 # install_component_files NAME IP ROLE [NODE]: every file component_files lists for ROLE, copied
 # to ~core with scp, then moved into place as root with its mode (root:root) in one ssh session.
-# A node's kubelet cloud settings (kubelet_cloud_env, scripts/lib/cloudnode.sh) go first: moved
+# A node's kubelet cloud settings (kubelet_env, scripts/lib/nodeenv.sh) go first: moved
 # into place before the certificates the kubelet waits for. Skipped when these very files were
 # installed before (state key components_sha256).
 install_component_files() {
   local name=$1 ip=$2 role=$3 node=${4:-} lines sha local_file remote mode cloud=""
   local files=() script="" dirs=()
   if [[ "$role" != etcd ]]; then
-    cloud=$(kubelet_cloud_env "$name") || return 1
+    cloud=$(kubelet_env "$name" "$role") || return 1
   fi
   lines=$(component_files "$role" "$node")
   [[ -z "$cloud" ]] || lines="$cloud"$'\n'"$lines"

@@ -30,8 +30,12 @@ source scripts/lib/encryption.sh
   # CLUSTER-flatcar-stable, DigitalOcean's Flatcar slug says Flatcar)
   IMAGE_OS="Flatcar Container Linux"
   IMAGE_OS_MATCH="flatcar"
-  # the controller's user data names the etcd member(s), a worker's the apiserver
+  # the controller's files name the etcd member(s), every node's kubeconfigs the apiserver: the
+  # user data keeps these placeholders, the node fills them in (fill-endpoints) from its
+  # kubelet's EnvironmentFile (scripts/lib/nodeenv.sh); build/user-data/NAME.yaml records the
+  # result
   USER_DATA_PLACEHOLDERS=(ETCD_ENDPOINTS APISERVER_ENDPOINT)
+  USER_DATA_FILLED_BY_NODE=yes
   # kube-proxy and the pod network before the DNS that needs both; metrics-server (the
   # Metrics API of kubectl top) last
   ADDON_MANIFESTS=(manifests/addons/kube-proxy.yaml manifests/addons/flannel.yaml

@@ -13,6 +13,9 @@
   IMAGE_OS="CoreOS Container Linux"
   IMAGE_OS_MATCH="^CoreOS: "
   USER_DATA_PLACEHOLDERS=(ETCD_PEER CONTROLLER_PUBLIC_IP)
+  # the addresses are sed into each droplet's user data (the tutorial's way): a level's droplets
+  # are created once the previous level's exist
+  USER_DATA_FILLED_BY_NODE=no
   # make addons: the kube-dns add-on, Service first, then its ReplicationController (step 11)
   ADDON_MANIFESTS=(manifests/addons/kube-dns-svc.yaml manifests/addons/kube-dns-rc.yaml)
   # Kubernetes 1.1 has no external cloud providers: no add-on needs a DigitalOcean token
