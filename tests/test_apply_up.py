@@ -1,8 +1,9 @@
 """Issue 24 item 1: `make up` builds the whole current-profile cluster in one run (make image,
-etcd, controller, worker, addons: the very scripts of those targets) under one lock. A re-run
-creates nothing, a droplet deleted by hand is re-created alone, a run cut at its first ssh
-wait resumes, two runs at once create each droplet once, and a lock descriptor that is not
-the held lock's opens nothing."""
+every droplet created at once, then etcd, controller, worker, addons: the very scripts of
+those targets) under one lock. Its creates go out back to back before any wait (one boot on
+the critical path); a re-run creates nothing, a droplet deleted by hand is re-created alone, a
+run cut at its first ssh wait resumes, two runs at once create each droplet once, and a lock
+descriptor that is not the held lock's opens nothing."""
 
 from __future__ import annotations
 
@@ -51,6 +52,29 @@ def test_up_ends_with_a_ready_cluster_its_addons_and_a_passing_smoke(upped: Appl
     assert "Ready" in status
 
 
+def test_every_create_goes_out_before_any_wait(upped: Apply) -> None:
+    """One droplet boot on the critical path: the creates of the three roles are consecutive
+    requests (no listing, no poll between them), and each role's in one request."""
+    log = upped.account()["api_log"]
+    creates = [i for i, e in enumerate(log) if e["call"] == CREATES]
+    assert len(creates) == 3
+    assert creates == list(range(creates[0], creates[0] + 3)), [e["call"] for e in log]
+    assert "every droplet created" in upped.outputs[1]
+
+
+def test_the_tutorial_up_creates_a_level_once_the_previous_has_addresses(
+        default_cluster: Path, tmp_path: Path) -> None:
+    """The tutorial's user data names the previous level's addresses: polls come between its
+    creates (the reason the current profile's user data names none)."""
+    apply = Apply.create(copy_cluster(default_cluster, tmp_path), tmp_path / "sim")
+    proc = apply.make("up")
+    log = apply.account()["api_log"]
+    creates = [i for i, e in enumerate(log) if e["call"] == CREATES]
+    assert len(creates) == 3
+    assert all(b - a > 1 for a, b in zip(creates, creates[1:])), [e["call"] for e in log]
+    assert "created one level after the other" in squeezed(proc.stderr)
+
+
 def test_a_second_up_creates_nothing(upped: Apply) -> None:
     ids = {name: rec["id"] for name, rec in upped.droplets().items()}
     creates = upped.calls(CREATES)
@@ -80,8 +104,9 @@ def test_a_cut_up_resumes_where_it_stopped(baked: Path, tmp_path: Path) -> None:
     assert f"waiting for ssh on {ETCD}" in proc.stderr
     assert "make up stopped at make etcd" in proc.stderr
     assert "re-run 'make up'" in proc.stderr
-    assert sorted(apply.droplets()) == [ETCD]
-    apply.bring_up(ETCD)
+    # every droplet was created before the first wait
+    assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
+    apply.bring_up(CONTROLLER, ETCD, WORKER)
     apply.make("up")
     assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
     assert apply.calls(CREATES) == 3

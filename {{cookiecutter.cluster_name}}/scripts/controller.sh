@@ -35,14 +35,7 @@ main() {
   # shellcheck disable=SC2034 # read by the library (records_tsv, need_droplet, ensure_droplets)
   CLUSTER_LIST=$(cluster_droplets)
   etcd_require_members controller
-  # the apiserver certificate's names come from the bake (openssl/apiserver.cnf): a count
-  # changed by hand would fail its issue half-way; a re-bake renders both
-  local baked
-  baked=$(grep -c "= $CONTROLLER_PREFIX-[0-9]" openssl/apiserver.cnf || true)
-  ((baked == 0 || baked == CONTROLLER_COUNT)) ||
-    die "CONTROLLER_COUNT=$CONTROLLER_COUNT but this repo was baked for $baked controller(s)" \
-      "(openssl/apiserver.cnf names them): re-bake with controller_count=$CONTROLLER_COUNT over" \
-      "this repo (pki/ and state/ are kept); nothing was changed"
+  controller_check_count
   local names=() name id first_missing=""
   profile_placeholders controller "$(need_droplet "$ETCD_NAME" etcd)"
 

@@ -25,11 +25,8 @@ start_keygen() {
 }
 
 main() {
-  local count=${WORKERS:-$WORKER_COUNT}
-  if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > MAX_WORKERS)); then
-    die "WORKERS=$count: expected a number of workers from 1 to $MAX_WORKERS"
-  fi
-  count=$((10#$count))
+  local count
+  count=$(workers_wanted)
   apply_lock worker
   preflight
   pki_sweep

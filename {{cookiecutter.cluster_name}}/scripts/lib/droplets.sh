@@ -8,7 +8,8 @@
 # do not exist (looked up by name: never a second droplet). Without
 # DOCTL_WAIT=1 doctl returns at once: its --wait polls each droplet's create action (one API
 # request per droplet per poll), where wait_for_ips lists them all in one request per poll.
-# Sets CLUSTER_LIST (all records of the cluster).
+# With CREATE_ONLY=yes it returns once the creates are sent. Sets CLUSTER_LIST (all records of
+# the cluster).
 ensure_droplets() {
   local role=$1 size=$2 user_data=$3
   shift 3
@@ -57,6 +58,9 @@ ensure_droplets() {
     CLUSTER_LIST=$(merge_created "$created")
     step_done "${#requested[*]} requested"
   fi
+  # make up creates every level's droplets at once (create_all_droplets): the IPs and the
+  # records are for the level scripts that follow
+  [[ "${CREATE_ONLY:-no}" != yes ]] || return 0
   wait_for_ips "${names[@]}"
   local sha
   sha=$(sha256_of "$user_data")
@@ -179,6 +183,16 @@ need_droplet() {
 
 sha256_of() {
   openssl dgst -sha256 -r "$@" | cut -d' ' -f1 | tr -d '\n'
+}
+
+# workers_wanted: WORKERS (make worker/up WORKERS=N) or else WORKER_COUNT, a number from 1 to
+# MAX_WORKERS (else stop).
+workers_wanted() {
+  local count=${WORKERS:-$WORKER_COUNT}
+  if ! [[ "$count" =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > MAX_WORKERS)); then
+    die "WORKERS=$count: expected a number of workers from 1 to $MAX_WORKERS"
+  fi
+  echo $((10#$count))
 }
 
 # worker_name NN -> <cluster>-worker-NN

@@ -251,6 +251,18 @@ controller_names() {
   done
 }
 
+# controller_check_count: stop when CONTROLLER_COUNT is not the count the repo was baked for
+# (openssl/apiserver.cnf names the controllers in the apiserver certificate: a count changed by
+# hand would fail its issue half-way; a re-bake renders both).
+controller_check_count() {
+  local baked
+  baked=$(grep -c "= $CONTROLLER_PREFIX-[0-9]" openssl/apiserver.cnf || true)
+  ((baked == 0 || baked == CONTROLLER_COUNT)) ||
+    die "CONTROLLER_COUNT=$CONTROLLER_COUNT but this repo was baked for $baked controller(s)" \
+      "(openssl/apiserver.cnf names them): re-bake with controller_count=$CONTROLLER_COUNT over" \
+      "this repo (pki/ and state/ are kept); nothing was changed"
+}
+
 # apiserver_live_ips: the IP SANs pki/apiserver.pem must have by make plan's LIVE listing: the
 # first service IP, every controller's public and private IP, the load balancer's (if wanted).
 apiserver_live_ips() {
