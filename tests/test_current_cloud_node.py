@@ -35,12 +35,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def cloud_env(cluster: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DIGITALOCEAN_")}
+def cloud_env(cluster: Path, name: str = NAME, role: str = "worker",
+              **env: str) -> subprocess.CompletedProcess[str]:
+    """kubelet_env NAME ROLE with the worker's apiserver address profile_placeholders exports
+    (unless ENV says otherwise)."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("DIGITALOCEAN_") and not k.endswith("_ENDPOINTS")}
     return subprocess.run(
         ["bash", "-c", "set -euo pipefail; shopt -s inherit_errexit; . scripts/lib/common.sh; "
-         f"kubelet_env {NAME}; echo \"$KUBELET_ENV\""],
-        cwd=cluster, env={**base, **env}, capture_output=True, text=True, check=False)
+         f"kubelet_env {name} {role}; echo \"$KUBELET_ENV\""],
+        cwd=cluster, env={**base, "APISERVER_ENDPOINT": "10.101.0.7", **env},
+        capture_output=True, text=True, check=False)
 
 
 def test_the_kubelet_reads_the_env_file_the_apply_writes(cluster: Path) -> None:
@@ -70,6 +75,37 @@ def test_with_the_token_the_droplet_id_becomes_the_provider_id(cluster: Path) ->
     text = (cluster / f"build/kubelet-env/{NAME}.env").read_text()
     assert "KUBELET_CLOUD_PROVIDER=\n" in text and "KUBELET_PROVIDER_ID=\n" in text
     assert "kubelet without a cloud provider (no DIGITALOCEAN_CLUSTER_TOKEN" in proc.stderr
+
+
+def test_the_env_file_carries_the_addresses_fill_endpoints_writes_in(cluster: Path) -> None:
+    """Issue 24: the user data names no other droplet's address; the kubelet's EnvironmentFile
+    does (tests/test_current_fill_endpoints.py runs the node's side)."""
+    proc = cloud_env(cluster)
+    assert proc.returncode == 0, proc.stderr
+    text = (cluster / f"build/kubelet-env/{NAME}.env").read_text()
+    assert "APISERVER_ENDPOINT=10.101.0.7\n" in text and "ETCD_ENDPOINTS" not in text
+    ctl = "do-cluster-controller-01"
+    urls = "https://10.101.0.2:2379,https://10.101.0.3:2379"
+    proc = cloud_env(cluster, ctl, "controller", APISERVER_ENDPOINT="127.0.0.1",
+                     ETCD_ENDPOINTS=urls)
+    assert proc.returncode == 0, proc.stderr
+    text = (cluster / f"build/kubelet-env/{ctl}.env").read_text()
+    assert "APISERVER_ENDPOINT=127.0.0.1\n" in text and f"ETCD_ENDPOINTS={urls}\n" in text
+    # make rotate-certs re-delivers without looking the addresses up: the delivered ones stay
+    proc = cloud_env(cluster, ctl, "controller", APISERVER_ENDPOINT="")
+    assert proc.returncode == 0, proc.stderr
+    assert (cluster / f"build/kubelet-env/{ctl}.env").read_text() == text
+
+
+def test_no_address_known_nothing_delivered(cluster: Path) -> None:
+    proc = cloud_env(cluster, "do-cluster-worker-09", APISERVER_ENDPOINT="")
+    assert proc.returncode != 0
+    assert "do-cluster-worker-09: no apiserver address to give its kubelet: run 'make worker'" \
+        in proc.stderr
+    assert not (cluster / "build/kubelet-env/do-cluster-worker-09.env").exists()
+    proc = cloud_env(cluster, "do-cluster-controller-09", "controller",
+                     APISERVER_ENDPOINT="127.0.0.1")
+    assert proc.returncode != 0 and "no etcd client URLs to give its apiserver" in proc.stderr
 
 
 def test_no_recorded_id_no_provider_id(cluster: Path, tmp_path: Path) -> None:

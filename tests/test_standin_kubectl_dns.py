@@ -71,7 +71,8 @@ def _cluster(tmp_path: Path, binary: Path, domain: str) -> Run:
         "--node-cidr-mask-size=24\n")
     _cert(worker / "etc/kubernetes/pki/kubelet.pem", f"system:node:{WORKER}")
     _cert(worker / "etc/kubernetes/ssl/worker.pem", "worker")
-    (worker / "etc/kubernetes/kubelet.env").write_text("KUBELET_CLOUD_PROVIDER=\n")
+    (worker / "etc/kubernetes/kubelet.env").write_text(
+        "KUBELET_CLOUD_PROVIDER=\nAPISERVER_ENDPOINT=10.100.0.9\n")
     # the binary kubelet-install.service leaves (tests/standins/kubeletbin.py)
     (worker / "opt/bin").mkdir(parents=True)
     (worker / "opt/bin/kubelet").write_text(f"dosim kubelet v1.37.0 sha256 {'0' * 64}\n")

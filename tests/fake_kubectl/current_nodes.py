@@ -2,8 +2,9 @@
 node is a droplet with ``/etc/kubernetes/pki/kubelet.pem`` whose CN is
 ``system:node:<droplet name>`` (the Node authorizer's rule) and the kubelet's EnvironmentFile,
 tainted as its user data says (``--register-with-taints`` or a ``--config-dir`` drop-in), with
-a pod CIDR from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``; nodes are
-Ready once the flannel DaemonSet exists (the CNI), Unknown while their droplet reboots (its
+a pod CIDR from its controller-manager's ``--cluster-cidr``/``--node-cidr-mask-size``, once the
+addresses its EnvironmentFile gives fill-endpoints reach an apiserver (reaches_apiserver); nodes
+are Ready once the flannel DaemonSet exists (the CNI), Unknown while their droplet reboots (its
 kubelet posts no status: the node lifecycle controller's NodeStatusUnknown)."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import nodeops
 import yaml
-from apiserver import droplets, installed
+from apiserver import dosim, droplets, installed
 from current_kinds import NODE_PKI
 
 from tests.standins import boots, kubeletbin
@@ -81,6 +83,8 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         cloud = cloud_env(Path(rec["sim"]["root"]))
         if cloud is None:
             continue  # kubelet.service's EnvironmentFile is missing: the kubelet does not start
+        if not reaches_apiserver(rec, cloud):
+            continue  # fill-endpoints wrote an address where no apiserver is: never registers
         kubelet = kubeletbin.installed_version(Path(rec["sim"]["root"]))
         if kubelet is None:
             continue  # kubelet-install.service installed no binary: no kubelet runs
@@ -128,6 +132,27 @@ def cloud_env(root: Path) -> dict[str, str] | None:
         return None
     return dict(line.split("=", 1) for line in path.read_text().splitlines()
                 if "=" in line and not line.startswith("#"))
+
+
+def _role(rec: dict[str, Any]) -> str:
+    return rec["name"].rsplit("-", 2)[-2]
+
+
+def reaches_apiserver(rec: dict[str, Any], env: dict[str, str]) -> bool:
+    """Whether the kubelet reaches an apiserver: the user data's kubeconfigs name the placeholder
+    APISERVER_ENDPOINT, which the node's fill-endpoints replaces with its kubelet.env's value.
+    On a controller that is 127.0.0.1 (its own apiserver), whose --etcd-servers (a placeholder
+    too) must get every etcd member's client URL (ETCD_ENDPOINTS: the members' private IPs and
+    nothing else); on a worker, a controller's private IP or a load balancer's IP."""
+    address = env.get("APISERVER_ENDPOINT", "")
+    everyone = droplets()
+    if _role(rec) == "controller":
+        members = {d["sim"]["private_ip"] for d in everyone if _role(d) == "etcd"}
+        named = {urlparse(u).hostname for u in env.get("ETCD_ENDPOINTS", "").split(",") if u}
+        return address == "127.0.0.1" and bool(members) and named == members
+    lbs = {lb["sim"]["ip"] for lb in (dosim() or {}).get("load_balancers", {}).values()}
+    return address in lbs | {d["sim"]["private_ip"] for d in everyone
+                             if _role(d) == "controller"}
 
 
 def ccm_initializes(data: dict[str, Any], name: str) -> bool:

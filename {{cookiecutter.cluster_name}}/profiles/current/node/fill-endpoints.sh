@@ -36,6 +36,7 @@ main() {
     fi
     script+="s|\\b$ph\\b|$value|g;"
   done
+  # every file checked before any is filled: a value missing changes nothing
   for file in "$@"; do
     for ph in "${names[@]}"; do
       if grep -qw "$ph" "$file" && [[ -z "${!ph:-}" ]]; then
@@ -44,6 +45,8 @@ main() {
         return 1
       fi
     done
+  done
+  for file in "$@"; do
     if grep -qwE "$(IFS='|' && echo "${names[*]}")" "$file"; then
       fill "$file" "$script"
       echo "fill-endpoints: $file filled"
