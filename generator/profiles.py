@@ -39,6 +39,12 @@ class Profile:
     # Words the apply replaces in a cloud-config when it renders a droplet's user data
     # (USER_DATA_PLACEHOLDERS in profiles/<name>/scripts/lib/profile.sh, a test keeps them equal).
     user_data_placeholders: tuple[str, ...]
+    # Whether the nodes fill those words in themselves (the current profile's fill-endpoints,
+    # from the kubelet's EnvironmentFile the apply delivers over ssh): a droplet then gets its
+    # role's cloud-config as it is, naming no other droplet's address, so make up creates every
+    # droplet at once (USER_DATA_FILLED_BY_NODE in profile.sh, a test keeps them equal). Else
+    # the apply fills them into each droplet's user data and the levels follow each other.
+    user_data_filled_by_node: bool
     # Every controller and worker runs an etcd proxy on localhost (the tutorial's etcd2 proxy),
     # or the apiservers reach the members themselves and nothing else talks to etcd.
     etcd_proxies: bool
@@ -78,6 +84,7 @@ TUTORIAL = Profile(
     per_node_tls=re.compile(r"^worker-[0-9]+(-key)?\.pem$"),
     kubelet_config_file=False,
     user_data_placeholders=("ETCD_PEER", "CONTROLLER_PUBLIC_IP"),
+    user_data_filled_by_node=False,
     etcd_proxies=True,
     docs=profile_docs.TUTORIAL,
     # Its units, pod manifests, podmaster and ABAC policy use Kubernetes 1.1's flags and API
@@ -102,6 +109,7 @@ CURRENT = Profile(
     per_node_tls=None,
     kubelet_config_file=True,
     user_data_placeholders=("ETCD_ENDPOINTS", "APISERVER_ENDPOINT"),
+    user_data_filled_by_node=True,
     etcd_proxies=False,
     docs=profile_docs.CURRENT,
     # kubeadm's preflight refuses a control-plane node with fewer than 2 CPUs or 1700 MB

@@ -82,10 +82,13 @@ def test_the_same_files_declared_tutorial_meet_the_tutorial_facts(current: Path,
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_the_profile_facts_are_those_its_bash_uses(name: str) -> None:
     """profiles.py and the profile's bash name the same placeholders (USER_DATA_PLACEHOLDERS,
-    which userdata.sh fills in: the audit renders user data as the apply does) and the same
-    etcd clients (ETCD_CLIENTS, which make diagram draws)."""
+    which userdata.sh fills in: the audit renders user data as the apply does), the same
+    etcd clients (ETCD_CLIENTS, which make diagram draws) and who fills those placeholders in
+    (USER_DATA_FILLED_BY_NODE: the README's make up and user data lines)."""
     assert shell_list(name, "USER_DATA_PLACEHOLDERS") == PROFILES[name].user_data_placeholders
     script = (TEMPLATE_ROOT / "{{cookiecutter.cluster_name}}" / "profiles" / name / "scripts"
               / "lib" / "profile.sh").read_text()
     clients = re.search(r"^\s*ETCD_CLIENTS=(\w+)$", script, re.M)
     assert clients and (clients[1] == "proxies") == PROFILES[name].etcd_proxies
+    filled = re.search(r"^\s*USER_DATA_FILLED_BY_NODE=(\w+)$", script, re.M)
+    assert filled and (filled[1] == "yes") == PROFILES[name].user_data_filled_by_node
