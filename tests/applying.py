@@ -12,6 +12,7 @@ import re
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,31 @@ class Apply:
 
     def root(self, name: str) -> Path:
         return Path(self.droplets()[name]["sim"]["root"])
+
+    def node_files(self, name: str) -> dict[str, str]:
+        """write_files of droplet NAME's user data as its kubelet reads them (current profile):
+        the files kubelet.service's ExecStartPre names run through the fill-endpoints script of
+        the same user data, with the EnvironmentFile the apply installed on the droplet."""
+        config = yaml.safe_load((self.root(name) / "var/lib/dosim/user-data").read_text())
+        files = {f["path"]: f.get("content", "") for f in config["write_files"]}
+        unit = next(u for u in config["coreos"]["units"] if u["name"] == "kubelet.service")
+        pre = re.search(r"^ExecStartPre=(\S+) (.*)$", unit["content"], re.M)
+        assert pre, unit["content"]
+        installed = dropletfs.resolve(self.root(name), "/etc/kubernetes/kubelet.env")
+        env = dict(line.split("=", 1) for line in installed.read_text().splitlines()
+                   if "=" in line and not line.startswith("#"))
+        with tempfile.TemporaryDirectory() as tmp:
+            script, paths = Path(tmp) / "fill-endpoints", pre[2].split()
+            script.write_text(files[pre[1]])
+            for n, path in enumerate(paths):
+                (Path(tmp) / str(n)).write_text(files[path])
+            subprocess.run(["bash", str(script), *(str(Path(tmp) / str(n))
+                                                   for n in range(len(paths)))],
+                           env={"PATH": os.environ["PATH"], **env}, check=True,
+                           capture_output=True, text=True)
+            for n, path in enumerate(paths):
+                files[path] = (Path(tmp) / str(n)).read_text()
+        return files
 
     def owner(self, name: str, path: str) -> str:
         """user:group the stand-in recorded for a droplet path (symlinks followed)."""

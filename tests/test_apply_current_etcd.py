@@ -48,10 +48,12 @@ def test_members_have_their_own_certificate_and_the_delivered_cluster(applied: A
         assert applied.mode(name, "/etc/etcd/pki/etcd-key.pem") == 0o600
         env = (root / "etc/etcd-cluster.env").read_text()
         assert env == f"ETCD_NAME={name}\nETCD_INITIAL_CLUSTER={initial}\n"
-    ctl = (applied.root("do-cluster-controller-01") / "var/lib/dosim/user-data").read_text()
+    # the apiserver's --etcd-servers as the controller's fill-endpoints writes it in
+    (ctl,) = [c for p, c in applied.node_files("do-cluster-controller-01").items()
+              if p.endswith("/kube-apiserver.yaml")]
     client = applied.settings()["ETCD_CLIENT_PORT"]
-    assert ",".join(f"https://{droplets[n]['sim']['private_ip']}:{client}" for n in MEMBERS) \
-        in ctl
+    assert "--etcd-servers=" + ",".join(
+        f"https://{droplets[n]['sim']['private_ip']}:{client}" for n in MEMBERS) in ctl
 
 
 def test_status_shows_every_member_the_leader_and_the_count(applied: Apply) -> None:

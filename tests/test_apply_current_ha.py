@@ -109,7 +109,7 @@ def test_clients_reach_the_apiservers_through_the_load_balancer(applied: Apply) 
     for name in applied.droplets():
         if name.startswith(f"{s['ETCD_PREFIX']}-"):
             continue
-        files = _files(_user_data(applied, name))
+        files = applied.node_files(name)  # the user data's, as fill-endpoints leaves them
         local = name.startswith(f"{s['CONTROLLER_PREFIX']}-")
         for kubeconfig in ("kubelet.kubeconfig", "kube-proxy.kubeconfig"):
             (content,) = [c for p, c in files.items() if p.endswith(f"/{kubeconfig}")]

@@ -128,9 +128,12 @@ def test_replace_recreates_a_worker_drained_and_uncordoned(applied: Apply) -> No
     drained = max(i for i, c in enumerate(calls) if f"drain {w1} " in c)
     uncordoned = max(i for i, c in enumerate(calls) if f"uncordon {w1}" in c)
     assert drained < uncordoned
-    # the same name with the user data rendered now, its kubelet back and schedulable
+    # the same name with the current user data (the role's cloud-config: the addresses come
+    # over ssh), its files as filled in those of the record, its kubelet back and schedulable
     assert (applied.root(w1) / "var/lib/dosim/user-data").read_text() == \
-        (applied.cluster / f"build/user-data/{w1}.yaml").read_text()
+        (applied.cluster / "cloud-config/worker.yaml").read_text()
+    record = yaml.safe_load((applied.cluster / f"build/user-data/{w1}.yaml").read_text())
+    assert applied.node_files(w1) == {f["path"]: f["content"] for f in record["write_files"]}
     node = nodes(applied)[w1]
     assert node["status"]["conditions"][0]["status"] == "True"
     assert not node["spec"].get("unschedulable")
