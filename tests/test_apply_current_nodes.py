@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.applying import Apply, cert_sans, guarded_deployment, kubectl, snapshot
 from tests.baking import copy_cluster
