@@ -75,7 +75,9 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
     cidrs = _cidrs()
     allocated = data.setdefault("pod_cidrs", {})
     found = []
-    for rec in droplets():
+    everyone = droplets()
+    lbs = {lb["sim"]["ip"] for lb in (dosim() or {}).get("load_balancers", {}).values()}
+    for rec in everyone:
         cert = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet.pem")
         key = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet-key.pem")
         if cert is None or key is None or _cn(cert) != f"system:node:{rec['name']}":
@@ -83,7 +85,7 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
         cloud = cloud_env(Path(rec["sim"]["root"]))
         if cloud is None:
             continue  # kubelet.service's EnvironmentFile is missing: the kubelet does not start
-        if not reaches_apiserver(rec, cloud):
+        if not reaches_apiserver(rec, cloud, everyone, lbs):
             continue  # fill-endpoints wrote an address where no apiserver is: never registers
         kubelet = kubeletbin.installed_version(Path(rec["sim"]["root"]))
         if kubelet is None:
@@ -138,19 +140,19 @@ def _role(rec: dict[str, Any]) -> str:
     return rec["name"].rsplit("-", 2)[-2]
 
 
-def reaches_apiserver(rec: dict[str, Any], env: dict[str, str]) -> bool:
+def reaches_apiserver(rec: dict[str, Any], env: dict[str, str], everyone: list[dict[str, Any]],
+                      lbs: set[str]) -> bool:
     """Whether the kubelet reaches an apiserver: the user data's kubeconfigs name the placeholder
     APISERVER_ENDPOINT, which the node's fill-endpoints replaces with its kubelet.env's value.
     On a controller that is 127.0.0.1 (its own apiserver), whose --etcd-servers (a placeholder
     too) must get every etcd member's client URL (ETCD_ENDPOINTS: the members' private IPs and
-    nothing else); on a worker, a controller's private IP or a load balancer's IP."""
+    nothing else); on a worker, a controller's private IP or a load balancer's IP (LBS).
+    EVERYONE: the account's droplets."""
     address = env.get("APISERVER_ENDPOINT", "")
-    everyone = droplets()
     if _role(rec) == "controller":
         members = {d["sim"]["private_ip"] for d in everyone if _role(d) == "etcd"}
         named = {urlparse(u).hostname for u in env.get("ETCD_ENDPOINTS", "").split(",") if u}
         return address == "127.0.0.1" and bool(members) and named == members
-    lbs = {lb["sim"]["ip"] for lb in (dosim() or {}).get("load_balancers", {}).values()}
     return address in lbs | {d["sim"]["private_ip"] for d in everyone
                              if _role(d) == "controller"}
 
