@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,9 +210,5 @@ def _nodeport(host: str, port: int, path: str) -> str | None:
     return None
 
 
-def main(tool: str) -> None:
-    code, out, err = (nodeport.curl(sys.argv[1:], _nodeport) if tool == "curl"
-                      else kubectl(sys.argv[1:]))
-    sys.stdout.write(out)
-    sys.stderr.write(err)
-    sys.exit(code)
+def curl(argv: list[str]) -> tuple[int, str, str]:
+    return nodeport.curl(argv, _nodeport)
