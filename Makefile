@@ -112,7 +112,8 @@ bench: venv ## Bake time, audit time, apply time and API rate against the stand-
 
 lint: venv ## ruff on Python, shellcheck on the shell the template ships
 	$(BIN)/ruff check generator tests
-	$(BIN)/shellcheck -x .ci/run tests/rehearse.sh
+	$(BIN)/shellcheck -x .ci/run tests/rehearse.sh tests/lintbin/shellcheck tests/standins/bin/* \
+	  tests/fake_kubectl/kubectl tests/fake_kubectl/curl tests/fake_kubectl_current/*
 
 clean: ## Remove the virtualenv and baked output
 	rm -rf $(VENV) $(OUT) $(OUT).new

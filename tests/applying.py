@@ -26,6 +26,7 @@ from tests.standins import state as standin_state
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_BIN = REPO / "tests" / "standins" / "bin"
+LINT_BIN = REPO / "tests" / "lintbin"  # the tests' shellcheck: each distinct check once a run
 FAKE_BIN = REPO / "tests" / "fake_kubectl"
 # the kubectl stand-in of each profile (tests/rehearse.sh picks the same)
 FAKE_BINS = {"tutorial": FAKE_BIN, "current": REPO / "tests" / "fake_kubectl_current"}

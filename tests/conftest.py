@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from generator import lintcache
-from tests.applying import snapshot
+from tests.applying import LINT_BIN, snapshot
 from tests.baking import bake, copy_cluster
 
 
@@ -36,8 +36,11 @@ def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def venv_tools_on_path() -> None:
-    """shellcheck, yamllint and k8s-do live beside this interpreter, activated or not."""
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    """shellcheck, yamllint and k8s-do live beside this interpreter, activated or not; the
+    shellcheck found on PATH is tests/lintbin's (each distinct check once per run)."""
+    venv = Path(sys.executable).parent
+    os.environ["SHELLCHECK_REAL"] = str(venv / "shellcheck")
+    os.environ["PATH"] = os.pathsep.join([str(LINT_BIN), str(venv), os.environ["PATH"]])
 
 
 @pytest.fixture(scope="session")

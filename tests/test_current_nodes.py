@@ -299,13 +299,3 @@ def test_only_the_controller_is_tainted_through_a_config_drop_in(current: Path) 
     assert "--config-dir" not in units["worker"]["kubelet.service"]
     assert "--register-with-taints" not in units["controller"]["kubelet.service"]
 
-
-def test_the_repos_lint_passes_shellcheck_as_make_lint_runs_it(current: Path) -> None:
-    """The cluster Makefile's lint target checks scripts/*.sh together with what they source:
-    a profile library's array local named like a script's string variable fails there (SC2178)
-    while each file alone passes."""
-    scripts = sorted(map(str, current.glob("scripts/*.sh"))) + \
-        sorted(map(str, current.glob("node/*.sh")))
-    result = subprocess.run(["shellcheck", "-x", *scripts], cwd=current,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout

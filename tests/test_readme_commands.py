@@ -24,7 +24,7 @@ from generator import TEMPLATE_ROOT
 from generator.audit.cluster import read_settings
 from generator.profiles import PROFILES
 from generator.schema import DEFAULT_PROFILE
-from tests.applying import FAKE_BINS, STANDIN_BIN, TOKEN
+from tests.applying import FAKE_BINS, LINT_BIN, STANDIN_BIN, TOKEN
 from tests.baking import bake
 
 # Commands shown that cannot run here, and why (each must still be in a README).
@@ -143,7 +143,7 @@ def standin_env(work: Path, profile: str = DEFAULT_PROFILE, account: str = "sim"
     sim = work / account
     sim.mkdir(exist_ok=True)
     env.update({
-        "PATH": os.pathsep.join([str(STANDIN_BIN), str(FAKE_BINS[profile]),
+        "PATH": os.pathsep.join([str(STANDIN_BIN), str(FAKE_BINS[profile]), str(LINT_BIN),
                                  str(Path(sys.executable).parent), env["PATH"]]),
         "HOME": str(work / "home"), "DOSIM_PYTHON": sys.executable,
         "DOSIM_STATE": str(sim / "account.json"), "DOSIM_ROOT": str(sim / "droplets"),
