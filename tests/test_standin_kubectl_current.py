@@ -170,3 +170,22 @@ def test_nodes_carry_the_taints_their_user_data_registers(tmp_path: Path) -> Non
     moved = controller.replace("--config-dir=/etc/kubernetes/kubelet.conf.d",
                                "--config-dir=/etc/kubernetes/other.d")
     assert taints(moved) == []
+
+
+def test_all_namespaces_lists_every_namespace_with_its_column(kubectl: tuple[Run, Path]) -> None:
+    """-A (--all-namespaces) lists pods of every namespace under a NAMESPACE column, and an
+    empty listing says "No resources found" without a namespace, as kubectl's get.go prints it
+    (staging/src/k8s.io/kubectl/pkg/cmd/get/get.go); the stand-in once ignored -A (twin: the
+    same listing without it shows the default namespace's none)."""
+    run, tmp = kubectl
+    assert run("get", "pods", "-A").stderr == "No resources found\n"
+    assert run("get", "nodes").stderr == "No resources found\n"  # cluster-scoped
+    (tmp / "app.yaml").write_text(DEPLOY)
+    assert run("create", "-f", str(tmp / "app.yaml")).returncode == 0
+    every = run("get", "pods", "--all-namespaces")
+    header, row = every.stdout.split("\n")[:2]
+    assert header.split()[:2] == ["NAMESPACE", "NAME"] and row.split()[0] == "extra", every
+    listed = run("get", "pods", "-A", "-o", "jsonpath={.items[*].metadata.namespace}")
+    assert listed.stdout == "extra"
+    here = run("get", "pods")
+    assert here.stdout == "" and here.stderr == "No resources found in default namespace.\n"

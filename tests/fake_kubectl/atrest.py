@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.standins import yamlfast
 
 CONFIG = "/etc/kubernetes/pki/encryption-config.yaml"
 STATIC_POD = "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -28,7 +28,7 @@ def keys(config: Path | None) -> list[str]:
     """The key names Secrets can be read with, the writing one first ("identity": none)."""
     if config is None:
         return [IDENTITY]
-    data = yaml.safe_load(config.read_text()) or {}
+    data = yamlfast.load(config.read_text()) or {}
     for res in data.get("resources") or []:
         if "secrets" in (res.get("resources") or []):
             out = []

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from tests.standins import yamlfast
+
 
 class KubectlError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
@@ -226,7 +228,7 @@ def load_kubeconfig(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise KubectlError(f'error: stat {path}: no such file or directory')
     try:
-        cfg = yaml.safe_load(path.read_text())
+        cfg = yamlfast.load(path.read_text())
     except yaml.YAMLError as exc:
         raise KubectlError(f"error: error loading config file \"{path}\": {exc}") from None
     if not isinstance(cfg, dict) or cfg.get("kind") != "Config":

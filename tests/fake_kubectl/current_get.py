@@ -44,7 +44,7 @@ def _selected(labels: dict[str, str], selector: str) -> bool:
     return True
 
 
-def _table(kind: str, items: list[dict[str, Any]]) -> str:
+def _rows(kind: str, items: list[dict[str, Any]]) -> list[list[str]]:
     if kind == "Pod":
         rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"]] + [
             [i["metadata"]["name"], "1/1" if i["status"]["phase"] == "Running" else "0/1",
@@ -56,7 +56,7 @@ def _table(kind: str, items: list[dict[str, Any]]) -> str:
              i["status"]["nodeInfo"].get("kubeletVersion", "")] for i in items]
     else:
         rows = [["NAME", "AGE"]] + [[i["metadata"]["name"], "1m"] for i in items]
-    return table(rows)
+    return rows
 
 
 def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
@@ -66,18 +66,18 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     if kind is None:
         raise KubectlError(f'error: the server doesn\'t have a resource type "{args[0]}"')
     name = args[1] if len(args) > 1 else None
-    ns = opts["namespace"]
+    ns, every = opts["namespace"], opts["all_namespaces"] and KINDS[kind][2]
     node_list = nodes(data)
     pods = workload_pods(data, node_list)
     if kind == "Node":
         items = node_list
     elif kind == "Pod":
-        items = [p for p in pods if p["metadata"]["namespace"] == ns]
+        items = [p for p in pods if every or p["metadata"]["namespace"] == ns]
     elif kind == "Endpoints":
-        items = [e for e in endpoints_of(data, pods) if e["metadata"]["namespace"] == ns]
+        items = [e for e in endpoints_of(data, pods) if every or e["metadata"]["namespace"] == ns]
     else:
         items = [json.loads(json.dumps(o)) for o in data["objects"].values()
-                 if o["kind"] == kind and (not KINDS[kind][2] or opts["all_namespaces"]
+                 if o["kind"] == kind and (not KINDS[kind][2] or every
                                            or o["metadata"]["namespace"] == ns)]
         if kind == "Secret":
             config = encryption_config()
@@ -101,8 +101,14 @@ def cmd_get(args: list[str], opts: dict[str, Any], data: dict[str, Any]) -> str:
     if shown is not None:
         return shown
     if not items:
-        raise KubectlError(f"No resources found in {ns} namespace.", code=0)
-    return _table(kind, items)
+        # get.go: "in NS namespace" only when every kind asked for is namespaced and no -A
+        raise KubectlError("No resources found" if every or not KINDS[kind][2] else
+                           f"No resources found in {ns} namespace.", code=0)
+    rows = _rows(kind, items)
+    if every:  # -A: the namespace first (kubectl's printer adds the column)
+        rows = [["NAMESPACE", *rows[0]],
+                *([i["metadata"]["namespace"], *r] for i, r in zip(items, rows[1:], strict=True))]
+    return table(rows)
 
 
 def cmd_raw(path: str) -> str:

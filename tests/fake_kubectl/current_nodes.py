@@ -9,6 +9,7 @@ kubelet posts no status: the node lifecycle controller's NodeStatusUnknown)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import subprocess
@@ -17,11 +18,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import nodeops
-import yaml
 from apiserver import dosim, droplets, installed
 from current_kinds import NODE_PKI
 
-from tests.standins import boots, kubeletbin
+from tests.standins import boots, kubeletbin, yamlfast
 
 
 def user_data(rec: dict[str, Any]) -> str:
@@ -36,13 +36,9 @@ def taints(text: str) -> list[dict[str, str]]:
     found = [{"key": k, "effect": e} for k, e in re.findall(
         r"--register-with-taints=([^=\s]+)=:?(\w+)", text)]
     config_dirs = re.findall(r"--config-dir=(\S+)", text)
-    try:
-        files = (yaml.safe_load(text) or {}).get("write_files") or []
-    except yaml.YAMLError:
-        return found
-    for item in files:
+    for item in yamlfast.write_files(text):
         if any(str(item.get("path", "")).startswith(f"{d.rstrip('/')}/") for d in config_dirs):
-            config = yaml.safe_load(item.get("content") or "") or {}
+            config = yamlfast.load(item.get("content") or "") or {}
             if config.get("kind") == "KubeletConfiguration":
                 found += [{"key": t["key"], "effect": t["effect"]}
                           for t in config.get("registerWithTaints") or []]
@@ -50,9 +46,15 @@ def taints(text: str) -> list[dict[str, str]]:
 
 
 def _cn(cert: Path) -> str:
-    out = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject",
-                          "-nameopt", "multiline"], capture_output=True, text=True,
-                         check=False).stdout
+    return _pem_cn(cert.read_bytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _pem_cn(pem: bytes) -> str:
+    """The subject CN openssl reads in a PEM certificate (once per distinct certificate a call:
+    a listing reads each node's twice)."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"],
+                         input=pem, capture_output=True, check=False).stdout.decode()
     match = re.search(r"commonName\s*=\s*(\S+)", out)
     return match.group(1) if match else ""
 

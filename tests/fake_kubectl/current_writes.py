@@ -22,6 +22,8 @@ from core import KubectlError, key, lines
 from current_kinds import BUILTIN_NAMESPACES, KINDS, ref, type_name
 from current_workloads import pod_security, pod_spec
 
+from tests.standins import yamlfast
+
 # -f -: stdin, read before the state lock is taken (the kubectl feeding the pipe may need it)
 STDIN = [""]
 
@@ -32,7 +34,7 @@ def load_manifests(file: str) -> list[dict[str, Any]]:
         raise KubectlError(f'error: the path "{file}" does not exist')
     try:
         text = STDIN[0] if file == "-" else path.read_text()
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamlfast.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
     docs = [i for d in docs for i in (d.get("items") or [] if d.get("kind") == "List" else [d])]

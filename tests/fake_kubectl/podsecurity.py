@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
+from tests.standins import yamlfast
 
 ADMISSION_CONFIG = "/etc/kubernetes/admission-config.yaml"
 LEVELS = ("privileged", "baseline", "restricted")
@@ -28,14 +28,10 @@ RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral"
 def defaults(user_data: str) -> tuple[dict[str, str], set[str]]:
     """(mode -> level, exempt namespaces) of the PodSecurity plugin the user data configures
     (no configuration: privileged everywhere, the apiserver's own default)."""
-    try:
-        files = (yaml.safe_load(user_data) or {}).get("write_files") or []
-    except yaml.YAMLError:
-        files = []
-    for item in files:
+    for item in yamlfast.write_files(user_data):
         if item.get("path") != ADMISSION_CONFIG:
             continue
-        for plugin in (yaml.safe_load(item.get("content") or "") or {}).get("plugins") or []:
+        for plugin in (yamlfast.load(item.get("content") or "") or {}).get("plugins") or []:
             if plugin.get("name") == "PodSecurity":
                 conf = plugin.get("configuration") or {}
                 found = conf.get("defaults") or {}

@@ -18,6 +18,8 @@ import yaml
 from core import KubectlError, key, lines
 from output import matches
 
+from tests.standins import yamlfast
+
 KINDS: dict[str, tuple[str, str]] = {
     # alias -> (Kind, resource name used in messages)
     "pod": ("Pod", "pod"), "pods": ("Pod", "pod"), "po": ("Pod", "pod"),
@@ -46,7 +48,7 @@ def load_manifests(file: str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise KubectlError(f'error: the path "{file}" does not exist')
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        docs = [d for d in yamlfast.load_all(path.read_text()) if d is not None]
     except yaml.YAMLError as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
     if not docs:

@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import yamlfast
 from .cli import Cmd, Parsed
 
 DEFAULT = "default"
@@ -37,7 +36,7 @@ def _config(parsed: Parsed) -> dict[str, Any]:
     path = config_path(parsed)
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yamlfast.load(path.read_text()) or {}
     return data if isinstance(data, dict) else {}
 
 
