@@ -66,6 +66,9 @@ class Apply:
             "FAKE_KUBECTL_STATE": str(sim / "kubernetes.json"),
             "DIGITALOCEAN_ACCESS_TOKEN": TOKEN,
             "APPLY_POLL_SECONDS": "0.2",
+            # make image polls the import every 15 s by default: the stand-in's import needs
+            # two polls, so every fixture's make image slept 30 s
+            "IMAGE_POLL_SECONDS": "0.2",
             "APPLY_BOOT_SECONDS": "0",  # the simulated droplets boot at once
             # Waits end as soon as the stand-in answers; the bound only matters when a test
             # injects a fault, and then the test sets its own. Margin for a loaded machine.
