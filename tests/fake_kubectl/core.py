@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.standins import yamlfast
 
 
@@ -229,7 +227,7 @@ def load_kubeconfig(path: Path) -> dict[str, Any]:
         raise KubectlError(f'error: stat {path}: no such file or directory')
     try:
         cfg = yamlfast.load(path.read_text())
-    except yaml.YAMLError as exc:
+    except yamlfast.Error as exc:
         raise KubectlError(f"error: error loading config file \"{path}\": {exc}") from None
     if not isinstance(cfg, dict) or cfg.get("kind") != "Config":
         raise KubectlError(f'error: error loading config file "{path}": not a kubeconfig')

@@ -16,7 +16,6 @@ from typing import Any
 
 import atrest
 import podsecurity
-import yaml
 from apiserver import droplets, installed
 from core import KubectlError, key, lines
 from current_kinds import BUILTIN_NAMESPACES, KINDS, ref, type_name
@@ -35,7 +34,7 @@ def load_manifests(file: str) -> list[dict[str, Any]]:
     try:
         text = STDIN[0] if file == "-" else path.read_text()
         docs = [d for d in yamlfast.load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
+    except yamlfast.Error as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
     docs = [i for d in docs for i in (d.get("items") or [] if d.get("kind") == "List" else [d])]
     for doc in docs:
@@ -143,7 +142,7 @@ def cmd_create_secret(args: list[str], opts: dict[str, Any]) -> str:
         data[name] = base64.b64encode(raw).decode()
     secret = {"apiVersion": "v1", "data": data, "kind": "Secret",
               "metadata": {"name": args[0], "namespace": opts["namespace"]}}
-    return yaml.safe_dump(secret, default_flow_style=False)
+    return yamlfast.dump(secret)
 
 
 def _strip(obj: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from core import KubectlError, key, lines
 from output import matches
 
@@ -49,7 +48,7 @@ def load_manifests(file: str) -> list[dict[str, Any]]:
         raise KubectlError(f'error: the path "{file}" does not exist')
     try:
         docs = [d for d in yamlfast.load_all(path.read_text()) if d is not None]
-    except yaml.YAMLError as exc:
+    except yamlfast.Error as exc:
         raise KubectlError(f'error: error parsing {file}: {exc}') from None
     if not docs:
         raise KubectlError(f"error: no objects passed to apply ({file})")

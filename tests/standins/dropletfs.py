@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import boots
+from . import boots, yamlfast
 from . import state as st
 
 MAX_SYMLINKS = 40
@@ -190,15 +190,9 @@ STATIC_POD_DIR = "/etc/kubernetes/manifests"
 def write_static_pods(root: Path, user_data: str) -> list[str]:
     """Write the user data's files under STATIC_POD_DIR into the droplet (root:root, their
     permissions); returns their paths. A user data that is no YAML cloud-config writes none."""
-    import yaml  # here: rops imports this module in a Python started without site-packages
-
-    try:
-        config = yaml.safe_load(user_data)
-    except yaml.YAMLError:
-        return []
-    items = (config or {}).get("write_files") if isinstance(config, dict) else None
+    items = yamlfast.write_files(user_data)
     written = []
-    for item in items or []:
+    for item in items:
         path = str(item.get("path", ""))
         if str(PurePosixPath(path).parent) != STATIC_POD_DIR:
             continue
