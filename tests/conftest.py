@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from generator import lintcache
-from tests.applying import LINT_BIN, snapshot
+from tests.applying import LINT_BIN, cache_bytecode, snapshot
 from tests.baking import bake, copy_cluster
 
 
@@ -36,14 +36,11 @@ def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stand-ins (doctl, ssh, kubectl...) are Python started thousands of times a run:
-    their compiled modules go to one cache for the run (shared by the xdist workers; Python
-    renames each .pyc into place), even where PYTHONDONTWRITEBYTECODE is set to keep
-    __pycache__ out of the checkout, where every start recompiled ~30 modules (~40 ms)."""
+    """One bytecode cache for the run's stand-ins (tests.applying.cache_bytecode), shared by
+    the xdist workers (Python renames each .pyc into place)."""
     base = tmp_path_factory.getbasetemp()
     path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pycache"
-    os.environ["PYTHONPYCACHEPREFIX"] = str(path)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    cache_bytecode(path)
     return path
 
 
