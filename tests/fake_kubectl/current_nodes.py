@@ -9,7 +9,7 @@ kubelet posts no status: the node lifecycle controller's NodeStatusUnknown)."""
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import ipaddress
 import re
 import subprocess
@@ -45,18 +45,19 @@ def taints(text: str) -> list[dict[str, str]]:
     return found
 
 
-def _cn(cert: Path) -> str:
-    return _pem_cn(cert.read_bytes())
-
-
-@functools.lru_cache(maxsize=256)
-def _pem_cn(pem: bytes) -> str:
-    """The subject CN openssl reads in a PEM certificate (once per distinct certificate a call:
-    a listing reads each node's twice)."""
-    out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"],
-                         input=pem, capture_output=True, check=False).stdout.decode()
-    match = re.search(r"commonName\s*=\s*(\S+)", out)
-    return match.group(1) if match else ""
+def _cn(data: dict[str, Any], cert: Path) -> str:
+    """The subject CN openssl reads in a PEM certificate, kept in the cluster's state by the
+    certificate's digest: a node listing reads every node's (one openssl a node a call made
+    kubectl get nodes take seconds at 100 workers)."""
+    pem = cert.read_bytes()
+    known = data.setdefault("certificate_cns", {})
+    digest = hashlib.sha256(pem).hexdigest()
+    if digest not in known:
+        out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"],
+                             input=pem, capture_output=True, check=False).stdout.decode()
+        match = re.search(r"commonName\s*=\s*(\S+)", out)
+        known[digest] = match.group(1) if match else ""
+    return str(known[digest])
 
 
 def _cidrs() -> list[str]:
@@ -82,7 +83,7 @@ def nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
     for rec in everyone:
         cert = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet.pem")
         key = installed(Path(rec["sim"]["root"]), f"{NODE_PKI}/kubelet-key.pem")
-        if cert is None or key is None or _cn(cert) != f"system:node:{rec['name']}":
+        if cert is None or key is None or _cn(data, cert) != f"system:node:{rec['name']}":
             continue
         cloud = cloud_env(Path(rec["sim"]["root"]))
         if cloud is None:
