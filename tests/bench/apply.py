@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.applying import Apply  # noqa: E402
 from tests.baking import bake  # noqa: E402
+from tests.bench import cpu  # noqa: E402
 
 RATE_LIMIT_PER_MINUTE = 250
 DEFAULT_WORKERS = (1, 20, 99)
@@ -125,6 +126,17 @@ def up_row(workers: int, boot: str, poll: str) -> dict[str, float]:
                 **{f"make {k}": float(v) for k, v in phases.items()}}
 
 
+def cpu_row(workers: int, boot: str, poll: str) -> list[str]:
+    """make up at WORKERS again, each program timed (tests/bench/cpu.py): where its CPU goes."""
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
+        apply = fresh(Path(tmp), boot, poll, workers + 2, profile="current")
+        apply.make("image")
+        start = time.monotonic()
+        found = cpu.profile(lambda env: apply.make("up", WORKERS=str(workers), **env),
+                            Path(tmp) / "shims", apply.env["PATH"])
+        return cpu.report(workers, time.monotonic() - start, found)
+
+
 def tutorial_row(workers: int, boot: str, poll: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-tutorial-") as tmp:
         apply = fresh(Path(tmp), boot, poll)
@@ -162,9 +174,11 @@ def main() -> int:
     parser.add_argument("--poll", default="1",
                         help="poll interval of doctl --wait and of the scripts (default 1)")
     parser.add_argument("--workers", type=int, nargs="+", default=list(DEFAULT_WORKERS),
-                        help="worker counts of the scripts' rows (default 1 5 20 50 99)")
+                        help="worker counts of the make up rows (default 1 20 99)")
     parser.add_argument("--tutorial", type=int, default=20,
                         help="workers of the tutorial row (0: no tutorial row; default 20)")
+    parser.add_argument("--cpu", type=int, default=20,
+                        help="workers of the CPU profile of make up (0: none; default 20)")
     args = parser.parse_args()
     rows = []
     for workers in args.workers:
@@ -188,6 +202,8 @@ def main() -> int:
         if mode.startswith("make up"):
             print(f"  {workers} worker(s): " + ", ".join(
                 f"{k} {v:.1f} s" for k, v in r.items() if k.startswith("make ")))
+    if args.cpu:
+        print("\n" + "\n".join(cpu_row(args.cpu, args.boot, args.poll)))
     return 1 if report_targets(rows) else 0
 
 
