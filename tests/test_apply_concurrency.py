@@ -92,3 +92,22 @@ def test_key_written_meanwhile_is_never_replaced(apply: Apply, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert key.read_text() == "KEY OF THE OTHER RUN\n"
     assert not list(key.parent.glob("worker-07-key.pem.tmp*"))
+
+
+def test_a_finished_runs_line_is_not_named_as_the_holder(apply: Apply) -> None:
+    """The lock file keeps the last holder's line; a waiter reading it in the instant before
+    the new holder writes its own would name a finished run: a pid of this host that is gone
+    names no holder (a live one, or another host's, is named: the test above)."""
+    lock = apply.cluster / "state/apply.lock"
+    lock.parent.mkdir(exist_ok=True)
+    dead = subprocess.Popen(["true"])  # a pid that has exited
+    dead.wait()
+    with lock.open("w+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(f"make image, pid {dead.pid} on {os.uname().nodename}, since "
+                   "2026-01-01T00:00:00+0000\n")
+        held.flush()
+        proc = apply.make("etcd", check=False, APPLY_LOCK_SECONDS="1")
+    assert proc.returncode != 0
+    assert "held by: unknown" in proc.stderr and "(holder unknown)" in proc.stderr
+    assert "make image, pid" not in proc.stderr

@@ -13,6 +13,19 @@ APPLY_LOCK_SECONDS=${APPLY_LOCK_SECONDS:-600}
 # flock on that very descriptor succeeds at once (the lock is its open file's), where opening
 # the file again would wait for make up itself. An APPLY_LOCK_FD open on anything else, or not
 # open, is ignored.
+# lock_holder FILE: the holder's line ("make TARGET, pid N on HOST, since ..."), or nothing
+# when it names a process of this host that is gone: a finished run's line, read in the instant
+# between the new holder's flock and its writing its own.
+lock_holder() {
+  local line
+  line=$(head -n1 "$1" 2>/dev/null || true)
+  if [[ "$line" =~ ^make\ [^,]*,\ pid\ ([0-9]+)\ on\ ([^ ,]+), ]] &&
+    [[ "${BASH_REMATCH[2]}" == "$(uname -n)" ]] && ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null; then
+    return 0
+  fi
+  printf '%s\n' "$line"
+}
+
 apply_lock() {
   local target=$1 file=$STATE_DIR/apply.lock holder
   command -v flock >/dev/null 2>&1 ||
@@ -25,10 +38,10 @@ apply_lock() {
   # opened read-write without truncating: the holder's line stays readable while we wait
   exec {APPLY_LOCK_FD}<>"$file"
   if ! flock -n "$APPLY_LOCK_FD"; then
-    holder=$(head -n1 "$file" 2>/dev/null || true)
+    holder=$(lock_holder "$file")
     log "waiting up to ${APPLY_LOCK_SECONDS}s for $file, held by: ${holder:-unknown}"
     if ! flock -w "$APPLY_LOCK_SECONDS" "$APPLY_LOCK_FD"; then
-      holder=$(head -n1 "$file" 2>/dev/null || true)
+      holder=$(lock_holder "$file")
       die "another apply of cluster $CLUSTER_NAME holds $file (${holder:-holder unknown})" \
         "after ${APPLY_LOCK_SECONDS}s (APPLY_LOCK_SECONDS): let it finish, or if that process" \
         "is gone, re-run (a dead holder's lock is released by the kernel)"
