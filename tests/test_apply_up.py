@@ -106,8 +106,11 @@ def test_a_cut_up_resumes_where_it_stopped(baked: Path, tmp_path: Path) -> None:
     assert f"waiting for ssh on {ETCD}" in proc.stderr
     assert "make up stopped at make etcd" in proc.stderr
     assert "re-run 'make up'" in proc.stderr
-    # every droplet was created before the first wait
+    # every droplet was created before the first wait, and the workers' keys made while they
+    # booted (make worker, which signs the certificate, never ran)
     assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
+    assert (apply.cluster / f"pki/kubelet-{WORKER}-key.pem").is_file()
+    assert not (apply.cluster / f"pki/kubelet-{WORKER}.pem").exists()
     apply.bring_up(CONTROLLER, ETCD, WORKER)
     apply.make("up")
     assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]

@@ -30,8 +30,12 @@ main() {
       workers=$(workers_wanted)
       create_all_droplets "$workers"
       UP_LINES+=("every droplet created: $(_s_of $(($(_now_ms) - start))) s")
+      # the workers' keys while the droplets boot (make worker would make them after make
+      # controller); done before make controller sweeps partial key files
+      pki_worker_keys_start "$workers"
       continue
     fi
+    [[ "$target" != controller ]] || pki_keys_wait
     "$dir/$target.sh" ||
       die "make up stopped at make $target (see above): fix the cause and re-run 'make up'" \
         "(what exists is reused)"

@@ -12,16 +12,12 @@ usage_check "$@"
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-KEYGEN_PIDS=""
 KEYGEN_COUNT=0
 
-# start_keygen: the workers' private keys (profile_worker_key, never replaced), in parallel.
+# start_keygen: the workers' private keys (never replaced), in parallel (ensure_droplets runs
+# it right after its create, while the droplets boot).
 start_keygen() {
-  local nn
-  for ((nn = 1; nn <= KEYGEN_COUNT; nn++)); do
-    pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")" &
-    KEYGEN_PIDS+=" $!"
-  done
+  pki_worker_keys_start "$KEYGEN_COUNT"
 }
 
 main() {
@@ -58,7 +54,7 @@ main() {
   KEYGEN_COUNT=$count
   AFTER_CREATE=start_keygen ensure_droplets worker "$WORKER_SIZE" \
     "$USER_DATA_DIR/${first_missing:-${names[0]}}.yaml" "${names[@]}"
-  [[ -n "$KEYGEN_PIDS" ]] || start_keygen
+  [[ -n "$PKI_KEYGEN_PIDS" ]] || start_keygen
   # the new workers' public IPs join the load balancer's allow list before their kubelets dial it
   if lb_wanted; then
     lb_reconcile "$LB_JSON"
@@ -79,10 +75,7 @@ main() {
 
   step "worker certificates and TLS assets for ${#names[@]} worker(s): each installed as soon as" \
     "it is signed, in parallel (logs: $LOG_DIR/${names[0]}.log$( ((${#names[@]} == 1)) || echo " .. ${names[-1]}.log"))"
-  local pid
-  for pid in $KEYGEN_PIDS; do
-    wait "$pid" || die "generating the worker keys in $PKI_DIR failed (openssl genrsa)"
-  done
+  pki_keys_wait
   mkdir -p "$LOG_DIR"
   local jobs=() NN
   for ((nn = 1; nn <= count; nn++)); do

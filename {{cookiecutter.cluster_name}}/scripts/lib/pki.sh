@@ -26,6 +26,27 @@ pki_new_key() {
   )
 }
 
+# pki_worker_keys_start COUNT: the first COUNT workers' private keys (profile_worker_key), each
+# generated in the background: they need no address, so they are made while droplets boot.
+# PKI_KEYGEN_PIDS collects the jobs; pki_keys_wait waits for them. Wait before pki_sweep (it
+# removes the partial files these jobs are writing).
+PKI_KEYGEN_PIDS=""
+pki_worker_keys_start() {
+  local nn
+  for ((nn = 1; nn <= $1; nn++)); do
+    pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")" &
+    PKI_KEYGEN_PIDS+=" $!"
+  done
+}
+
+pki_keys_wait() {
+  local pid
+  for pid in $PKI_KEYGEN_PIDS; do
+    wait "$pid" || die "generating the worker keys in $PKI_DIR failed (openssl genrsa)"
+  done
+  PKI_KEYGEN_PIDS=""
+}
+
 # pki_place TMP FILE: move TMP to FILE unless FILE exists (then TMP is dropped): no clobber.
 pki_place() {
   ln "$1" "$2" 2>/dev/null || [[ -e "$2" ]] || { rm -f "$1"; die "could not create $2"; }
