@@ -28,13 +28,17 @@ pki_new_key() {
 
 # pki_worker_keys_start COUNT: the first COUNT workers' private keys (profile_worker_key), each
 # generated in the background: they need no address, so they are made while droplets boot.
+# Niced: they are to fill the CPU the apply leaves idle, not to slow its own steps.
 # PKI_KEYGEN_PIDS collects the jobs; pki_keys_wait waits for them. Wait before pki_sweep (it
 # removes the partial files these jobs are writing).
 PKI_KEYGEN_PIDS=""
 pki_worker_keys_start() {
   local nn
   for ((nn = 1; nn <= $1; nn++)); do
-    pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")" &
+    (
+      renice -n 10 -p "$BASHPID" >/dev/null 2>&1 || true
+      pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")"
+    ) &
     PKI_KEYGEN_PIDS+=" $!"
   done
 }
