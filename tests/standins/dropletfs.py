@@ -190,9 +190,8 @@ STATIC_POD_DIR = "/etc/kubernetes/manifests"
 def write_static_pods(root: Path, user_data: str) -> list[str]:
     """Write the user data's files under STATIC_POD_DIR into the droplet (root:root, their
     permissions); returns their paths. A user data that is no YAML cloud-config writes none."""
-    items = yamlfast.write_files(user_data)
     written = []
-    for item in items:
+    for item in yamlfast.write_files(user_data):
         path = str(item.get("path", ""))
         if str(PurePosixPath(path).parent) != STATIC_POD_DIR:
             continue

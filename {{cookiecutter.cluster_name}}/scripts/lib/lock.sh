@@ -6,13 +6,6 @@
 # Seconds a second run waits for the lock before it stops (overridable from the environment).
 APPLY_LOCK_SECONDS=${APPLY_LOCK_SECONDS:-600}
 
-# apply_lock TARGET: take the cluster's lock for the rest of this process (the kernel releases
-# it when the process exits, however it exits), then write who holds it into the lock file.
-# A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder. A script run
-# by `make up` (scripts/up.sh) inherits its descriptor APPLY_LOCK_FD, open on the same lock:
-# flock on that very descriptor succeeds at once (the lock is its open file's), where opening
-# the file again would wait for make up itself. An APPLY_LOCK_FD open on anything else, or not
-# open, is ignored.
 # lock_holder FILE: the holder's line ("make TARGET, pid N on HOST, since ..."), or nothing
 # when it names a process of this host that is gone: a finished run's line, read in the instant
 # between the new holder's flock and its writing its own.
@@ -26,6 +19,13 @@ lock_holder() {
   printf '%s\n' "$line"
 }
 
+# apply_lock TARGET: take the cluster's lock for the rest of this process (the kernel releases
+# it when the process exits, however it exits), then write who holds it into the lock file.
+# A run that cannot get it within APPLY_LOCK_SECONDS stops, naming the holder. A script run
+# by `make up` (scripts/up.sh) inherits its descriptor APPLY_LOCK_FD, open on the same lock:
+# flock on that very descriptor succeeds at once (the lock is its open file's), where opening
+# the file again would wait for make up itself. An APPLY_LOCK_FD open on anything else, or not
+# open, is ignored.
 apply_lock() {
   local target=$1 file=$STATE_DIR/apply.lock holder
   command -v flock >/dev/null 2>&1 ||
