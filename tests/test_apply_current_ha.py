@@ -30,8 +30,8 @@ from tests.standins import state as standin_state
 
 DROPLETS = 3 + 2 + 3
 CALLS_PER_DROPLET_MAX = 7  # as the tutorial's HA layout (test_apply_ha_layout)
-FIRST_APPLY_CALLS: list[int] = []  # make etcd controller worker's API calls (after make image)
-ADDONS_OUTPUT: list[str] = []  # what the fixture's make addons printed
+FIRST_APPLY_CALLS: list[int] = []  # make up's API calls (after make image)
+ADDONS_OUTPUT: list[str] = []  # what the fixture's make up printed
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +42,11 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Apply:
     apply = Apply.create(copy_cluster(cluster, base), base / "sim")
     apply.make("image")
     before = apply.calls()
-    apply.make("etcd", "controller", "worker")
+    # make up: every droplet at once, then etcd beside the controllers and their load balancer,
+    # the workers (they dial it) after them, then the add-ons (each test sees kube-proxy,
+    # whatever runs first)
+    proc = apply.make("up")
     FIRST_APPLY_CALLS.append(apply.calls() - before)
-    # the add-ons belong to the shared cluster: each test sees kube-proxy, whatever runs first
-    proc = apply.make("addons")
     ADDONS_OUTPUT.append(proc.stdout + proc.stderr)
     return apply
 
@@ -134,6 +135,8 @@ def test_addons_smoke_status_through_the_load_balancer(applied: Apply) -> None:
     assert first / DROPLETS <= CALLS_PER_DROPLET_MAX
     # make addons (the fixture's): every add-on's workloads are in the cluster
     (addons,) = ADDONS_OUTPUT
+    # make up ran etcd beside the controllers, the workers once the load balancer existed
+    assert "make etcd beside controller then worker" in addons
     manifests = re.findall(r"create or update (manifests/addons/\S+\.yaml)", addons)
     assert {"manifests/addons/kube-proxy.yaml", "manifests/addons/coredns.yaml"} <= set(manifests)
     workloads = {f"{doc['kind']}/{doc['metadata'].get('namespace', 'default')}/"

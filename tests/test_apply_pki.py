@@ -53,6 +53,26 @@ def test_bad_cert_days_fails_with_openssls_message(apply: Apply) -> None:
     assert (apply.cluster / "pki/worker-09-key.pem").stat().st_mode & 0o777 == 0o600
 
 
+def test_certificates_signed_at_once_get_their_own_random_serials(apply: Apply) -> None:
+    """make worker signs its workers' certificates in parallel, and make up runs its levels
+    side by side: one shared pki/ca.srl (-CAcreateserial) is read and rewritten by every
+    signing, so two at once could take the same serial. Each signing has its own serial file,
+    started at random (OpenSSL's load_serial with create: rand_serial, apps/apps.c)."""
+    script = ('source scripts/lib/common.sh; for n in 07 08 09; do WORKER_IP=10.133.0.$n '
+              'pki_sign worker-$n kube-worker-$n openssl/worker.cnf & done; wait')
+    subprocess.run(["bash", "-c", script], cwd=apply.cluster, env=apply.env, check=True,
+                   capture_output=True, text=True)
+    pki = apply.cluster / "pki"
+    serials = {subprocess.run(["openssl", "x509", "-in", str(pki / f"worker-{n}.pem"), "-noout",
+                               "-serial"], capture_output=True, text=True, check=True).stdout
+               for n in ("07", "08", "09")}
+    assert len(serials) == 3
+    # random (159 bits), not counted up from one shared file's first serial
+    assert all(int(s.strip().split("=")[1], 16) >= 2**64 for s in serials), serials
+    assert sorted(p.name for p in pki.glob("*.srl")) == []
+    assert _partial_files(pki) == []
+
+
 def test_partial_files_of_an_interrupted_run_are_removed(apply: Apply) -> None:
     """An interrupted key generation left empty pki/*.pem.tmp.PID files forever."""
     pki = apply.cluster / "pki"

@@ -7,6 +7,7 @@ descriptor that is not the held lock's opens nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from itertools import pairwise
@@ -64,6 +65,19 @@ def test_every_create_goes_out_before_any_wait(upped: Apply) -> None:
     assert "every droplet created" in upped.outputs[1]
 
 
+def test_the_levels_run_side_by_side_once_every_droplet_has_its_ips_and_keys(
+        upped: Apply) -> None:
+    """After the one boot, make etcd, controller and worker run at once, each line of theirs
+    headed by its target (one controller: no load balancer for the workers to wait for)."""
+    out = upped.outputs[1]
+    assert "the droplets' IPs and keys: " in out
+    assert "make etcd, controller and worker at once" in out
+    for target in ("etcd", "controller", "worker"):
+        assert re.search(rf"(?m)^{target} *\| \[", out), target
+    # the levels found every IP there: none waited for its droplets again
+    assert not re.search(r"(?m)^\w+ *\| .*waiting for the droplets' IPs", out)
+
+
 def test_the_tutorial_up_creates_a_level_once_the_previous_has_addresses(
         default_cluster: Path, tmp_path: Path) -> None:
     """The tutorial's user data names the previous level's addresses: polls come between its
@@ -103,14 +117,19 @@ def test_a_cut_up_resumes_where_it_stopped(baked: Path, tmp_path: Path) -> None:
     proc = apply.make("up", check=False, DOSIM_SSHD_DELAY_SECONDS=NEVER_SECONDS,
                       SSH_TIMEOUT_SECONDS="1")
     assert proc.returncode != 0
-    assert f"waiting for ssh on {ETCD}" in proc.stderr
-    assert "make up stopped at make etcd" in proc.stderr
-    assert "re-run 'make up'" in proc.stderr
-    # every droplet was created before the first wait, and the workers' keys made while they
-    # booted (make worker, which signs the certificate, never ran)
+    # every droplet was created before the first wait and every key made while they booted;
+    # then the levels ran side by side, each stopping at its first ssh wait
+    err = squeezed(proc.stderr)
+    for name in (ETCD, CONTROLLER, WORKER):
+        assert f"waiting for ssh on {name}" in err, name
+    assert "make up stopped: make etcd, make controller, make worker failed" in err
+    assert "re-run 'make up'" in err
     assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]
-    assert (apply.cluster / f"pki/kubelet-{WORKER}-key.pem").is_file()
-    assert not (apply.cluster / f"pki/kubelet-{WORKER}.pem").exists()
+    for key in ("etcd", "apiserver", f"kubelet-{CONTROLLER}", f"kubelet-{WORKER}"):
+        assert (apply.cluster / f"pki/{key}-key.pem").is_file(), key
+    # signed, not installed: the state records no installed files
+    record = json.loads((apply.cluster / f"state/droplets/{WORKER}.json").read_text())
+    assert "components_sha256" not in record
     apply.bring_up(CONTROLLER, ETCD, WORKER)
     apply.make("up")
     assert sorted(apply.droplets()) == [CONTROLLER, ETCD, WORKER]

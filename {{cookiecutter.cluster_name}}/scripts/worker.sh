@@ -20,6 +20,13 @@ start_keygen() {
   pki_worker_keys_start "$KEYGEN_COUNT"
 }
 
+# _worker_tls NN NAME PUBLIC_IP PRIVATE_IP: the worker's certificate signed (each signing has
+# its own serial file: pki_sign) and installed.
+_worker_tls() {
+  profile_worker_issue "$@"
+  profile_worker_install "$@"
+}
+
 main() {
   local count
   count=$(workers_wanted)
@@ -73,18 +80,19 @@ main() {
     privates+=("$private")
   done < <(records_tsv "${names[@]}")
 
-  step "worker certificates and TLS assets for ${#names[@]} worker(s): each installed as soon as" \
-    "it is signed, in parallel (logs: $LOG_DIR/${names[0]}.log$( ((${#names[@]} == 1)) || echo " .. ${names[-1]}.log"))"
+  step "worker certificates and TLS assets for ${#names[@]} worker(s): each signed and installed" \
+    "in parallel (logs: $LOG_DIR/${names[0]}.log$( ((${#names[@]} == 1)) || echo " .. ${names[-1]}.log"))"
   pki_keys_wait
   mkdir -p "$LOG_DIR"
+  # the first worker's certificates in the foreground: those every worker shares (the current
+  # profile's kube-proxy.pem) are then signed once, not by every job at the same time
+  profile_worker_issue 01 "${names[0]}" "${publics[0]}" "${privates[0]}"
   local jobs=() NN
   for ((nn = 1; nn <= count; nn++)); do
-    name=${names[nn - 1]}
     NN=$(printf '%02d' "$nn")
-    profile_worker_issue "$NN" "$name" "${publics[nn - 1]}" "${privates[nn - 1]}"
-    profile_worker_install "$NN" "$name" "${publics[nn - 1]}" "${privates[nn - 1]}" \
-      >"$LOG_DIR/$name.log" 2>&1 &
-    jobs+=("$!:$name")
+    _worker_tls "$NN" "${names[nn - 1]}" "${publics[nn - 1]}" "${privates[nn - 1]}" \
+      >"$LOG_DIR/${names[nn - 1]}.log" 2>&1 &
+    jobs+=("$!:${names[nn - 1]}")
   done
   local job failed=()
   for job in "${jobs[@]}"; do

@@ -10,7 +10,11 @@
 # stale, a count changed), each level creating what it lacks. The tutorial's user data carries
 # the addresses (sed at create), so its levels follow each other.
 
-# create_all_droplets WORKERS: every droplet of the cluster created in one doctl call per role.
+# create_all_droplets WORKERS: every droplet of the cluster created in one doctl call per role;
+# ALL_CREATED: their names (empty when none was created here), ALL_CREATED_MS: when the first
+# create went out (their boot clock).
+ALL_CREATED=()
+ALL_CREATED_MS=""
 create_all_droplets() {
   local workers=$1 etcd=() controllers=() names=() nn
   if [[ "${USER_DATA_FILLED_BY_NODE:-no}" != yes ]]; then
@@ -32,10 +36,14 @@ create_all_droplets() {
   for ((nn = 1; nn <= workers; nn++)); do
     names+=("$(worker_name "$nn")")
   done
+  # shellcheck disable=SC2034 # read by scripts/up.sh
+  ALL_CREATED_MS=$(_now_ms)
   CREATE_ONLY=yes ensure_droplets etcd "$ETCD_SIZE" cloud-config/etcd.yaml "${etcd[@]}"
   CREATE_ONLY=yes ensure_droplets controller "$CONTROLLER_SIZE" cloud-config/controller.yaml \
     "${controllers[@]}"
   CREATE_ONLY=yes ensure_droplets worker "$WORKER_SIZE" cloud-config/worker.yaml "${names[@]}"
+  # shellcheck disable=SC2034 # read by scripts/up.sh
+  ALL_CREATED=("${etcd[@]}" "${controllers[@]}" "${names[@]}")
   log "make up: ${#etcd[@]} etcd, ${#controllers[@]} controller and ${#names[@]} worker" \
     "droplet(s) booting at once"
 }

@@ -115,9 +115,12 @@ _fw_tags_exist() {
 # ensure_firewalls [WHY]: create the missing firewalls, put drifted rules back; no changing call
 # when every firewall already has its rules. Another cluster's firewalls (other names) are never
 # touched. WHY: the caller changed what the rules must be (a differing firewall is then updated
-# as expected, not reported as drift).
+# as expected, not reported as drift). FIREWALLS_ENSURED=yes (make up's levels side by side,
+# after its own reconcile): only a call with WHY reconciles (two at once could put back an
+# older rule set than the other's update).
 ensure_firewalls() {
   local why=${1:-}
+  [[ -n "$why" || "${FIREWALLS_ENSURED:-}" != yes ]] || return 0
   step "cloud firewalls: $NODES_FIREWALL, $APISERVER_FIREWALL"
   _fw_tags_exist
   if lb_wanted && [[ -z "${LB_ID:-}" ]]; then

@@ -26,27 +26,39 @@ pki_new_key() {
   )
 }
 
-# pki_worker_keys_start COUNT: the first COUNT workers' private keys (profile_worker_key), each
-# generated in the background: they need no address, so they are made while droplets boot.
-# Niced: they are to fill the CPU the apply leaves idle, not to slow its own steps.
-# PKI_KEYGEN_PIDS collects the jobs; pki_keys_wait waits for them. Wait before pki_sweep (it
-# removes the partial files these jobs are writing).
+# pki_keys_start NAME...: the private keys of droplets NAME (the key files profile_pki_files
+# lists for each), each generated in the background: they need no address, so they are made
+# while the droplets boot. Niced: they are to fill the CPU the apply leaves idle, not to slow
+# its own steps. PKI_KEYGEN_PIDS collects the jobs; pki_keys_wait waits for them. Wait before
+# pki_sweep (it removes the partial files these jobs are writing).
 PKI_KEYGEN_PIDS=""
-pki_worker_keys_start() {
-  local nn
-  for ((nn = 1; nn <= $1; nn++)); do
-    (
-      renice -n 10 -p "$BASHPID" >/dev/null 2>&1 || true
-      pki_new_key "$(profile_worker_key "$(printf '%02d' "$nn")" "$(worker_name "$nn")")"
-    ) &
-    PKI_KEYGEN_PIDS+=" $!"
+pki_keys_start() {
+  local name key
+  for name in "$@"; do
+    while IFS= read -r key; do
+      [[ "$key" == *-key.pem && ! -e "$key" ]] || continue
+      (
+        renice -n 10 -p "$BASHPID" >/dev/null 2>&1 || true
+        pki_new_key "$key"
+      ) &
+      PKI_KEYGEN_PIDS+=" $!"
+    done < <(profile_pki_files "$name")
   done
+}
+
+# pki_worker_keys_start COUNT: pki_keys_start for the first COUNT workers.
+pki_worker_keys_start() {
+  local nn names=()
+  for ((nn = 1; nn <= $1; nn++)); do
+    names+=("$(worker_name "$nn")")
+  done
+  pki_keys_start "${names[@]}"
 }
 
 pki_keys_wait() {
   local pid
   for pid in $PKI_KEYGEN_PIDS; do
-    wait "$pid" || die "generating the worker keys in $PKI_DIR failed (openssl genrsa)"
+    wait "$pid" || die "generating the droplets' keys in $PKI_DIR failed (openssl genrsa)"
   done
   PKI_KEYGEN_PIDS=""
 }
@@ -60,8 +72,11 @@ pki_place() {
 # pki_sweep: partial files of interrupted runs (*.tmp.PID, *.csr; *.pub.tmp.PID: the
 # service-account public key). Call with the apply lock held: no other run of this cluster can
 # be writing them.
+# PKI_SWEPT=yes: make up swept before it started its key jobs and its levels side by side
+# (one level's sweep would remove the files another is writing).
 pki_sweep() {
   local f swept=()
+  [[ "${PKI_SWEPT:-}" != yes ]] || return 0
   for f in "$PKI_DIR"/*.pem.tmp.* "$PKI_DIR"/*.pem.tmp "$PKI_DIR"/*.pub.tmp.* "$PKI_DIR"/*.csr; do
     [[ -e "$f" ]] || continue
     rm -f "$f"
@@ -78,7 +93,7 @@ pki_sweep() {
 pki_sign() {
   local name=$1 cn=$2 config=$3 subject="/CN=$2"
   [[ -z "${4:-}" ]] || subject="/O=$4/CN=$cn"
-  local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.csr"
+  local key="$PKI_DIR/$name-key.pem" cert="$PKI_DIR/$name.pem" csr="$PKI_DIR/$name.$BASHPID.csr"
   local tmp="$cert.tmp.$BASHPID" err signer="$PKI_DIR/${PKI_SIGNER:-ca}"
   pki_new_key "$key"
   if [[ -s "$cert" && "$PKI_REISSUE" != *" $name "* ]]; then
@@ -89,14 +104,17 @@ pki_sign() {
     die "the certificate request for $cert failed (openssl req, key $key, config $config):" \
       "$(tr '\n' ' ' <<<"$err")"
   fi
+  # -CAcreateserial as the tutorial signs, but into a serial file of this signing's own: it
+  # starts at a random serial (OpenSSL 1.1.1 and newer), and certificates signed at once (the
+  # workers', make up's levels side by side) never read and write one shared pki/ca.srl
   if ! err=$(openssl x509 -req -in "$csr" \
-    -CA "$signer.pem" -CAkey "$signer-key.pem" -CAcreateserial \
+    -CA "$signer.pem" -CAkey "$signer-key.pem" -CAserial "$tmp.srl" -CAcreateserial \
     -out "$tmp" -days "$CERT_DAYS" -extensions v3_req -extfile "$config" 2>&1); then
-    rm -f "$csr" "$tmp"
+    rm -f "$csr" "$tmp" "$tmp.srl"
     die "signing $cert failed (openssl x509, CA $signer.pem + $signer-key.pem," \
       "CERT_DAYS=$CERT_DAYS): $(tr '\n' ' ' <<<"$err")"
   fi
-  rm -f "$csr"
+  rm -f "$csr" "$tmp.srl"
   if [[ "$PKI_REISSUE" == *" $name "* ]]; then
     mv -f "$tmp" "$cert"
     PKI_REISSUE=${PKI_REISSUE// $name /}

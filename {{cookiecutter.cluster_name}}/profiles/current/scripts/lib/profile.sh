@@ -176,11 +176,6 @@ _issue_controllers() {
   done
 }
 
-# profile_worker_key NN NAME: the worker's kubelet key (generated while the droplets boot).
-profile_worker_key() {
-  echo "$PKI_DIR/kubelet-$2-key.pem"
-}
-
 # profile_worker_issue NN NAME PUBLIC_IP PRIVATE_IP: pki/kubelet-NAME.pem (and kube-proxy.pem).
 profile_worker_issue() {
   _issue_node "$2" "$3" "$4"

@@ -99,11 +99,6 @@ profile_controller_tls() {
   done
 }
 
-# profile_worker_key NN NAME: the worker's private key (generated while the droplets boot).
-profile_worker_key() {
-  echo "$PKI_DIR/worker-$1-key.pem"
-}
-
 # profile_worker_issue NN NAME PUBLIC_IP PRIVATE_IP: pki/worker-NN.pem (WORKER_IP = private IP).
 profile_worker_issue() {
   ensure_cert_ips "worker-$1" "$4"
