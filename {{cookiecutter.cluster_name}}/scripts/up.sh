@@ -32,11 +32,14 @@ _up_run() {
 }
 
 # _up_level TARGET: make TARGET's script with each line of its output headed by its name (run
-# beside the other levels), its seconds to UP_TIMES.
+# beside the other levels: one write per line, as it comes), its seconds to UP_TIMES.
 _up_level() {
-  local start rc=0
+  local start rc=0 head line
   start=$(_now_ms)
-  "$UP_DIR/$1.sh" 2>&1 | sed -u "s/^/$(printf '%-10s' "$1")| /" >&2 || rc=$?
+  printf -v head '%-10s| ' "$1"
+  "$UP_DIR/$1.sh" 2>&1 | while IFS= read -r line || [[ -n "$line" ]]; do
+    printf '%s%s\n' "$head" "$line" >&2
+  done || rc=$?
   echo "make $1: $(_s_of $(($(_now_ms) - start))) s" >>"$UP_TIMES"
   return "$rc"
 }
