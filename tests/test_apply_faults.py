@@ -64,6 +64,12 @@ def test_ip_wait_times_out_clearly_and_rerun_continues(apply: Apply) -> None:
     assert proc.returncode != 0
     assert "timed out after 1s waiting for the IPs of: do-cluster-etcd-01" in proc.stderr
     assert "APPLY_TIMEOUT_SECONDS" in proc.stderr
+    # make controller before etcd has its address: stopped, naming it (need_droplet failing
+    # inside a command's argument, "$(...)", once went unnoticed: ETCD_PEER=http://:2380)
+    proc = apply.make("controller", check=False)
+    assert proc.returncode != 0
+    assert "do-cluster-etcd-01 has no private IP yet: re-run 'make etcd'" in proc.stderr
+    assert apply.calls("POST /v2/droplets") == 1
     apply.bring_up("do-cluster-etcd-01")
     out = apply.make("etcd").stderr
     assert "reusing do-cluster-etcd-01" in out and "ETCD_PEER=https://10." in out

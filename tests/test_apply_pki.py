@@ -73,6 +73,28 @@ def test_certificates_signed_at_once_get_their_own_random_serials(apply: Apply) 
     assert _partial_files(pki) == []
 
 
+def test_a_key_another_process_is_writing_is_awaited_not_made_twice(apply: Apply) -> None:
+    """make up generates the keys in the background while its levels run: a level needing a
+    key whose openssl genrsa is still computing (its pki/NAME-key.pem.tmp.PID open, the PID
+    alive) waits for it instead of generating a second one; the partial file of a process that
+    is gone does not hold it up."""
+    pki = apply.cluster / "pki"
+    key = pki / "worker-05-key.pem"
+    computing = subprocess.Popen(["sleep", "120"])  # stands for a genrsa still computing
+    try:
+        (pki / f"worker-05-key.pem.tmp.{computing.pid}").write_bytes(b"")
+        new_key = ["bash", "-c", "source scripts/lib/common.sh; pki_new_key pki/worker-05-key.pem"]
+        waiting = subprocess.run(["timeout", "5", *new_key], cwd=apply.cluster, env=apply.env,
+                                 capture_output=True, text=True, check=False)
+        assert waiting.returncode == 124, waiting.stderr  # still waiting when stopped
+        assert not key.exists()
+    finally:
+        computing.kill()
+        computing.wait()
+    subprocess.run(new_key, cwd=apply.cluster, env=apply.env, capture_output=True, check=True)
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+
+
 def test_partial_files_of_an_interrupted_run_are_removed(apply: Apply) -> None:
     """An interrupted key generation left empty pki/*.pem.tmp.PID files forever."""
     pki = apply.cluster / "pki"

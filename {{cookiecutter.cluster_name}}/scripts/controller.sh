@@ -36,8 +36,10 @@ main() {
   CLUSTER_LIST=$(cluster_droplets)
   etcd_require_members controller
   controller_check_count
-  local names=() name id first_missing=""
-  profile_placeholders controller "$(need_droplet "$ETCD_NAME" etcd)"
+  local names=() name id first_missing="" etcd
+  # assigned first: a need_droplet that stops inside a command's argument stops nothing
+  etcd=$(need_droplet "$ETCD_NAME" etcd)
+  profile_placeholders controller "$etcd"
 
   mapfile -t names < <(controller_names)
   while IFS=$'\t' read -r name id _; do

@@ -4,10 +4,10 @@
 # created at once (scripts/lib/createall.sh: the current profile's user data names no other
 # droplet's address), every key made and every IP awaited while they boot, then make etcd,
 # controller (and the load balancer when there are several) and worker side by side, then
-# addons: each the very script its own target runs, finding its droplets up and delivering
-# each one's certificates and addresses. A cluster that exists already, or whose user data
-# names addresses (the tutorial's), goes through the levels one after the other. A re-run
-# creates nothing; a run cut anywhere resumes where it stopped.
+# addons: each the very script its own target runs, delivering each droplet's certificates and
+# addresses as soon as it answers. A cluster that exists already, or whose user data names
+# addresses (the tutorial's), goes through the levels one after the other. A re-run creates
+# nothing; a run cut anywhere resumes where it stopped.
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=scripts/lib/usage.sh
@@ -46,9 +46,9 @@ _up_level() {
 
 # _up_side_by_side: make etcd, controller and worker at once (the workers after the
 # controllers when a load balancer fronts them: its IP is their apiserver address, made by make
-# controller). Every droplet has its IPs and keys already; the levels share the lock, the
-# sweep done here (PKI_SWEPT) and the firewalls create_all_droplets reconciled
-# (FIREWALLS_ENSURED). Stops naming every level that failed, once all have ended.
+# controller). The levels share the lock, the sweep done here (PKI_SWEPT) and the firewalls
+# create_all_droplets reconciled (FIREWALLS_ENSURED). Stops naming every level that failed,
+# once all have ended.
 _up_side_by_side() {
   local jobs=() job failed=() order="etcd, controller and worker at once"
   export PKI_SWEPT=yes FIREWALLS_ENSURED=yes
@@ -94,13 +94,15 @@ main() {
   create_all_droplets "$workers"
   UP_LINES+=("every droplet created: $(_s_of $(($(_now_ms) - start))) s")
   if ((${#ALL_CREATED[@]})); then
-    # every key while the droplets boot (they need no address), then every IP in one wait
+    # every key while the droplets boot (they need no address; a level needing one before it
+    # is written waits for it: pki_new_key), and every IP in one wait: each level names the
+    # others' addresses (the controllers' etcd endpoints, the workers' apiserver)
     pki_keys_start "${ALL_CREATED[@]}"
     start=$(_now_ms)
     CREATE_START_MS=$ALL_CREATED_MS wait_for_ips "${ALL_CREATED[@]}"
-    pki_keys_wait
-    UP_LINES+=("the droplets' IPs and keys: $(_s_of $(($(_now_ms) - start))) s")
+    UP_LINES+=("the droplets' IPs: $(_s_of $(($(_now_ms) - start))) s")
     _up_side_by_side
+    pki_keys_wait
   else
     # the workers' keys while the first levels run, awaited before make worker needs them
     pki_worker_keys_start "$workers"

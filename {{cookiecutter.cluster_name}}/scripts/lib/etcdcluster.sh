@@ -75,7 +75,9 @@ etcd_initial_cluster() {
 # template prefixes its name, as the tutorial does), else the whole initial cluster.
 etcd_proxy_peers() {
   if ((ETCD_COUNT == 1)); then
-    etcd_peer_url "$(field "$(need_droplet "$ETCD_NAME" etcd)" private_ip)"
+    local rec
+    rec=$(need_droplet "$ETCD_NAME" etcd)
+    etcd_peer_url "$(field "$rec" private_ip)"
   else
     etcd_initial_cluster
   fi

@@ -208,8 +208,10 @@ _lb_wait_active() {
 # keeps what was listed, for lb_reconcile), else the controller's public IP (from CLUSTER_LIST).
 apiserver_address() {
   if ! lb_wanted; then
+    local rec
+    rec=$(need_droplet "$CONTROLLER_NAME" controller)
     # shellcheck disable=SC2034 # read by worker.sh
-    APISERVER_ADDRESS=$(field "$(need_droplet "$CONTROLLER_NAME" controller)" public_ip)
+    APISERVER_ADDRESS=$(field "$rec" public_ip)
     return 0
   fi
   LB_JSON=$(lb_find)

@@ -11,8 +11,16 @@ PKI_DIR=${PKI_DIR:-pki}
 # never leaves a truncated key; the trap removes the partial file), then linked into place:
 # `ln` never replaces an existing file, so a slower concurrent run cannot swap out a key that
 # was already signed.
+#
+# A key another process is writing (make up's key jobs, while the level that needs it runs)
+# is awaited, not generated a second time: openssl genrsa opens its output before it computes.
 pki_new_key() {
-  local key=$1
+  local key=$1 tmp
+  for tmp in "$key".tmp.*; do
+    while [[ -e "$tmp" && ! -e "$key" ]] && kill -0 "${tmp##*.}" 2>/dev/null; do
+      sleep 0.1
+    done
+  done
   [[ -e "$key" ]] && return 0
   (
     tmp="$key.tmp.$BASHPID"

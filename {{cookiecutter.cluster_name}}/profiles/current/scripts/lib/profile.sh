@@ -76,9 +76,10 @@ PROFILE_NOTES=()
 # etcd_client_urls: every member's client URL (https://<private IP>:<client port>), comma-
 # separated, as the apiserver's --etcd-servers takes them.
 etcd_client_urls() {
-  local name urls=()
+  local name urls=() rec
   while IFS= read -r name; do
-    urls+=("https://$(field "$(need_droplet "$name" etcd)" private_ip):$ETCD_CLIENT_PORT")
+    rec=$(need_droplet "$name" etcd)
+    urls+=("https://$(field "$rec" private_ip):$ETCD_CLIENT_PORT")
   done < <(etcd_names)
   local IFS=,
   echo "${urls[*]}"
