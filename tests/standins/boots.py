@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +79,8 @@ def down(root: Path, now: float | None = None) -> bool:
 
 def new_boot_id(root: Path) -> None:
     """The kernel's random boot id, new at every boot (also the first: dropletfs.create_root)."""
+    import uuid  # here: its import costs every stand-in start ~3 ms
+
     path = root / BOOT_ID
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{uuid.uuid4()}\n")

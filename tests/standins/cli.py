@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,28 +21,32 @@ class HelpRequested(Exception):
         self.cmd = cmd
 
 
-@dataclass
 class Flag:
-    name: str
-    short: str = ""
-    kind: str = "string"  # string | bool | int | slice
-    required: bool = False
-    help: str = ""
+    # (The stand-ins' records are plain classes: dataclasses imports inspect, ~8 ms a start.)
+    def __init__(self, name: str, short: str = "", kind: str = "string", required: bool = False,
+                 help: str = "") -> None:
+        self.name = name
+        self.short = short
+        self.kind = kind  # string | bool | int | slice
+        self.required = required
+        self.help = help
 
     def default(self) -> Any:
         return {"string": "", "bool": False, "int": 0, "slice": []}[self.kind]
 
 
-@dataclass
 class Cmd:
-    name: str
-    short: str = ""
-    aliases: tuple[str, ...] = ()
-    flags: list[Flag] = field(default_factory=list)
-    run: Callable[..., int] | None = None
-    use: str = ""
-    parent: Cmd | None = None
-    children: list[Cmd] = field(default_factory=list)
+    def __init__(self, name: str, short: str = "", aliases: tuple[str, ...] = (),
+                 flags: list[Flag] | None = None, run: Callable[..., int] | None = None,
+                 use: str = "") -> None:
+        self.name = name
+        self.short = short
+        self.aliases = aliases
+        self.flags = flags if flags is not None else []
+        self.run = run
+        self.use = use
+        self.parent: Cmd | None = None
+        self.children: list[Cmd] = []
 
     def add(self, child: Cmd) -> Cmd:
         child.parent = self
@@ -70,12 +73,13 @@ class Cmd:
         return self.flags + self.root().flags if self.parent else self.flags
 
 
-@dataclass
 class Parsed:
-    cmd: Cmd
-    args: list[str]
-    values: dict[str, Any]
-    given: set[str]
+    def __init__(self, cmd: Cmd, args: list[str], values: dict[str, Any],
+                 given: set[str]) -> None:
+        self.cmd = cmd
+        self.args = args
+        self.values = values
+        self.given = given
 
     def get(self, name: str) -> Any:
         return self.values[name]

@@ -15,7 +15,6 @@ import hashlib
 import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +30,11 @@ EXIT_SERVER_ERROR = 4
 EXIT_CLUSTER_NOT_HEALTHY = 5
 
 
-@dataclass
 class Etcd2:
     """The ``coreos.etcd2`` section of a droplet's user data (flat ``key: value`` lines)."""
 
-    settings: dict[str, str]
+    def __init__(self, settings: dict[str, str]) -> None:
+        self.settings = settings
 
     @classmethod
     def of(cls, user_data: str) -> Etcd2:
@@ -116,11 +115,11 @@ def _member_id(name: str, peer_url: str) -> str:
     return hashlib.sha256(f"{name} {peer_url}".encode()).hexdigest()[:16]
 
 
-@dataclass
 class Member:
-    name: str
-    peer_url: str
-    rec: dict[str, Any] | None  # the droplet serving it, None when none answers
+    def __init__(self, name: str, peer_url: str, rec: dict[str, Any] | None) -> None:
+        self.name = name
+        self.peer_url = peer_url
+        self.rec = rec  # the droplet serving it, None when none answers
 
     @property
     def client_url(self) -> str:

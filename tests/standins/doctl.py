@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,11 @@ class CmdError(Exception):
     """An error ``checkErr`` reports: exit 1."""
 
 
-@dataclass
 class Ctx:
-    parsed: Parsed
-    client: Client
-    state_file: Path
+    def __init__(self, parsed: Parsed, client: Client, state_file: Path) -> None:
+        self.parsed = parsed
+        self.client = client
+        self.state_file = state_file
 
     @property
     def output(self) -> str:

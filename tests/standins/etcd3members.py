@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +61,10 @@ def version(rec: dict[str, Any]) -> str:
     return m.group(1) if m else "unknown"
 
 
-@dataclass
 class Member:
-    rec: dict[str, Any]
-    conf: dict[str, str]
+    def __init__(self, rec: dict[str, Any], conf: dict[str, str]) -> None:
+        self.rec = rec
+        self.conf = conf
 
     @property
     def root(self) -> Path:

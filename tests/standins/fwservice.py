@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
 from typing import Any
 
 from . import model
@@ -155,7 +154,7 @@ def _firewall(data: dict[str, Any], fw_id: str) -> dict[str, Any]:
 def create_firewall(req: dict[str, Any]) -> Handler:
     def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
         fw = _validated(data, req, None)
-        fw_id = str(uuid.uuid4())
+        fw_id = model.new_uuid()
         fw.update(id=fw_id, created_at=model.iso(now))
         data["firewalls"][fw_id] = fw
         return 202, {"firewall": _view(fw)}

@@ -38,7 +38,6 @@ What the real API does, with where it is known from:
 from __future__ import annotations
 
 import ipaddress
-import uuid
 from typing import Any
 
 from . import catalog, model
@@ -211,7 +210,7 @@ def create_load_balancer(req: dict[str, Any]) -> Handler:
     def handle(data: dict[str, Any], now: float) -> tuple[int, Any]:
         lb = _validated(data, req)
         boot = knob(data, "lb_boot_seconds", 0.0, float)
-        lb.update(id=str(uuid.uuid4()), created_at=model.iso(now),
+        lb.update(id=model.new_uuid(), created_at=model.iso(now),
                   sim={"active_at": now + boot, "ip": _allocate_ip(data)})
         data["load_balancers"][lb["id"]] = lb
         return 202, {"load_balancer": _view(data, lb, now, fresh=True)}

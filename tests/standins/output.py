@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -15,15 +14,16 @@ def go_json(obj: Any, *, indent: bool) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-@dataclass
 class Displayable:
     """One displayer: its items' JSON, default columns, headers and per-item values."""
 
-    items: list[dict[str, Any]]
-    cols: list[str]
-    headers: dict[str, str]
-    kv: Callable[[dict[str, Any]], dict[str, Any]]
-    single: bool = False  # the JSON is the one item itself (account get), not an array
+    def __init__(self, items: list[dict[str, Any]], cols: list[str], headers: dict[str, str],
+                 kv: Callable[[dict[str, Any]], dict[str, Any]], single: bool = False) -> None:
+        self.items = items
+        self.cols = cols
+        self.headers = headers
+        self.kv = kv
+        self.single = single  # the JSON is the one item itself (account get), not an array
 
 
 def _cell(value: Any) -> str:

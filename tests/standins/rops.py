@@ -15,7 +15,6 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
@@ -44,13 +43,16 @@ class Unsupported(Exception):
     """An option or form the stand-in does not simulate: exit 2, loudly."""
 
 
-@dataclass
 class Session:
-    root: Path
-    user: str
-    as_root: bool
-    cwd: str
-    session_id: str = ""
+    """One remote command's view of a droplet: its root, user (root under sudo) and cwd."""
+
+    def __init__(self, root: Path, user: str, as_root: bool, cwd: str,
+                 session_id: str = "") -> None:
+        self.root = root
+        self.user = user
+        self.as_root = as_root
+        self.cwd = cwd
+        self.session_id = session_id
 
     @classmethod
     def from_env(cls) -> Session:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -169,7 +168,7 @@ def run(root: Path, user: str, name: str, script: str, *, script_on_stdin: bool)
     bash = shutil.which("bash") or "/bin/bash"
     home = fs.resolve(root, "/root" if user == "root" else f"/home/{user}")
     home.mkdir(parents=True, exist_ok=True)
-    session = uuid.uuid4().hex[:12]
+    session = os.urandom(6).hex()
     fs.log(root, {"kind": "session", "session": session, "user": user, "script": script,
                   "script_on_stdin": script_on_stdin})
     with tempfile.TemporaryDirectory(prefix="dosim-ssh-") as tmp:

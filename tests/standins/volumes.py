@@ -25,7 +25,6 @@ status use. Strict and stateful like the rest of the stand-in:
 from __future__ import annotations
 
 import re
-import uuid
 from types import ModuleType
 from typing import Any
 
@@ -66,7 +65,7 @@ def create_volume(req: dict[str, Any]) -> Handler:
         for tag in req.get("tags") or []:
             if tag not in data["tags"]:
                 data["tags"].append(tag)
-        vol = {"id": str(uuid.uuid4()), "name": name, "region": req["region"],
+        vol = {"id": model.new_uuid(), "name": name, "region": req["region"],
                "size_gigabytes": size, "description": req.get("description", ""),
                "droplet_ids": [], "created_at": model.iso(now),
                "filesystem_type": req.get("filesystem_type", ""), "filesystem_label": "",
