@@ -95,6 +95,24 @@ def test_a_key_another_process_is_writing_is_awaited_not_made_twice(apply: Apply
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
 
 
+def test_a_partial_key_whose_pid_lives_on_is_awaited_no_longer_than_the_timeout(
+        apply: Apply) -> None:
+    """A partial file left by a killed run, whose pid now names another living process, holds
+    the key up only until APPLY_TIMEOUT_SECONDS: then the key is generated."""
+    pki = apply.cluster / "pki"
+    other = subprocess.Popen(["sleep", "120"])
+    try:
+        (pki / f"worker-06-key.pem.tmp.{other.pid}").write_bytes(b"")
+        subprocess.run(["bash", "-c", "source scripts/lib/common.sh; "
+                        "pki_new_key pki/worker-06-key.pem"], cwd=apply.cluster,
+                       env={**apply.env, "APPLY_TIMEOUT_SECONDS": "1"}, capture_output=True,
+                       check=True, timeout=60)
+    finally:
+        other.kill()
+        other.wait()
+    assert (pki / "worker-06-key.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
+
+
 def test_partial_files_of_an_interrupted_run_are_removed(apply: Apply) -> None:
     """An interrupted key generation left empty pki/*.pem.tmp.PID files forever."""
     pki = apply.cluster / "pki"

@@ -14,11 +14,16 @@ PKI_DIR=${PKI_DIR:-pki}
 #
 # A key another process is writing (make up's key jobs, while the level that needs it runs)
 # is awaited, not generated a second time: openssl genrsa opens its output before it computes.
+# Up to APPLY_TIMEOUT_SECONDS (a partial file left behind whose pid now names another
+# process), then it is generated here.
 pki_new_key() {
-  local key=$1 tmp
+  local key=$1 tmp deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
   for tmp in "$key".tmp.*; do
-    while [[ -e "$tmp" && ! -e "$key" ]] && kill -0 "${tmp##*.}" 2>/dev/null; do
-      sleep 0.1
+    [[ -e "$tmp" ]] || continue
+    wait_begin "$key (openssl genrsa, pid ${tmp##*.})" "$APPLY_TIMEOUT_SECONDS"
+    while [[ -e "$tmp" && ! -e "$key" ]] && ((SECONDS < deadline)) &&
+      kill -0 "${tmp##*.}" 2>/dev/null; do
+      wait_sleep 0.1
     done
   done
   [[ -e "$key" ]] && return 0
