@@ -17,9 +17,11 @@ PKI_DIR=${PKI_DIR:-pki}
 # Up to APPLY_TIMEOUT_SECONDS (a partial file left behind whose pid now names another
 # process), then it is generated here.
 pki_new_key() {
-  local key=$1 tmp deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
+  local key=$1 tmp deadline
   for tmp in "$key".tmp.*; do
     [[ -e "$tmp" ]] || continue
+    # here, not above: the integration tests source this file alone (settings.env, no common.sh)
+    deadline=$((SECONDS + APPLY_TIMEOUT_SECONDS))
     wait_begin "$key (openssl genrsa, pid ${tmp##*.})" "$APPLY_TIMEOUT_SECONDS"
     while [[ -e "$tmp" && ! -e "$key" ]] && ((SECONDS < deadline)) &&
       kill -0 "${tmp##*.}" 2>/dev/null; do
