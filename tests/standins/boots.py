@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import model, units
 from . import state as st
-from . import units
 
 if TYPE_CHECKING:
     from .rops import Session
@@ -79,11 +79,9 @@ def down(root: Path, now: float | None = None) -> bool:
 
 def new_boot_id(root: Path) -> None:
     """The kernel's random boot id, new at every boot (also the first: dropletfs.create_root)."""
-    import uuid  # here: its import costs every stand-in start ~3 ms
-
     path = root / BOOT_ID
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{uuid.uuid4()}\n")
+    path.write_text(f"{model.new_uuid()}\n")
 
 
 def op_update_engine_client(s: Session, args: list[str]) -> int:
